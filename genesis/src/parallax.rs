@@ -1,0 +1,314 @@
+//! The `parallax` section of a genesis file: the validator set, consensus timing and the
+//! bridge's settings.
+
+use crate::{GenesisError, serde_helpers};
+use alloy_primitives::{Address, address};
+use ed25519_dalek::VerifyingKey;
+use libp2p_identity::PeerId;
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
+use std::{collections::HashSet, fmt, str::FromStr};
+
+/// Where the Parallax side of the bridge is predeployed in every Parallax genesis.
+pub const L2_BRIDGE_ADDRESS: Address = address!("0x0000000000000000000000000000000000b41d9e");
+
+/// Deepest L1 confirmation depth accepted (about a day of Ethereum blocks).
+pub const MAX_BRIDGE_CONFIRMATIONS: u64 = 7_200;
+
+/// Most validators a genesis may name. Certificates carry one signature per validator, so
+/// this bounds certificate size and verification time.
+pub const MAX_VALIDATORS: usize = 256;
+
+/// Largest total voting power. Quorum arithmetic (`3 * power`) must not overflow a `u64`.
+pub const MAX_TOTAL_VOTING_POWER: u64 = u64::MAX / 4;
+
+/// An ed25519 consensus public key, written as 32 bytes of `0x`-hex. Only keys that decode
+/// to a point of the curve and are not of small order are accepted.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConsensusKey(VerifyingKey);
+
+impl ConsensusKey {
+    /// The verifying key.
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        &self.0
+    }
+
+    /// The 32 key bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+}
+
+impl From<VerifyingKey> for ConsensusKey {
+    fn from(key: VerifyingKey) -> Self {
+        Self(key)
+    }
+}
+
+impl FromStr for ConsensusKey {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let hex = s.strip_prefix("0x").unwrap_or(s);
+        let bytes: [u8; 32] = hex::decode(hex)
+            .map_err(|e| format!("invalid hex: {e}"))?
+            .try_into()
+            .map_err(|v: Vec<u8>| format!("expected 32 bytes, got {}", v.len()))?;
+        let key = VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| "not a valid ed25519 public key".to_string())?;
+        if key.is_weak() {
+            return Err("weak ed25519 public key (small order)".into());
+        }
+        Ok(Self(key))
+    }
+}
+
+impl fmt::Display for ConsensusKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{}", hex::encode(self.0.to_bytes()))
+    }
+}
+
+impl fmt::Debug for ConsensusKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ConsensusKey({self})")
+    }
+}
+
+impl Serialize for ConsensusKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ConsensusKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(de::Error::custom)
+    }
+}
+
+fn peer_id<'de, D: Deserializer<'de>>(d: D) -> Result<PeerId, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse()
+        .map_err(|e| de::Error::custom(format!("invalid libp2p peer id {s:?}: {e}")))
+}
+
+fn serialize_peer_id<S: Serializer>(p: &PeerId, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(p)
+}
+
+/// One validator of the genesis set.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Validator {
+    /// Human-readable name, unique in the set.
+    pub name: String,
+    /// ed25519 key that signs proposals, votes and timeouts.
+    pub consensus_key: ConsensusKey,
+    /// secp256k1 address that signs bridge attestations.
+    #[serde(deserialize_with = "serde_helpers::address")]
+    pub bridge_address: Address,
+    /// Voting power; a quorum is more than 2/3 of the total.
+    #[serde(deserialize_with = "serde_helpers::u64")]
+    pub voting_power: u64,
+    /// libp2p peer id of the validator's network key.
+    #[serde(deserialize_with = "peer_id", serialize_with = "serialize_peer_id")]
+    pub peer_id: PeerId,
+}
+
+/// Consensus timing, in milliseconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConsensusTiming {
+    /// Round timeout in a healthy network.
+    #[serde(deserialize_with = "serde_helpers::u64")]
+    pub base_round_timeout_ms: u64,
+    /// Largest round timeout after repeated timeouts.
+    #[serde(deserialize_with = "serde_helpers::u64")]
+    pub max_round_timeout_ms: u64,
+    /// Each consecutive timeout multiplies the timeout by this many percent (≥ 100).
+    #[serde(deserialize_with = "serde_helpers::u64")]
+    pub timeout_backoff_percent: u64,
+    /// Shortest time between two blocks; with no transactions blocks keep coming at this pace.
+    #[serde(deserialize_with = "serde_helpers::u64")]
+    pub min_block_interval_ms: u64,
+}
+
+impl Default for ConsensusTiming {
+    fn default() -> Self {
+        Self {
+            base_round_timeout_ms: 2_000,
+            max_round_timeout_ms: 30_000,
+            timeout_backoff_percent: 150,
+            min_block_interval_ms: 500,
+        }
+    }
+}
+
+/// The bridge's settings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BridgeSettings {
+    /// Chain id of the Ethereum (L1) chain the bridge connects to.
+    #[serde(deserialize_with = "serde_helpers::u64")]
+    pub l1_chain_id: u64,
+    /// The `ParallaxBridge` contract on L1; `null` until it is deployed.
+    #[serde(default)]
+    pub l1_bridge: Option<Address>,
+    /// How many L1 blocks deep a deposit must be before validators accept it (0 is allowed
+    /// for a local development L1).
+    #[serde(deserialize_with = "serde_helpers::u64")]
+    pub confirmations: u64,
+}
+
+/// The `parallax` section.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParallaxConfig {
+    /// The genesis validator set.
+    pub validators: Vec<Validator>,
+    /// Consensus timing.
+    #[serde(default)]
+    pub consensus: ConsensusTiming,
+    /// Bridge settings.
+    pub bridge: BridgeSettings,
+}
+
+impl ParallaxConfig {
+    /// Total voting power of the validator set.
+    pub fn total_voting_power(&self) -> u64 {
+        self.validators.iter().map(|v| v.voting_power).sum()
+    }
+
+    /// Checks everything serde cannot: uniqueness, non-zero power, sane timing and bridge
+    /// settings. Errors name the field (`parallax.validators[2].votingPower`).
+    pub fn validate(&self, chain_id: u64) -> Result<(), GenesisError> {
+        let v_field = |i: usize, f: &str| format!("parallax.validators[{i}].{f}");
+        if self.validators.is_empty() {
+            return Err(GenesisError::invalid(
+                "parallax.validators",
+                "at least one validator is required",
+            ));
+        }
+        if self.validators.len() > MAX_VALIDATORS {
+            return Err(GenesisError::invalid(
+                "parallax.validators",
+                format!(
+                    "{} validators, at most {MAX_VALIDATORS} are allowed",
+                    self.validators.len()
+                ),
+            ));
+        }
+        let mut names = HashSet::new();
+        let mut keys = HashSet::new();
+        let mut bridge = HashSet::new();
+        let mut peers = HashSet::new();
+        let mut total: u64 = 0;
+        for (i, v) in self.validators.iter().enumerate() {
+            if v.name.trim().is_empty() {
+                return Err(GenesisError::invalid(
+                    v_field(i, "name"),
+                    "must not be empty",
+                ));
+            }
+            if !names.insert(v.name.as_str()) {
+                return Err(GenesisError::invalid(
+                    v_field(i, "name"),
+                    format!("duplicate validator {:?}", v.name),
+                ));
+            }
+            if !keys.insert(v.consensus_key) {
+                return Err(GenesisError::invalid(
+                    v_field(i, "consensusKey"),
+                    format!(
+                        "duplicate validator: key {} is already used",
+                        v.consensus_key
+                    ),
+                ));
+            }
+            if v.bridge_address.is_zero() {
+                return Err(GenesisError::invalid(
+                    v_field(i, "bridgeAddress"),
+                    "must not be the zero address",
+                ));
+            }
+            if !bridge.insert(v.bridge_address) {
+                return Err(GenesisError::invalid(
+                    v_field(i, "bridgeAddress"),
+                    format!(
+                        "duplicate validator: address {} is already used",
+                        v.bridge_address
+                    ),
+                ));
+            }
+            if !peers.insert(v.peer_id) {
+                return Err(GenesisError::invalid(
+                    v_field(i, "peerId"),
+                    format!("duplicate validator: peer id {} is already used", v.peer_id),
+                ));
+            }
+            if v.voting_power == 0 {
+                return Err(GenesisError::invalid(
+                    v_field(i, "votingPower"),
+                    "must be greater than zero",
+                ));
+            }
+            total = total
+                .checked_add(v.voting_power)
+                .filter(|t| *t <= MAX_TOTAL_VOTING_POWER)
+                .ok_or_else(|| {
+                    GenesisError::invalid(
+                        v_field(i, "votingPower"),
+                        format!("total voting power exceeds {MAX_TOTAL_VOTING_POWER}"),
+                    )
+                })?;
+        }
+
+        let t = &self.consensus;
+        let c_field = |f: &str| format!("parallax.consensus.{f}");
+        if t.base_round_timeout_ms == 0 {
+            return Err(GenesisError::invalid(
+                c_field("baseRoundTimeoutMs"),
+                "must be greater than zero",
+            ));
+        }
+        if t.max_round_timeout_ms < t.base_round_timeout_ms {
+            return Err(GenesisError::invalid(
+                c_field("maxRoundTimeoutMs"),
+                "must be at least baseRoundTimeoutMs",
+            ));
+        }
+        if !(100..=1_000).contains(&t.timeout_backoff_percent) {
+            return Err(GenesisError::invalid(
+                c_field("timeoutBackoffPercent"),
+                "must be between 100 and 1000",
+            ));
+        }
+        if t.min_block_interval_ms >= t.base_round_timeout_ms {
+            return Err(GenesisError::invalid(
+                c_field("minBlockIntervalMs"),
+                "must be shorter than baseRoundTimeoutMs, or every round would time out",
+            ));
+        }
+
+        let b = &self.bridge;
+        if b.l1_chain_id == 0 {
+            return Err(GenesisError::invalid(
+                "parallax.bridge.l1ChainId",
+                "must not be zero",
+            ));
+        }
+        if b.l1_chain_id == chain_id {
+            return Err(GenesisError::invalid(
+                "parallax.bridge.l1ChainId",
+                "must differ from config.chainId",
+            ));
+        }
+        if b.confirmations > MAX_BRIDGE_CONFIRMATIONS {
+            return Err(GenesisError::invalid(
+                "parallax.bridge.confirmations",
+                format!("must be at most {MAX_BRIDGE_CONFIRMATIONS}"),
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,303 @@
+//! Generating a complete N-validator configuration: keys, genesis and one directory per node.
+//!
+//! Layout of the output directory:
+//! ```text
+//! DIR/genesis.json
+//! DIR/node0/key.json      (mode 0600)
+//! DIR/node0/config.toml   (datadir ./data, bootnodes = every other validator)
+//! DIR/node1/…
+//! ```
+
+use crate::{
+    BridgeSettings, ChainConfig, ConsensusTiming, Genesis, GenesisError, NodeConfig,
+    ParallaxConfig, Validator, ValidatorKeys,
+    node_config::{MempoolConfig, NetworkConfig},
+    state::GenesisAccount,
+};
+use alloy_hardforks::EthereumHardfork;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use multiaddr::{Multiaddr, Protocol};
+use std::{
+    collections::BTreeMap,
+    net::{Ipv4Addr, SocketAddr},
+    path::{Path, PathBuf},
+};
+
+/// The well-known development mnemonic whose accounts hardhat, anvil and foundry fund.
+/// Its keys are public: never use these accounts for anything of value.
+pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+/// How many development accounts a testnet funds (as hardhat does).
+pub const DEV_ACCOUNTS: u32 = 20;
+
+/// Each development account's balance: 10,000 ETH.
+pub const DEV_ACCOUNT_BALANCE_WEI: u128 = 10_000 * 1_000_000_000_000_000_000;
+
+/// Chain id of generated testnets unless another is asked for.
+pub const DEFAULT_TESTNET_CHAIN_ID: u64 = 424_242;
+
+/// Block gas limit of generated testnets.
+pub const DEFAULT_TESTNET_GAS_LIMIT: u64 = 60_000_000;
+
+/// The Ethereum rules Parallax chains run from genesis.
+pub const PARALLAX_FORK: EthereumHardfork = EthereumHardfork::Prague;
+
+/// Chain id of the local development L1 (hardhat's).
+pub const DEV_L1_CHAIN_ID: u64 = 31_337;
+
+/// Most validators a generated testnet may have.
+pub const MAX_TESTNET_VALIDATORS: usize = 64;
+
+/// Ports each node takes from the base port: p2p, RPC, gRPC, metrics.
+const PORTS_PER_NODE: u16 = 10;
+
+/// What to generate.
+#[derive(Clone, Debug)]
+pub struct TestnetOptions {
+    /// Number of validators.
+    pub validators: usize,
+    /// Chain id.
+    pub chain_id: u64,
+    /// Node `i` listens on `base_port + 10 i` (p2p), `+1` (RPC), `+2` (gRPC), `+3` (metrics).
+    pub base_port: u16,
+    /// Genesis timestamp.
+    pub timestamp: u64,
+}
+
+impl Default for TestnetOptions {
+    fn default() -> Self {
+        Self {
+            validators: 4,
+            chain_id: DEFAULT_TESTNET_CHAIN_ID,
+            base_port: 26_000,
+            timestamp: 0,
+        }
+    }
+}
+
+/// One generated node.
+#[derive(Clone, Debug)]
+pub struct GeneratedNode {
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Its config.
+    pub config: NodeConfig,
+    /// Its libp2p peer id.
+    pub peer_id: libp2p_identity::PeerId,
+}
+
+/// A generated testnet.
+#[derive(Clone, Debug)]
+pub struct GeneratedTestnet {
+    /// The genesis written to `DIR/genesis.json`.
+    pub genesis: Genesis,
+    /// The genesis block hash.
+    pub genesis_hash: B256,
+    /// The nodes, validator `i` in `DIR/node{i}`.
+    pub nodes: Vec<GeneratedNode>,
+    /// The funded development accounts (address, private key).
+    pub dev_accounts: Vec<(Address, B256)>,
+}
+
+/// The first `n` accounts of [`DEV_MNEMONIC`] (BIP-44 `m/44'/60'/0'/0/i`), with their keys.
+pub fn dev_accounts(n: u32) -> Result<Vec<(Address, B256)>, GenesisError> {
+    (0..n)
+        .map(|i| {
+            let signer = alloy_signer_local::MnemonicBuilder::<
+                alloy_signer_local::coins_bip39::English,
+            >::try_from_phrase_nth(DEV_MNEMONIC, i)
+            .map_err(|e| GenesisError::invalid("dev mnemonic", e.to_string()))?;
+            Ok((
+                signer.address(),
+                B256::from_slice(&signer.credential().to_bytes()),
+            ))
+        })
+        .collect()
+}
+
+fn loopback(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+fn p2p_addr(port: u16) -> Multiaddr {
+    Multiaddr::empty()
+        .with(Protocol::Ip4(Ipv4Addr::LOCALHOST))
+        .with(Protocol::Tcp(port))
+}
+
+/// Builds the genesis of a Parallax chain for a validator set, funding the development
+/// accounts.
+pub fn parallax_genesis(
+    chain_id: u64,
+    timestamp: u64,
+    validators: Vec<Validator>,
+    dev_accounts: &[(Address, B256)],
+) -> Result<Genesis, GenesisError> {
+    let alloc: BTreeMap<Address, GenesisAccount> = dev_accounts
+        .iter()
+        .map(|(addr, _)| {
+            (
+                *addr,
+                GenesisAccount {
+                    balance: U256::from(DEV_ACCOUNT_BALANCE_WEI),
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    let genesis = Genesis {
+        config: ChainConfig::all_active_from_genesis(chain_id, PARALLAX_FORK),
+        network: None,
+        nonce: 0,
+        timestamp,
+        extra_data: Bytes::from_static(b"parallax"),
+        gas_limit: DEFAULT_TESTNET_GAS_LIMIT,
+        difficulty: Some(U256::ZERO),
+        mix_hash: B256::ZERO,
+        coinbase: Address::ZERO,
+        number: 0,
+        gas_used: 0,
+        parent_hash: B256::ZERO,
+        base_fee_per_gas: Some(alloy_eips::eip1559::INITIAL_BASE_FEE),
+        excess_blob_gas: Some(0),
+        blob_gas_used: Some(0),
+        alloc,
+        recorded_state_root: None,
+        parallax: Some(ParallaxConfig {
+            validators,
+            consensus: ConsensusTiming::default(),
+            bridge: BridgeSettings {
+                l1_chain_id: DEV_L1_CHAIN_ID,
+                l1_bridge: None,
+                confirmations: 0,
+            },
+        }),
+    };
+    // Round-trip through JSON so what we write is exactly what loading accepts.
+    Genesis::from_json(&genesis.to_json().to_string())
+}
+
+/// Writes a complete N-validator configuration into `out`, which must not exist or be empty.
+pub fn generate_testnet(
+    out: &Path,
+    options: &TestnetOptions,
+) -> Result<GeneratedTestnet, GenesisError> {
+    let n = options.validators;
+    if n == 0 || n > MAX_TESTNET_VALIDATORS {
+        return Err(GenesisError::invalid(
+            "validators",
+            format!("must be between 1 and {MAX_TESTNET_VALIDATORS}"),
+        ));
+    }
+    let last_port = u32::from(options.base_port) + u32::from(PORTS_PER_NODE) * n as u32;
+    if options.base_port < 1024 || last_port > u32::from(u16::MAX) {
+        return Err(GenesisError::invalid(
+            "base port",
+            format!(
+                "{n} nodes need ports {}..{last_port}, which must lie within 1024..=65535",
+                options.base_port
+            ),
+        ));
+    }
+    if out.exists()
+        && std::fs::read_dir(out)
+            .map_err(|e| GenesisError::io(out, e))?
+            .next()
+            .is_some()
+    {
+        return Err(GenesisError::AlreadyExists {
+            path: out.to_path_buf(),
+        });
+    }
+
+    let keys: Vec<ValidatorKeys> = (0..n)
+        .map(|_| ValidatorKeys::generate())
+        .collect::<Result<_, _>>()?;
+    let validators: Vec<Validator> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| Validator {
+            name: format!("node{i}"),
+            consensus_key: k.consensus_public_key(),
+            bridge_address: k.bridge_address(),
+            voting_power: 1,
+            peer_id: k.peer_id(),
+        })
+        .collect();
+    let dev_accounts = dev_accounts(DEV_ACCOUNTS)?;
+    let genesis = parallax_genesis(
+        options.chain_id,
+        options.timestamp,
+        validators,
+        &dev_accounts,
+    )?;
+    let genesis_hash = genesis.build()?.hash;
+
+    std::fs::create_dir_all(out).map_err(|e| GenesisError::io(out, e))?;
+    let genesis_path = out.join("genesis.json");
+    let json = serde_json::to_string_pretty(&genesis.to_json()).expect("genesis serialises");
+    std::fs::write(&genesis_path, json + "\n").map_err(|e| GenesisError::io(&genesis_path, e))?;
+
+    let port = |i: usize, offset: u16| options.base_port + PORTS_PER_NODE * i as u16 + offset;
+    let mut nodes = Vec::with_capacity(n);
+    for (i, key) in keys.iter().enumerate() {
+        let dir = out.join(format!("node{i}"));
+        std::fs::create_dir_all(&dir).map_err(|e| GenesisError::io(&dir, e))?;
+        key.save(dir.join("key.json"))?;
+        let bootnodes = keys
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(j, other)| p2p_addr(port(j, 0)).with(Protocol::P2p(other.peer_id())))
+            .collect();
+        let config = NodeConfig {
+            name: format!("node{i}"),
+            genesis_file: PathBuf::from("../genesis.json"),
+            datadir: PathBuf::from("data"),
+            key_file: PathBuf::from("key.json"),
+            network: NetworkConfig {
+                listen_addr: p2p_addr(port(i, 0)),
+                bootnodes,
+            },
+            rpc_addr: loopback(port(i, 1)),
+            grpc_addr: loopback(port(i, 2)),
+            metrics_addr: loopback(port(i, 3)),
+            mempool: MempoolConfig::default(),
+        };
+        config.validate()?;
+        let config_path = dir.join("config.toml");
+        std::fs::write(&config_path, config.to_toml())
+            .map_err(|e| GenesisError::io(&config_path, e))?;
+        nodes.push(GeneratedNode {
+            dir,
+            config,
+            peer_id: key.peer_id(),
+        });
+    }
+    Ok(GeneratedTestnet {
+        genesis,
+        genesis_hash,
+        nodes,
+        dev_accounts,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::address;
+
+    #[test]
+    fn dev_accounts_are_hardhats() {
+        let accounts = dev_accounts(2).unwrap();
+        // The first two accounts every Ethereum developer tool funds from this mnemonic.
+        assert_eq!(
+            accounts[0].0,
+            address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+        );
+        assert_eq!(
+            accounts[1].0,
+            address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
+        );
+    }
+}
