@@ -21,8 +21,9 @@ pub const MAX_VALIDATORS: usize = 256;
 /// Largest total voting power. Quorum arithmetic (`3 * power`) must not overflow a `u64`.
 pub const MAX_TOTAL_VOTING_POWER: u64 = u64::MAX / 4;
 
-/// An ed25519 consensus public key, written as 32 bytes of `0x`-hex. Only keys that decode
-/// to a point of the curve and are not of small order are accepted.
+/// An ed25519 consensus public key, written as 32 bytes of `0x`-hex. Only canonical
+/// encodings of curve points that are not of small order are accepted, so one key has one
+/// spelling and cannot be counted twice under two.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConsensusKey(VerifyingKey);
 
@@ -55,6 +56,9 @@ impl FromStr for ConsensusKey {
             .map_err(|v: Vec<u8>| format!("expected 32 bytes, got {}", v.len()))?;
         let key = VerifyingKey::from_bytes(&bytes)
             .map_err(|_| "not a valid ed25519 public key".to_string())?;
+        if key.to_edwards().compress().to_bytes() != bytes {
+            return Err("non-canonical ed25519 public key encoding".into());
+        }
         if key.is_weak() {
             return Err("weak ed25519 public key (small order)".into());
         }

@@ -1,0 +1,5 @@
+//! The commands' implementations. Each writes its report to the given writer so tests and
+//! the binary share them.
+
+pub(crate) mod genesis;
+pub(crate) mod keys;
