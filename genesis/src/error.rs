@@ -83,3 +83,21 @@ impl GenesisError {
         }
     }
 }
+
+/// Reads a whole file, refusing one larger than `max` bytes so a mistaken path (a disk
+/// image, a log) cannot exhaust memory.
+pub(crate) fn read_bounded(path: &std::path::Path, max: u64) -> Result<Vec<u8>, GenesisError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| GenesisError::io(path, e))?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| GenesisError::io(path, e))?;
+    if bytes.len() as u64 > max {
+        return Err(GenesisError::io(
+            path,
+            std::io::Error::other(format!("file is larger than {max} bytes")),
+        ));
+    }
+    Ok(bytes)
+}

@@ -153,16 +153,7 @@ impl Genesis {
     /// Reads and validates a genesis file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, GenesisError> {
         let path = path.as_ref();
-        let meta = std::fs::metadata(path).map_err(|e| GenesisError::io(path, e))?;
-        if meta.len() > MAX_GENESIS_FILE_BYTES {
-            return Err(GenesisError::io(
-                path,
-                std::io::Error::other(format!(
-                    "file is larger than {MAX_GENESIS_FILE_BYTES} bytes"
-                )),
-            ));
-        }
-        let bytes = std::fs::read(path).map_err(|e| GenesisError::io(path, e))?;
+        let bytes = crate::error::read_bounded(path, MAX_GENESIS_FILE_BYTES)?;
         Self::from_slice_at(&bytes, path)
     }
 

@@ -14,6 +14,9 @@ use libp2p_identity::PeerId;
 use serde::{Deserialize, Serialize};
 use std::{fmt, io::Write, path::Path};
 
+/// Largest key file read.
+const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
+
 /// Current key file format version.
 pub const KEY_FILE_VERSION: u32 = 1;
 
@@ -174,7 +177,7 @@ impl ValidatorKeys {
     /// Reads a key file and checks every public part matches its secret.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, GenesisError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| GenesisError::io(path, e))?;
+        let bytes = crate::error::read_bounded(path, MAX_KEY_FILE_BYTES)?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         let file: KeyFile = serde_path_to_error::deserialize(de)
             .map_err(|e| GenesisError::parse(path, "key file", e))?;

@@ -79,14 +79,10 @@ impl NodeConfig {
     /// validates it.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, GenesisError> {
         let path = path.as_ref();
-        let meta = std::fs::metadata(path).map_err(|e| GenesisError::io(path, e))?;
-        if meta.len() > MAX_CONFIG_BYTES {
-            return Err(GenesisError::io(
-                path,
-                std::io::Error::other("config file is larger than 1 MiB"),
-            ));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| GenesisError::io(path, e))?;
+        let bytes = crate::error::read_bounded(path, MAX_CONFIG_BYTES)?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            GenesisError::io(path, std::io::Error::other("config file is not UTF-8"))
+        })?;
         let de = toml::Deserializer::parse(&text).map_err(|e| GenesisError::Parse {
             path: path.to_path_buf(),
             what: "config",

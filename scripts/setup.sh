@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sourced by scripts/test.sh and .ci/run: makes sure the machine can build Parallax.
+# - Rust (cargo) must be installed: https://rustup.rs
+# - mdbx-sys generates its bindings with bindgen, which needs libclang.
+set -euo pipefail
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/parallax/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo is not installed; install Rust with rustup (https://rustup.rs)" >&2
+  exit 1
+fi
+
+have_libclang() {
+  [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH"/libclang*.so* >/dev/null 2>&1 && return 0
+  ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && return 0
+  ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* >/dev/null 2>&1
+}
+
+if ! have_libclang; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing libclang-dev (needed by mdbx-sys)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libclang-dev >/dev/null
+  else
+    echo "error: libclang is missing; MDBX's bindings need it." >&2
+    echo "       Debian/Ubuntu: sudo apt-get install -y libclang-dev" >&2
+    echo "       Fedora:        sudo dnf install -y clang-devel" >&2
+    echo "       macOS:         brew install llvm (and set LIBCLANG_PATH)" >&2
+    exit 1
+  fi
+fi
