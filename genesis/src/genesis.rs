@@ -251,6 +251,12 @@ impl Genesis {
                 "a Parallax genesis block is block 0",
             ));
         }
+        if !self.mix_hash.is_zero() && self.mix_hash != parallax.commitment() {
+            return Err(GenesisError::invalid(
+                "mixHash",
+                "a Parallax genesis carries the commitment to its parallax section here; leave it zero",
+            ));
+        }
         if self.extra_data.len() > 32 {
             return Err(GenesisError::invalid(
                 "extraData",
@@ -325,7 +331,7 @@ impl Genesis {
             gas_used: self.gas_used,
             timestamp: self.timestamp,
             extra_data: self.extra_data.clone(),
-            mix_hash: self.mix_hash,
+            mix_hash: self.header_mix_hash(),
             nonce: B64::from(self.nonce),
             base_fee_per_gas: london.then(|| self.base_fee_per_gas.unwrap_or(INITIAL_BASE_FEE)),
             withdrawals_root: shanghai.then_some(EMPTY_ROOT_HASH),
@@ -335,6 +341,14 @@ impl Genesis {
             requests_hash: prague.then_some(EMPTY_REQUESTS_HASH),
             ..Default::default()
         }
+    }
+
+    /// The header's mix hash: for a Parallax chain the commitment to its `parallax` section
+    /// ([`ParallaxConfig::commitment`]), otherwise the file's `mixHash`.
+    pub fn header_mix_hash(&self) -> B256 {
+        self.parallax
+            .as_ref()
+            .map_or(self.mix_hash, ParallaxConfig::commitment)
     }
 
     /// The genesis in geth's JSON shape (with the `parallax` section when present). Loading
@@ -353,7 +367,10 @@ impl Genesis {
         if let Some(d) = self.difficulty {
             out.insert("difficulty".into(), Value::String(format!("{d:#x}")));
         }
-        out.insert("mixHash".into(), Value::String(self.mix_hash.to_string()));
+        out.insert(
+            "mixHash".into(),
+            Value::String(self.header_mix_hash().to_string()),
+        );
         out.insert("coinbase".into(), Value::String(self.coinbase.to_string()));
         if let Some(fee) = self.base_fee_per_gas {
             out.insert("baseFeePerGas".into(), hex_u64(fee));

@@ -2,7 +2,7 @@
 //! bridge's settings.
 
 use crate::{GenesisError, serde_helpers};
-use alloy_primitives::{Address, address};
+use alloy_primitives::{Address, B256, address, keccak256};
 use ed25519_dalek::VerifyingKey;
 use libp2p_identity::PeerId;
 use serde::{Deserialize, Deserializer, Serialize, Serializer, de};
@@ -178,6 +178,48 @@ pub struct ParallaxConfig {
 }
 
 impl ParallaxConfig {
+    /// The commitment to this section that a Parallax genesis header carries as its
+    /// `mixHash`, so the genesis hash (and every block hash after it) commits to the
+    /// validator set, consensus timing and bridge settings: two chains that differ in any of
+    /// them have different genesis hashes. It is keccak256 of an explicit, versioned,
+    /// length-prefixed encoding (not of JSON), so it stays stable as the file format evolves.
+    pub fn commitment(&self) -> B256 {
+        let mut buf = Vec::with_capacity(64 + self.validators.len() * 160);
+        buf.extend_from_slice(b"parallax-genesis-v1");
+        let put_bytes = |buf: &mut Vec<u8>, bytes: &[u8]| {
+            buf.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
+            buf.extend_from_slice(bytes);
+        };
+        buf.extend_from_slice(&(self.validators.len() as u32).to_be_bytes());
+        for v in &self.validators {
+            put_bytes(&mut buf, v.name.as_bytes());
+            buf.extend_from_slice(&v.consensus_key.to_bytes());
+            buf.extend_from_slice(v.bridge_address.as_slice());
+            buf.extend_from_slice(&v.voting_power.to_be_bytes());
+            put_bytes(&mut buf, &v.peer_id.to_bytes());
+        }
+        let t = &self.consensus;
+        for ms in [
+            t.base_round_timeout_ms,
+            t.max_round_timeout_ms,
+            t.timeout_backoff_percent,
+            t.min_block_interval_ms,
+        ] {
+            buf.extend_from_slice(&ms.to_be_bytes());
+        }
+        let b = &self.bridge;
+        buf.extend_from_slice(&b.l1_chain_id.to_be_bytes());
+        match b.l1_bridge {
+            Some(addr) => {
+                buf.push(1);
+                buf.extend_from_slice(addr.as_slice());
+            }
+            None => buf.push(0),
+        }
+        buf.extend_from_slice(&b.confirmations.to_be_bytes());
+        keccak256(&buf)
+    }
+
     /// Total voting power of the validator set.
     pub fn total_voting_power(&self) -> u64 {
         self.validators.iter().map(|v| v.voting_power).sum()

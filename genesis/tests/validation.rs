@@ -264,3 +264,48 @@ fn generated_testnet_is_complete_and_consistent() {
         .to_string();
     assert!(err.contains("already exists"), "{err}");
 }
+
+#[test]
+fn the_genesis_hash_commits_to_the_parallax_section() {
+    let base = valid_json();
+    let hash = |g: &Value| {
+        Genesis::from_json(&g.to_string())
+            .unwrap()
+            .build()
+            .unwrap()
+            .hash
+    };
+    let original = hash(&base);
+    assert_eq!(hash(&base), original, "deterministic");
+
+    let mut changes: Vec<Value> = Vec::new();
+    let mut g = base.clone();
+    g["parallax"]["validators"][0]["votingPower"] = json!(11);
+    changes.push(g);
+    let mut g = base.clone();
+    g["parallax"]["validators"][1]["name"] = "renamed".into();
+    changes.push(g);
+    let mut g = base.clone();
+    g["parallax"]["consensus"]["baseRoundTimeoutMs"] = json!(3000);
+    changes.push(g);
+    let mut g = base.clone();
+    g["parallax"]["bridge"]["confirmations"] = json!(12);
+    changes.push(g);
+    let mut g = base.clone();
+    g["parallax"]["validators"]
+        .as_array_mut()
+        .unwrap()
+        .swap(0, 1);
+    changes.push(g);
+    for mut g in changes {
+        // The written mixHash is the old commitment; a changed section must not accept it.
+        g["mixHash"] = B256_ZERO.into();
+        assert_ne!(hash(&g), original, "{}", g["parallax"]);
+    }
+
+    let mut g = base.clone();
+    g["mixHash"] = format!("0x{}", "11".repeat(32)).into();
+    expect_error(g, "mixHash");
+}
+
+const B256_ZERO: &str = "0x0000000000000000000000000000000000000000000000000000000000000000";

@@ -22,6 +22,16 @@ pub enum Command {
     /// Genesis files and testnet configurations.
     #[command(subcommand)]
     Genesis(GenesisCommand),
+    /// Store a chain's genesis block and state in a data directory (MDBX under DIR/db).
+    /// Running it again with the same genesis changes nothing; a different one is refused.
+    Init {
+        /// The genesis file.
+        #[arg(long)]
+        genesis: PathBuf,
+        /// The data directory.
+        #[arg(long)]
+        datadir: PathBuf,
+    },
 }
 
 /// `parallax keys …`
@@ -95,6 +105,9 @@ impl Cli {
             }) => commands::genesis::testnet(&dir, validators, chain_id, base_port, &mut out),
             Command::Genesis(GenesisCommand::Inspect { file }) => {
                 commands::genesis::inspect(&file, &mut out)
+            }
+            Command::Init { genesis, datadir } => {
+                commands::init::init(&genesis, &datadir, &mut out)
             }
         }
     }

@@ -124,6 +124,31 @@ impl Database {
         Ok(())
     }
 
+    /// Writes the genesis block (number 0, on an empty database) together with the chain id
+    /// and genesis hash metadata, all in one durable commit, so a database either has a
+    /// genesis it knows the chain of, or nothing.
+    pub fn write_genesis(&self, block: &BlockWrite, chain_id: u64) -> StorageResult<()> {
+        if block.header.number != 0 {
+            return Err(StorageError::InvalidBlock {
+                number: block.header.number,
+                reason: "a genesis block is block 0".into(),
+            });
+        }
+        let tx = self.begin_rw()?;
+        insert_block(&tx, block)?;
+        tx.put::<Metadata>(
+            &meta_keys::CHAIN_ID.to_owned(),
+            &Bytes::copy_from_slice(&chain_id.to_be_bytes()),
+        )?;
+        tx.put::<Metadata>(
+            &meta_keys::GENESIS_HASH.to_owned(),
+            &Bytes::copy_from_slice(block.hash.as_slice()),
+        )?;
+        tx.commit()?;
+        debug!(hash = %block.hash, chain_id, "genesis written");
+        Ok(())
+    }
+
     /// Durably stores a consensus safety value (e.g. the last voted round) under `key`, which
     /// must be 1 to 64 printable ASCII bytes. Returns once the value is on disk, so it can be
     /// called before a vote is sent.

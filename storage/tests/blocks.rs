@@ -334,3 +334,29 @@ fn accounts_without_storage_or_code_round_trip() {
     );
     assert_eq!(reader.account(Address::repeat_byte(1)).unwrap(), None);
 }
+
+#[test]
+fn genesis_and_its_metadata_land_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+
+    // Only block 0 can be a genesis, and a rejected one leaves nothing behind.
+    let not_genesis = common::make_block(1, B256::ZERO);
+    assert!(db.write_genesis(&not_genesis, 7).is_err());
+    assert_eq!(db.reader().unwrap().head().unwrap(), None);
+    assert_eq!(db.reader().unwrap().chain_id().unwrap(), None);
+
+    let genesis = common::make_block(0, B256::ZERO);
+    db.write_genesis(&genesis, 7).unwrap();
+    let tx = db.reader().unwrap();
+    assert_eq!(tx.head().unwrap().map(|h| h.hash), Some(genesis.hash));
+    assert_eq!(tx.chain_id().unwrap(), Some(7));
+    assert_eq!(tx.genesis_hash().unwrap(), Some(genesis.hash));
+    drop(tx);
+
+    // A second genesis does not extend the head.
+    assert!(matches!(
+        db.write_genesis(&genesis, 7),
+        Err(StorageError::OutOfOrder { .. })
+    ));
+}

@@ -2,4 +2,5 @@
 //! the binary share them.
 
 pub(crate) mod genesis;
+pub(crate) mod init;
 pub(crate) mod keys;
