@@ -1,0 +1,340 @@
+//! Bounded decoding and structural checks.
+
+use crate::{limits::*, v1};
+use prost::Message;
+use std::collections::HashSet;
+
+/// Why bytes from a peer were rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The input is longer than the message kind allows; it was not parsed.
+    #[error("{kind} of {len} bytes exceeds the limit of {limit}")]
+    TooLarge {
+        /// The message kind.
+        kind: &'static str,
+        /// The input's length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The input is not a valid protobuf encoding of the message.
+    #[error("malformed {kind}: {message}")]
+    Malformed {
+        /// The message kind.
+        kind: &'static str,
+        /// prost's description.
+        message: String,
+    },
+    /// The message parsed but breaks a structural rule.
+    #[error("invalid {kind}: {field}: {detail}")]
+    Invalid {
+        /// The message kind.
+        kind: &'static str,
+        /// Which rule, as a fixed label (`bad_hash_length`, `duplicate_signer`, …).
+        reason: &'static str,
+        /// The offending field's path (`proposal.parent_qc.signatures[3]`).
+        field: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl WireError {
+    /// A short, fixed label for metrics (`too_large`, `malformed`, or the rule broken).
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::TooLarge { .. } => "too_large",
+            Self::Malformed { .. } => "malformed",
+            Self::Invalid { reason, .. } => reason,
+        }
+    }
+}
+
+/// Decodes `bytes` as `M` after checking it is at most `limit` bytes long.
+pub fn decode_bounded<M: Message + Default>(
+    kind: &'static str,
+    bytes: &[u8],
+    limit: usize,
+) -> Result<M, WireError> {
+    if bytes.len() > limit {
+        return Err(WireError::TooLarge {
+            kind,
+            len: bytes.len(),
+            limit,
+        });
+    }
+    M::decode(bytes).map_err(|e| WireError::Malformed {
+        kind,
+        message: e.to_string(),
+    })
+}
+
+/// Checks fields of one decoded message, building error paths as it descends.
+struct Checker {
+    kind: &'static str,
+}
+
+impl Checker {
+    fn fail<T>(
+        &self,
+        reason: &'static str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Result<T, WireError> {
+        Err(WireError::Invalid {
+            kind: self.kind,
+            reason,
+            field: field.into(),
+            detail: detail.into(),
+        })
+    }
+
+    fn required<'a, T>(&self, value: &'a Option<T>, field: &str) -> Result<&'a T, WireError> {
+        match value {
+            Some(v) => Ok(v),
+            None => self.fail("missing_field", field, "is required"),
+        }
+    }
+
+    fn hash(&self, bytes: &[u8], field: &str) -> Result<(), WireError> {
+        if bytes.len() != HASH_BYTES {
+            return self.fail(
+                "bad_hash_length",
+                field,
+                format!("{} bytes, expected {HASH_BYTES}", bytes.len()),
+            );
+        }
+        Ok(())
+    }
+
+    fn signature(&self, bytes: &[u8], field: &str) -> Result<(), WireError> {
+        if bytes.len() != SIGNATURE_BYTES {
+            return self.fail(
+                "bad_signature_length",
+                field,
+                format!("{} bytes, expected {SIGNATURE_BYTES}", bytes.len()),
+            );
+        }
+        Ok(())
+    }
+
+    fn count(&self, len: usize, max: usize, field: &str) -> Result<(), WireError> {
+        if len > max {
+            return self.fail("too_many", field, format!("{len} entries, at most {max}"));
+        }
+        Ok(())
+    }
+
+    fn transactions(&self, txs: &[Vec<u8>], max: usize, field: &str) -> Result<usize, WireError> {
+        self.count(txs.len(), max, field)?;
+        let mut total = 0;
+        for (i, tx) in txs.iter().enumerate() {
+            if tx.is_empty() {
+                return self.fail("empty_transaction", format!("{field}[{i}]"), "is empty");
+            }
+            if tx.len() > MAX_TRANSACTION_BYTES {
+                return self.fail(
+                    "oversized_transaction",
+                    format!("{field}[{i}]"),
+                    format!("{} bytes, at most {MAX_TRANSACTION_BYTES}", tx.len()),
+                );
+            }
+            total += tx.len();
+        }
+        Ok(total)
+    }
+
+    fn block(&self, block: &v1::Block, field: &str) -> Result<(), WireError> {
+        self.hash(&block.parent_id, &format!("{field}.parent_id"))?;
+        if block.header.is_empty() || block.header.len() > MAX_HEADER_BYTES {
+            return self.fail(
+                "bad_header",
+                format!("{field}.header"),
+                format!(
+                    "{} bytes, expected 1..={MAX_HEADER_BYTES}",
+                    block.header.len()
+                ),
+            );
+        }
+        let body = self.transactions(
+            &block.transactions,
+            MAX_BLOCK_TRANSACTIONS,
+            &format!("{field}.transactions"),
+        )?;
+        if body + block.header.len() > MAX_BLOCK_BYTES {
+            return self.fail(
+                "oversized_block",
+                field,
+                format!(
+                    "{} bytes, at most {MAX_BLOCK_BYTES}",
+                    body + block.header.len()
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    fn signers<I: IntoIterator<Item = u32>>(
+        &self,
+        indices: I,
+        field: &str,
+    ) -> Result<(), WireError> {
+        let mut seen = HashSet::new();
+        for (i, index) in indices.into_iter().enumerate() {
+            if !seen.insert(index) {
+                return self.fail(
+                    "duplicate_signer",
+                    format!("{field}[{i}]"),
+                    format!("validator {index} signs twice"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn qc(&self, qc: &v1::QuorumCertificate, field: &str) -> Result<(), WireError> {
+        self.hash(&qc.block_id, &format!("{field}.block_id"))?;
+        let sigs = format!("{field}.signatures");
+        self.count(qc.signatures.len(), MAX_SIGNATURES_PER_CERTIFICATE, &sigs)?;
+        if qc.signatures.is_empty() && qc.round != 0 {
+            return self.fail(
+                "missing_signatures",
+                sigs,
+                "only the genesis QC (round 0) has no signatures",
+            );
+        }
+        for (i, s) in qc.signatures.iter().enumerate() {
+            self.signature(&s.signature, &format!("{sigs}[{i}].signature"))?;
+        }
+        self.signers(qc.signatures.iter().map(|s| s.validator_index), &sigs)
+    }
+
+    fn tc(&self, tc: &v1::TimeoutCertificate, field: &str) -> Result<(), WireError> {
+        let sigs = format!("{field}.signatures");
+        self.count(tc.signatures.len(), MAX_SIGNATURES_PER_CERTIFICATE, &sigs)?;
+        if tc.signatures.is_empty() {
+            return self.fail("missing_signatures", sigs, "a TC needs signatures");
+        }
+        for (i, s) in tc.signatures.iter().enumerate() {
+            self.signature(&s.signature, &format!("{sigs}[{i}].signature"))?;
+        }
+        self.signers(tc.signatures.iter().map(|s| s.validator_index), &sigs)?;
+        self.qc(
+            self.required(&tc.high_qc, &format!("{field}.high_qc"))?,
+            &format!("{field}.high_qc"),
+        )
+    }
+}
+
+/// Decodes a gossiped transaction batch: 1 to [`MAX_TRANSACTIONS_PER_BATCH`] non-empty
+/// transactions of at most [`MAX_TRANSACTION_BYTES`] each.
+pub fn decode_transaction_batch(bytes: &[u8]) -> Result<v1::TransactionBatch, WireError> {
+    const KIND: &str = "transaction batch";
+    let batch: v1::TransactionBatch = decode_bounded(KIND, bytes, MAX_TRANSACTION_BATCH_BYTES)?;
+    let c = Checker { kind: KIND };
+    if batch.transactions.is_empty() {
+        return c.fail("empty_batch", "transactions", "no transactions");
+    }
+    c.transactions(
+        &batch.transactions,
+        MAX_TRANSACTIONS_PER_BATCH,
+        "transactions",
+    )?;
+    Ok(batch)
+}
+
+/// Decodes a message from the consensus topic and checks its structure.
+pub fn decode_consensus_message(bytes: &[u8]) -> Result<v1::ConsensusMessage, WireError> {
+    use v1::consensus_message::Body;
+    const KIND: &str = "consensus message";
+    let msg: v1::ConsensusMessage = decode_bounded(KIND, bytes, MAX_CONSENSUS_MESSAGE_BYTES)?;
+    let c = Checker { kind: KIND };
+    match c.required(&msg.body, "body")? {
+        Body::Proposal(p) => {
+            c.block(c.required(&p.block, "proposal.block")?, "proposal.block")?;
+            c.qc(
+                c.required(&p.parent_qc, "proposal.parent_qc")?,
+                "proposal.parent_qc",
+            )?;
+            if let Some(tc) = &p.tc {
+                c.tc(tc, "proposal.tc")?;
+            }
+            c.signature(&p.signature, "proposal.signature")?;
+        }
+        Body::Vote(v) => {
+            c.hash(&v.block_id, "vote.block_id")?;
+            c.signature(&v.signature, "vote.signature")?;
+        }
+        Body::Timeout(t) => {
+            c.qc(
+                c.required(&t.high_qc, "timeout.high_qc")?,
+                "timeout.high_qc",
+            )?;
+            c.signature(&t.signature, "timeout.signature")?;
+        }
+    }
+    Ok(msg)
+}
+
+/// Decodes a block sync request: 1 to [`MAX_SYNC_BLOCKS`] blocks.
+pub fn decode_sync_request(bytes: &[u8]) -> Result<v1::BlockSyncRequest, WireError> {
+    const KIND: &str = "sync request";
+    let req: v1::BlockSyncRequest = decode_bounded(KIND, bytes, MAX_SYNC_REQUEST_BYTES)?;
+    if req.max_blocks == 0 || req.max_blocks > MAX_SYNC_BLOCKS {
+        return Checker { kind: KIND }.fail(
+            "bad_block_count",
+            "max_blocks",
+            format!("{}, expected 1..={MAX_SYNC_BLOCKS}", req.max_blocks),
+        );
+    }
+    Ok(req)
+}
+
+/// Decodes a block sync response and checks its structure.
+pub fn decode_sync_response(bytes: &[u8]) -> Result<v1::BlockSyncResponse, WireError> {
+    use v1::block_sync_response::Result as SyncResult;
+    const KIND: &str = "sync response";
+    let resp: v1::BlockSyncResponse = decode_bounded(KIND, bytes, MAX_SYNC_RESPONSE_BYTES)?;
+    let c = Checker { kind: KIND };
+    match c.required(&resp.result, "result")? {
+        SyncResult::Blocks(synced) => {
+            c.count(
+                synced.blocks.len(),
+                MAX_SYNC_BLOCKS as usize,
+                "blocks.blocks",
+            )?;
+            if synced.blocks.is_empty() {
+                return c.fail(
+                    "empty_response",
+                    "blocks.blocks",
+                    "no blocks; send an error instead",
+                );
+            }
+            for (i, b) in synced.blocks.iter().enumerate() {
+                let field = format!("blocks.blocks[{i}]");
+                c.block(
+                    c.required(&b.block, &format!("{field}.block"))?,
+                    &format!("{field}.block"),
+                )?;
+                c.qc(
+                    c.required(&b.qc, &format!("{field}.qc"))?,
+                    &format!("{field}.qc"),
+                )?;
+            }
+            c.qc(
+                c.required(&synced.commit_qc, "blocks.commit_qc")?,
+                "blocks.commit_qc",
+            )?;
+        }
+        SyncResult::Error(e) => {
+            if e.message.len() > MAX_SYNC_ERROR_MESSAGE_BYTES {
+                return c.fail(
+                    "oversized_error",
+                    "error.message",
+                    format!("{} bytes", e.message.len()),
+                );
+            }
+        }
+    }
+    Ok(resp)
+}

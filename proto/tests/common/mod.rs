@@ -1,0 +1,116 @@
+//! Fully populated sample messages shared by the tests.
+
+#![allow(dead_code)]
+
+use parallax_proto::v1;
+
+pub(crate) fn hash(b: u8) -> Vec<u8> {
+    vec![b; 32]
+}
+
+pub(crate) fn sig(b: u8) -> Vec<u8> {
+    vec![b; 64]
+}
+
+pub(crate) fn block() -> v1::Block {
+    v1::Block {
+        round: 7,
+        parent_id: hash(0x11),
+        author: 2,
+        header: vec![0xf9, 0x02, 0x00, 0xaa],
+        transactions: vec![vec![0x02, 0xf8, 0x70], vec![0xf8, 0x6b]],
+    }
+}
+
+pub(crate) fn qc(round: u64) -> v1::QuorumCertificate {
+    v1::QuorumCertificate {
+        round,
+        height: 41,
+        block_id: hash(0x22),
+        signatures: vec![
+            v1::ValidatorSignature {
+                validator_index: 0,
+                signature: sig(0xa0),
+            },
+            v1::ValidatorSignature {
+                validator_index: 3,
+                signature: sig(0xa3),
+            },
+        ],
+    }
+}
+
+pub(crate) fn tc() -> v1::TimeoutCertificate {
+    v1::TimeoutCertificate {
+        round: 6,
+        signatures: vec![
+            v1::TimeoutSignature {
+                validator_index: 1,
+                high_qc_round: 5,
+                signature: sig(0xb1),
+            },
+            v1::TimeoutSignature {
+                validator_index: 2,
+                high_qc_round: 4,
+                signature: sig(0xb2),
+            },
+        ],
+        high_qc: Some(qc(5)),
+    }
+}
+
+pub(crate) fn proposal() -> v1::Proposal {
+    v1::Proposal {
+        block: Some(block()),
+        parent_qc: Some(qc(5)),
+        tc: Some(tc()),
+        signature: sig(0xc0),
+    }
+}
+
+pub(crate) fn vote() -> v1::Vote {
+    v1::Vote {
+        round: 7,
+        height: 42,
+        block_id: hash(0x33),
+        voter: 1,
+        signature: sig(0xd1),
+    }
+}
+
+pub(crate) fn timeout() -> v1::Timeout {
+    v1::Timeout {
+        round: 8,
+        high_qc: Some(qc(5)),
+        author: 3,
+        signature: sig(0xe3),
+    }
+}
+
+pub(crate) fn consensus(body: v1::consensus_message::Body) -> v1::ConsensusMessage {
+    v1::ConsensusMessage {
+        chain_id: 424_242,
+        body: Some(body),
+    }
+}
+
+pub(crate) fn synced() -> v1::BlockSyncResponse {
+    v1::BlockSyncResponse {
+        result: Some(v1::block_sync_response::Result::Blocks(v1::SyncedBlocks {
+            blocks: vec![v1::CertifiedBlock {
+                block: Some(block()),
+                qc: Some(qc(7)),
+            }],
+            commit_qc: Some(qc(8)),
+        })),
+    }
+}
+
+pub(crate) fn sync_error() -> v1::BlockSyncResponse {
+    v1::BlockSyncResponse {
+        result: Some(v1::block_sync_response::Result::Error(v1::SyncError {
+            code: v1::sync_error::Code::RangeUnavailable as i32,
+            message: "pruned".into(),
+        })),
+    }
+}

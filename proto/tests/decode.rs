@@ -1,0 +1,276 @@
+//! Decoding bytes from a peer: limits are enforced before parsing, structure after, and no
+//! input makes a decoder panic.
+
+mod common;
+
+use common::*;
+use parallax_proto::{
+    MAX_CONSENSUS_MESSAGE_BYTES, MAX_SIGNATURES_PER_CERTIFICATE, MAX_SYNC_BLOCKS,
+    MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_BATCH, WireError, decode_consensus_message,
+    decode_sync_request, decode_sync_response, decode_transaction_batch, v1,
+    v1::consensus_message::Body,
+};
+use proptest::prelude::*;
+use prost::Message;
+
+fn reason(r: Result<impl std::fmt::Debug, WireError>) -> &'static str {
+    r.expect_err("must be rejected").reason()
+}
+
+#[test]
+fn well_formed_messages_decode() {
+    for body in [
+        Body::Proposal(proposal()),
+        Body::Vote(vote()),
+        Body::Timeout(timeout()),
+    ] {
+        let msg = consensus(body);
+        assert_eq!(decode_consensus_message(&msg.encode_to_vec()).unwrap(), msg);
+    }
+    let batch = v1::TransactionBatch {
+        transactions: vec![vec![1, 2, 3]],
+    };
+    assert_eq!(
+        decode_transaction_batch(&batch.encode_to_vec()).unwrap(),
+        batch
+    );
+    let req = v1::BlockSyncRequest {
+        from_height: 10,
+        max_blocks: MAX_SYNC_BLOCKS,
+    };
+    assert_eq!(decode_sync_request(&req.encode_to_vec()).unwrap(), req);
+    for resp in [synced(), sync_error()] {
+        assert_eq!(decode_sync_response(&resp.encode_to_vec()).unwrap(), resp);
+    }
+}
+
+#[test]
+fn oversized_input_is_rejected_before_parsing() {
+    let huge = vec![0u8; MAX_CONSENSUS_MESSAGE_BYTES + 1];
+    let err = decode_consensus_message(&huge).unwrap_err();
+    assert_eq!(err.reason(), "too_large");
+    assert!(
+        err.to_string()
+            .contains(&MAX_CONSENSUS_MESSAGE_BYTES.to_string())
+    );
+    assert_eq!(reason(decode_sync_request(&[0u8; 65])), "too_large");
+}
+
+#[test]
+fn malformed_bytes_are_errors() {
+    // A length-delimited field claiming more bytes than follow.
+    assert_eq!(
+        reason(decode_consensus_message(&[0x12, 0x7f, 0x00])),
+        "malformed"
+    );
+    assert_eq!(
+        reason(decode_transaction_batch(&[0xff, 0xff, 0xff])),
+        "malformed"
+    );
+    // Wire type 7 does not exist.
+    assert_eq!(reason(decode_sync_response(&[0x0f])), "malformed");
+}
+
+#[test]
+fn structural_rules_are_enforced_with_a_reason_and_a_path() {
+    let cases: Vec<(v1::ConsensusMessage, &str, &str)> = vec![
+        (
+            v1::ConsensusMessage {
+                chain_id: 1,
+                body: None,
+            },
+            "missing_field",
+            "body",
+        ),
+        (
+            consensus(Body::Proposal(v1::Proposal {
+                block: None,
+                ..proposal()
+            })),
+            "missing_field",
+            "proposal.block",
+        ),
+        (
+            consensus(Body::Proposal(v1::Proposal {
+                parent_qc: None,
+                ..proposal()
+            })),
+            "missing_field",
+            "proposal.parent_qc",
+        ),
+        (
+            consensus(Body::Vote(v1::Vote {
+                block_id: hash(1)[..31].to_vec(),
+                ..vote()
+            })),
+            "bad_hash_length",
+            "vote.block_id",
+        ),
+        (
+            consensus(Body::Vote(v1::Vote {
+                signature: sig(1)[..63].to_vec(),
+                ..vote()
+            })),
+            "bad_signature_length",
+            "vote.signature",
+        ),
+        (
+            consensus(Body::Timeout(v1::Timeout {
+                high_qc: None,
+                ..timeout()
+            })),
+            "missing_field",
+            "timeout.high_qc",
+        ),
+        (
+            consensus(Body::Proposal(v1::Proposal {
+                parent_qc: Some(v1::QuorumCertificate {
+                    signatures: vec![],
+                    ..qc(5)
+                }),
+                ..proposal()
+            })),
+            "missing_signatures",
+            "proposal.parent_qc.signatures",
+        ),
+        (
+            consensus(Body::Proposal(v1::Proposal {
+                block: Some(v1::Block {
+                    header: vec![],
+                    ..block()
+                }),
+                ..proposal()
+            })),
+            "bad_header",
+            "proposal.block.header",
+        ),
+        (
+            consensus(Body::Proposal(v1::Proposal {
+                block: Some(v1::Block {
+                    transactions: vec![vec![]],
+                    ..block()
+                }),
+                ..proposal()
+            })),
+            "empty_transaction",
+            "proposal.block.transactions[0]",
+        ),
+    ];
+    for (msg, expected_reason, field) in cases {
+        let err = decode_consensus_message(&msg.encode_to_vec()).unwrap_err();
+        assert_eq!(err.reason(), expected_reason, "{err}");
+        assert!(err.to_string().contains(field), "{field} not in {err}");
+    }
+}
+
+#[test]
+fn a_signer_is_never_listed_twice() {
+    let mut dup = qc(5);
+    dup.signatures.push(v1::ValidatorSignature {
+        validator_index: 3,
+        signature: sig(9),
+    });
+    let msg = consensus(Body::Timeout(v1::Timeout {
+        high_qc: Some(dup),
+        ..timeout()
+    }));
+    let err = decode_consensus_message(&msg.encode_to_vec()).unwrap_err();
+    assert_eq!(err.reason(), "duplicate_signer");
+    assert!(
+        err.to_string().contains("timeout.high_qc.signatures[2]"),
+        "{err}"
+    );
+
+    let mut dup_tc = tc();
+    dup_tc.signatures[1].validator_index = 1;
+    let msg = consensus(Body::Proposal(v1::Proposal {
+        tc: Some(dup_tc),
+        ..proposal()
+    }));
+    assert_eq!(
+        reason(decode_consensus_message(&msg.encode_to_vec())),
+        "duplicate_signer"
+    );
+}
+
+#[test]
+fn counts_are_bounded() {
+    let mut big = qc(5);
+    big.signatures = (0..=MAX_SIGNATURES_PER_CERTIFICATE as u32)
+        .map(|i| v1::ValidatorSignature {
+            validator_index: i,
+            signature: sig(1),
+        })
+        .collect();
+    let msg = consensus(Body::Timeout(v1::Timeout {
+        high_qc: Some(big),
+        ..timeout()
+    }));
+    assert_eq!(
+        reason(decode_consensus_message(&msg.encode_to_vec())),
+        "too_many"
+    );
+
+    let batch = v1::TransactionBatch {
+        transactions: vec![vec![1]; MAX_TRANSACTIONS_PER_BATCH + 1],
+    };
+    assert_eq!(
+        reason(decode_transaction_batch(&batch.encode_to_vec())),
+        "too_many"
+    );
+    let batch = v1::TransactionBatch {
+        transactions: vec![vec![1; MAX_TRANSACTION_BYTES + 1]],
+    };
+    assert_eq!(
+        reason(decode_transaction_batch(&batch.encode_to_vec())),
+        "oversized_transaction"
+    );
+    assert_eq!(reason(decode_transaction_batch(&[])), "empty_batch");
+
+    for max_blocks in [0, MAX_SYNC_BLOCKS + 1] {
+        let req = v1::BlockSyncRequest {
+            from_height: 1,
+            max_blocks,
+        };
+        assert_eq!(
+            reason(decode_sync_request(&req.encode_to_vec())),
+            "bad_block_count"
+        );
+    }
+    let empty = v1::BlockSyncResponse {
+        result: Some(v1::block_sync_response::Result::Blocks(v1::SyncedBlocks {
+            blocks: vec![],
+            commit_qc: Some(qc(1)),
+        })),
+    };
+    assert_eq!(
+        reason(decode_sync_response(&empty.encode_to_vec())),
+        "empty_response"
+    );
+    assert_eq!(reason(decode_sync_response(&[])), "missing_field");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2_000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = decode_consensus_message(&bytes);
+        let _ = decode_transaction_batch(&bytes);
+        let _ = decode_sync_request(&bytes);
+        let _ = decode_sync_response(&bytes);
+    }
+
+    #[test]
+    fn mutated_valid_messages_never_panic(index in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
+        for mut bytes in [consensus(Body::Proposal(proposal())).encode_to_vec(), synced().encode_to_vec()] {
+            let i = index.index(bytes.len());
+            bytes[i] = byte;
+            let _ = decode_consensus_message(&bytes);
+            let _ = decode_sync_response(&bytes);
+            bytes.truncate(cut.index(bytes.len()));
+            let _ = decode_consensus_message(&bytes);
+            let _ = decode_sync_response(&bytes);
+        }
+    }
+}
