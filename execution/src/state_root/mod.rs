@@ -1,0 +1,1 @@
+//! The incremental Merkle-Patricia state root (work in progress).
