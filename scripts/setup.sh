@@ -31,3 +31,17 @@ if ! have_libclang; then
     exit 1
   fi
 fi
+
+# solc-js (pinned in package.json) compiles execution/contracts for the contracts test. Without
+# Node.js, or when npm ci fails, this only warns: that test then fails and says what to run.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+if [ ! -d "$repo_root/node_modules/solc" ]; then
+  if command -v npm >/dev/null 2>&1; then
+    echo "==> npm ci (solc-js for execution/contracts)"
+    (cd "$repo_root" && npm ci --no-audit --no-fund) ||
+      echo "warning: npm ci failed; run \`npm ci\` at the repository root (Node.js 20)" >&2
+  else
+    echo "warning: Node.js is missing; install Node.js 20 and npm, then run \`npm ci\` at the" >&2
+    echo "         repository root (parallax-execution's contracts test needs solc-js)" >&2
+  fi
+fi
