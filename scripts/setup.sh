@@ -12,10 +12,13 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# bindgen loads libclang.so or libclang-<version>.so*; libclang-cpp.so (often installed on
+# its own) is a different library and does not count.
 have_libclang() {
-  [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH"/libclang*.so* >/dev/null 2>&1 && return 0
-  ldconfig -p 2>/dev/null | grep -q 'libclang[-.0-9]*\.so' && return 0
-  ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* >/dev/null 2>&1
+  local pattern='libclang(-[0-9.]+)?\.so'
+  [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH" 2>/dev/null | grep -Eq "^${pattern}" && return 0
+  ldconfig -p 2>/dev/null | awk '{print $1}' | grep -Eq "^${pattern}" && return 0
+  ls /usr/lib/llvm-*/lib/ /usr/lib/*/ 2>/dev/null | grep -Eq "^${pattern}"
 }
 
 if ! have_libclang; then
