@@ -4,4 +4,39 @@
 //! The state machine does no I/O and reads no clock: messages, timers, storage and payload
 //! validation arrive as events and leave as actions, so a seeded simulation drives it.
 //!
-//! Nothing is implemented yet: the protocol arrives with the consensus issue (#4).
+//! * [`Consensus`] is one validator: [`Consensus::handle`] takes an [`Event`] (a message, a
+//!   timer, the application's answer about a payload, fetched blocks) and returns
+//!   [`Action`]s (persist, send, broadcast, set a timer, build or validate a payload, commit,
+//!   fetch a block, report evidence, or a rejection with its reason).
+//! * Rounds each have a leader ([`ValidatorSet::leader`], a rotation weighted by voting
+//!   power). A proposal carries its parent's QC, or the previous round's TC; votes go to the
+//!   next leader; more than 2/3 of voting power forms a QC. A block commits when it heads a
+//!   2-chain of certified blocks in consecutive rounds, with all its ancestors.
+//! * The pacemaker times rounds out with exponential backoff; more than 2/3 of timeouts form
+//!   a TC; any valid QC or TC of a higher round moves a node forward.
+//! * The safety rules ([`safety`]) and the persist-before-send contract ([`storage`]) make a
+//!   validator never sign twice in a round, even across crashes.
+//! * [`sim`] runs many validators over a simulated network with faults and checks safety,
+//!   liveness, determinism and bounded memory.
+
+pub mod codec;
+pub mod crypto;
+pub mod safety;
+pub mod sim;
+mod state_machine;
+pub mod storage;
+pub mod types;
+pub mod validators;
+
+pub use codec::DecodeError;
+pub use safety::{SafetyData, SafetyViolation};
+pub use state_machine::{
+    Action, Config, ConfigError, Consensus, Event, Footprint, Limits, Recovery, Rejection, Timing,
+};
+pub use storage::{MemoryStorage, SafetyStorage};
+pub use types::{
+    Block, BlockInfo, Evidence, Hash, Height, Message, Proposal, QuorumCertificate, Round,
+    Signature, SignedBy, SignedProposal, Timeout, TimeoutCertificate, TimeoutSignature,
+    ValidatorIndex, Vote,
+};
+pub use validators::{ValidatorSet, ValidatorSetError};

@@ -1,0 +1,576 @@
+//! Unit tests of the state machine against hand-made messages.
+
+use super::*;
+
+const CHAIN: u64 = 7;
+const GENESIS: Hash = Hash([0xaa; 32]);
+
+fn key(i: ValidatorIndex) -> SigningKey {
+    SigningKey::from_bytes(&[i as u8 + 1; 32])
+}
+
+fn config() -> Config {
+    let validators =
+        ValidatorSet::new((0..4).map(|i| (key(i).verifying_key(), 1)).collect()).unwrap();
+    Config {
+        chain_id: CHAIN,
+        validators,
+        genesis: BlockInfo::genesis(GENESIS),
+        timing: Timing {
+            base_timeout: Duration::from_millis(1000),
+            max_timeout: Duration::from_millis(10_000),
+            backoff_percent: 200,
+        },
+        limits: Limits::default(),
+    }
+}
+
+fn genesis() -> BlockInfo {
+    BlockInfo::genesis(GENESIS)
+}
+
+fn node_with(i: ValidatorIndex, safety: Option<SafetyData>, committed: BlockInfo) -> Consensus {
+    Consensus::new(config(), i, key(i), Recovery { safety, committed }).unwrap()
+}
+
+fn node(i: ValidatorIndex) -> Consensus {
+    let mut n = node_with(i, None, genesis());
+    n.start();
+    n
+}
+
+fn qc_for(block: BlockInfo, signers: &[ValidatorIndex]) -> QuorumCertificate {
+    QuorumCertificate {
+        round: block.round,
+        height: block.height,
+        block_id: block.id,
+        signatures: signers
+            .iter()
+            .map(|s| SignedBy {
+                signer: *s,
+                signature: Vote::sign(CHAIN, block, *s, &key(*s)).signature,
+            })
+            .collect(),
+    }
+}
+
+fn genesis_qc() -> QuorumCertificate {
+    QuorumCertificate::genesis(genesis())
+}
+
+/// A proposal by the round's leader (equal powers: leader of round r is r mod 4).
+fn proposal(
+    round: Round,
+    qc: &QuorumCertificate,
+    tc: Option<TimeoutCertificate>,
+    payload: &[u8],
+) -> Proposal {
+    let author = (round % 4) as ValidatorIndex;
+    let block = Block::new(round, qc.height + 1, qc.block_id, author, payload.to_vec());
+    Proposal::sign(CHAIN, block, qc.clone(), tc, &key(author))
+}
+
+fn deliver(n: &mut Consensus, from: ValidatorIndex, m: Message) -> Vec<Action> {
+    n.handle(Event::Message { from, message: m })
+}
+
+fn rejections(actions: &[Action]) -> Vec<Rejection> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Rejected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn votes(actions: &[Action]) -> Vec<(ValidatorIndex, Vote)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send {
+                to,
+                message: Message::Vote(v),
+            } => Some((*to, v.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The safety data persisted by these actions, checking it is persisted before any vote or
+/// timeout leaves.
+fn persisted(actions: &[Action]) -> Option<&SafetyData> {
+    let signed = actions.iter().position(|a| {
+        matches!(
+            a,
+            Action::Send {
+                message: Message::Vote(_),
+                ..
+            } | Action::Broadcast {
+                message: Message::Timeout(_)
+            }
+        )
+    });
+    let persist = actions.iter().position(|a| matches!(a, Action::Persist(_)));
+    if let (Some(s), Some(p)) = (signed, persist) {
+        assert!(p < s, "persist must come before the signed message leaves");
+    }
+    actions.iter().rev().find_map(|a| match a {
+        Action::Persist(s) => Some(&**s),
+        _ => None,
+    })
+}
+
+/// Delivers a proposal to a follower and validates its payload; returns all actions.
+fn accept(n: &mut Consensus, p: &Proposal) -> Vec<Action> {
+    let mut out = deliver(n, p.block.author(), Message::Proposal(Box::new(p.clone())));
+    out.extend(n.handle(Event::PayloadValidated {
+        block_id: p.block.id(),
+        valid: true,
+    }));
+    out
+}
+
+#[test]
+fn leader_proposes_and_votes_after_persisting() {
+    let mut n = node_with(1, None, genesis());
+    let start = n.start();
+    assert!(
+        start.iter().any(
+            |a| matches!(a, Action::BuildPayload { round: 1, parent } if parent.id == GENESIS)
+        )
+    );
+    let out = n.handle(Event::PayloadBuilt {
+        round: 1,
+        parent: GENESIS,
+        payload: b"txs".to_vec(),
+    });
+    let safety = persisted(&out).expect("persist comes first");
+    assert_eq!(safety.last_voted_round, 1);
+    assert!(out.iter().any(|a| matches!(a, Action::Broadcast { message: Message::Proposal(p) } if p.block.round() == 1 && p.block.height() == 1)));
+    let v = votes(&out);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].0, 2, "the vote goes to the next round's leader");
+}
+
+#[test]
+fn follower_votes_only_after_the_payload_is_valid() {
+    let mut n = node(3);
+    let p = proposal(1, &genesis_qc(), None, b"a");
+    let out = deliver(&mut n, 1, Message::Proposal(Box::new(p.clone())));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::ValidatePayload { block } if block.id() == p.block.id()))
+    );
+    assert!(votes(&out).is_empty(), "no vote before validation");
+
+    let out = n.handle(Event::PayloadValidated {
+        block_id: p.block.id(),
+        valid: false,
+    });
+    assert!(votes(&out).is_empty());
+    assert_eq!(rejections(&out), vec![Rejection::InvalidPayload]);
+
+    let mut m = node(3);
+    let out = accept(&mut m, &p);
+    let v = votes(&out);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].1.block_id, p.block.id());
+    assert!(persisted(&out).is_some_and(|s| s.last_voted_round == 1));
+}
+
+#[test]
+fn conflicting_proposal_is_evidence_and_gets_no_second_vote() {
+    let mut n = node(3);
+    let a = proposal(1, &genesis_qc(), None, b"a");
+    let b = proposal(1, &genesis_qc(), None, b"b");
+    assert_eq!(votes(&accept(&mut n, &a)).len(), 1);
+    let out = accept(&mut n, &b);
+    assert!(votes(&out).is_empty());
+    assert!(out.iter().any(
+        |a| matches!(a, Action::ReportEvidence(Evidence::ConflictingProposals { first, second })
+        if first.author == 1 && first.round == 1 && first.block_id != second.block_id)
+    ));
+    assert!(rejections(&out).contains(&Rejection::Equivocation {
+        author: 1,
+        round: 1
+    }));
+}
+
+#[test]
+fn bad_certificates_are_rejected_with_their_reason() {
+    let b1 = proposal(1, &genesis_qc(), None, b"a");
+    let cases: Vec<(Vec<ValidatorIndex>, Rejection)> = vec![
+        (vec![0, 0, 1], Rejection::DuplicateSigner(0)),
+        (vec![0, 1], Rejection::NoQuorum("QC")),
+        (vec![0, 1, 9], Rejection::UnknownValidator(9)),
+    ];
+    for (signers, reason) in cases {
+        let mut n = node(3);
+        accept(&mut n, &b1);
+        let qc = qc_for(b1.block.info(), &signers);
+        let p2 = proposal(2, &qc, None, b"b");
+        let out = deliver(&mut n, 2, Message::Proposal(Box::new(p2)));
+        assert_eq!(rejections(&out), vec![reason], "signers {signers:?}");
+        assert_eq!(n.round(), 1, "a bad QC moves nothing");
+    }
+    // A corrupted signature among enough signers.
+    let mut n = node(3);
+    accept(&mut n, &b1);
+    let mut qc = qc_for(b1.block.info(), &[0, 1, 2]);
+    qc.signatures[1].signature.0[3] ^= 1;
+    let out = deliver(
+        &mut n,
+        2,
+        Message::Proposal(Box::new(proposal(2, &qc, None, b"b"))),
+    );
+    assert_eq!(rejections(&out), vec![Rejection::InvalidSignature("QC")]);
+    // Signatures for another chain id.
+    let mut n = node(3);
+    let mut p = proposal(1, &genesis_qc(), None, b"a");
+    p.signature = crypto::sign(
+        &key(1),
+        &crypto::proposal_message(CHAIN + 1, 1, &p.block.id()),
+    );
+    let out = deliver(&mut n, 1, Message::Proposal(Box::new(p)));
+    assert_eq!(
+        rejections(&out),
+        vec![Rejection::InvalidSignature("proposal")]
+    );
+    // A proposal by a validator that does not lead the round.
+    let mut n = node(3);
+    let block = Block::new(1, 1, GENESIS, 2, vec![]);
+    let p = Proposal::sign(CHAIN, block, genesis_qc(), None, &key(2));
+    let out = deliver(&mut n, 2, Message::Proposal(Box::new(p)));
+    assert_eq!(
+        rejections(&out),
+        vec![Rejection::NotLeader {
+            round: 1,
+            author: 2
+        }]
+    );
+}
+
+#[test]
+fn next_leader_forms_a_qc_from_distinct_votes_and_records_vote_equivocation() {
+    let mut n = node(2); // leads round 2
+    let p1 = proposal(1, &genesis_qc(), None, b"a");
+    let out = accept(&mut n, &p1);
+    assert!(votes(&out).is_empty(), "the next leader keeps its own vote");
+    let v0 = Vote::sign(CHAIN, p1.block.info(), 0, &key(0));
+    deliver(&mut n, 0, Message::Vote(v0.clone()));
+    let out = deliver(&mut n, 0, Message::Vote(v0));
+    assert_eq!(rejections(&out), vec![Rejection::Duplicate]);
+    assert_eq!(n.round(), 1);
+    // Validator 0 votes for another block too: evidence, not counted.
+    let other = Block::new(1, 1, GENESIS, 1, b"z".to_vec());
+    let out = deliver(
+        &mut n,
+        0,
+        Message::Vote(Vote::sign(CHAIN, other.info(), 0, &key(0))),
+    );
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::ReportEvidence(Evidence::ConflictingVotes { .. })))
+    );
+    assert_eq!(n.round(), 1);
+    // A third distinct voter completes the quorum: QC, round 2, and a proposal request.
+    let out = deliver(
+        &mut n,
+        3,
+        Message::Vote(Vote::sign(CHAIN, p1.block.info(), 3, &key(3))),
+    );
+    assert_eq!(n.round(), 2);
+    assert_eq!(n.highest_qc().block_id, p1.block.id());
+    assert!(out.iter().any(
+        |a| matches!(a, Action::BuildPayload { round: 2, parent } if parent.id == p1.block.id())
+    ));
+    let mut signers: Vec<_> = n.highest_qc().signatures.iter().map(|s| s.signer).collect();
+    signers.dedup();
+    assert_eq!(signers.len(), 3);
+}
+
+#[test]
+fn vote_for_a_round_we_do_not_lead_next_is_refused() {
+    let mut n = node(3);
+    let p1 = proposal(1, &genesis_qc(), None, b"a");
+    let v = Vote::sign(CHAIN, p1.block.info(), 0, &key(0));
+    let out = deliver(&mut n, 0, Message::Vote(v));
+    assert_eq!(rejections(&out), vec![Rejection::NotNextLeader(1)]);
+}
+
+fn timeout(round: Round, author: ValidatorIndex, high_qc: &QuorumCertificate) -> Timeout {
+    Timeout::sign(CHAIN, round, high_qc.clone(), author, &key(author))
+}
+
+#[test]
+fn timeouts_form_a_tc_that_moves_to_the_next_round_with_backoff() {
+    let mut n = node(3);
+    let out = n.handle(Event::TimerFired { round: 1 });
+    let s = persisted(&out).expect("the timeout is persisted before it leaves");
+    assert_eq!(s.last_voted_round, 1);
+    assert!(
+        out.iter().any(
+            |a| matches!(a, Action::Broadcast { message: Message::Timeout(t) } if t.round == 1)
+        )
+    );
+    // A late proposal for round 1 gets no vote after the timeout.
+    let out = accept(&mut n, &proposal(1, &genesis_qc(), None, b"a"));
+    assert!(votes(&out).is_empty());
+    deliver(&mut n, 0, Message::Timeout(timeout(1, 0, &genesis_qc())));
+    assert_eq!(n.round(), 1);
+    let out = deliver(&mut n, 1, Message::Timeout(timeout(1, 1, &genesis_qc())));
+    assert_eq!(n.round(), 2, "three of four timeouts form a TC");
+    let tc = n.safety().highest_tc.clone().unwrap();
+    assert_eq!(tc.round, 1);
+    assert!(persisted(&out).is_some_and(|s| s.highest_tc.as_ref().map(|t| t.round) == Some(1)));
+    // Round 2 is one round past the QC's successor: the timer doubles.
+    assert!(out.iter().any(|a| matches!(a, Action::SetTimer { round: 2, duration } if *duration == Duration::from_millis(2000))));
+    // The round-2 leader's proposal carries the TC and is voted for.
+    let p2 = proposal(2, &genesis_qc(), Some(tc), b"b");
+    let out = accept(&mut n, &p2);
+    // Node 3 leads round 3, so it keeps its vote: it is in the persisted safety data.
+    assert!(persisted(&out).is_some_and(|s| s.last_vote.as_ref().is_some_and(|v| v.round == 2)));
+}
+
+#[test]
+fn more_than_a_third_of_timeouts_makes_a_node_join() {
+    let mut n = node(3);
+    let out = deliver(&mut n, 0, Message::Timeout(timeout(1, 0, &genesis_qc())));
+    assert!(!out.iter().any(|a| matches!(a, Action::Broadcast { .. })));
+    let out = deliver(&mut n, 1, Message::Timeout(timeout(1, 1, &genesis_qc())));
+    assert!(
+        out.iter().any(
+            |a| matches!(a, Action::Broadcast { message: Message::Timeout(t) } if t.author == 3)
+        )
+    );
+    assert_eq!(n.round(), 2, "its own timeout completed the TC");
+}
+
+#[test]
+fn a_higher_qc_in_a_timeout_syncs_a_lagging_node() {
+    let mut n = node(3);
+    let b1 = Block::new(1, 1, GENESIS, 1, vec![]);
+    let b2 = Block::new(2, 2, b1.id(), 2, vec![]);
+    let qc2 = qc_for(b2.info(), &[0, 1, 2]);
+    deliver(&mut n, 0, Message::Timeout(timeout(3, 0, &qc2)));
+    assert_eq!(n.round(), 3);
+    assert_eq!(n.highest_qc().round, 2);
+}
+
+#[test]
+fn far_future_and_stale_messages_are_rejected_without_growing_memory() {
+    let mut n = node(3);
+    let before = n.footprint();
+    for r in 0..500u64 {
+        let round = 1_000 + r;
+        let b = Block::new(round, 5, Hash([1; 32]), 0, vec![]);
+        let out = deliver(
+            &mut n,
+            0,
+            Message::Vote(Vote::sign(CHAIN, b.info(), 0, &key(0))),
+        );
+        assert!(matches!(
+            rejections(&out)[..],
+            [Rejection::FutureRound { .. }]
+        ));
+        let out = deliver(
+            &mut n,
+            0,
+            Message::Timeout(timeout(round, 0, &genesis_qc())),
+        );
+        assert!(matches!(
+            rejections(&out)[..],
+            [Rejection::FutureRound { .. }]
+        ));
+    }
+    assert_eq!(n.footprint(), before);
+    // Within the window, one timeout per validator per round is kept, duplicates are not.
+    for r in 2..40u64 {
+        for _ in 0..3 {
+            deliver(&mut n, 0, Message::Timeout(timeout(r, 0, &genesis_qc())));
+        }
+    }
+    let f = n.footprint();
+    assert_eq!(f.timeouts, 38);
+    assert!(f.timeouts <= n.footprint_bound().timeouts);
+}
+
+#[test]
+fn two_chain_commits_in_order_exactly_once() {
+    let mut n = node(3);
+    let p1 = proposal(1, &genesis_qc(), None, b"1");
+    accept(&mut n, &p1);
+    let qc1 = qc_for(p1.block.info(), &[0, 1, 2]);
+    let p2 = proposal(2, &qc1, None, b"2");
+    let out = accept(&mut n, &p2);
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Commit { .. })),
+        "one QC commits nothing"
+    );
+    let qc2 = qc_for(p2.block.info(), &[0, 1, 2]);
+    let p3 = proposal(3, &qc2, None, b"3");
+    let out = accept(&mut n, &p3);
+    let commits: Vec<_> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Commit { block, commit_qc } => Some((block.id(), commit_qc.round)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(commits, vec![(p1.block.id(), 2)]);
+    assert_eq!(n.committed().id, p1.block.id());
+    // The same QC again (in a timeout) commits nothing more.
+    let out = deliver(&mut n, 0, Message::Timeout(timeout(3, 0, &qc2)));
+    assert!(!out.iter().any(|a| matches!(a, Action::Commit { .. })));
+}
+
+#[test]
+fn non_consecutive_rounds_do_not_commit_but_a_later_two_chain_commits_all_ancestors() {
+    let mut n = node(3);
+    let p1 = proposal(1, &genesis_qc(), None, b"1");
+    accept(&mut n, &p1);
+    let qc1 = qc_for(p1.block.info(), &[0, 1, 2]);
+    // Round 2 times out; round 3 extends QC 1 through a TC.
+    let ts: Vec<_> = (0..3).map(|i| timeout(2, i, &qc1)).collect();
+    let tc = TimeoutCertificate {
+        round: 2,
+        signatures: ts
+            .iter()
+            .map(|t| TimeoutSignature {
+                signer: t.author,
+                high_qc_round: 1,
+                signature: t.signature,
+            })
+            .collect(),
+        high_qc: qc1.clone(),
+    };
+    let p3 = proposal(3, &qc1, Some(tc), b"3");
+    assert_eq!(votes(&accept(&mut n, &p3)).len(), 1);
+    let qc3 = qc_for(p3.block.info(), &[0, 1, 2]);
+    let p4 = proposal(4, &qc3, None, b"4");
+    let out = accept(&mut n, &p4);
+    assert!(
+        !out.iter().any(|a| matches!(a, Action::Commit { .. })),
+        "rounds 1 and 3 are not consecutive"
+    );
+    let qc4 = qc_for(p4.block.info(), &[0, 1, 2]);
+    let p5 = proposal(5, &qc4, None, b"5");
+    let out = accept(&mut n, &p5);
+    let heights: Vec<_> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Commit { block, .. } => Some(block.height()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        heights,
+        vec![1, 2],
+        "block 3 commits with its ancestor, in order"
+    );
+}
+
+#[test]
+fn missing_parent_is_fetched_then_validated() {
+    let mut n = node(3);
+    let b1 = Block::new(1, 1, GENESIS, 1, b"1".to_vec());
+    let qc1 = qc_for(b1.info(), &[0, 1, 2]);
+    let p2 = proposal(2, &qc1, None, b"2");
+    let out = deliver(&mut n, 2, Message::Proposal(Box::new(p2.clone())));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::FetchBlock { id, .. } if *id == b1.id()))
+    );
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::ValidatePayload { .. }))
+    );
+    // Unrequested blocks are refused.
+    let stray = Block::new(1, 1, GENESIS, 1, b"x".to_vec());
+    let out = n.handle(Event::BlockFetched {
+        blocks: vec![stray],
+    });
+    assert_eq!(rejections(&out), vec![Rejection::Unsolicited]);
+    let out = n.handle(Event::BlockFetched { blocks: vec![b1] });
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::ValidatePayload { block } if block.id() == p2.block.id()))
+    );
+}
+
+#[test]
+fn restart_resumes_after_the_highest_certificate_and_never_double_votes() {
+    let mut n = node(3);
+    let a = proposal(1, &genesis_qc(), None, b"a");
+    let out = accept(&mut n, &a);
+    // The driver persisted, then crashed before the vote left.
+    let disk = persisted(&out).unwrap().clone();
+    let mut restarted = node_with(3, Some(disk.clone()), genesis());
+    restarted.start();
+    let b = proposal(1, &genesis_qc(), None, b"b");
+    let out = accept(&mut restarted, &b);
+    assert!(
+        votes(&out).is_empty(),
+        "no second vote in round 1 after restart"
+    );
+
+    // The round after restart is one past the highest QC or TC.
+    let mut s = disk;
+    let b1 = Block::new(4, 4, Hash([3; 32]), 0, vec![]);
+    s.highest_qc = qc_for(b1.info(), &[0, 1, 2]);
+    let ts: Vec<_> = (0..3).map(|i| timeout(6, i, &s.highest_qc)).collect();
+    s.highest_tc = Some(TimeoutCertificate {
+        round: 6,
+        signatures: ts
+            .iter()
+            .map(|t| TimeoutSignature {
+                signer: t.author,
+                high_qc_round: 4,
+                signature: t.signature,
+            })
+            .collect(),
+        high_qc: s.highest_qc.clone(),
+    });
+    let r = node_with(3, Some(s), genesis());
+    assert_eq!(r.round(), 7);
+
+    // Past genesis without safety data, the node refuses to run.
+    let committed = BlockInfo {
+        id: Hash([5; 32]),
+        round: 9,
+        height: 3,
+    };
+    let err = Consensus::new(
+        config(),
+        3,
+        key(3),
+        Recovery {
+            safety: None,
+            committed,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err, ConfigError::MissingSafetyData(3));
+    let err = Consensus::new(
+        config(),
+        3,
+        key(2),
+        Recovery {
+            safety: None,
+            committed: genesis(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(err, ConfigError::WrongKey(3));
+}
+
+#[test]
+fn timer_backoff_grows_to_the_cap() {
+    let t = config().timing;
+    assert_eq!(t.timeout(0), Duration::from_millis(1000));
+    assert_eq!(t.timeout(1), Duration::from_millis(2000));
+    assert_eq!(t.timeout(3), Duration::from_millis(8000));
+    assert_eq!(t.timeout(4), Duration::from_millis(10_000));
+    assert_eq!(t.timeout(u64::MAX), Duration::from_millis(10_000));
+}
