@@ -1,0 +1,237 @@
+//! Unit tests: bad stored data is an error, the stored-node semantics the walk relies on, and
+//! single-block agreement with a from-scratch build.
+
+use super::*;
+use alloy_primitives::{B256, KECCAK256_EMPTY, U256, keccak256};
+use alloy_trie::{BranchNodeCompact, Nibbles, TrieMask};
+use parallax_storage::Account;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+
+fn account(n: u64) -> Account {
+    Account {
+        nonce: n,
+        balance: U256::from(n),
+        code_hash: KECCAK256_EMPTY,
+    }
+}
+
+fn store_of(n: u64) -> MemoryTrieStore {
+    let accounts = (0..n)
+        .map(|i| (keccak256(i.to_be_bytes()), account(i + 1)))
+        .collect();
+    MemoryTrieStore::from_leaves(accounts, BTreeMap::new()).0
+}
+
+fn one_change(store: &MemoryTrieStore) -> HashedPostState {
+    let mut post = HashedPostState::default();
+    let key = *store.accounts.keys().next().unwrap();
+    post.accounts.insert(key, Some(account(777)));
+    post
+}
+
+#[test]
+fn malformed_nodes_are_errors_not_panics() {
+    let base = store_of(300);
+    let post = one_change(&base);
+    let root_path = Nibbles::default();
+    let root = base.account_nodes[&root_path].clone();
+
+    // Hashes that do not match the hash mask.
+    let mut store = base.clone();
+    let mut node = root.clone();
+    node.hashes = std::sync::Arc::new(Vec::new());
+    store.account_nodes.insert(root_path, node);
+    let err = state_root(&mut store, &post).unwrap_err();
+    assert!(matches!(err, StateRootError::MalformedNode { .. }), "{err}");
+
+    // A tree mask outside the state mask.
+    let mut store = base.clone();
+    let mut node = root.clone();
+    assert!(node.tree_mask.is_bit_set(0));
+    node.state_mask = TrieMask::new(node.state_mask.get() & !1);
+    store.account_nodes.insert(root_path, node);
+    assert!(matches!(
+        state_root(&mut store, &post),
+        Err(StateRootError::MalformedNode { .. })
+    ));
+
+    // A node at a full-length path (its children would be longer than a key).
+    let mut store = base.clone();
+    let key = *base.accounts.keys().next().unwrap();
+    store.account_nodes.clear();
+    store.account_nodes.insert(
+        Nibbles::unpack(key),
+        BranchNodeCompact::new(0b11, 0, 0, vec![], None),
+    );
+    let err = state_root(&mut store, &post).unwrap_err();
+    assert!(matches!(err, StateRootError::MalformedNode { .. }), "{err}");
+
+    // A branch with one child.
+    let mut store = base.clone();
+    let mut node = root.clone();
+    node.state_mask = TrieMask::new(1);
+    node.tree_mask = TrieMask::new(0);
+    node.hash_mask = TrieMask::new(0);
+    node.hashes = std::sync::Arc::new(Vec::new());
+    store.account_nodes.insert(root_path, node);
+    assert!(matches!(
+        state_root(&mut store, &post),
+        Err(StateRootError::MalformedNode { .. })
+    ));
+}
+
+#[test]
+fn nodes_that_disagree_with_leaves_are_errors_not_panics() {
+    // The stored root claims a hashed child at nibble 0 with no key changed beneath it, while
+    // a stored leaf under it is fed too (as it would be if it sat under a leaf-only sibling):
+    // here a node that is not where the tree mask says it is.
+    let base = store_of(300);
+    let post = one_change(&base);
+    let mut store = base.clone();
+    // Move a deep node to a path under a different root child than the one that claims it.
+    let (path, node) = base
+        .account_nodes
+        .iter()
+        .find(|(p, _)| p.len() == 2)
+        .map(|(p, n)| (*p, n.clone()))
+        .unwrap();
+    store.account_nodes.remove(&path);
+    let mut moved = path;
+    moved.set_at(0, (path.get_unchecked(0) + 1) % 16);
+    store.account_nodes.insert(moved, node);
+    // Whatever the walk makes of it, it must not panic; a wrong root or an error are both
+    // acceptable outcomes of corrupt data.
+    let _ = state_root(&mut store, &post);
+}
+
+/// A reader that returns leaves out of order.
+struct Shuffled(MemoryTrieStore);
+
+impl TrieReader for Shuffled {
+    fn seek_account_node(
+        &mut self,
+        path: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateRootError> {
+        self.0.seek_account_node(path)
+    }
+    fn seek_storage_node(
+        &mut self,
+        owner: B256,
+        path: &Nibbles,
+    ) -> Result<Option<(Nibbles, BranchNodeCompact)>, StateRootError> {
+        self.0.seek_storage_node(owner, path)
+    }
+    fn seek_account(&mut self, key: B256) -> Result<Option<(B256, Account)>, StateRootError> {
+        self.0.seek_account(key)
+    }
+    fn next_account(&mut self) -> Result<Option<(B256, Account)>, StateRootError> {
+        // Always the first account again.
+        self.0.seek_account(B256::ZERO)
+    }
+    fn seek_storage(
+        &mut self,
+        owner: B256,
+        key: B256,
+    ) -> Result<Option<(B256, U256)>, StateRootError> {
+        self.0.seek_storage(owner, key)
+    }
+    fn next_storage(&mut self) -> Result<Option<(B256, U256)>, StateRootError> {
+        self.0.next_storage()
+    }
+}
+
+#[test]
+fn out_of_order_leaves_are_an_error() {
+    let mut base = store_of(40);
+    base.account_nodes.clear();
+    let post = one_change(&base);
+    let err = state_root(&mut Shuffled(base), &post).unwrap_err();
+    assert!(matches!(err, StateRootError::Inconsistent { .. }), "{err}");
+}
+
+/// Keys with long shared prefixes from a small alphabet.
+fn clustered_key() -> impl Strategy<Value = B256> {
+    (0usize..=64, 1u8..=3, any::<[u8; 32]>()).prop_map(|(shared, alphabet, random)| {
+        let mut nibbles = Nibbles::unpack(random).to_vec();
+        for nibble in nibbles.iter_mut().take(shared) {
+            *nibble %= alphabet;
+        }
+        let mut out = [0u8; 32];
+        Nibbles::from_nibbles(&nibbles).pack_to(&mut out);
+        B256::from(out)
+    })
+}
+
+/// Whether the keys under `path` diverge right after it (a branch node sits at `path`).
+fn is_branch(keys: &[Nibbles], path: &Nibbles) -> bool {
+    let mut next = keys
+        .iter()
+        .filter(|k| k.starts_with(path) && k.len() > path.len())
+        .map(|k| k.get_unchecked(path.len()));
+    match next.next() {
+        Some(first) => next.any(|n| n != first),
+        None => false,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// The walk reuses a stored child hash as the hash of a *branch* at exactly the child's
+    /// path. Check that alloy-trie only ever sets hash bits for such children (never for
+    /// extension or leaf children), and tree bits exactly where stored nodes lie below.
+    #[test]
+    fn stored_hash_bits_name_branch_children(keys in prop::collection::btree_set(clustered_key(), 2..60)) {
+        let accounts = keys.iter().enumerate().map(|(i, k)| (*k, account(i as u64 + 1))).collect();
+        let (store, _) = MemoryTrieStore::from_leaves(accounts, BTreeMap::new());
+        let nibbles: Vec<Nibbles> = keys.iter().map(Nibbles::unpack).collect();
+        for (path, node) in &store.account_nodes {
+            prop_assert!(is_branch(&nibbles, path), "stored node at {path:?} is not a branch");
+            for nibble in 0u8..16 {
+                let mut child = *path;
+                child.push(nibble);
+                if node.hash_mask.is_bit_set(nibble) {
+                    prop_assert!(is_branch(&nibbles, &child), "hash bit for non-branch {child:?}");
+                }
+                let below = store.account_nodes.keys().any(|p| p.starts_with(&child));
+                prop_assert_eq!(node.tree_mask.is_bit_set(nibble), below, "tree bit at {:?}", child);
+            }
+        }
+    }
+
+    /// One block of random changes on clustered keys, including storage.
+    #[test]
+    fn one_block_matches_scratch(
+        keys in prop::collection::btree_set(clustered_key(), 1..40),
+        slots in prop::collection::btree_set(clustered_key(), 1..20),
+        changes in prop::collection::vec((any::<prop::sample::Index>(), 0u8..4, any::<prop::sample::Index>(), 0u64..3), 1..16),
+    ) {
+        let keys: Vec<B256> = keys.into_iter().collect();
+        let slots: Vec<B256> = slots.into_iter().collect();
+        let accounts = keys.iter().step_by(2).enumerate().map(|(i, k)| (*k, account(i as u64 + 1))).collect();
+        let storages = keys.iter().step_by(3).map(|k| {
+            (*k, slots.iter().enumerate().map(|(i, s)| (*s, U256::from(i + 1))).collect())
+        }).collect();
+        let (mut store, _) = MemoryTrieStore::from_leaves(accounts, storages);
+        let mut post = HashedPostState::default();
+        for (key, kind, slot, value) in changes {
+            let key = *key.get(&keys);
+            match kind {
+                0 => { post.accounts.insert(key, Some(account(value + 10))); }
+                1 => { post.accounts.insert(key, None); post.storages.entry(key).or_default().wiped = true; }
+                _ => {
+                    if !post.is_destroyed(&key) {
+                        post.storages.entry(key).or_default().slots.insert(*slot.get(&slots), U256::from(value));
+                    }
+                }
+            }
+        }
+        let out = state_root(&mut store, &post).unwrap();
+        store.apply(&post, &out.updates);
+        let (scratch, root) = MemoryTrieStore::from_leaves(store.accounts.clone(), store.storages.clone());
+        prop_assert_eq!(out.root, root);
+        prop_assert_eq!(&store.account_nodes, &scratch.account_nodes);
+        prop_assert_eq!(&store.storage_nodes, &scratch.storage_nodes);
+    }
+}
