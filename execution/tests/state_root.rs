@@ -9,8 +9,9 @@ use parallax_execution::state_root::{
     DbTrieReader, HashedPostState, HashedStorage, MemoryTrieStore, StateRootOutput, state_root,
 };
 use parallax_storage::{
-    Account, BlockWrite, Database, StateChanges, StorageChanges, TrieNodeUpdates, TrieUpdates,
-    tables::{AccountsTrie, StoragesTrie},
+    Account, BlockWrite, Database, RW, StateChanges, StorageChanges, TrieNodeUpdates, TrieUpdates,
+    Tx,
+    tables::{AccountsTrie, HashedAccounts, HashedStorages, StoragesTrie},
 };
 use proptest::{prelude::*, sample::Index};
 use std::collections::BTreeMap;
@@ -275,7 +276,7 @@ fn genesis_store(history: &History) -> MemoryTrieStore {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 192, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
     /// Over random histories, every block's incremental root equals the from-scratch root, and
     /// the stored nodes after applying its updates equal a from-scratch build.
@@ -695,5 +696,98 @@ fn incremental_root_over_mdbx_matches_scratch() {
         let (account_nodes, storage_nodes) = nodes_in_db(&db);
         assert_eq!(account_nodes, scratch.account_nodes, "block {number}");
         assert_eq!(storage_nodes, scratch.storage_nodes, "block {number}");
+    }
+}
+
+/// Writes a block's hashed state changes and trie updates straight into the hashed-state and
+/// trie tables, as the block write does (wiped and destroyed storage tries are cleared first).
+fn write_hashed(tx: &Tx<'_, RW>, post: &HashedPostState, updates: &TrieUpdates) {
+    for (hashed, account) in &post.accounts {
+        match account {
+            Some(account) => tx.put::<HashedAccounts>(hashed, account).unwrap(),
+            None => {
+                tx.delete::<HashedAccounts>(hashed).unwrap();
+            }
+        }
+    }
+    for hashed in post.accounts.keys().chain(post.storages.keys()) {
+        let cleared =
+            post.is_destroyed(hashed) || post.storages.get(hashed).is_some_and(|s| s.wiped);
+        if cleared {
+            tx.delete_prefix::<HashedStorages, _>(hashed).unwrap();
+            tx.delete_prefix::<StoragesTrie, _>(hashed).unwrap();
+        }
+    }
+    for (hashed, storage) in &post.storages {
+        if post.is_destroyed(hashed) {
+            continue;
+        }
+        for (slot, value) in &storage.slots {
+            if value.is_zero() {
+                tx.delete::<HashedStorages>(&(*hashed, *slot)).unwrap();
+            } else {
+                tx.put::<HashedStorages>(&(*hashed, *slot), value).unwrap();
+            }
+        }
+    }
+    for (path, node) in &updates.account_nodes {
+        match node {
+            Some(node) => tx.put::<AccountsTrie>(path, node).unwrap(),
+            None => {
+                tx.delete::<AccountsTrie>(path).unwrap();
+            }
+        }
+    }
+    for (hashed, nodes) in &updates.storage_nodes {
+        for (path, node) in nodes {
+            match node {
+                Some(node) => tx.put::<StoragesTrie>(&(*hashed, *path), node).unwrap(),
+                None => {
+                    tx.delete::<StoragesTrie>(&(*hashed, *path)).unwrap();
+                }
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// Random histories on clustered hashed keys through MDBX: the database reader gives the
+    /// same roots and updates as the in-memory store, and the database ends up holding the
+    /// nodes of a from-scratch build.
+    #[test]
+    fn mdbx_reader_agrees_with_memory_over_blocks(history in history()) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let mut memory = MemoryTrieStore::default();
+        let genesis = genesis_store(&history);
+        // Genesis as a block that inserts everything, then the history's blocks, each drawn
+        // against the state it applies to.
+        let mut post = HashedPostState::default();
+        for (key, account) in &genesis.accounts {
+            post.accounts.insert(*key, Some(*account));
+        }
+        for (owner, slots) in &genesis.storages {
+            post.storages.insert(*owner, HashedStorage { wiped: false, slots: slots.clone() });
+        }
+        let mut blocks = history.blocks.iter();
+        loop {
+            let from_db = {
+                let reader = db.reader().unwrap();
+                state_root(&mut DbTrieReader::new(&reader).unwrap(), &post).unwrap()
+            };
+            let from_memory = run_block(&mut memory, &post);
+            prop_assert_eq!(from_db.root, from_memory.root);
+            prop_assert_eq!(&from_db.updates, &from_memory.updates);
+            let tx = db.begin_rw().unwrap();
+            write_hashed(&tx, &post, &from_db.updates);
+            tx.commit().unwrap();
+            let (account_nodes, storage_nodes) = nodes_in_db(&db);
+            prop_assert_eq!(&account_nodes, &memory.account_nodes);
+            prop_assert_eq!(&storage_nodes, &memory.storage_nodes);
+            let Some(block) = blocks.next() else { break };
+            post = post_state(&history, &memory, block);
+        }
     }
 }

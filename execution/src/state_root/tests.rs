@@ -81,30 +81,6 @@ fn malformed_nodes_are_errors_not_panics() {
     ));
 }
 
-#[test]
-fn nodes_that_disagree_with_leaves_are_errors_not_panics() {
-    // The stored root claims a hashed child at nibble 0 with no key changed beneath it, while
-    // a stored leaf under it is fed too (as it would be if it sat under a leaf-only sibling):
-    // here a node that is not where the tree mask says it is.
-    let base = store_of(300);
-    let post = one_change(&base);
-    let mut store = base.clone();
-    // Move a deep node to a path under a different root child than the one that claims it.
-    let (path, node) = base
-        .account_nodes
-        .iter()
-        .find(|(p, _)| p.len() == 2)
-        .map(|(p, n)| (*p, n.clone()))
-        .unwrap();
-    store.account_nodes.remove(&path);
-    let mut moved = path;
-    moved.set_at(0, (path.get_unchecked(0) + 1) % 16);
-    store.account_nodes.insert(moved, node);
-    // Whatever the walk makes of it, it must not panic; a wrong root or an error are both
-    // acceptable outcomes of corrupt data.
-    let _ = state_root(&mut store, &post);
-}
-
 /// A reader that returns leaves out of order.
 struct Shuffled(MemoryTrieStore);
 
@@ -176,7 +152,7 @@ fn is_branch(keys: &[Nibbles], path: &Nibbles) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// The walk reuses a stored child hash as the hash of a *branch* at exactly the child's
     /// path. Check that alloy-trie only ever sets hash bits for such children (never for
@@ -198,6 +174,57 @@ proptest! {
                 prop_assert_eq!(node.tree_mask.is_bit_set(nibble), below, "tree bit at {:?}", child);
             }
         }
+    }
+
+    /// Stored nodes that do not match the leaves (moved, dropped, with wrong masks, or leaves
+    /// missing) give a wrong root or an error, never a panic.
+    #[test]
+    fn corrupt_nodes_never_panic(
+        keys in prop::collection::btree_set(clustered_key(), 2..60),
+        corruptions in prop::collection::vec((0u8..4, any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<u16>()), 1..6),
+        changed in prop::collection::vec((any::<prop::sample::Index>(), any::<bool>()), 0..6),
+    ) {
+        let keys: Vec<B256> = keys.into_iter().collect();
+        let accounts = keys.iter().enumerate().map(|(i, k)| (*k, account(i as u64 + 1))).collect();
+        let (mut store, _) = MemoryTrieStore::from_leaves(accounts, BTreeMap::new());
+        for (kind, which, other, bits) in corruptions {
+            let paths: Vec<Nibbles> = store.account_nodes.keys().copied().collect();
+            if paths.is_empty() {
+                break;
+            }
+            let path = *which.get(&paths);
+            match kind {
+                // Move the node under another key's path.
+                0 => {
+                    let node = store.account_nodes.remove(&path).unwrap();
+                    let target = Nibbles::unpack(other.get(&keys));
+                    let len = (usize::from(bits) % 64).max(1);
+                    store.account_nodes.insert(target.slice(..len), node);
+                }
+                // Drop it.
+                1 => {
+                    store.account_nodes.remove(&path);
+                }
+                // Replace its masks (kept well-formed) and hashes.
+                2 => {
+                    let node = &store.account_nodes[&path];
+                    let state = node.state_mask.get() | bits | 0b11;
+                    let tree = bits.rotate_left(3) & state;
+                    let hash = bits.rotate_left(7) & state;
+                    let hashes = vec![B256::repeat_byte(0x11); hash.count_ones() as usize];
+                    store.account_nodes.insert(path, BranchNodeCompact::new(state, tree, hash, hashes, node.root_hash));
+                }
+                // Lose a leaf.
+                _ => {
+                    store.accounts.remove(other.get(&keys));
+                }
+            }
+        }
+        let mut post = HashedPostState::default();
+        for (key, delete) in changed {
+            post.accounts.insert(*key.get(&keys), (!delete).then(|| account(5)));
+        }
+        let _ = state_root(&mut store, &post);
     }
 
     /// One block of random changes on clustered keys, including storage.
