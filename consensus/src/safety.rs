@@ -280,6 +280,7 @@ mod tests {
         let t = Timeout {
             round: 2,
             high_qc: qc(1),
+            tc: None,
             author: 0,
             signature: Signature([0; 64]),
         };

@@ -572,8 +572,12 @@ impl Consensus {
 
     // ----- rounds and timers -------------------------------------------------------------
 
+    /// A round entered through a QC of the previous round gets the base timeout, and so does
+    /// the round after it: votes go to the next leader, so one crashed leader costs two
+    /// rounds (the one whose votes it should have gathered, and its own). Backoff starts
+    /// with the third round without a QC.
     fn timeout_for(&self, round: Round) -> Duration {
-        let since = round.saturating_sub(self.safety.highest_qc.round.saturating_add(1));
+        let since = round.saturating_sub(self.safety.highest_qc.round.saturating_add(2));
         self.cfg.timing.timeout(since)
     }
 
@@ -643,13 +647,18 @@ impl Consensus {
             warn!(me = self.me, round, error = %e, "safety rules refused to time out");
             return;
         }
-        let t = Timeout::sign(
+        let mut t = Timeout::sign(
             self.cfg.chain_id,
             round,
             self.safety.highest_qc.clone(),
             self.me,
             &self.key,
         );
+        t.tc = self
+            .safety
+            .highest_tc
+            .clone()
+            .filter(|tc| tc.round + 1 == round);
         self.safety.record_timeout(&t);
         self.dirty = true;
         debug!(me = self.me, round, "timing out");
@@ -1001,9 +1010,13 @@ impl Consensus {
 
     fn try_propose(&mut self) {
         let round = self.round;
+        // Having signed anything in this round (our own proposal's vote, before a restart,
+        // or a timeout) means we must not propose in it again: a second proposal would be
+        // a different block, i.e. equivocation.
         if self.leader(round) != self.me
             || self.building == Some(round)
             || self.proposals.contains_key(&round)
+            || self.safety.last_voted_round >= round
         {
             return;
         }
@@ -1320,7 +1333,18 @@ impl Consensus {
             return Err(Rejection::InvalidSignature("timeout"));
         }
         self.verify_qc(&t.high_qc)?;
+        if let Some(tc) = &t.tc {
+            if tc.round + 1 != t.round {
+                return Err(Rejection::Malformed(
+                    "timeout's TC is not of the previous round",
+                ));
+            }
+            self.verify_tc(tc)?;
+        }
         self.process_qc(&t.high_qc);
+        if let Some(tc) = &t.tc {
+            self.process_tc(tc);
+        }
         if t.round < self.round {
             return Ok(());
         }

@@ -324,8 +324,8 @@ fn timeouts_form_a_tc_that_moves_to_the_next_round_with_backoff() {
     let tc = n.safety().highest_tc.clone().unwrap();
     assert_eq!(tc.round, 1);
     assert!(persisted(&out).is_some_and(|s| s.highest_tc.as_ref().map(|t| t.round) == Some(1)));
-    // Round 2 is one round past the QC's successor: the timer doubles.
-    assert!(out.iter().any(|a| matches!(a, Action::SetTimer { round: 2, duration } if *duration == Duration::from_millis(2000))));
+    // Round 2 is the second round without a QC: still the base timeout.
+    assert!(out.iter().any(|a| matches!(a, Action::SetTimer { round: 2, duration } if *duration == Duration::from_millis(1000))));
     // The round-2 leader's proposal carries the TC and is voted for.
     let p2 = proposal(2, &genesis_qc(), Some(tc), b"b");
     let out = accept(&mut n, &p2);

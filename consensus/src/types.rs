@@ -431,6 +431,9 @@ pub struct Timeout {
     pub round: Round,
     /// The author's highest QC.
     pub high_qc: QuorumCertificate,
+    /// The TC of the previous round, when the author entered this round through it (round
+    /// sync: a node that missed it catches up). Self-authenticating, so not signed.
+    pub tc: Option<TimeoutCertificate>,
     /// The author.
     pub author: ValidatorIndex,
     /// Signature over the timeout message (chain id, round, high QC round).
@@ -450,6 +453,7 @@ impl Timeout {
         Self {
             round,
             high_qc,
+            tc: None,
             author,
             signature: crypto::sign(key, &msg),
         }
@@ -458,6 +462,15 @@ impl Timeout {
     pub(crate) fn write(&self, w: &mut Writer) {
         w.u64(self.round);
         self.high_qc.write(w);
+        match &self.tc {
+            None => {
+                w.u8(0);
+            }
+            Some(tc) => {
+                w.u8(1);
+                tc.write(w);
+            }
+        }
         w.u32(self.author).fixed(&self.signature.0);
     }
 
@@ -465,6 +478,11 @@ impl Timeout {
         Ok(Self {
             round: r.u64("timeout.round")?,
             high_qc: QuorumCertificate::read(r)?,
+            tc: if r.option("timeout.tc")? {
+                Some(TimeoutCertificate::read(r)?)
+            } else {
+                None
+            },
             author: r.u32("timeout.author")?,
             signature: Signature(r.array("timeout.signature")?),
         })
@@ -711,7 +729,11 @@ mod tests {
             }],
             high_qc: qc.clone(),
         };
+        let mut t_with_tc = t.clone();
+        t_with_tc.round = 5;
+        t_with_tc.tc = Some(tc.clone());
         let msgs = [
+            Message::Timeout(t_with_tc),
             Message::Proposal(Box::new(Proposal::sign(
                 9,
                 b.clone(),

@@ -1,2 +1,250 @@
-//! Placeholder until the simulator lands.
-fn main() {}
+//! `simulate`: runs the consensus simulator over many seeds and checks its properties.
+//!
+//! For each seed it runs the configured faulty scenario, and a separate fault-free run in
+//! which the next leader crashes (to measure recovery). It prints commits per round, rounds
+//! to recover after the faults and after a leader crash, and messages per committed block,
+//! and exits non-zero on any property violation, naming the failing seeds.
+
+use clap::Parser;
+use eyre::{Result, bail};
+use parallax_consensus::sim::{Adversary, NetworkConfig, SimConfig, SimReport, run};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Instant;
+
+#[derive(Parser, Debug)]
+#[command(about = "Attack the Parallax consensus state machine in simulation")]
+struct Args {
+    /// Number of validators.
+    #[arg(long, default_value_t = 4)]
+    validators: usize,
+    /// Number of Byzantine validators.
+    #[arg(long, default_value_t = 1)]
+    byzantine: usize,
+    /// What they do: twins, garbage, crash; by default each seed picks one in turn.
+    #[arg(long)]
+    adversary: Option<Adversary>,
+    /// Number of seeds to run.
+    #[arg(long, default_value_t = 100)]
+    seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    first_seed: u64,
+    /// Message loss probability (whole run).
+    #[arg(long, default_value_t = 0.02)]
+    loss: f64,
+    /// Message duplication probability (whole run).
+    #[arg(long, default_value_t = 0.02)]
+    duplicate: f64,
+    /// Smallest one-way latency, ms.
+    #[arg(long, default_value_t = 5)]
+    min_latency: u64,
+    /// Largest one-way latency, ms.
+    #[arg(long, default_value_t = 50)]
+    max_latency: u64,
+    /// Partitions (each starts and heals) during the fault phase.
+    #[arg(long, default_value_t = 2)]
+    partitions: usize,
+    /// Crash-and-restart of honest validators during the fault phase.
+    #[arg(long, default_value_t = 1)]
+    crashes: usize,
+    /// Length of the fault phase, ms of virtual time.
+    #[arg(long, default_value_t = 10_000)]
+    fault_ms: u64,
+    /// Blocks every honest node must commit after the faults stop.
+    #[arg(long, default_value_t = 10)]
+    commits: u64,
+    /// Rounds after the faults within which commits must resume.
+    #[arg(long, default_value_t = 30)]
+    liveness_rounds: u64,
+    /// Skip the per-seed leader-crash measurement run.
+    #[arg(long)]
+    no_leader_crash: bool,
+}
+
+struct Stats {
+    name: &'static str,
+    runs: u64,
+    commits_per_round: f64,
+    messages_per_block: f64,
+    recovery: Vec<u64>,
+    evidence: u64,
+}
+
+impl Stats {
+    fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            runs: 0,
+            commits_per_round: 0.0,
+            messages_per_block: 0.0,
+            recovery: Vec::new(),
+            evidence: 0,
+        }
+    }
+
+    fn add(&mut self, r: &SimReport, recovery: Option<u64>) {
+        self.runs += 1;
+        self.commits_per_round += r.commits_per_round();
+        self.messages_per_block += r.messages_per_block();
+        self.recovery.extend(recovery);
+        self.evidence += r.evidence;
+    }
+
+    fn print(&self, what: &str) {
+        let n = self.runs.max(1) as f64;
+        let mut rec = self.recovery.clone();
+        rec.sort_unstable();
+        let pct = |p: f64| rec.get(((rec.len() as f64 - 1.0) * p) as usize).copied();
+        println!(
+            "{:<12} runs {:>6}  commits/round {:.3}  msgs/block {:>6.1}  {what}: mean {:.2} p50 {:?} p99 {:?} max {:?}  evidence {}",
+            self.name,
+            self.runs,
+            self.commits_per_round / n,
+            self.messages_per_block / n,
+            rec.iter().sum::<u64>() as f64 / rec.len().max(1) as f64,
+            pct(0.5),
+            pct(0.99),
+            rec.last(),
+            self.evidence,
+        );
+    }
+}
+
+fn guarded(cfg: SimConfig) -> std::result::Result<SimReport, String> {
+    catch_unwind(AssertUnwindSafe(|| run(cfg))).map_err(|e| {
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "panic".into())
+    })
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    if args.validators == 0 {
+        bail!("--validators must be at least 1");
+    }
+    let f = (args.validators - 1) / 3;
+    if args.byzantine > f {
+        println!(
+            "warning: {} Byzantine of {} exceeds f = {f}; liveness is not expected, safety still is",
+            args.byzantine, args.validators
+        );
+    }
+    let network = NetworkConfig {
+        min_latency_ms: args.min_latency,
+        max_latency_ms: args.max_latency,
+        loss: args.loss,
+        duplicate: args.duplicate,
+    };
+    let adversaries = [Adversary::Twins, Adversary::Garbage, Adversary::Crash];
+    let started = Instant::now();
+    let mut faulty = Stats::new("faulty");
+    let mut crash = Stats::new("leader-crash");
+    let mut crash_ms: Vec<u64> = Vec::new();
+    let mut failures: Vec<(u64, String)> = Vec::new();
+    let base = SimConfig::fault_free(0).timing.base_timeout;
+    for seed in args.first_seed..args.first_seed + args.seeds {
+        let adversary = args
+            .adversary
+            .unwrap_or(adversaries[(seed % adversaries.len() as u64) as usize]);
+        let cfg = SimConfig {
+            validators: args.validators,
+            byzantine: args.byzantine,
+            adversary,
+            network: network.clone(),
+            partitions: args.partitions,
+            crashes: args.crashes,
+            fault_phase_ms: args.fault_ms,
+            commits_after_faults: args.commits,
+            liveness_rounds: args.liveness_rounds,
+            deadline_ms: 300_000,
+            expect_every_round_commits: false,
+            ..SimConfig::fault_free(seed)
+        };
+        match guarded(cfg) {
+            Ok(r) if r.passed() => faulty.add(&r, r.recovery_rounds),
+            Ok(r) => failures.push((seed, format!("{adversary:?}: {r}"))),
+            Err(p) => failures.push((seed, format!("{adversary:?}: panic: {p}"))),
+        }
+        if !args.no_leader_crash {
+            let cfg = SimConfig {
+                validators: args.validators,
+                network: NetworkConfig {
+                    loss: 0.0,
+                    duplicate: 0.0,
+                    ..network.clone()
+                },
+                leader_crash: true,
+                commits_after_faults: 10,
+                expect_every_round_commits: false,
+                ..SimConfig::fault_free(seed)
+            };
+            match guarded(cfg) {
+                Ok(r) if r.passed() => {
+                    let ms = r.leader_crash_ms.unwrap_or(u64::MAX);
+                    // Two timeouts plus the message delays of one certified round.
+                    let bar = 2 * base.as_millis() as u64 + 4 * args.max_latency + 20;
+                    if ms > bar {
+                        failures.push((
+                            seed,
+                            format!(
+                                "leader crash: next block certified after {ms} ms > {bar} ms: {r}"
+                            ),
+                        ));
+                    }
+                    crash_ms.push(ms);
+                    crash.add(&r, r.leader_crash_rounds);
+                }
+                Ok(r) => failures.push((seed, format!("leader crash: {r}"))),
+                Err(p) => failures.push((seed, format!("leader crash: panic: {p}"))),
+            }
+        }
+        if (seed + 1 - args.first_seed) % 1000 == 0 {
+            println!(
+                "... {} seeds, {} failures, {:.0?}",
+                seed + 1 - args.first_seed,
+                failures.len(),
+                started.elapsed()
+            );
+        }
+    }
+    println!(
+        "{} seeds, {} validators, {} Byzantine ({}), loss {}, duplicate {}, {} partitions, {} crashes, in {:.1?}",
+        args.seeds,
+        args.validators,
+        args.byzantine,
+        args.adversary
+            .map_or("twins/garbage/crash by seed".to_string(), |a| format!(
+                "{a:?}"
+            )),
+        args.loss,
+        args.duplicate,
+        args.partitions,
+        args.crashes,
+        started.elapsed()
+    );
+    faulty.print("rounds to resume commits after faults");
+    if !args.no_leader_crash {
+        crash.print("rounds from crash to next QC");
+        crash_ms.sort_unstable();
+        println!(
+            "leader-crash time to next certified block: max {:?} ms (base timeout {:?}, bar 2 timeouts)",
+            crash_ms.last(),
+            base
+        );
+    }
+    if failures.is_empty() {
+        println!("all properties held");
+        return Ok(());
+    }
+    for (seed, what) in failures.iter().take(20) {
+        println!("FAILED seed {seed}: {what}");
+    }
+    let (seed, _) = &failures[0];
+    println!(
+        "reproduce: cargo run --release -p parallax-consensus --bin simulate -- --validators {} --byzantine {} --first-seed {seed} --seeds 1",
+        args.validators, args.byzantine
+    );
+    bail!("{} seeds violated a property", failures.len())
+}

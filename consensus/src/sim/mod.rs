@@ -1,1 +1,1204 @@
-//! placeholder
+//! A deterministic simulator that attacks the state machine.
+//!
+//! [`run`] drives N validators over a simulated network in virtual time (milliseconds) from
+//! one seed: latency with jitter (so messages reorder), loss, duplication, partitions that
+//! start and heal, crashes (some torn half-way through an action list) and restarts from
+//! the persisted safety data, and Byzantine validators ([`Adversary`]): Twins (two honest
+//! instances sharing one key), garbage/conflicting senders, or validators that crash for
+//! good. Every run checks:
+//!
+//! * **safety** — no two honest instances commit different blocks at one height; each
+//!   commits in height order, each block once, so every chain is a prefix of the longest;
+//!   honest validators are never reported for equivocation;
+//! * **persist before send** — no vote or timeout leaves before the safety data promising it
+//!   is on the simulated disk;
+//! * **liveness** — once faults stop (partitions healed, crashed nodes restarted, at most f
+//!   faulty of 3f+1 left), commits resume within a bounded number of rounds;
+//! * **bounded memory** — every node's [`crate::Footprint`] stays within its bound;
+//! * **determinism** — the run's trace hash depends only on the configuration and seed.
+
+mod adversary;
+
+use crate::storage::{MemoryStorage, SafetyStorage};
+use crate::types::{Block, BlockInfo, Hash, Message, Round, ValidatorIndex};
+use crate::validators::ValidatorSet;
+use crate::{Action, Config, Consensus, Event, Limits, Recovery, Timing};
+use adversary::Garbage;
+use ed25519_dalek::SigningKey;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::time::Duration;
+
+/// The simulated network.
+#[derive(Clone, Debug)]
+pub struct NetworkConfig {
+    /// Smallest one-way latency, ms.
+    pub min_latency_ms: u64,
+    /// Largest one-way latency, ms (the spread is the jitter; it reorders messages).
+    pub max_latency_ms: u64,
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        Self {
+            min_latency_ms: 5,
+            max_latency_ms: 50,
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+/// What the Byzantine validators do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adversary {
+    /// Two honest instances share each Byzantine key, so the key equivocates.
+    Twins,
+    /// Conflicting proposals and votes, bad signatures, duplicated and unknown signers,
+    /// far-future rounds, invalid payloads.
+    Garbage,
+    /// Crash during the fault phase and never come back.
+    Crash,
+}
+
+impl std::str::FromStr for Adversary {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "twins" => Ok(Self::Twins),
+            "garbage" => Ok(Self::Garbage),
+            "crash" => Ok(Self::Crash),
+            _ => Err(format!("unknown adversary {s:?} (twins, garbage, crash)")),
+        }
+    }
+}
+
+/// One simulation's settings.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The seed: everything random derives from it.
+    pub seed: u64,
+    /// Number of validators (equal voting power).
+    pub validators: usize,
+    /// Number of Byzantine validators (at most f for liveness to be expected).
+    pub byzantine: usize,
+    /// What they do.
+    pub adversary: Adversary,
+    /// Network behaviour (loss and duplication apply for the whole run).
+    pub network: NetworkConfig,
+    /// Partitions during the fault phase, one after another, each healing before the next.
+    pub partitions: usize,
+    /// Crashes of honest validators during the fault phase, each restarting from its disk.
+    pub crashes: usize,
+    /// Length of the fault phase, ms of virtual time.
+    pub fault_phase_ms: u64,
+    /// Crash the next leader once, in steady state after the fault phase, and measure how
+    /// long the next block takes to be certified.
+    pub leader_crash: bool,
+    /// Honest blocks every honest node must commit after the fault phase.
+    pub commits_after_faults: u64,
+    /// Liveness bound: rounds after the fault phase within which commits must resume.
+    pub liveness_rounds: u64,
+    /// Virtual time allowed after the fault phase before liveness fails, ms.
+    pub deadline_ms: u64,
+    /// Round timers.
+    pub timing: Timing,
+    /// Assert that every round commits a block (only meaningful without faults).
+    pub expect_every_round_commits: bool,
+}
+
+impl SimConfig {
+    /// A fault-free 4-validator run: every round must commit.
+    pub fn fault_free(seed: u64) -> Self {
+        Self {
+            seed,
+            validators: 4,
+            byzantine: 0,
+            adversary: Adversary::Crash,
+            network: NetworkConfig::default(),
+            partitions: 0,
+            crashes: 0,
+            fault_phase_ms: 0,
+            leader_crash: false,
+            commits_after_faults: 30,
+            liveness_rounds: 4,
+            deadline_ms: 60_000,
+            timing: Timing {
+                base_timeout: Duration::from_millis(1_000),
+                max_timeout: Duration::from_millis(8_000),
+                backoff_percent: 150,
+            },
+            expect_every_round_commits: true,
+        }
+    }
+}
+
+/// A property that failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Violation {
+    /// Two honest instances committed different blocks at one height.
+    Safety {
+        /// The height.
+        height: u64,
+        /// The instance that disagreed.
+        instance: usize,
+    },
+    /// An instance committed out of order or twice.
+    CommitOrder {
+        /// The instance.
+        instance: usize,
+        /// The height it committed.
+        height: u64,
+    },
+    /// A vote or timeout left before its safety data was persisted.
+    PersistBeforeSend {
+        /// The instance.
+        instance: usize,
+        /// The message's round.
+        round: Round,
+    },
+    /// Evidence accused a validator that is honest.
+    FalseEvidence {
+        /// The accused.
+        validator: ValidatorIndex,
+    },
+    /// Commits did not resume in time after the faults stopped.
+    Liveness {
+        /// What was missing.
+        detail: String,
+    },
+    /// A node held more than its bound.
+    Memory {
+        /// The instance.
+        instance: usize,
+        /// The footprint.
+        detail: String,
+    },
+    /// A round without a committed block in a fault-free run.
+    RoundWithoutCommit {
+        /// The first such round.
+        round: Round,
+    },
+    /// A restart failed.
+    Restart {
+        /// The error.
+        detail: String,
+    },
+}
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct SimReport {
+    /// The seed.
+    pub seed: u64,
+    /// SHA-256 over every message sent and every commit, with times: equal for equal seeds.
+    pub trace_hash: Hash,
+    /// Highest round an honest node reached.
+    pub max_round: Round,
+    /// Longest honest committed chain.
+    pub committed_height: u64,
+    /// Network messages sent (a broadcast counts once per recipient).
+    pub messages: u64,
+    /// Rounds after the fault phase until a block proposed after it was committed.
+    pub recovery_rounds: Option<u64>,
+    /// With `leader_crash`: virtual ms from the crash to the next new QC.
+    pub leader_crash_ms: Option<u64>,
+    /// With `leader_crash`: rounds from the crash's round to the next new QC's round.
+    pub leader_crash_rounds: Option<u64>,
+    /// Evidence reports by honest nodes.
+    pub evidence: u64,
+    /// Rejections by honest nodes, by reason.
+    pub rejections: BTreeMap<String, u64>,
+    /// Largest footprint seen (sum of all items) on one node.
+    pub max_footprint: usize,
+    /// Failed properties; empty when the run passed.
+    pub violations: Vec<Violation>,
+    /// Each instance's final state (validator, kind, round, highest QC, committed height),
+    /// to debug a failure.
+    pub final_states: Vec<String>,
+}
+
+impl SimReport {
+    /// Committed blocks per round reached.
+    pub fn commits_per_round(&self) -> f64 {
+        self.committed_height as f64 / self.max_round.max(1) as f64
+    }
+
+    /// Messages sent per committed block.
+    pub fn messages_per_block(&self) -> f64 {
+        self.messages as f64 / self.committed_height.max(1) as f64
+    }
+
+    /// Whether every property held.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+impl fmt::Display for SimReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "seed {} rounds {} height {} commits/round {:.3} msgs/block {:.1} recovery {:?} leader-crash {:?} ms / {:?} rounds evidence {} violations {:?}",
+            self.seed,
+            self.max_round,
+            self.committed_height,
+            self.commits_per_round(),
+            self.messages_per_block(),
+            self.recovery_rounds,
+            self.leader_crash_ms,
+            self.leader_crash_rounds,
+            self.evidence,
+            self.violations
+        )
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Honest,
+    /// One of two instances of a Byzantine key, each running honest code.
+    Twin,
+    Garbage,
+    /// Honest code that crashes for good during the fault phase.
+    Doomed,
+}
+
+struct Instance {
+    index: ValidatorIndex,
+    kind: Kind,
+    sm: Option<Consensus>,
+    garbage: Option<Garbage>,
+    incarnation: u64,
+    disk: MemoryStorage,
+    /// The decoded disk contents, to check persist-before-send cheaply.
+    disk_voted: Round,
+    chain: Vec<Block>,
+    chain_index: HashMap<Hash, usize>,
+    group: usize,
+    torn_crash_pending: bool,
+    down_for_good: bool,
+    /// Blocks committed with a round above the fault phase's last round.
+    fresh_commits: u64,
+}
+
+impl Instance {
+    fn honest(&self) -> bool {
+        matches!(self.kind, Kind::Honest | Kind::Twin | Kind::Doomed)
+    }
+
+    fn block(&self, id: &Hash) -> Option<Block> {
+        if let Some(b) = self.sm.as_ref().and_then(|s| s.block(id)) {
+            return Some(b.clone());
+        }
+        self.chain_index.get(id).map(|i| self.chain[*i].clone())
+    }
+}
+
+#[derive(Debug)]
+enum SimEvent {
+    Deliver {
+        to: usize,
+        from: ValidatorIndex,
+        message: Message,
+    },
+    Timer {
+        to: usize,
+        incarnation: u64,
+        round: Round,
+    },
+    Built {
+        to: usize,
+        incarnation: u64,
+        round: Round,
+        parent: Hash,
+        payload: Vec<u8>,
+    },
+    Validated {
+        to: usize,
+        incarnation: u64,
+        block_id: Hash,
+        valid: bool,
+    },
+    FetchRequest {
+        to: usize,
+        requester: usize,
+        id: Hash,
+        ancestors: u32,
+    },
+    Fetched {
+        to: usize,
+        incarnation: u64,
+        blocks: Vec<Block>,
+    },
+    Crash {
+        instance: usize,
+        torn: bool,
+        for_good: bool,
+    },
+    Restart {
+        instance: usize,
+    },
+    Partition {
+        groups: Vec<usize>,
+    },
+    Heal,
+    LeaderCrash,
+    FaultsOver,
+}
+
+/// Test keys: deterministic per validator index.
+pub fn validator_key(i: ValidatorIndex) -> SigningKey {
+    let h = Hash::digest(b"parallax/sim/key", &[&i.to_be_bytes()]);
+    SigningKey::from_bytes(&h.0)
+}
+
+/// The simulated genesis block id.
+pub const GENESIS: Hash = Hash([0x6e; 32]);
+
+/// The chain id used in simulations.
+pub const CHAIN_ID: u64 = 0x9a11;
+
+struct Sim {
+    cfg: SimConfig,
+    rng: StdRng,
+    now: u64,
+    seq: u64,
+    queue: BTreeMap<(u64, u64), SimEvent>,
+    nodes: Vec<Instance>,
+    config: Config,
+    trace: Sha256,
+    canonical: Vec<Hash>,
+    messages: u64,
+    evidence: u64,
+    rejections: BTreeMap<String, u64>,
+    violations: Vec<Violation>,
+    byzantine: Vec<ValidatorIndex>,
+    faults_over_round: Option<Round>,
+    recovery_rounds: Option<u64>,
+    leader_crash: Option<(u64, Round, Round)>,
+    leader_crash_ms: Option<u64>,
+    leader_crash_rounds: Option<u64>,
+    max_footprint: usize,
+    partitioned: bool,
+}
+
+/// Runs one simulation.
+pub fn run(cfg: SimConfig) -> SimReport {
+    let mut sim = Sim::new(cfg);
+    sim.run();
+    sim.report()
+}
+
+impl Sim {
+    fn new(cfg: SimConfig) -> Self {
+        let mut rng = StdRng::seed_from_u64(cfg.seed);
+        let n = cfg.validators.max(1);
+        let validators = ValidatorSet::new(
+            (0..n as ValidatorIndex)
+                .map(|i| (validator_key(i).verifying_key(), 1))
+                .collect(),
+        )
+        .unwrap_or_else(|e| panic!("simulation validator set: {e}"));
+        let config = Config {
+            chain_id: CHAIN_ID,
+            validators,
+            genesis: BlockInfo::genesis(GENESIS),
+            timing: cfg.timing,
+            limits: Limits::default(),
+        };
+        // Pick the Byzantine validators at random.
+        let mut all: Vec<ValidatorIndex> = (0..n as ValidatorIndex).collect();
+        let mut byzantine = Vec::new();
+        for _ in 0..cfg.byzantine.min(n) {
+            let i = rng.random_range(0..all.len());
+            byzantine.push(all.swap_remove(i));
+        }
+        byzantine.sort_unstable();
+        let mut sim = Self {
+            cfg,
+            rng,
+            now: 0,
+            seq: 0,
+            queue: BTreeMap::new(),
+            nodes: Vec::new(),
+            config,
+            trace: Sha256::new(),
+            canonical: Vec::new(),
+            messages: 0,
+            evidence: 0,
+            rejections: BTreeMap::new(),
+            violations: Vec::new(),
+            byzantine,
+            faults_over_round: None,
+            recovery_rounds: None,
+            leader_crash: None,
+            leader_crash_ms: None,
+            leader_crash_rounds: None,
+            max_footprint: 0,
+            partitioned: false,
+        };
+        for i in 0..n as ValidatorIndex {
+            let kinds: Vec<Kind> = if sim.byzantine.contains(&i) {
+                match sim.cfg.adversary {
+                    Adversary::Twins => vec![Kind::Twin, Kind::Twin],
+                    Adversary::Garbage => vec![Kind::Garbage],
+                    Adversary::Crash => vec![Kind::Doomed],
+                }
+            } else {
+                vec![Kind::Honest]
+            };
+            for kind in kinds {
+                sim.nodes.push(Instance {
+                    index: i,
+                    kind,
+                    sm: None,
+                    garbage: None,
+                    incarnation: 0,
+                    disk: MemoryStorage::default(),
+                    disk_voted: 0,
+                    chain: Vec::new(),
+                    chain_index: HashMap::new(),
+                    group: 0,
+                    torn_crash_pending: false,
+                    down_for_good: false,
+                    fresh_commits: 0,
+                });
+            }
+        }
+        sim
+    }
+
+    fn schedule(&mut self, delay: u64, ev: SimEvent) {
+        self.seq += 1;
+        self.queue.insert((self.now + delay, self.seq), ev);
+    }
+
+    fn plan_faults(&mut self) {
+        let fault = self.cfg.fault_phase_ms;
+        let honest: Vec<usize> = (0..self.nodes.len())
+            .filter(|i| self.nodes[*i].kind == Kind::Honest)
+            .collect();
+        if self.cfg.partitions > 0 && fault > 0 {
+            let slot = fault / self.cfg.partitions as u64;
+            for s in 0..self.cfg.partitions as u64 {
+                let start = s * slot + self.rng.random_range(0..=slot / 3);
+                let end = (start + self.rng.random_range(slot / 4..=slot / 2)).min((s + 1) * slot);
+                let groups_n = self.rng.random_range(2..=3usize);
+                let groups = (0..self.nodes.len())
+                    .map(|_| self.rng.random_range(0..groups_n))
+                    .collect();
+                self.queue_at(start, SimEvent::Partition { groups });
+                self.queue_at(end, SimEvent::Heal);
+            }
+        }
+        if !honest.is_empty() && fault > 0 {
+            for _ in 0..self.cfg.crashes {
+                let instance = honest[self.rng.random_range(0..honest.len())];
+                let at = self.rng.random_range(0..fault);
+                let back = (at + self.rng.random_range(100..=fault / 2 + 100)).min(fault);
+                let torn = self.rng.random_bool(0.5);
+                self.queue_at(
+                    at,
+                    SimEvent::Crash {
+                        instance,
+                        torn,
+                        for_good: false,
+                    },
+                );
+                self.queue_at(back, SimEvent::Restart { instance });
+            }
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].kind == Kind::Doomed {
+                let at = if fault > 0 {
+                    self.rng.random_range(0..fault)
+                } else {
+                    0
+                };
+                self.queue_at(
+                    at,
+                    SimEvent::Crash {
+                        instance: i,
+                        torn: true,
+                        for_good: true,
+                    },
+                );
+            }
+        }
+        self.queue_at(fault, SimEvent::FaultsOver);
+        if self.cfg.leader_crash {
+            self.queue_at(fault + 3_000, SimEvent::LeaderCrash);
+        }
+    }
+
+    fn queue_at(&mut self, at: u64, ev: SimEvent) {
+        self.seq += 1;
+        self.queue.insert((at, self.seq), ev);
+    }
+
+    fn boot(&mut self, i: usize) {
+        let node = &mut self.nodes[i];
+        let safety = match node.disk.load() {
+            Ok(s) => s,
+            Err(e) => {
+                self.violations.push(Violation::Restart {
+                    detail: format!("instance {i}: {e}"),
+                });
+                return;
+            }
+        };
+        node.disk_voted = safety.as_ref().map_or(0, |s| s.last_voted_round);
+        let committed = node
+            .chain
+            .last()
+            .map_or(BlockInfo::genesis(GENESIS), Block::info);
+        let key = validator_key(node.index);
+        match Consensus::new(
+            self.config.clone(),
+            node.index,
+            key.clone(),
+            Recovery { safety, committed },
+        ) {
+            Ok(mut sm) => {
+                node.incarnation += 1;
+                let actions = sm.start();
+                node.sm = Some(sm);
+                if node.kind == Kind::Garbage {
+                    node.garbage = Some(Garbage::new(key, self.config.validators.len()));
+                }
+                self.apply(i, actions);
+            }
+            Err(e) => self.violations.push(Violation::Restart {
+                detail: format!("instance {i}: {e}"),
+            }),
+        }
+    }
+
+    fn run(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.boot(i);
+        }
+        self.plan_faults();
+        let deadline = self.cfg.fault_phase_ms + self.cfg.deadline_ms;
+        while let Some(((t, _), ev)) = self.queue.pop_first() {
+            if t > deadline {
+                break;
+            }
+            self.now = t;
+            self.dispatch(ev);
+            if self.done() {
+                break;
+            }
+        }
+        self.final_checks();
+    }
+
+    fn honest_live(&self) -> impl Iterator<Item = &Instance> {
+        self.nodes.iter().filter(|n| n.honest() && !n.down_for_good)
+    }
+
+    fn done(&self) -> bool {
+        self.faults_over_round.is_some()
+            && (!self.cfg.leader_crash || self.leader_crash_ms.is_some())
+            && self
+                .honest_live()
+                .all(|n| n.fresh_commits >= self.cfg.commits_after_faults)
+    }
+
+    fn dispatch(&mut self, ev: SimEvent) {
+        match ev {
+            SimEvent::Deliver { to, from, message } => {
+                if self.nodes[to].kind == Kind::Garbage
+                    && let Some(g) = self.nodes[to].garbage.as_mut()
+                {
+                    g.observe(&message);
+                }
+                self.step(to, Event::Message { from, message });
+            }
+            SimEvent::Timer {
+                to,
+                incarnation,
+                round,
+            } => {
+                if self.nodes[to].incarnation == incarnation {
+                    self.step(to, Event::TimerFired { round });
+                }
+            }
+            SimEvent::Built {
+                to,
+                incarnation,
+                round,
+                parent,
+                payload,
+            } => {
+                if self.nodes[to].incarnation == incarnation {
+                    self.step(
+                        to,
+                        Event::PayloadBuilt {
+                            round,
+                            parent,
+                            payload,
+                        },
+                    );
+                }
+            }
+            SimEvent::Validated {
+                to,
+                incarnation,
+                block_id,
+                valid,
+            } => {
+                if self.nodes[to].incarnation == incarnation {
+                    self.step(to, Event::PayloadValidated { block_id, valid });
+                }
+            }
+            SimEvent::FetchRequest {
+                to,
+                requester,
+                id,
+                ancestors,
+            } => self.serve_fetch(to, requester, id, ancestors),
+            SimEvent::Fetched {
+                to,
+                incarnation,
+                blocks,
+            } => {
+                if self.nodes[to].incarnation == incarnation {
+                    self.step(to, Event::BlockFetched { blocks });
+                }
+            }
+            SimEvent::Crash {
+                instance,
+                torn,
+                for_good,
+            } => {
+                if for_good {
+                    self.nodes[instance].down_for_good = true;
+                }
+                if torn && self.nodes[instance].sm.is_some() {
+                    self.nodes[instance].torn_crash_pending = true;
+                } else {
+                    self.crash(instance);
+                }
+            }
+            SimEvent::Restart { instance } => {
+                let n = &mut self.nodes[instance];
+                n.torn_crash_pending = false;
+                if n.sm.is_some() {
+                    self.crash(instance);
+                }
+                if !self.nodes[instance].down_for_good {
+                    self.boot(instance);
+                }
+            }
+            SimEvent::Partition { groups } => {
+                for (n, g) in self.nodes.iter_mut().zip(groups) {
+                    n.group = g;
+                }
+                self.partitioned = true;
+            }
+            SimEvent::Heal => {
+                for n in &mut self.nodes {
+                    n.group = 0;
+                }
+                self.partitioned = false;
+            }
+            SimEvent::FaultsOver => {
+                for n in &mut self.nodes {
+                    n.group = 0;
+                }
+                self.partitioned = false;
+                for i in 0..self.nodes.len() {
+                    if self.nodes[i].sm.is_none() && !self.nodes[i].down_for_good {
+                        self.nodes[i].torn_crash_pending = false;
+                        self.boot(i);
+                    }
+                }
+                let r = self.max_honest_round();
+                self.faults_over_round = Some(r);
+            }
+            SimEvent::LeaderCrash => self.crash_next_leader(),
+        }
+    }
+
+    fn max_honest_round(&self) -> Round {
+        self.honest_live()
+            .filter_map(|n| n.sm.as_ref().map(Consensus::round))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn max_honest_qc(&self) -> Round {
+        self.honest_live()
+            .filter_map(|n| n.sm.as_ref().map(|s| s.highest_qc().round))
+            .max()
+            .unwrap_or(0)
+    }
+
+    fn crash_next_leader(&mut self) {
+        let Some(i) = self
+            .nodes
+            .iter()
+            .position(|n| n.kind == Kind::Honest && n.sm.is_some())
+        else {
+            return;
+        };
+        let round = self.nodes[i].sm.as_ref().map_or(0, Consensus::round);
+        let leader = self.config.validators.leader(round + 1);
+        let victims: Vec<usize> = (0..self.nodes.len())
+            .filter(|j| self.nodes[*j].index == leader)
+            .collect();
+        for v in victims {
+            self.nodes[v].down_for_good = true;
+            self.crash(v);
+        }
+        let qc = self.max_honest_qc();
+        self.leader_crash = Some((self.now, round, qc));
+    }
+
+    fn crash(&mut self, i: usize) {
+        let n = &mut self.nodes[i];
+        n.sm = None;
+        n.garbage = None;
+        n.incarnation += 1;
+        n.torn_crash_pending = false;
+    }
+
+    fn step(&mut self, i: usize, event: Event) {
+        let Some(sm) = self.nodes[i].sm.as_mut() else {
+            return;
+        };
+        let mut actions = sm.handle(event);
+        let f = sm.footprint();
+        let bound = sm.footprint_bound();
+        let total =
+            f.blocks + f.certified + f.proposals + f.votes + f.timeouts + f.fetches + f.verified;
+        self.max_footprint = self.max_footprint.max(total);
+        let over = f.blocks > bound.blocks
+            || f.certified > bound.certified
+            || f.proposals > bound.proposals
+            || f.vote_rounds > bound.vote_rounds
+            || f.votes > bound.votes
+            || f.timeout_rounds > bound.timeout_rounds
+            || f.timeouts > bound.timeouts
+            || f.fetches > bound.fetches
+            || f.verified > bound.verified;
+        if over {
+            self.violations.push(Violation::Memory {
+                instance: i,
+                detail: format!("{f:?} > {bound:?}"),
+            });
+        }
+        let torn = self.nodes[i].torn_crash_pending;
+        if torn {
+            let keep = self.rng.random_range(0..=actions.len());
+            actions.truncate(keep);
+        }
+        if self.nodes[i].kind == Kind::Garbage {
+            actions = self.garbage_actions(i, actions);
+        }
+        self.apply(i, actions);
+        if torn {
+            self.crash(i);
+        }
+        self.after_step();
+    }
+
+    fn garbage_actions(&mut self, i: usize, actions: Vec<Action>) -> Vec<Action> {
+        let Some(mut g) = self.nodes[i].garbage.take() else {
+            return actions;
+        };
+        let round = self.nodes[i].sm.as_ref().map_or(0, Consensus::round);
+        let out = g.transform(&mut self.rng, round, actions);
+        self.nodes[i].garbage = Some(g);
+        out
+    }
+
+    fn after_step(&mut self) {
+        if let Some((t0, _round, qc0)) = self.leader_crash
+            && self.leader_crash_ms.is_none()
+        {
+            let qc = self.max_honest_qc();
+            if qc > qc0 {
+                self.leader_crash_ms = Some(self.now - t0);
+                self.leader_crash_rounds = Some(qc - _round);
+            }
+        }
+    }
+
+    fn hash_trace(&mut self, parts: &[&[u8]]) {
+        self.trace.update(self.now.to_be_bytes());
+        for p in parts {
+            self.trace.update((p.len() as u32).to_be_bytes());
+            self.trace.update(p);
+        }
+    }
+
+    fn apply(&mut self, i: usize, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Persist(s) => {
+                    let n = &mut self.nodes[i];
+                    if n.disk.store(&s).is_ok() {
+                        n.disk_voted = s.last_voted_round;
+                    }
+                }
+                Action::Send { to, message } => {
+                    self.check_persisted(i, &message);
+                    let targets: Vec<usize> = (0..self.nodes.len())
+                        .filter(|j| self.nodes[*j].index == to && *j != i)
+                        .collect();
+                    for j in targets {
+                        self.send(i, j, message.clone());
+                    }
+                }
+                Action::Broadcast { message } => {
+                    self.check_persisted(i, &message);
+                    for j in 0..self.nodes.len() {
+                        if j != i {
+                            self.send(i, j, message.clone());
+                        }
+                    }
+                }
+                Action::SetTimer { round, duration } => {
+                    let incarnation = self.nodes[i].incarnation;
+                    self.schedule(
+                        duration.as_millis() as u64,
+                        SimEvent::Timer {
+                            to: i,
+                            incarnation,
+                            round,
+                        },
+                    );
+                }
+                Action::BuildPayload { round, parent } => {
+                    let mut payload = b"ok".to_vec();
+                    payload.push(i as u8);
+                    payload.extend_from_slice(&self.rng.random::<u64>().to_be_bytes());
+                    let delay = self.rng.random_range(1..=5);
+                    let incarnation = self.nodes[i].incarnation;
+                    self.schedule(
+                        delay,
+                        SimEvent::Built {
+                            to: i,
+                            incarnation,
+                            round,
+                            parent: parent.id,
+                            payload,
+                        },
+                    );
+                }
+                Action::ValidatePayload { block } => {
+                    let valid = block.payload().starts_with(b"ok");
+                    let delay = self.rng.random_range(1..=5);
+                    let incarnation = self.nodes[i].incarnation;
+                    self.schedule(
+                        delay,
+                        SimEvent::Validated {
+                            to: i,
+                            incarnation,
+                            block_id: block.id(),
+                            valid,
+                        },
+                    );
+                }
+                Action::Commit { block, .. } => self.commit(i, block),
+                Action::FetchBlock {
+                    id,
+                    ancestors,
+                    from,
+                } => {
+                    let targets: Vec<usize> = (0..self.nodes.len())
+                        .filter(|j| self.nodes[*j].index == from && *j != i)
+                        .collect();
+                    if let Some(&j) = targets.first()
+                        && self.link_up(i, j)
+                    {
+                        let delay = self.latency();
+                        self.messages += 1;
+                        self.schedule(
+                            delay,
+                            SimEvent::FetchRequest {
+                                to: j,
+                                requester: i,
+                                id,
+                                ancestors,
+                            },
+                        );
+                    }
+                }
+                Action::ReportEvidence(e) => {
+                    if self.nodes[i].honest() {
+                        self.evidence += 1;
+                        if !self.byzantine.contains(&e.culprit()) {
+                            self.violations.push(Violation::FalseEvidence {
+                                validator: e.culprit(),
+                            });
+                        }
+                    }
+                }
+                Action::Rejected { reason, .. } => {
+                    if self.nodes[i].honest() {
+                        let key = format!("{reason:?}");
+                        let key = key.split(['(', ' ', '{']).next().unwrap_or("").to_string();
+                        *self.rejections.entry(key).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_persisted(&mut self, i: usize, message: &Message) {
+        let n = &self.nodes[i];
+        if !n.honest() {
+            return;
+        }
+        let round = match message {
+            Message::Vote(v) if v.voter == n.index => v.round,
+            Message::Timeout(t) if t.author == n.index => t.round,
+            _ => return,
+        };
+        if n.disk_voted < round {
+            self.violations
+                .push(Violation::PersistBeforeSend { instance: i, round });
+        }
+    }
+
+    fn latency(&mut self) -> u64 {
+        let (lo, hi) = (
+            self.cfg.network.min_latency_ms,
+            self.cfg
+                .network
+                .max_latency_ms
+                .max(self.cfg.network.min_latency_ms),
+        );
+        self.rng.random_range(lo..=hi)
+    }
+
+    /// Whether a message from `i` to `j` gets through now (partition and loss).
+    fn link_up(&mut self, i: usize, j: usize) -> bool {
+        if self.partitioned && self.nodes[i].group != self.nodes[j].group {
+            return false;
+        }
+        !(self.cfg.network.loss > 0.0 && self.rng.random_bool(self.cfg.network.loss.min(1.0)))
+    }
+
+    fn send(&mut self, i: usize, j: usize, message: Message) {
+        self.messages += 1;
+        let bytes = message.encode();
+        self.hash_trace(&[&(i as u32).to_be_bytes(), &(j as u32).to_be_bytes(), &bytes]);
+        if !self.link_up(i, j) {
+            return;
+        }
+        let from = self.nodes[i].index;
+        let copies = if self.cfg.network.duplicate > 0.0
+            && self.rng.random_bool(self.cfg.network.duplicate.min(1.0))
+        {
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let delay = self.latency();
+            self.schedule(
+                delay,
+                SimEvent::Deliver {
+                    to: j,
+                    from,
+                    message: message.clone(),
+                },
+            );
+        }
+    }
+
+    fn serve_fetch(&mut self, server: usize, requester: usize, id: Hash, ancestors: u32) {
+        if self.nodes[server].sm.is_none() {
+            return;
+        }
+        let mut blocks = Vec::new();
+        let mut cur = id;
+        while blocks.len() <= ancestors as usize {
+            let Some(b) = self.nodes[server].block(&cur) else {
+                break;
+            };
+            cur = b.parent();
+            blocks.push(b);
+        }
+        if blocks.is_empty() || !self.link_up(server, requester) {
+            return;
+        }
+        self.messages += 1;
+        let delay = self.latency();
+        let incarnation = self.nodes[requester].incarnation;
+        self.schedule(
+            delay,
+            SimEvent::Fetched {
+                to: requester,
+                incarnation,
+                blocks,
+            },
+        );
+    }
+
+    fn commit(&mut self, i: usize, block: Block) {
+        let honest = self.nodes[i].honest();
+        let n = &mut self.nodes[i];
+        let expected_parent = n.chain.last().map_or(GENESIS, Block::id);
+        let height = block.height();
+        if height != n.chain.len() as u64 + 1 || block.parent() != expected_parent {
+            self.violations.push(Violation::CommitOrder {
+                instance: i,
+                height,
+            });
+            return;
+        }
+        n.chain_index.insert(block.id(), n.chain.len());
+        n.chain.push(block.clone());
+        if let Some(r0) = self.faults_over_round
+            && block.round() > r0
+        {
+            n.fresh_commits += 1;
+            if self.recovery_rounds.is_none() && honest {
+                let r = self.max_honest_round();
+                self.recovery_rounds = Some(r.saturating_sub(r0));
+            }
+        }
+        self.hash_trace(&[b"commit", &(i as u32).to_be_bytes(), &block.id().0]);
+        if !honest {
+            return;
+        }
+        let h = height as usize;
+        if self.canonical.len() >= h {
+            if self.canonical[h - 1] != block.id() {
+                self.violations.push(Violation::Safety {
+                    height,
+                    instance: i,
+                });
+            }
+        } else {
+            self.canonical.push(block.id());
+        }
+    }
+
+    fn final_checks(&mut self) {
+        // Every honest chain is a prefix of the canonical (longest) one.
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !n.honest() {
+                continue;
+            }
+            for (h, b) in n.chain.iter().enumerate() {
+                if self.canonical.get(h) != Some(&b.id()) {
+                    self.violations.push(Violation::Safety {
+                        height: h as u64 + 1,
+                        instance: i,
+                    });
+                    break;
+                }
+            }
+        }
+        match self.faults_over_round {
+            None => self.violations.push(Violation::Liveness {
+                detail: "the fault phase never ended".into(),
+            }),
+            Some(r0) => {
+                let lagging: Vec<(usize, u64)> = self
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, n)| n.honest() && !n.down_for_good)
+                    .filter(|(_, n)| n.fresh_commits < self.cfg.commits_after_faults)
+                    .map(|(i, n)| (i, n.fresh_commits))
+                    .collect();
+                if !lagging.is_empty() {
+                    self.violations.push(Violation::Liveness {
+                        detail: format!(
+                            "after round {r0}, (instance, commits) {lagging:?} below {} by t={}ms",
+                            self.cfg.commits_after_faults, self.now
+                        ),
+                    });
+                }
+                if let Some(r) = self.recovery_rounds
+                    && r > self.cfg.liveness_rounds
+                {
+                    self.violations.push(Violation::Liveness {
+                        detail: format!(
+                            "commits resumed {r} rounds after the faults (bound {})",
+                            self.cfg.liveness_rounds
+                        ),
+                    });
+                }
+            }
+        }
+        if self.cfg.expect_every_round_commits {
+            if let Some(longest) = self
+                .nodes
+                .iter()
+                .filter(|n| n.honest())
+                .map(|n| &n.chain)
+                .max_by_key(|c| c.len())
+                && let Some(b) = longest.iter().find(|b| b.round() != b.height())
+            {
+                self.violations
+                    .push(Violation::RoundWithoutCommit { round: b.height() });
+            }
+        }
+        if self.cfg.leader_crash && self.leader_crash_ms.is_none() {
+            self.violations.push(Violation::Liveness {
+                detail: "no block certified after the leader crash".into(),
+            });
+        }
+    }
+
+    fn report(self) -> SimReport {
+        let committed_height = self.canonical.len() as u64;
+        let max_round = self
+            .nodes
+            .iter()
+            .filter(|n| n.honest())
+            .filter_map(|n| n.sm.as_ref().map(Consensus::round))
+            .max()
+            .unwrap_or(0);
+        let final_states = self
+            .nodes
+            .iter()
+            .map(|n| match &n.sm {
+                Some(sm) => format!(
+                    "v{} {:?} round {} qc {} tc {} voted {} committed {} chain {} fetches {}",
+                    n.index,
+                    n.kind,
+                    sm.round(),
+                    sm.highest_qc().round,
+                    sm.safety().highest_tc_round(),
+                    sm.safety().last_voted_round,
+                    sm.committed().height,
+                    n.chain.len(),
+                    sm.footprint().fetches
+                ),
+                None => format!("v{} {:?} down", n.index, n.kind),
+            })
+            .collect();
+        SimReport {
+            final_states,
+            seed: self.cfg.seed,
+            trace_hash: Hash(self.trace.finalize().into()),
+            max_round,
+            committed_height,
+            messages: self.messages,
+            recovery_rounds: self.recovery_rounds,
+            leader_crash_ms: self.leader_crash_ms,
+            leader_crash_rounds: self.leader_crash_rounds,
+            evidence: self.evidence,
+            rejections: self.rejections,
+            max_footprint: self.max_footprint,
+            violations: self.violations,
+        }
+    }
+}

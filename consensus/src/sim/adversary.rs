@@ -1,0 +1,226 @@
+//! A Byzantine validator that follows the protocol closely enough to stay in step (it runs
+//! the honest state machine) and corrupts what it sends: conflicting proposals to different
+//! halves of the network, conflicting votes, invalid payloads, bad signatures, certificates
+//! with duplicated or unknown signers, malformed and far-future messages.
+
+use crate::types::{
+    Block, Hash, Message, Proposal, QuorumCertificate, Signature, SignedBy, Timeout,
+    ValidatorIndex, Vote,
+};
+use crate::{Action, crypto};
+use ed25519_dalek::SigningKey;
+use rand::Rng;
+use rand::rngs::StdRng;
+
+pub(super) struct Garbage {
+    key: SigningKey,
+    me: ValidatorIndex,
+    n: usize,
+    /// A real QC seen on the network, to forge certificates from.
+    seen_qc: Option<QuorumCertificate>,
+}
+
+impl Garbage {
+    pub(super) fn new(key: SigningKey, n: usize) -> Self {
+        let vk = key.verifying_key();
+        let me = (0..n as ValidatorIndex)
+            .find(|i| super::validator_key(*i).verifying_key() == vk)
+            .unwrap_or(0);
+        Self {
+            key,
+            me,
+            n,
+            seen_qc: None,
+        }
+    }
+
+    pub(super) fn observe(&mut self, m: &Message) {
+        let qc = match m {
+            Message::Proposal(p) => &p.qc,
+            Message::Timeout(t) => &t.high_qc,
+            Message::Vote(_) => return,
+        };
+        if qc.signatures.len() >= 2 {
+            self.seen_qc = Some(qc.clone());
+        }
+    }
+
+    fn send(to: ValidatorIndex, message: Message) -> Action {
+        Action::Send { to, message }
+    }
+
+    pub(super) fn transform(
+        &mut self,
+        rng: &mut StdRng,
+        round: u64,
+        actions: Vec<Action>,
+    ) -> Vec<Action> {
+        let mut out = Vec::with_capacity(actions.len() + 4);
+        for a in actions {
+            match a {
+                Action::Broadcast {
+                    message: Message::Proposal(p),
+                } => {
+                    // Equivocate: one block to even validators, another to odd ones.
+                    let payload = if rng.random_bool(0.3) {
+                        b"BAD payload".to_vec()
+                    } else {
+                        let mut v = b"ok-twin".to_vec();
+                        v.extend_from_slice(&rng.random::<u64>().to_be_bytes());
+                        v
+                    };
+                    let b = &p.block;
+                    let other = Block::new(b.round(), b.height(), b.parent(), b.author(), payload);
+                    let p2 = Proposal::sign(
+                        super::CHAIN_ID,
+                        other,
+                        p.qc.clone(),
+                        p.tc.clone(),
+                        &self.key,
+                    );
+                    for v in 0..self.n as ValidatorIndex {
+                        let m = if v % 2 == 0 {
+                            Message::Proposal(p.clone())
+                        } else {
+                            Message::Proposal(Box::new(p2.clone()))
+                        };
+                        out.push(Self::send(v, m));
+                    }
+                }
+                Action::Send {
+                    to,
+                    message: Message::Vote(v),
+                } => {
+                    out.push(Self::send(to, Message::Vote(v.clone())));
+                    if rng.random_bool(0.5) {
+                        // A conflicting vote for a made-up block.
+                        let fake = Block::new(v.round, v.height, Hash([7; 32]), 0, vec![1]);
+                        let c = Vote::sign(super::CHAIN_ID, fake.info(), self.me, &self.key);
+                        out.push(Self::send(to, Message::Vote(c)));
+                    }
+                }
+                Action::Broadcast {
+                    message: Message::Timeout(t),
+                } => {
+                    if rng.random_bool(0.7) {
+                        out.push(Action::Broadcast {
+                            message: Message::Timeout(t),
+                        });
+                    } else {
+                        let mut bad = t;
+                        bad.signature.0[0] ^= 0x55;
+                        out.push(Action::Broadcast {
+                            message: Message::Timeout(bad),
+                        });
+                    }
+                }
+                other => out.push(other),
+            }
+        }
+        if rng.random_bool(0.5) {
+            let to = rng.random_range(0..self.n as ValidatorIndex);
+            if let Some(m) = self.garbage(rng, round) {
+                out.push(Self::send(to, m));
+            }
+        }
+        out
+    }
+
+    fn garbage(&mut self, rng: &mut StdRng, round: u64) -> Option<Message> {
+        let block = Block::new(round, round, Hash([9; 32]), self.me, b"ok".to_vec());
+        Some(match rng.random_range(0..8u8) {
+            0 => {
+                let mut v = Vote::sign(super::CHAIN_ID, block.info(), self.me, &self.key);
+                v.signature = Signature([0x11; 64]);
+                Message::Vote(v)
+            }
+            1 => {
+                let mut v = Vote::sign(super::CHAIN_ID, block.info(), self.me, &self.key);
+                v.voter = self.n as ValidatorIndex + 3;
+                Message::Vote(v)
+            }
+            2 => {
+                let far = round + 1_000 + rng.random_range(0..1_000_000);
+                let qc = self.seen_qc.clone()?;
+                Message::Timeout(Timeout::sign(super::CHAIN_ID, far, qc, self.me, &self.key))
+            }
+            3 => {
+                // A QC with a duplicated signer.
+                let mut qc = self.seen_qc.clone()?;
+                let first = qc.signatures[0];
+                qc.signatures
+                    .truncate(qc.signatures.len().saturating_sub(1));
+                qc.signatures.push(first);
+                Message::Timeout(Timeout::sign(
+                    super::CHAIN_ID,
+                    round,
+                    qc,
+                    self.me,
+                    &self.key,
+                ))
+            }
+            4 => {
+                // A QC with an unknown signer.
+                let mut qc = self.seen_qc.clone()?;
+                qc.signatures.push(SignedBy {
+                    signer: 1_000,
+                    signature: Signature([3; 64]),
+                });
+                Message::Timeout(Timeout::sign(
+                    super::CHAIN_ID,
+                    round,
+                    qc,
+                    self.me,
+                    &self.key,
+                ))
+            }
+            5 => {
+                // A proposal whose height does not follow its QC.
+                let qc = self.seen_qc.clone()?;
+                let b = Block::new(
+                    qc.round + 1,
+                    qc.height + 5,
+                    qc.block_id,
+                    self.me,
+                    b"ok".to_vec(),
+                );
+                Message::Proposal(Box::new(Proposal::sign(
+                    super::CHAIN_ID,
+                    b,
+                    qc,
+                    None,
+                    &self.key,
+                )))
+            }
+            6 => {
+                // A far-future proposal justified by a forged QC.
+                let far = round + 500;
+                let fake_qc = QuorumCertificate {
+                    round: far - 1,
+                    height: far,
+                    block_id: Hash([4; 32]),
+                    signatures: (0..self.n as ValidatorIndex)
+                        .map(|s| SignedBy {
+                            signer: s,
+                            signature: crypto::sign(&self.key, b"nonsense"),
+                        })
+                        .collect(),
+                };
+                let b = Block::new(far, far + 1, fake_qc.block_id, self.me, b"ok".to_vec());
+                Message::Proposal(Box::new(Proposal::sign(
+                    super::CHAIN_ID,
+                    b,
+                    fake_qc,
+                    None,
+                    &self.key,
+                )))
+            }
+            _ => {
+                // Random bytes, sent only if they happen to decode.
+                let len = rng.random_range(0..200);
+                let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+                Message::decode(&bytes).ok()?
+            }
+        })
+    }
+}
