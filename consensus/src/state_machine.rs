@@ -1078,6 +1078,11 @@ impl Consensus {
     fn on_proposal(&mut self, from: ValidatorIndex, p: Proposal) -> Result<(), Rejection> {
         let b = &p.block;
         let (round, author) = (b.round(), b.author());
+        if self.fetches.iter().any(|(h, _)| *h == b.id()) {
+            // A block we are fetching (its hash is certified): take it, even if the proposal
+            // itself is stale by now.
+            let _ = self.on_blocks_fetched(vec![b.clone()]);
+        }
         let (key, _) = self.signer_key(author)?;
         if self.leader(round) != author {
             return Err(Rejection::NotLeader { round, author });
