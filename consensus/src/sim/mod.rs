@@ -1137,18 +1137,17 @@ impl Sim {
                 }
             }
         }
-        if self.cfg.expect_every_round_commits {
-            if let Some(longest) = self
-                .nodes
-                .iter()
-                .filter(|n| n.honest())
-                .map(|n| &n.chain)
-                .max_by_key(|c| c.len())
-                && let Some(b) = longest.iter().find(|b| b.round() != b.height())
-            {
-                self.violations
-                    .push(Violation::RoundWithoutCommit { round: b.height() });
-            }
+        let longest = self
+            .nodes
+            .iter()
+            .filter(|n| n.honest())
+            .map(|n| &n.chain)
+            .max_by_key(|c| c.len());
+        if self.cfg.expect_every_round_commits
+            && let Some(b) = longest.and_then(|c| c.iter().find(|b| b.round() != b.height()))
+        {
+            self.violations
+                .push(Violation::RoundWithoutCommit { round: b.height() });
         }
         if self.cfg.leader_crash && self.leader_crash_ms.is_none() {
             self.violations.push(Violation::Liveness {

@@ -1,0 +1,371 @@
+//! Regression tests for the known ways BFT implementations fail, through the public API.
+
+use ed25519_dalek::SigningKey;
+use parallax_consensus::sim::{CHAIN_ID, GENESIS, validator_key};
+use parallax_consensus::{
+    Action, Block, BlockInfo, Config, ConfigError, Consensus, Event, Limits, MemoryStorage,
+    Message, Proposal, QuorumCertificate, Recovery, Rejection, SafetyStorage, SignedBy, Timeout,
+    TimeoutCertificate, TimeoutSignature, Timing, ValidatorIndex, ValidatorSet, Vote,
+};
+
+fn config() -> Config {
+    Config {
+        chain_id: CHAIN_ID,
+        validators: ValidatorSet::new(
+            (0..4)
+                .map(|i| (validator_key(i).verifying_key(), 1))
+                .collect(),
+        )
+        .unwrap(),
+        genesis: BlockInfo::genesis(GENESIS),
+        timing: Timing::default(),
+        limits: Limits::default(),
+    }
+}
+
+fn key(i: ValidatorIndex) -> SigningKey {
+    validator_key(i)
+}
+
+fn genesis_qc() -> QuorumCertificate {
+    QuorumCertificate::genesis(BlockInfo::genesis(GENESIS))
+}
+
+fn start(
+    i: ValidatorIndex,
+    storage: &MemoryStorage,
+    committed: BlockInfo,
+) -> Result<Consensus, ConfigError> {
+    let safety = storage.load().unwrap();
+    let mut n = Consensus::new(config(), i, key(i), Recovery { safety, committed })?;
+    let actions = n.start();
+    assert!(!actions.iter().any(|a| matches!(
+        a,
+        Action::Send {
+            message: Message::Vote(_),
+            ..
+        }
+    )));
+    Ok(n)
+}
+
+fn proposal(
+    round: u64,
+    qc: &QuorumCertificate,
+    tc: Option<TimeoutCertificate>,
+    payload: &[u8],
+) -> Proposal {
+    let leader = config().validators.leader(round);
+    let block = Block::new(round, qc.height + 1, qc.block_id, leader, payload.to_vec());
+    Proposal::sign(CHAIN_ID, block, qc.clone(), tc, &key(leader))
+}
+
+fn qc(block: BlockInfo, signers: &[ValidatorIndex]) -> QuorumCertificate {
+    QuorumCertificate {
+        round: block.round,
+        height: block.height,
+        block_id: block.id,
+        signatures: signers
+            .iter()
+            .map(|s| SignedBy {
+                signer: *s,
+                signature: Vote::sign(CHAIN_ID, block, *s, &key(*s)).signature,
+            })
+            .collect(),
+    }
+}
+
+fn tc(round: u64, high_qc: &QuorumCertificate, signers: &[ValidatorIndex]) -> TimeoutCertificate {
+    TimeoutCertificate {
+        round,
+        signatures: signers
+            .iter()
+            .map(|s| TimeoutSignature {
+                signer: *s,
+                high_qc_round: high_qc.round,
+                signature: Timeout::sign(CHAIN_ID, round, high_qc.clone(), *s, &key(*s)).signature,
+            })
+            .collect(),
+        high_qc: high_qc.clone(),
+    }
+}
+
+/// Runs a driver that honours the contract: persist first, then (maybe) send. Returns the
+/// votes that left.
+fn drive(
+    n: &mut Consensus,
+    storage: &mut MemoryStorage,
+    event: Event,
+    crash_before_send: bool,
+) -> Vec<Vote> {
+    let mut sent = Vec::new();
+    for a in n.handle(event) {
+        match a {
+            Action::Persist(s) => storage.store(&s).unwrap(),
+            Action::Send {
+                message: Message::Vote(v),
+                ..
+            } if !crash_before_send => sent.push(v),
+            _ => {}
+        }
+    }
+    sent
+}
+
+fn deliver_and_validate(
+    n: &mut Consensus,
+    storage: &mut MemoryStorage,
+    p: &Proposal,
+    crash: bool,
+) -> Vec<Vote> {
+    let mut sent = drive(
+        n,
+        storage,
+        Event::Message {
+            from: p.block.author(),
+            message: Message::Proposal(Box::new(p.clone())),
+        },
+        crash,
+    );
+    sent.extend(drive(
+        n,
+        storage,
+        Event::PayloadValidated {
+            block_id: p.block.id(),
+            valid: true,
+        },
+        crash,
+    ));
+    sent
+}
+
+#[test]
+fn restart_after_a_vote_never_votes_again_in_that_round() {
+    // Validator 3 votes for A in round 1; the process dies after persisting, before sending.
+    let mut disk = MemoryStorage::default();
+    let mut n = start(3, &disk, BlockInfo::genesis(GENESIS)).unwrap();
+    let a = proposal(1, &genesis_qc(), None, b"A");
+    assert!(deliver_and_validate(&mut n, &mut disk, &a, true).is_empty());
+    drop(n);
+    // Restarted from its disk, it is offered a conflicting B for the same round.
+    let mut n = start(3, &disk, BlockInfo::genesis(GENESIS)).unwrap();
+    let b = proposal(1, &genesis_qc(), None, b"B");
+    let votes = deliver_and_validate(&mut n, &mut disk, &b, false);
+    assert!(votes.is_empty(), "double vote after restart: {votes:?}");
+    // It does vote normally in the next round (it leads round 3, so it keeps that vote).
+    // Its block tree did not survive the restart: it fetches the parent first.
+    let qc1 = qc(a.block.info(), &[0, 1, 2]);
+    let c = proposal(2, &qc1, None, b"C");
+    let out = n.handle(Event::Message {
+        from: 2,
+        message: Message::Proposal(Box::new(c.clone())),
+    });
+    assert!(
+        out.iter()
+            .any(|x| matches!(x, Action::FetchBlock { id, .. } if *id == a.block.id()))
+    );
+    drive(
+        &mut n,
+        &mut disk,
+        Event::BlockFetched {
+            blocks: vec![a.block.clone()],
+        },
+        false,
+    );
+    drive(
+        &mut n,
+        &mut disk,
+        Event::PayloadValidated {
+            block_id: c.block.id(),
+            valid: true,
+        },
+        false,
+    );
+    let stored = disk.load().unwrap().unwrap();
+    assert_eq!(stored.last_vote.map(|v| v.round), Some(2));
+}
+
+#[test]
+fn restart_without_persisted_state_is_refused_rather_than_risking_a_double_vote() {
+    let disk = MemoryStorage::default();
+    let committed = BlockInfo {
+        id: parallax_consensus::Hash([1; 32]),
+        round: 8,
+        height: 5,
+    };
+    assert_eq!(
+        start(3, &disk, committed).unwrap_err(),
+        ConfigError::MissingSafetyData(5)
+    );
+}
+
+#[test]
+fn a_qc_or_tc_with_a_duplicated_signer_is_rejected() {
+    let mut disk = MemoryStorage::default();
+    let mut n = start(3, &disk, BlockInfo::genesis(GENESIS)).unwrap();
+    let a = proposal(1, &genesis_qc(), None, b"A");
+    deliver_and_validate(&mut n, &mut disk, &a, false);
+    // Two real signers, one of them twice: 3 signatures but only 2/4 of the power.
+    let mut dup = qc(a.block.info(), &[0, 1]);
+    dup.signatures.push(dup.signatures[0]);
+    let out = n.handle(Event::Message {
+        from: 2,
+        message: Message::Proposal(Box::new(proposal(2, &dup, None, b"B"))),
+    });
+    assert!(out.iter().any(|x| matches!(
+        x,
+        Action::Rejected {
+            reason: Rejection::DuplicateSigner(0),
+            ..
+        }
+    )));
+    assert_eq!(n.round(), 1);
+    assert_eq!(n.highest_qc().round, 0);
+
+    let mut dup_tc = tc(1, &genesis_qc(), &[0, 1]);
+    dup_tc.signatures.push(dup_tc.signatures[1]);
+    let out = n.handle(Event::Message {
+        from: 2,
+        message: Message::Proposal(Box::new(proposal(2, &genesis_qc(), Some(dup_tc), b"B"))),
+    });
+    assert!(out.iter().any(|x| matches!(
+        x,
+        Action::Rejected {
+            reason: Rejection::DuplicateSigner(1),
+            ..
+        }
+    )));
+    assert_eq!(n.round(), 1);
+}
+
+#[test]
+fn far_future_rounds_do_not_grow_memory() {
+    let disk = MemoryStorage::default();
+    let mut n = start(0, &disk, BlockInfo::genesis(GENESIS)).unwrap();
+    let bound = n.footprint_bound();
+    let fake = Block::new(1, 1, GENESIS, 1, vec![]);
+    for r in 0..5_000u64 {
+        let round = 100 + r * 7;
+        let messages = [
+            Message::Vote(Vote::sign(
+                CHAIN_ID,
+                BlockInfo {
+                    id: fake.id(),
+                    round,
+                    height: round,
+                },
+                1,
+                &key(1),
+            )),
+            Message::Timeout(Timeout::sign(CHAIN_ID, round, genesis_qc(), 2, &key(2))),
+            // Proposals for far rounds "justified" by forged certificates.
+            Message::Proposal(Box::new(proposal(
+                round,
+                &QuorumCertificate {
+                    round: round - 1,
+                    height: 3,
+                    block_id: fake.id(),
+                    signatures: vec![],
+                },
+                None,
+                b"x",
+            ))),
+        ];
+        for m in messages {
+            let out = n.handle(Event::Message {
+                from: 1,
+                message: m,
+            });
+            assert!(
+                out.iter().all(|a| matches!(a, Action::Rejected { .. })),
+                "{out:?}"
+            );
+        }
+    }
+    let f = n.footprint();
+    assert_eq!((f.votes, f.timeouts, f.blocks, f.proposals), (0, 0, 0, 0));
+    assert!(f.verified <= bound.verified);
+    assert_eq!(n.round(), 1);
+}
+
+#[test]
+fn after_restart_the_round_follows_the_highest_qc_or_tc() {
+    let b1 = Block::new(1, 1, GENESIS, 1, vec![]);
+    let b2 = Block::new(2, 2, b1.id(), 2, vec![]);
+    let qc2 = qc(b2.info(), &[0, 1, 2]);
+    // Highest QC round 2, highest TC round 6 (which reports QC 2): resume in round 7.
+    let mut disk = MemoryStorage::default();
+    let mut n = start(3, &disk, BlockInfo::genesis(GENESIS)).unwrap();
+    drive(
+        &mut n,
+        &mut disk,
+        Event::Message {
+            from: 0,
+            message: Message::Timeout({
+                let mut t = Timeout::sign(CHAIN_ID, 7, qc2.clone(), 0, &key(0));
+                t.tc = Some(tc(6, &qc2, &[0, 1, 2]));
+                t
+            }),
+        },
+        false,
+    );
+    assert_eq!(n.round(), 7);
+    drop(n);
+    assert_eq!(
+        start(3, &disk, BlockInfo::genesis(GENESIS))
+            .unwrap()
+            .round(),
+        7
+    );
+
+    // Highest QC round 9 above the TC: resume in round 10.
+    let b9 = Block::new(9, 3, b2.id(), 1, vec![]);
+    let qc9 = qc(b9.info(), &[1, 2, 3]);
+    let mut n = start(3, &disk, BlockInfo::genesis(GENESIS)).unwrap();
+    drive(
+        &mut n,
+        &mut disk,
+        Event::Message {
+            from: 0,
+            message: Message::Timeout(Timeout::sign(CHAIN_ID, 10, qc9, 0, &key(0))),
+        },
+        false,
+    );
+    drop(n);
+    let n = start(3, &disk, BlockInfo::genesis(GENESIS)).unwrap();
+    assert_eq!(n.round(), 10);
+    assert_eq!(n.safety().highest_tc_round(), 6);
+}
+
+#[test]
+fn commits_are_reported_once_each_in_order_across_duplicated_certificates() {
+    let mut disk = MemoryStorage::default();
+    let mut n = start(3, &disk, BlockInfo::genesis(GENESIS)).unwrap();
+    let mut qc_prev = genesis_qc();
+    let mut committed = Vec::new();
+    for round in 1..=8u64 {
+        let p = proposal(round, &qc_prev, None, &[round as u8]);
+        for _ in 0..2 {
+            // Every message twice.
+            for a in n
+                .handle(Event::Message {
+                    from: p.block.author(),
+                    message: Message::Proposal(Box::new(p.clone())),
+                })
+                .into_iter()
+                .chain(n.handle(Event::PayloadValidated {
+                    block_id: p.block.id(),
+                    valid: true,
+                }))
+            {
+                match a {
+                    Action::Persist(s) => disk.store(&s).unwrap(),
+                    Action::Commit { block, .. } => committed.push(block.height()),
+                    _ => {}
+                }
+            }
+        }
+        qc_prev = qc(p.block.info(), &[0, 1, 2]);
+    }
+    assert_eq!(committed, (1..=6).collect::<Vec<_>>());
+}
