@@ -1,8 +1,43 @@
 //! EVM block execution for Parallax.
 //!
-//! This crate executes a block's transactions on revm: a sequential reference executor and a
-//! parallel (Block-STM style) executor whose results are byte-identical to it, the incremental
-//! Merkle-Patricia state root, receipts, and the `replay` tool that proves both against real
-//! Ethereum mainnet blocks. It knows nothing of consensus or networking.
+//! This crate executes a block's transactions on revm. Two executors implement one API,
+//! [`BlockExecutor`]: the [`SequentialExecutor`] reference and the [`ParallelExecutor`]
+//! (Block-STM: optimistic execution on a thread pool over multi-version memory, with
+//! validation and re-execution), whose outputs are equal for every block — receipts, gas,
+//! bloom, roots and state changes alike. Senders are recovered in parallel before execution
+//! ([`recover_senders`]); the EVM rules are chosen per block from its [`ChainRules`], so the
+//! same code replays Ethereum's history and runs Parallax at the latest rules. The
+//! incremental Merkle-Patricia state root lives in [`state_root`], and the `replay` binary
+//! checks both executors against real Ethereum mainnet blocks ([`fixture`]).
+//!
+//! The crate knows nothing of consensus or networking: it reads state through
+//! [`StateView`] and returns what a block changed.
 
+mod evm;
+pub mod fixture;
+mod parallel;
+mod senders;
+mod sequential;
+mod state;
 pub mod state_root;
+mod types;
+
+pub use parallel::ParallelExecutor;
+pub use revm::primitives::hardfork::SpecId;
+pub use senders::{RecoveryError, recover_senders};
+pub use sequential::SequentialExecutor;
+pub use state::{InMemoryAccount, InMemoryState, StateError, StateView};
+pub use types::{
+    AccountState, Block, BlockEnv, BlockOutput, ChainRules, ExecutionError, Transaction, Withdrawal,
+};
+
+/// Executes blocks: given a block and the state before it, returns receipts, gas, bloom,
+/// roots and the state changes.
+pub trait BlockExecutor {
+    /// Executes `block` on `state`.
+    fn execute<S: StateView>(
+        &self,
+        block: &Block,
+        state: &S,
+    ) -> Result<BlockOutput, ExecutionError>;
+}

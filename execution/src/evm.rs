@@ -1,0 +1,346 @@
+//! What both executors share: the EVM environment, turning a transaction's state into
+//! writes, system calls, and assembling a block's output from per-transaction results.
+
+use crate::{
+    state::{Overlay, StateError, StateView, Write},
+    types::{AccountState, Block, BlockEnv, BlockOutput, ChainRules, ExecutionError},
+};
+use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
+use alloy_eips::{eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS};
+use alloy_primitives::{Address, B256, Bloom, Bytes, U256, map::HashMap};
+use revm::{
+    Context, Database, MainBuilder, MainContext, SystemCallEvm,
+    bytecode::Bytecode,
+    context::{
+        BlockEnv as RevmBlockEnv, CfgEnv,
+        result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
+    },
+    context_interface::block::BlobExcessGasAndPrice,
+    database_interface::DBErrorMarker,
+    primitives::{KECCAK_EMPTY, hardfork::SpecId},
+    state::{AccountInfo, EvmState},
+};
+
+/// The outcome of one transaction as the block assembler needs it.
+pub(crate) type TxResult = Result<ExecutionResult<HaltReason>, String>;
+
+/// The revm configuration for a block's rules.
+pub(crate) fn cfg_env(rules: &ChainRules) -> CfgEnv {
+    let mut cfg = CfgEnv::new_with_spec(rules.spec);
+    cfg.chain_id = rules.chain_id;
+    cfg.blob_base_fee_update_fraction = rules.blob_base_fee_update_fraction;
+    cfg
+}
+
+/// The revm block environment.
+pub(crate) fn block_env(env: &BlockEnv, rules: &ChainRules) -> RevmBlockEnv {
+    let spec = rules.spec;
+    let blob = if spec.is_enabled_in(SpecId::CANCUN) {
+        let excess = env.excess_blob_gas.unwrap_or(0);
+        Some(match rules.blob_base_fee_update_fraction {
+            Some(fraction) => BlobExcessGasAndPrice::new(excess, fraction),
+            None => BlobExcessGasAndPrice::new_with_spec(excess, spec),
+        })
+    } else {
+        None
+    };
+    RevmBlockEnv {
+        number: U256::from(env.number),
+        beneficiary: env.beneficiary,
+        timestamp: U256::from(env.timestamp),
+        gas_limit: env.gas_limit,
+        basefee: env.base_fee.unwrap_or(0),
+        difficulty: env.difficulty,
+        prevrandao: if spec.is_enabled_in(SpecId::MERGE) {
+            Some(env.prevrandao.unwrap_or_default())
+        } else {
+            None
+        },
+        blob_excess_gas_and_price: blob,
+        ..Default::default()
+    }
+}
+
+/// A state read error as revm's database error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct DbError(pub(crate) String);
+
+impl DBErrorMarker for DbError {}
+
+impl From<StateError> for DbError {
+    fn from(e: StateError) -> Self {
+        Self(e.0)
+    }
+}
+
+/// An [`AccountState`] as revm's account info.
+pub(crate) fn to_info(account: AccountState) -> AccountInfo {
+    AccountInfo {
+        balance: account.balance,
+        nonce: account.nonce,
+        code_hash: account.code_hash,
+        code: account.code,
+        ..Default::default()
+    }
+}
+
+/// Appends the writes a transaction's resulting state makes, with the database's commit
+/// semantics: untouched accounts are skipped, self-destructed ones and (after EIP-161, which
+/// revm's journal already normalised for older rules) touched empty ones are removed with
+/// their storage, created ones start from empty storage, and otherwise only changed account
+/// fields and changed slots are written.
+pub(crate) fn collect_writes(state: &EvmState, out: &mut Vec<Write>) {
+    for (address, account) in state {
+        if !account.is_touched() {
+            continue;
+        }
+        let address = *address;
+        if account.is_selfdestructed() {
+            out.push(Write::WipeStorage(address));
+            out.push(Write::Account(address, None));
+            continue;
+        }
+        let original = account.original_info();
+        let code_changed = account.is_created() || original.code_hash != account.info.code_hash;
+        let info = AccountState {
+            balance: account.info.balance,
+            nonce: account.info.nonce,
+            code_hash: account.info.code_hash,
+            code: if code_changed && account.info.code_hash != KECCAK_EMPTY {
+                account.info.code.clone()
+            } else {
+                None
+            },
+        };
+        if account.is_created() {
+            out.push(Write::WipeStorage(address));
+            out.push(Write::Account(address, Some(info)));
+            for (slot, value) in &account.storage {
+                if !value.present_value.is_zero() {
+                    out.push(Write::Slot(address, *slot, value.present_value));
+                }
+            }
+            continue;
+        }
+        if account.info.is_empty() {
+            if !account.is_loaded_as_not_existing() {
+                out.push(Write::WipeStorage(address));
+                out.push(Write::Account(address, None));
+            }
+            continue;
+        }
+        if account.is_loaded_as_not_existing()
+            || original.balance != info.balance
+            || original.nonce != info.nonce
+            || original.code_hash != info.code_hash
+        {
+            out.push(Write::Account(address, Some(info)));
+        }
+        for (slot, value) in &account.storage {
+            if value.is_changed() {
+                out.push(Write::Slot(address, *slot, value.present_value));
+            }
+        }
+    }
+}
+
+/// The message of a revm error that makes a transaction (and so the block) invalid.
+pub(crate) fn invalid_reason<E: std::fmt::Display>(
+    error: &EVMError<E, InvalidTransaction>,
+) -> String {
+    match error {
+        EVMError::Transaction(e) => e.to_string(),
+        EVMError::Header(e) => format!("invalid block header: {e}"),
+        other => other.to_string(),
+    }
+}
+
+/// A database over a base state and the block's overlay: used by the sequential executor
+/// and for system calls.
+pub(crate) struct OverlayDb<'a, S: ?Sized> {
+    pub(crate) base: &'a S,
+    pub(crate) overlay: Overlay,
+    /// Code the block introduced, by hash.
+    pub(crate) new_code: HashMap<B256, Bytecode>,
+}
+
+impl<'a, S: StateView + ?Sized> OverlayDb<'a, S> {
+    pub(crate) fn new(base: &'a S, overlay: Overlay) -> Self {
+        Self {
+            base,
+            overlay,
+            new_code: HashMap::default(),
+        }
+    }
+
+    pub(crate) fn apply(&mut self, writes: &[Write]) -> Result<(), StateError> {
+        for write in writes {
+            if let Write::Account(_, Some(info)) = write
+                && let Some(code) = &info.code
+            {
+                self.new_code.insert(info.code_hash, code.clone());
+            }
+            self.overlay.apply(self.base, write)?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: StateView + ?Sized> Database for OverlayDb<'_, S> {
+    type Error = DbError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbError> {
+        Ok(self.overlay.account(self.base, address)?.map(to_info))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
+        if let Some(code) = self.new_code.get(&code_hash) {
+            return Ok(code.clone());
+        }
+        Ok(self.base.code(code_hash)?.unwrap_or_default())
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
+        Ok(self.overlay.storage(self.base, address, index)?)
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
+        Ok(self.base.block_hash(number)?)
+    }
+}
+
+/// Runs the system calls that precede a block's transactions (EIP-2935 block-hash history
+/// from Prague, EIP-4788 beacon roots from Cancun) and returns their writes as an overlay.
+/// A system contract that is not deployed is skipped, as the EIPs specify.
+pub(crate) fn pre_block_overlay<S: StateView + ?Sized>(
+    block: &Block,
+    base: &S,
+) -> Result<Overlay, ExecutionError> {
+    let spec = block.rules.spec;
+    let mut calls: Vec<(Address, Bytes)> = Vec::new();
+    if spec.is_enabled_in(SpecId::PRAGUE)
+        && let Some(parent) = block.env.parent_hash
+    {
+        calls.push((
+            HISTORY_STORAGE_ADDRESS,
+            Bytes::copy_from_slice(parent.as_slice()),
+        ));
+    }
+    if spec.is_enabled_in(SpecId::CANCUN)
+        && let Some(root) = block.env.parent_beacon_block_root
+    {
+        calls.push((
+            BEACON_ROOTS_ADDRESS,
+            Bytes::copy_from_slice(root.as_slice()),
+        ));
+    }
+    let mut db = OverlayDb::new(base, Overlay::default());
+    for (address, data) in calls {
+        let deployed = base
+            .account(address)
+            .map_err(|e| ExecutionError::State(e.0))?
+            .is_some_and(|a| a.code_hash != KECCAK_EMPTY);
+        if !deployed {
+            continue;
+        }
+        let mut evm = Context::mainnet()
+            .with_db(&mut db)
+            .with_cfg(cfg_env(&block.rules))
+            .with_block(block_env(&block.env, &block.rules))
+            .build_mainnet();
+        let outcome = evm
+            .system_call_with_caller(revm::handler::SYSTEM_ADDRESS, address, data)
+            .map_err(|e| ExecutionError::SystemCall {
+                address,
+                reason: e.to_string(),
+            })?;
+        drop(evm);
+        // Only the system contract's own storage changes; the system caller is not an
+        // account of the chain.
+        let state: EvmState = outcome
+            .state
+            .into_iter()
+            .filter(|(a, _)| *a == address)
+            .collect();
+        let mut writes = Vec::new();
+        collect_writes(&state, &mut writes);
+        db.apply(&writes).map_err(|e| ExecutionError::State(e.0))?;
+    }
+    Ok(db.overlay)
+}
+
+/// Builds a block's output from its transactions' results and the overlay holding every
+/// write (system calls and transactions), then applies withdrawals.
+pub(crate) fn assemble<S: StateView + ?Sized>(
+    block: &Block,
+    base: &S,
+    results: Vec<TxResult>,
+    mut overlay: Overlay,
+) -> Result<BlockOutput, ExecutionError> {
+    let mut receipts = Vec::with_capacity(results.len());
+    let mut gas_used_per_tx = Vec::with_capacity(results.len());
+    let mut contract_addresses = Vec::with_capacity(results.len());
+    let mut cumulative = 0u64;
+    let mut logs_bloom = Bloom::ZERO;
+    for (index, (result, tx)) in results.into_iter().zip(&block.transactions).enumerate() {
+        if tx.env.gas_limit > block.env.gas_limit.saturating_sub(cumulative) {
+            return Err(ExecutionError::BlockGasLimit {
+                index,
+                used: cumulative.saturating_add(tx.env.gas_limit),
+                limit: block.env.gas_limit,
+            });
+        }
+        let result =
+            result.map_err(|reason| ExecutionError::InvalidTransaction { index, reason })?;
+        let gas = result.tx_gas_used();
+        cumulative += gas;
+        gas_used_per_tx.push(gas);
+        contract_addresses.push(result.created_address());
+        let success = result.is_success();
+        let receipt = Receipt {
+            status: Eip658Value::Eip658(success),
+            cumulative_gas_used: cumulative,
+            logs: result.into_logs(),
+        };
+        let bloom = receipt.bloom_slow();
+        logs_bloom |= bloom;
+        let with_bloom = ReceiptWithBloom::new(receipt, bloom);
+        receipts.push(match tx.tx_type {
+            1 => ReceiptEnvelope::Eip2930(with_bloom),
+            2 => ReceiptEnvelope::Eip1559(with_bloom),
+            3 => ReceiptEnvelope::Eip4844(with_bloom),
+            4 => ReceiptEnvelope::Eip7702(with_bloom),
+            _ => ReceiptEnvelope::Legacy(with_bloom),
+        });
+    }
+    for withdrawal in &block.withdrawals {
+        if withdrawal.amount_gwei == 0 {
+            continue;
+        }
+        let amount = U256::from(withdrawal.amount_gwei) * U256::from(1_000_000_000u64);
+        overlay
+            .apply(base, &Write::BalanceIncrement(withdrawal.address, amount))
+            .map_err(|e| ExecutionError::State(e.0))?;
+    }
+    let receipts_root = alloy_consensus::proofs::calculate_receipt_root(&receipts);
+    let transactions_root = block
+        .transactions
+        .iter()
+        .map(|t| t.envelope.clone())
+        .collect::<Option<Vec<_>>>()
+        .map(|txs| alloy_consensus::proofs::calculate_transaction_root(&txs));
+    let state = overlay
+        .into_changes(base)
+        .map_err(|e| ExecutionError::State(e.0))?;
+    Ok(BlockOutput {
+        receipts,
+        gas_used_per_tx,
+        contract_addresses,
+        gas_used: cumulative,
+        logs_bloom,
+        receipts_root,
+        transactions_root,
+        state,
+    })
+}

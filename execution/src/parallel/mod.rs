@@ -1,0 +1,517 @@
+//! The parallel executor: Block-STM (optimistic execution over multi-version memory,
+//! validation, re-execution of transactions whose reads went stale, a collaborative
+//! scheduler) on a pool of scoped threads.
+//!
+//! Two kinds of writes are accumulated lazily so they do not chain every transaction to the
+//! one before it:
+//! - the fee each transaction pays the block's beneficiary is recorded as a balance
+//!   increment instead of being added to the beneficiary's balance inside the EVM;
+//! - a plain value transfer to an account without code records the recipient's credit as
+//!   an increment, and its read of the recipient is validated only on nonce and code.
+//!
+//! A transaction that really reads such a balance (`BALANCE`, sending from it, ...) folds
+//! every increment below it, and so depends on those transactions, as it must.
+
+mod mv_memory;
+mod scheduler;
+
+use crate::{
+    BlockExecutor,
+    evm::{
+        TxResult, assemble, block_env, cfg_env, collect_writes, invalid_reason, pre_block_overlay,
+        to_info,
+    },
+    state::{Layered, Overlay, StateView, Write},
+    types::{AccountState, Block, BlockOutput, ExecutionError},
+};
+use alloy_primitives::{Address, B256, TxKind, U256};
+use mv_memory::{MvMemory, Read, Resolved, TxIdx, is_empty, lock, shape};
+use revm::{
+    Context, Database, MainBuilder, MainContext,
+    bytecode::Bytecode,
+    context::{
+        Block as _, Cfg as _, ContextSetters, ContextTr, Transaction as _,
+        result::{EVMError, InvalidTransaction},
+    },
+    database_interface::DBErrorMarker,
+    handler::{EvmTr, FrameResult, Handler, MainnetContext, MainnetEvm, post_execution},
+    primitives::{KECCAK_EMPTY, hardfork::SpecId},
+    state::AccountInfo,
+};
+use scheduler::{Scheduler, Task};
+use std::{
+    panic::AssertUnwindSafe,
+    sync::{Mutex, atomic::Ordering},
+    time::Instant,
+};
+use tracing::debug;
+
+/// Executes a block's transactions optimistically in parallel (Block-STM). Its output is
+/// always equal to [`SequentialExecutor`](crate::SequentialExecutor)'s.
+#[derive(Debug, Clone, Copy)]
+pub struct ParallelExecutor {
+    threads: usize,
+}
+
+impl ParallelExecutor {
+    /// An executor with `threads` worker threads (at least one).
+    pub fn new(threads: usize) -> Self {
+        Self {
+            threads: threads.max(1),
+        }
+    }
+
+    /// An executor with one worker per available core.
+    pub fn with_available_parallelism() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    /// Number of worker threads.
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+}
+
+impl Default for ParallelExecutor {
+    fn default() -> Self {
+        Self::with_available_parallelism()
+    }
+}
+
+/// A database error inside a parallel execution.
+#[derive(Debug, Clone, thiserror::Error)]
+enum MvDbError {
+    /// The read hit a lower transaction that is being re-executed.
+    #[error("blocked by transaction {0}")]
+    Blocked(TxIdx),
+    /// The underlying state failed.
+    #[error("{0}")]
+    State(String),
+}
+
+impl DBErrorMarker for MvDbError {}
+
+/// The database one transaction's execution sees: the multi-version memory below it over
+/// the block's base state. It records every read for validation.
+struct MvDb<'a, S: ?Sized> {
+    mv: &'a MvMemory,
+    base: &'a S,
+    beneficiary: Address,
+    tx: TxIdx,
+    /// The recipient of a plain value transfer, read lazily (nonce and code only).
+    lazy_recipient: Option<Address>,
+    /// What the lazy recipient was when read (`Some` once read lazily).
+    lazy_seen: Option<Option<AccountState>>,
+    /// The beneficiary is being touched with a zero fee: only its emptiness matters.
+    touch_only: bool,
+    /// The fee owed to the beneficiary, accumulated lazily.
+    fee: U256,
+    reads: Vec<Read>,
+}
+
+impl<'a, S: StateView + ?Sized> MvDb<'a, S> {
+    fn reset(&mut self, tx: TxIdx, lazy_recipient: Option<Address>) {
+        self.tx = tx;
+        self.lazy_recipient = lazy_recipient;
+        self.lazy_seen = None;
+        self.touch_only = false;
+        self.fee = U256::ZERO;
+        self.reads.clear();
+    }
+}
+
+impl<S: StateView + ?Sized> Database for MvDb<'_, S> {
+    type Error = MvDbError;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, MvDbError> {
+        let account = match self
+            .mv
+            .account(self.base, address, self.tx)
+            .map_err(|e| MvDbError::State(e.0))?
+        {
+            Resolved::Value(v) => v,
+            Resolved::Blocked(j) => return Err(MvDbError::Blocked(j)),
+        };
+        if self.lazy_recipient == Some(address) {
+            self.lazy_recipient = None;
+            let (nonce, code_hash) = shape(&account);
+            if code_hash == KECCAK_EMPTY {
+                self.reads
+                    .push(Read::AccountShape(address, nonce, code_hash));
+                self.lazy_seen = Some(account.clone());
+                return Ok(account.map(to_info));
+            }
+        }
+        if self.touch_only && address == self.beneficiary {
+            self.reads
+                .push(Read::AccountEmpty(address, is_empty(&account)));
+        } else {
+            self.reads.push(Read::Account(address, account.clone()));
+        }
+        Ok(account.map(to_info))
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, MvDbError> {
+        if let Some(code) = self.mv.code(code_hash) {
+            return Ok(code);
+        }
+        Ok(self
+            .base
+            .code(code_hash)
+            .map_err(|e| MvDbError::State(e.0))?
+            .unwrap_or_default())
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, MvDbError> {
+        match self
+            .mv
+            .slot(self.base, address, index, self.tx)
+            .map_err(|e| MvDbError::State(e.0))?
+        {
+            Resolved::Value(v) => {
+                self.reads.push(Read::Slot(address, index, v));
+                Ok(v)
+            }
+            Resolved::Blocked(j) => Err(MvDbError::Blocked(j)),
+        }
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, MvDbError> {
+        self.base
+            .block_hash(number)
+            .map_err(|e| MvDbError::State(e.0))
+    }
+}
+
+type WorkerEvm<'a, S> = MainnetEvm<MainnetContext<MvDb<'a, S>>>;
+
+/// The mainnet handler except that a non-zero fee is not added to the beneficiary inside
+/// the EVM: it is left in the database as a lazy increment.
+struct LazyFeeHandler<'a, S: ?Sized>(std::marker::PhantomData<&'a S>);
+
+impl<'a, S: StateView + ?Sized> Handler for LazyFeeHandler<'a, S> {
+    type Evm = WorkerEvm<'a, S>;
+    type Error = EVMError<MvDbError, InvalidTransaction>;
+    type HaltReason = revm::context::result::HaltReason;
+
+    fn reward_beneficiary(
+        &self,
+        evm: &mut Self::Evm,
+        exec_result: &mut FrameResult,
+    ) -> Result<(), Self::Error> {
+        let ctx = evm.ctx();
+        let basefee = ctx.block().basefee() as u128;
+        let effective_gas_price = ctx.tx().effective_gas_price(basefee);
+        let coinbase_gas_price = if ctx.cfg().spec().is_enabled_in(SpecId::LONDON) {
+            effective_gas_price.saturating_sub(basefee)
+        } else {
+            effective_gas_price
+        };
+        let gas = exec_result.gas();
+        let used = gas.used().saturating_sub(gas.reservoir());
+        let fee = coinbase_gas_price.checked_mul(u128::from(used));
+        match fee {
+            Some(fee) if fee > 0 && !ctx.cfg().is_fee_charge_disabled() => {
+                ctx.db_mut().fee = U256::from(fee);
+                Ok(())
+            }
+            _ => {
+                // A zero fee still touches the beneficiary (EIP-161 removes it if empty);
+                // only its emptiness is read.
+                ctx.db_mut().touch_only = true;
+                let result = post_execution::reward_beneficiary(ctx, gas).map_err(From::from);
+                evm.ctx().db_mut().touch_only = false;
+                result
+            }
+        }
+    }
+}
+
+/// What one execution of a transaction produced.
+enum Executed {
+    /// It read a value a lower transaction is recomputing.
+    Blocked(TxIdx),
+    /// It ran to the end (valid or not).
+    Done {
+        reads: Vec<Read>,
+        writes: Vec<Write>,
+        result: TxResult,
+    },
+}
+
+struct Shared<'a, S: ?Sized> {
+    block: &'a Block,
+    base: &'a S,
+    mv: MvMemory,
+    scheduler: Scheduler,
+    results: Vec<Mutex<Option<TxResult>>>,
+    error: Mutex<Option<ExecutionError>>,
+}
+
+impl<'a, S: StateView + ?Sized> Shared<'a, S> {
+    fn fail(&self, error: ExecutionError) {
+        lock(&self.error).get_or_insert(error);
+        self.scheduler.halt();
+    }
+
+    /// The recipient of a plain value transfer, whose credit can be accumulated lazily.
+    fn lazy_recipient(&self, tx: TxIdx) -> Option<Address> {
+        let env = &self.block.transactions[tx].env;
+        match env.kind {
+            TxKind::Call(to)
+                if !env.value.is_zero()
+                    && to != env.caller
+                    && env.authorization_list.is_empty() =>
+            {
+                Some(to)
+            }
+            _ => None,
+        }
+    }
+
+    fn execute(&self, evm: &mut WorkerEvm<'a, S>, tx: TxIdx) -> Result<Executed, ExecutionError> {
+        let lazy_recipient = self.lazy_recipient(tx);
+        evm.ctx().db_mut().reset(tx, lazy_recipient);
+        let env = &self.block.transactions[tx].env;
+        evm.ctx().set_tx(env.clone());
+        let outcome = LazyFeeHandler(std::marker::PhantomData).run(evm);
+        let state = evm.ctx().journal_mut().finalize();
+        let db = evm.ctx().db_mut();
+        let mut reads = std::mem::take(&mut db.reads);
+        let result = match outcome {
+            Ok(result) => result,
+            Err(EVMError::Database(MvDbError::Blocked(j))) => return Ok(Executed::Blocked(j)),
+            Err(EVMError::Database(MvDbError::State(e))) => return Err(ExecutionError::State(e)),
+            Err(e) => {
+                return Ok(Executed::Done {
+                    reads,
+                    writes: Vec::new(),
+                    result: Err(invalid_reason(&e)),
+                });
+            }
+        };
+        let mut writes = Vec::new();
+        collect_writes(&state, &mut writes);
+        if let (Some(seen), TxKind::Call(to)) = (db.lazy_seen.take(), env.kind) {
+            lazy_credit(&mut writes, &mut reads, to, seen, env.value);
+        }
+        if !db.fee.is_zero() {
+            add_fee(&mut writes, self.block.env.beneficiary, db.fee);
+        }
+        Ok(Executed::Done {
+            reads,
+            writes,
+            result: Ok(result),
+        })
+    }
+
+    fn try_execute(
+        &self,
+        evm: &mut WorkerEvm<'a, S>,
+        tx: TxIdx,
+        incarnation: usize,
+    ) -> Result<Option<Task>, ExecutionError> {
+        loop {
+            match self.execute(evm, tx)? {
+                Executed::Blocked(j) => {
+                    if self.scheduler.add_dependency(tx, j) {
+                        return Ok(None);
+                    }
+                }
+                Executed::Done {
+                    reads,
+                    writes,
+                    result,
+                } => {
+                    let wrote_new = self.mv.record(tx, reads, &writes);
+                    *lock(&self.results[tx]) = Some(result);
+                    return Ok(self.scheduler.finish_execution(tx, incarnation, wrote_new));
+                }
+            }
+        }
+    }
+
+    fn validate(&self, tx: TxIdx, incarnation: usize) -> Result<Option<Task>, ExecutionError> {
+        let valid = self
+            .mv
+            .validate_reads(self.base, tx)
+            .map_err(|e| ExecutionError::State(e.0))?;
+        let aborted = !valid && self.scheduler.try_validation_abort(tx, incarnation);
+        if aborted {
+            self.mv.convert_writes_to_estimates(tx);
+        }
+        Ok(self.scheduler.finish_validation(tx, aborted))
+    }
+
+    fn work(&self) {
+        let mut evm = Context::mainnet()
+            .with_db(MvDb {
+                mv: &self.mv,
+                base: self.base,
+                beneficiary: self.block.env.beneficiary,
+                tx: 0,
+                lazy_recipient: None,
+                lazy_seen: None,
+                touch_only: false,
+                fee: U256::ZERO,
+                reads: Vec::new(),
+            })
+            .with_cfg(cfg_env(&self.block.rules))
+            .with_block(block_env(&self.block.env, &self.block.rules))
+            .build_mainnet();
+        let mut task = None;
+        let mut idle = 0u32;
+        while !self.scheduler.done() {
+            let next = match task {
+                Some(Task::Execute(tx, incarnation)) => self.try_execute(&mut evm, tx, incarnation),
+                Some(Task::Validate(tx, incarnation)) => self.validate(tx, incarnation),
+                None => Ok(self.scheduler.next_task()),
+            };
+            task = match next {
+                Ok(t) => t,
+                Err(e) => {
+                    self.fail(e);
+                    return;
+                }
+            };
+            if task.is_none() {
+                idle += 1;
+                if idle > 64 {
+                    std::thread::yield_now();
+                } else {
+                    std::hint::spin_loop();
+                }
+            } else {
+                idle = 0;
+            }
+        }
+    }
+}
+
+/// Turns a plain transfer's absolute write of its recipient into an increment when the
+/// transaction did nothing else to it; otherwise the read becomes a full read.
+fn lazy_credit(
+    writes: &mut [Write],
+    reads: &mut [Read],
+    to: Address,
+    seen: Option<AccountState>,
+    value: U256,
+) {
+    let touches_storage = writes
+        .iter()
+        .any(|w| matches!(w, Write::WipeStorage(a) | Write::Slot(a, _, _) if *a == to));
+    let position = writes
+        .iter()
+        .position(|w| matches!(w, Write::Account(a, _) if *a == to));
+    let Some(position) = position else {
+        // Nothing was credited (e.g. the call halted): the recipient was read, not written.
+        return;
+    };
+    let pure_credit = match (&writes[position], &seen) {
+        (Write::Account(_, Some(after)), before) if !touches_storage => {
+            let (nonce, code_hash) = shape(before);
+            let balance = before.as_ref().map_or(U256::ZERO, |b| b.balance);
+            after.nonce == nonce
+                && after.code_hash == code_hash
+                && after.code.is_none()
+                && balance.checked_add(value) == Some(after.balance)
+        }
+        _ => false,
+    };
+    if pure_credit {
+        writes[position] = Write::BalanceIncrement(to, value);
+    } else {
+        for read in reads.iter_mut() {
+            if matches!(read, Read::AccountShape(a, _, _) if *a == to) {
+                *read = Read::Account(to, seen.clone());
+            }
+        }
+    }
+}
+
+/// Adds the lazily accumulated fee to the transaction's writes of the beneficiary.
+fn add_fee(writes: &mut Vec<Write>, beneficiary: Address, fee: U256) {
+    for write in writes.iter_mut() {
+        match write {
+            Write::Account(a, Some(account)) if *a == beneficiary => {
+                account.balance = account.balance.saturating_add(fee);
+                return;
+            }
+            // Destroyed in this very transaction: as in sequential execution, the fee
+            // credited to a self-destructed account is lost with it.
+            Write::Account(a, None) if *a == beneficiary => return,
+            Write::BalanceIncrement(a, d) if *a == beneficiary => {
+                *d = d.saturating_add(fee);
+                return;
+            }
+            _ => {}
+        }
+    }
+    writes.push(Write::BalanceIncrement(beneficiary, fee));
+}
+
+impl BlockExecutor for ParallelExecutor {
+    fn execute<S: StateView>(
+        &self,
+        block: &Block,
+        state: &S,
+    ) -> Result<BlockOutput, ExecutionError> {
+        let started = Instant::now();
+        let pre = pre_block_overlay(block, state)?;
+        let base = Layered {
+            base: state,
+            overlay: &pre,
+        };
+        let n = block.transactions.len();
+        let shared = Shared {
+            block,
+            base: &base,
+            mv: MvMemory::new(n),
+            scheduler: Scheduler::new(n),
+            results: (0..n).map(|_| Mutex::new(None)).collect(),
+            error: Mutex::new(None),
+        };
+        let threads = self.threads.min(n.max(1));
+        std::thread::scope(|scope| {
+            let run = || {
+                if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| shared.work())) {
+                    let message = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_else(|| "panic".into());
+                    shared.fail(ExecutionError::Worker(message));
+                }
+            };
+            for _ in 1..threads {
+                scope.spawn(run);
+            }
+            run();
+        });
+        if let Some(error) = lock(&shared.error).take() {
+            return Err(error);
+        }
+        let mut overlay: Overlay = pre.clone();
+        let mut results = Vec::with_capacity(n);
+        for tx in 0..n {
+            let result = lock(&shared.results[tx]).take().ok_or_else(|| {
+                ExecutionError::Worker(format!("transaction {tx} was never executed"))
+            })?;
+            for write in shared.mv.take_writes(tx) {
+                overlay
+                    .apply(state, &write)
+                    .map_err(|e| ExecutionError::State(e.0))?;
+            }
+            results.push(result);
+        }
+        debug!(
+            transactions = n,
+            threads,
+            executions = shared.scheduler.executions.load(Ordering::Relaxed),
+            aborts = shared.scheduler.aborts.load(Ordering::Relaxed),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "parallel block executed"
+        );
+        assemble(block, state, results, overlay)
+    }
+}

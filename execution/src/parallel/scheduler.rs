@@ -1,0 +1,237 @@
+//! Block-STM's collaborative scheduler: worker threads pull execution and validation tasks
+//! in transaction order, so the lowest unfinished transaction always makes progress and
+//! every transaction is validated again whenever a lower one's writes change.
+
+use super::mv_memory::{Incarnation, TxIdx, lock};
+use std::sync::{
+    Mutex,
+    atomic::{AtomicBool, AtomicUsize, Ordering},
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Status {
+    ReadyToExecute,
+    Executing,
+    Executed,
+    Aborting,
+}
+
+#[derive(Debug)]
+struct TxState {
+    incarnation: Incarnation,
+    status: Status,
+}
+
+/// A unit of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Task {
+    /// Execute this incarnation of the transaction.
+    Execute(TxIdx, Incarnation),
+    /// Validate this incarnation's reads.
+    Validate(TxIdx, Incarnation),
+}
+
+/// The scheduler's shared state.
+pub(super) struct Scheduler {
+    len: usize,
+    execution_idx: AtomicUsize,
+    validation_idx: AtomicUsize,
+    decrease_cnt: AtomicUsize,
+    num_active_tasks: AtomicUsize,
+    done: AtomicBool,
+    txs: Vec<Mutex<TxState>>,
+    dependents: Vec<Mutex<Vec<TxIdx>>>,
+    /// Executions started, for statistics.
+    pub(super) executions: AtomicUsize,
+    /// Validations that failed, for statistics.
+    pub(super) aborts: AtomicUsize,
+}
+
+impl Scheduler {
+    pub(super) fn new(len: usize) -> Self {
+        Self {
+            len,
+            execution_idx: AtomicUsize::new(0),
+            validation_idx: AtomicUsize::new(0),
+            decrease_cnt: AtomicUsize::new(0),
+            num_active_tasks: AtomicUsize::new(0),
+            done: AtomicBool::new(len == 0),
+            txs: (0..len)
+                .map(|_| {
+                    Mutex::new(TxState {
+                        incarnation: 0,
+                        status: Status::ReadyToExecute,
+                    })
+                })
+                .collect(),
+            dependents: (0..len).map(|_| Mutex::new(Vec::new())).collect(),
+            executions: AtomicUsize::new(0),
+            aborts: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether all work is finished.
+    pub(super) fn done(&self) -> bool {
+        self.done.load(Ordering::Acquire)
+    }
+
+    /// Stops the scheduler early (a fatal error elsewhere).
+    pub(super) fn halt(&self) {
+        self.done.store(true, Ordering::Release);
+    }
+
+    fn check_done(&self) {
+        let observed = self.decrease_cnt.load(Ordering::SeqCst);
+        if self
+            .execution_idx
+            .load(Ordering::SeqCst)
+            .min(self.validation_idx.load(Ordering::SeqCst))
+            >= self.len
+            && self.num_active_tasks.load(Ordering::SeqCst) == 0
+            && observed == self.decrease_cnt.load(Ordering::SeqCst)
+        {
+            self.done.store(true, Ordering::Release);
+        }
+    }
+
+    fn try_incarnate(&self, tx: TxIdx) -> Option<Incarnation> {
+        let mut state = lock(&self.txs[tx]);
+        if state.status == Status::ReadyToExecute {
+            state.status = Status::Executing;
+            Some(state.incarnation)
+        } else {
+            None
+        }
+    }
+
+    fn next_to_execute(&self) -> Option<Task> {
+        if self.execution_idx.load(Ordering::SeqCst) >= self.len {
+            self.check_done();
+            return None;
+        }
+        self.num_active_tasks.fetch_add(1, Ordering::SeqCst);
+        let tx = self.execution_idx.fetch_add(1, Ordering::SeqCst);
+        if tx < self.len
+            && let Some(incarnation) = self.try_incarnate(tx)
+        {
+            return Some(Task::Execute(tx, incarnation));
+        }
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
+
+    fn next_to_validate(&self) -> Option<Task> {
+        if self.validation_idx.load(Ordering::SeqCst) >= self.len {
+            self.check_done();
+            return None;
+        }
+        self.num_active_tasks.fetch_add(1, Ordering::SeqCst);
+        let tx = self.validation_idx.fetch_add(1, Ordering::SeqCst);
+        if tx < self.len {
+            let state = lock(&self.txs[tx]);
+            if state.status == Status::Executed {
+                return Some(Task::Validate(tx, state.incarnation));
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
+
+    /// The next task, preferring validation of lower transactions over execution of higher
+    /// ones; `None` when there is nothing to pick up right now.
+    pub(super) fn next_task(&self) -> Option<Task> {
+        if self.validation_idx.load(Ordering::SeqCst) < self.execution_idx.load(Ordering::SeqCst) {
+            self.next_to_validate()
+        } else {
+            self.next_to_execute()
+        }
+    }
+
+    fn decrease_execution_idx(&self, target: TxIdx) {
+        self.execution_idx.fetch_min(target, Ordering::SeqCst);
+        self.decrease_cnt.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn decrease_validation_idx(&self, target: TxIdx) {
+        self.validation_idx.fetch_min(target, Ordering::SeqCst);
+        self.decrease_cnt.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Transaction `tx` read a value `blocking` is recomputing. Returns `false` when
+    /// `blocking` has already finished (re-execute `tx` at once); otherwise `tx` is parked
+    /// until `blocking` finishes and the caller's task is over.
+    pub(super) fn add_dependency(&self, tx: TxIdx, blocking: TxIdx) -> bool {
+        let mut dependents = lock(&self.dependents[blocking]);
+        if lock(&self.txs[blocking]).status == Status::Executed {
+            return false;
+        }
+        lock(&self.txs[tx]).status = Status::Aborting;
+        dependents.push(tx);
+        drop(dependents);
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        true
+    }
+
+    fn set_ready(&self, tx: TxIdx) {
+        let mut state = lock(&self.txs[tx]);
+        state.incarnation += 1;
+        state.status = Status::ReadyToExecute;
+    }
+
+    /// Transaction `tx` finished executing `incarnation`. Returns a validation task for it
+    /// when it can be validated right away.
+    pub(super) fn finish_execution(
+        &self,
+        tx: TxIdx,
+        incarnation: Incarnation,
+        wrote_new_location: bool,
+    ) -> Option<Task> {
+        self.executions.fetch_add(1, Ordering::Relaxed);
+        lock(&self.txs[tx]).status = Status::Executed;
+        let dependents = std::mem::take(&mut *lock(&self.dependents[tx]));
+        if let Some(min) = dependents.iter().min().copied() {
+            for d in dependents {
+                self.set_ready(d);
+            }
+            self.decrease_execution_idx(min);
+        }
+        if self.validation_idx.load(Ordering::SeqCst) > tx {
+            if wrote_new_location {
+                self.decrease_validation_idx(tx);
+            } else {
+                return Some(Task::Validate(tx, incarnation));
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
+
+    /// Validation found `tx`'s reads stale: aborts `incarnation` unless it was already
+    /// aborted by another validation. Returns whether this call aborted it.
+    pub(super) fn try_validation_abort(&self, tx: TxIdx, incarnation: Incarnation) -> bool {
+        let mut state = lock(&self.txs[tx]);
+        if state.incarnation == incarnation && state.status == Status::Executed {
+            state.status = Status::Aborting;
+            self.aborts.fetch_add(1, Ordering::Relaxed);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Transaction `tx` was validated (and aborted, if `aborted`). Returns its re-execution
+    /// when the caller should do it at once.
+    pub(super) fn finish_validation(&self, tx: TxIdx, aborted: bool) -> Option<Task> {
+        if aborted {
+            self.set_ready(tx);
+            self.decrease_validation_idx(tx + 1);
+            if self.execution_idx.load(Ordering::SeqCst) > tx
+                && let Some(incarnation) = self.try_incarnate(tx)
+            {
+                return Some(Task::Execute(tx, incarnation));
+            }
+        }
+        self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
+        None
+    }
+}

@@ -1,0 +1,372 @@
+//! The state a block executes against, and the block-local overlay both executors fold
+//! their writes into.
+
+use crate::types::AccountState;
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
+use parallax_storage::{StateChanges, StorageChanges};
+use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY};
+use std::collections::BTreeMap;
+
+/// A failed state read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StateError(pub String);
+
+/// Read access to the state before a block. Implementations must be safe to read from many
+/// threads at once (the parallel executor's workers all read it).
+pub trait StateView: Sync {
+    /// The account at `address`, without its code; `None` if it does not exist.
+    fn account(&self, address: Address) -> Result<Option<AccountState>, StateError>;
+    /// The code with hash `code_hash`.
+    fn code(&self, code_hash: B256) -> Result<Option<Bytecode>, StateError>;
+    /// A storage slot (zero when unset).
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError>;
+    /// The hash of block `number` (for `BLOCKHASH`); zero when unknown.
+    fn block_hash(&self, number: u64) -> Result<B256, StateError>;
+}
+
+impl<T: StateView + ?Sized> StateView for &T {
+    fn account(&self, address: Address) -> Result<Option<AccountState>, StateError> {
+        (**self).account(address)
+    }
+    fn code(&self, code_hash: B256) -> Result<Option<Bytecode>, StateError> {
+        (**self).code(code_hash)
+    }
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError> {
+        (**self).storage(address, slot)
+    }
+    fn block_hash(&self, number: u64) -> Result<B256, StateError> {
+        (**self).block_hash(number)
+    }
+}
+
+/// One account of an [`InMemoryState`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InMemoryAccount {
+    /// Balance in wei.
+    pub balance: U256,
+    /// Nonce.
+    pub nonce: u64,
+    /// Code (empty for none).
+    pub code: Bytes,
+    /// Non-zero storage slots.
+    pub storage: HashMap<U256, U256>,
+}
+
+/// A whole state held in memory: fixtures, tests, benchmarks and development chains.
+#[derive(Debug, Clone, Default)]
+pub struct InMemoryState {
+    accounts: HashMap<Address, (AccountState, HashMap<U256, U256>)>,
+    codes: HashMap<B256, Bytecode>,
+    block_hashes: HashMap<u64, B256>,
+}
+
+impl InMemoryState {
+    /// An empty state.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Inserts (or replaces) an account.
+    pub fn insert_account(&mut self, address: Address, account: InMemoryAccount) {
+        let code_hash = if account.code.is_empty() {
+            KECCAK_EMPTY
+        } else {
+            let hash = keccak256(&account.code);
+            self.codes
+                .entry(hash)
+                .or_insert_with(|| Bytecode::new_raw(account.code.clone()));
+            hash
+        };
+        let storage = account
+            .storage
+            .into_iter()
+            .filter(|(_, v)| !v.is_zero())
+            .collect();
+        self.accounts.insert(
+            address,
+            (
+                AccountState {
+                    balance: account.balance,
+                    nonce: account.nonce,
+                    code_hash,
+                    code: None,
+                },
+                storage,
+            ),
+        );
+    }
+
+    /// Records the hash of block `number`.
+    pub fn insert_block_hash(&mut self, number: u64, hash: B256) {
+        self.block_hashes.insert(number, hash);
+    }
+
+    /// Number of accounts.
+    pub fn len(&self) -> usize {
+        self.accounts.len()
+    }
+
+    /// Whether there are no accounts.
+    pub fn is_empty(&self) -> bool {
+        self.accounts.is_empty()
+    }
+
+    /// Applies a block's state changes, so the next block can run on top.
+    pub fn apply(&mut self, changes: &StateChanges) {
+        for (hash, code) in &changes.bytecodes {
+            self.codes
+                .entry(*hash)
+                .or_insert_with(|| Bytecode::new_raw(code.clone()));
+        }
+        for (address, account) in &changes.accounts {
+            match account {
+                None => {
+                    self.accounts.remove(address);
+                }
+                Some(account) => {
+                    let entry = self.accounts.entry(*address).or_insert_with(|| {
+                        (AccountState::with_balance(U256::ZERO), HashMap::default())
+                    });
+                    entry.0 = AccountState {
+                        balance: account.balance,
+                        nonce: account.nonce,
+                        code_hash: account.code_hash,
+                        code: None,
+                    };
+                }
+            }
+        }
+        for (address, storage) in &changes.storage {
+            let Some((_, slots)) = self.accounts.get_mut(address) else {
+                continue;
+            };
+            if storage.wiped {
+                slots.clear();
+            }
+            for (slot, value) in &storage.slots {
+                let slot = U256::from_be_bytes(slot.0);
+                if value.is_zero() {
+                    slots.remove(&slot);
+                } else {
+                    slots.insert(slot, *value);
+                }
+            }
+        }
+    }
+
+    /// The accounts, for building the state root.
+    pub fn accounts(
+        &self,
+    ) -> impl Iterator<Item = (&Address, &AccountState, &HashMap<U256, U256>)> {
+        self.accounts.iter().map(|(a, (info, s))| (a, info, s))
+    }
+}
+
+impl StateView for InMemoryState {
+    fn account(&self, address: Address) -> Result<Option<AccountState>, StateError> {
+        Ok(self.accounts.get(&address).map(|(info, _)| info.clone()))
+    }
+
+    fn code(&self, code_hash: B256) -> Result<Option<Bytecode>, StateError> {
+        Ok(self.codes.get(&code_hash).cloned())
+    }
+
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError> {
+        Ok(self
+            .accounts
+            .get(&address)
+            .and_then(|(_, s)| s.get(&slot).copied())
+            .unwrap_or_default())
+    }
+
+    fn block_hash(&self, number: u64) -> Result<B256, StateError> {
+        Ok(self.block_hashes.get(&number).copied().unwrap_or_default())
+    }
+}
+
+/// One state write made by a transaction (or a system call), in the order it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Write {
+    /// The account's new value; `None` destroys it.
+    Account(Address, Option<AccountState>),
+    /// Adds to the account's balance without having read it (fees, plain transfers).
+    BalanceIncrement(Address, U256),
+    /// Clears all of the account's storage (creation, self-destruct, EIP-161 removal).
+    WipeStorage(Address),
+    /// A storage slot's new value.
+    Slot(Address, U256, U256),
+}
+
+/// An account's block-local changes.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OverlayAccount {
+    /// The current value, if the block set it (`Some(None)`: destroyed).
+    pub(crate) info: Option<Option<AccountState>>,
+    /// Whether the storage was wiped in this block.
+    pub(crate) wiped: bool,
+    /// Slots written since the last wipe.
+    pub(crate) slots: HashMap<U256, U256>,
+}
+
+/// The changes a block has made so far, on top of a [`StateView`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overlay {
+    pub(crate) accounts: HashMap<Address, OverlayAccount>,
+}
+
+impl Overlay {
+    /// The account as the block currently sees it.
+    pub(crate) fn account<S: StateView + ?Sized>(
+        &self,
+        base: &S,
+        address: Address,
+    ) -> Result<Option<AccountState>, StateError> {
+        match self.accounts.get(&address).and_then(|a| a.info.as_ref()) {
+            Some(info) => Ok(info.clone()),
+            None => base.account(address),
+        }
+    }
+
+    /// A slot as the block currently sees it.
+    pub(crate) fn storage<S: StateView + ?Sized>(
+        &self,
+        base: &S,
+        address: Address,
+        slot: U256,
+    ) -> Result<U256, StateError> {
+        if let Some(account) = self.accounts.get(&address) {
+            if let Some(value) = account.slots.get(&slot) {
+                return Ok(*value);
+            }
+            if account.wiped {
+                return Ok(U256::ZERO);
+            }
+        }
+        base.storage(address, slot)
+    }
+
+    /// Applies one write.
+    pub(crate) fn apply<S: StateView + ?Sized>(
+        &mut self,
+        base: &S,
+        write: &Write,
+    ) -> Result<(), StateError> {
+        match write {
+            Write::Account(address, info) => {
+                self.accounts.entry(*address).or_default().info = Some(info.clone());
+            }
+            Write::BalanceIncrement(address, amount) => {
+                let mut info = self
+                    .account(base, *address)?
+                    .unwrap_or_else(|| AccountState::with_balance(U256::ZERO));
+                info.balance = info.balance.saturating_add(*amount);
+                self.accounts.entry(*address).or_default().info = Some(Some(info));
+            }
+            Write::WipeStorage(address) => {
+                let account = self.accounts.entry(*address).or_default();
+                account.wiped = true;
+                account.slots.clear();
+            }
+            Write::Slot(address, slot, value) => {
+                self.accounts
+                    .entry(*address)
+                    .or_default()
+                    .slots
+                    .insert(*slot, *value);
+            }
+        }
+        Ok(())
+    }
+
+    /// The block's changes against `base`: accounts whose value changed or whose storage was
+    /// wiped, slots whose value changed (for wiped accounts: every non-zero slot written
+    /// since), and code the block introduced.
+    pub(crate) fn into_changes<S: StateView + ?Sized>(
+        self,
+        base: &S,
+    ) -> Result<StateChanges, StateError> {
+        let mut changes = StateChanges::default();
+        let mut accounts: Vec<_> = self.accounts.into_iter().collect();
+        accounts.sort_unstable_by_key(|(a, _)| *a);
+        for (address, account) in accounts {
+            let before = base.account(address)?;
+            let after = match &account.info {
+                Some(info) => info.clone(),
+                None => before.clone(),
+            };
+            if before.is_none() && after.is_none() {
+                // Created and destroyed within the block (or touched while empty): nothing
+                // of it remains and nothing existed before.
+                continue;
+            }
+            let before_stored = before.as_ref().map(AccountState::to_stored);
+            let after_stored = after.as_ref().map(AccountState::to_stored);
+            if account.wiped || before_stored != after_stored {
+                changes.accounts.insert(address, after_stored);
+            }
+            if let Some(code) = after.as_ref().and_then(|a| a.code.as_ref())
+                && after.as_ref().is_some_and(|a| a.code_hash != KECCAK_EMPTY)
+                && before.as_ref().map(|b| b.code_hash) != after.as_ref().map(|a| a.code_hash)
+            {
+                let hash = after.as_ref().map(|a| a.code_hash).unwrap_or_default();
+                changes
+                    .bytecodes
+                    .insert(hash, crate::types::code_bytes(code));
+            }
+            let mut slots = BTreeMap::new();
+            for (slot, value) in &account.slots {
+                if account.wiped {
+                    if !value.is_zero() {
+                        slots.insert(B256::from(*slot), *value);
+                    }
+                } else if base.storage(address, *slot)? != *value {
+                    slots.insert(B256::from(*slot), *value);
+                }
+            }
+            // A destroyed account keeps no storage, whatever was written before it went.
+            if after.is_none() {
+                slots.clear();
+            }
+            if account.wiped || !slots.is_empty() {
+                changes.storage.insert(
+                    address,
+                    StorageChanges {
+                        wiped: account.wiped,
+                        slots,
+                    },
+                );
+            }
+        }
+        Ok(changes)
+    }
+}
+
+/// A [`StateView`] with block-local changes (system calls) on top.
+pub(crate) struct Layered<'a, S: ?Sized> {
+    pub(crate) base: &'a S,
+    pub(crate) overlay: &'a Overlay,
+}
+
+impl<S: StateView + ?Sized> StateView for Layered<'_, S> {
+    fn account(&self, address: Address) -> Result<Option<AccountState>, StateError> {
+        self.overlay.account(self.base, address)
+    }
+    fn code(&self, code_hash: B256) -> Result<Option<Bytecode>, StateError> {
+        for account in self.overlay.accounts.values() {
+            if let Some(Some(info)) = &account.info
+                && info.code_hash == code_hash
+                && let Some(code) = &info.code
+            {
+                return Ok(Some(code.clone()));
+            }
+        }
+        self.base.code(code_hash)
+    }
+    fn storage(&self, address: Address, slot: U256) -> Result<U256, StateError> {
+        self.overlay.storage(self.base, address, slot)
+    }
+    fn block_hash(&self, number: u64) -> Result<B256, StateError> {
+        self.base.block_hash(number)
+    }
+}
