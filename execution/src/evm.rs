@@ -8,6 +8,7 @@ use crate::{
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
 use alloy_eips::{eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS};
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256, map::HashMap};
+use parallax_storage::StateChanges;
 use revm::{
     Context, Database, MainBuilder, MainContext, SystemCallEvm,
     bytecode::Bytecode,
@@ -270,13 +271,29 @@ pub(crate) fn pre_block_overlay<S: StateView + ?Sized>(
     Ok(db.overlay)
 }
 
-/// Builds a block's output from its transactions' results and the overlay holding every
-/// write (system calls and transactions), then applies withdrawals.
-pub(crate) fn assemble<S: StateView + ?Sized>(
+/// Applies the block's withdrawals to `overlay` (those whose recipient `owns`) and returns
+/// the block's state changes against `base`.
+pub(crate) fn finish_state<S: StateView + ?Sized>(
     block: &Block,
     base: &S,
-    results: Vec<TxResult>,
     mut overlay: Overlay,
+    owns: impl Fn(&Address) -> bool,
+) -> Result<StateChanges, StateError> {
+    for withdrawal in &block.withdrawals {
+        if withdrawal.amount_gwei == 0 || !owns(&withdrawal.address) {
+            continue;
+        }
+        let amount = U256::from(withdrawal.amount_gwei) * U256::from(1_000_000_000u64);
+        overlay.apply(base, &Write::BalanceIncrement(withdrawal.address, amount))?;
+    }
+    overlay.into_changes(base)
+}
+
+/// Builds a block's output from its transactions' results and its state changes.
+pub(crate) fn assemble(
+    block: &Block,
+    results: Vec<TxResult>,
+    state: StateChanges,
 ) -> Result<BlockOutput, ExecutionError> {
     let mut receipts = Vec::with_capacity(results.len());
     let mut gas_used_per_tx = Vec::with_capacity(results.len());
@@ -314,25 +331,13 @@ pub(crate) fn assemble<S: StateView + ?Sized>(
             _ => ReceiptEnvelope::Legacy(with_bloom),
         });
     }
-    for withdrawal in &block.withdrawals {
-        if withdrawal.amount_gwei == 0 {
-            continue;
-        }
-        let amount = U256::from(withdrawal.amount_gwei) * U256::from(1_000_000_000u64);
-        overlay
-            .apply(base, &Write::BalanceIncrement(withdrawal.address, amount))
-            .map_err(|e| ExecutionError::State(e.0))?;
-    }
     let receipts_root = alloy_consensus::proofs::calculate_receipt_root(&receipts);
     let transactions_root = block
         .transactions
         .iter()
-        .map(|t| t.envelope.clone())
+        .map(|t| t.envelope.as_ref())
         .collect::<Option<Vec<_>>>()
         .map(|txs| alloy_consensus::proofs::calculate_transaction_root(&txs));
-    let state = overlay
-        .into_changes(base)
-        .map_err(|e| ExecutionError::State(e.0))?;
     Ok(BlockOutput {
         receipts,
         gas_used_per_tx,

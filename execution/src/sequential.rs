@@ -3,8 +3,8 @@
 use crate::{
     BlockExecutor,
     evm::{
-        OverlayDb, TxResult, assemble, block_env, cfg_env, collect_writes, invalid_reason,
-        pre_block_overlay,
+        OverlayDb, TxResult, assemble, block_env, cfg_env, collect_writes, finish_state,
+        invalid_reason, pre_block_overlay,
     },
     state::StateView,
     types::{Block, BlockOutput, ExecutionError},
@@ -50,6 +50,8 @@ impl BlockExecutor for SequentialExecutor {
             }
         }
         let overlay = std::mem::take(&mut evm.ctx.journaled_state.database.overlay);
-        assemble(block, state, results, overlay)
+        let changes = finish_state(block, state, overlay, |_| true)
+            .map_err(|e| ExecutionError::State(e.0))?;
+        assemble(block, results, changes)
     }
 }

@@ -198,6 +198,18 @@ pub(crate) enum Write {
     Slot(Address, U256, U256),
 }
 
+impl Write {
+    /// The account the write is about.
+    pub(crate) fn address(&self) -> Address {
+        match self {
+            Write::Account(a, _)
+            | Write::BalanceIncrement(a, _)
+            | Write::WipeStorage(a)
+            | Write::Slot(a, _, _) => *a,
+        }
+    }
+}
+
 /// An account's block-local changes.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OverlayAccount {

@@ -18,14 +18,15 @@ mod scheduler;
 use crate::{
     BlockExecutor,
     evm::{
-        TxResult, assemble, block_env, cfg_env, collect_writes, invalid_reason, pre_block_overlay,
-        to_info,
+        TxResult, assemble, block_env, cfg_env, collect_writes, finish_state, invalid_reason,
+        pre_block_overlay, to_info,
     },
-    state::{Layered, Overlay, StateView, Write},
+    state::{Layered, Overlay, StateError, StateView, Write},
     types::{AccountState, Block, BlockOutput, ExecutionError},
 };
 use alloy_primitives::{Address, B256, TxKind, U256};
 use mv_memory::{MvMemory, Read, Resolved, TxIdx, is_empty, lock, shape};
+use parallax_storage::StateChanges;
 use revm::{
     Context, Database, MainBuilder, MainContext,
     bytecode::Bytecode,
@@ -41,7 +42,10 @@ use revm::{
 use scheduler::{Scheduler, Task};
 use std::{
     panic::AssertUnwindSafe,
-    sync::{Mutex, atomic::Ordering},
+    sync::{
+        Barrier, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Instant,
 };
 use tracing::debug;
@@ -124,6 +128,27 @@ impl<S: StateView + ?Sized> Database for MvDb<'_, S> {
     type Error = MvDbError;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, MvDbError> {
+        if self.lazy_recipient == Some(address) {
+            self.lazy_recipient = None;
+            let account = match self
+                .mv
+                .account_shape(self.base, address, self.tx)
+                .map_err(|e| MvDbError::State(e.0))?
+            {
+                Resolved::Value(v) => v,
+                Resolved::Blocked(j) => return Err(MvDbError::Blocked(j)),
+            };
+            let (nonce, code_hash) = shape(&account);
+            if code_hash == KECCAK_EMPTY {
+                // The balance handed to the EVM leaves out increments above the last
+                // absolute write: a plain transfer's outcome does not depend on it, and the
+                // write it makes is turned back into an increment afterwards.
+                self.reads
+                    .push(Read::AccountShape(address, nonce, code_hash));
+                self.lazy_seen = Some(account.clone());
+                return Ok(account.map(to_info));
+            }
+        }
         let account = match self
             .mv
             .account(self.base, address, self.tx)
@@ -132,16 +157,6 @@ impl<S: StateView + ?Sized> Database for MvDb<'_, S> {
             Resolved::Value(v) => v,
             Resolved::Blocked(j) => return Err(MvDbError::Blocked(j)),
         };
-        if self.lazy_recipient == Some(address) {
-            self.lazy_recipient = None;
-            let (nonce, code_hash) = shape(&account);
-            if code_hash == KECCAK_EMPTY {
-                self.reads
-                    .push(Read::AccountShape(address, nonce, code_hash));
-                self.lazy_seen = Some(account.clone());
-                return Ok(account.map(to_info));
-            }
-        }
         if self.touch_only && address == self.beneficiary {
             self.reads
                 .push(Read::AccountEmpty(address, is_empty(&account)));
@@ -241,14 +256,35 @@ enum Executed {
 
 struct Shared<'a, S: ?Sized> {
     block: &'a Block,
-    base: &'a S,
+    /// The state before the block.
+    state: &'a S,
+    /// The system calls' writes, on top of `state`.
+    pre: &'a Overlay,
+    threads: usize,
     mv: MvMemory,
     scheduler: Scheduler,
     results: Vec<Mutex<Option<TxResult>>>,
+    /// Transactions whose recipient turned out not to be a plain credit: they read it in
+    /// full from then on (so a failed lazy read cannot repeat forever).
+    no_lazy: Vec<AtomicBool>,
+    /// Each worker's share of the block's state changes (by address partition).
+    partials: Vec<Mutex<Option<StateChanges>>>,
     error: Mutex<Option<ExecutionError>>,
 }
 
+/// The worker that folds the final writes of `address`.
+fn partition(address: &Address, threads: usize) -> usize {
+    (usize::from(address.0[19]) | usize::from(address.0[18]) << 8) % threads
+}
+
 impl<'a, S: StateView + ?Sized> Shared<'a, S> {
+    fn base(&self) -> Layered<'a, S> {
+        Layered {
+            base: self.state,
+            overlay: self.pre,
+        }
+    }
+
     fn fail(&self, error: ExecutionError) {
         lock(&self.error).get_or_insert(error);
         self.scheduler.halt();
@@ -256,6 +292,9 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
 
     /// The recipient of a plain value transfer, whose credit can be accumulated lazily.
     fn lazy_recipient(&self, tx: TxIdx) -> Option<Address> {
+        if self.no_lazy[tx].load(Ordering::Relaxed) {
+            return None;
+        }
         let env = &self.block.transactions[tx].env;
         match env.kind {
             TxKind::Call(to)
@@ -269,12 +308,16 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         }
     }
 
-    fn execute(&self, evm: &mut WorkerEvm<'a, S>, tx: TxIdx) -> Result<Executed, ExecutionError> {
+    fn execute<'b>(
+        &self,
+        evm: &mut WorkerEvm<'b, Layered<'a, S>>,
+        tx: TxIdx,
+    ) -> Result<Executed, ExecutionError> {
         let lazy_recipient = self.lazy_recipient(tx);
         evm.ctx().db_mut().reset(tx, lazy_recipient);
         let env = &self.block.transactions[tx].env;
         evm.ctx().set_tx(env.clone());
-        let outcome = LazyFeeHandler(std::marker::PhantomData).run(evm);
+        let outcome = LazyFeeHandler::<'b, Layered<'a, S>>(std::marker::PhantomData).run(evm);
         let state = evm.ctx().journal_mut().finalize();
         let db = evm.ctx().db_mut();
         let mut reads = std::mem::take(&mut db.reads);
@@ -293,7 +336,9 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         let mut writes = Vec::new();
         collect_writes(&state, &mut writes);
         if let (Some(seen), TxKind::Call(to)) = (db.lazy_seen.take(), env.kind) {
-            lazy_credit(&mut writes, &mut reads, to, seen, env.value);
+            if !lazy_credit(&mut writes, &mut reads, to, seen, env.value) {
+                self.no_lazy[tx].store(true, Ordering::Relaxed);
+            }
         }
         if !db.fee.is_zero() {
             add_fee(&mut writes, self.block.env.beneficiary, db.fee);
@@ -305,9 +350,9 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         })
     }
 
-    fn try_execute(
+    fn try_execute<'b>(
         &self,
-        evm: &mut WorkerEvm<'a, S>,
+        evm: &mut WorkerEvm<'b, Layered<'a, S>>,
         tx: TxIdx,
         incarnation: usize,
     ) -> Result<Option<Task>, ExecutionError> {
@@ -334,7 +379,7 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
     fn validate(&self, tx: TxIdx, incarnation: usize) -> Result<Option<Task>, ExecutionError> {
         let valid = self
             .mv
-            .validate_reads(self.base, tx)
+            .validate_reads(&self.base(), tx)
             .map_err(|e| ExecutionError::State(e.0))?;
         let aborted = !valid && self.scheduler.try_validation_abort(tx, incarnation);
         if aborted {
@@ -343,11 +388,36 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         Ok(self.scheduler.finish_validation(tx, aborted))
     }
 
+    /// Folds the final writes of the addresses worker `worker` owns into state changes,
+    /// and frees its share of the multi-version memory.
+    fn finalize(&self, worker: usize) -> Result<(), StateError> {
+        let owns = |a: &Address| partition(a, self.threads) == worker;
+        let mut overlay = Overlay::default();
+        for (address, account) in &self.pre.accounts {
+            if owns(address) {
+                overlay.accounts.insert(*address, account.clone());
+            }
+        }
+        for tx in 0..self.block.transactions.len() {
+            self.mv.for_each_write(tx, |write| {
+                if owns(&write.address()) {
+                    overlay.apply(self.state, &write)?;
+                }
+                Ok(())
+            })?;
+        }
+        let changes = finish_state(self.block, self.state, overlay, owns)?;
+        *lock(&self.partials[worker]) = Some(changes);
+        self.mv.clear_shards(worker, self.threads);
+        Ok(())
+    }
+
     fn work(&self) {
+        let base = self.base();
         let mut evm = Context::mainnet()
             .with_db(MvDb {
                 mv: &self.mv,
-                base: self.base,
+                base: &base,
                 beneficiary: self.block.env.beneficiary,
                 tx: 0,
                 lazy_recipient: None,
@@ -389,14 +459,16 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
 }
 
 /// Turns a plain transfer's absolute write of its recipient into an increment when the
-/// transaction did nothing else to it; otherwise the read becomes a full read.
+/// transaction did nothing else to it and returns `true`. Otherwise the recipient's read
+/// becomes a full read of what the transaction saw (valid only if no increment was left
+/// out of it) and `false` is returned.
 fn lazy_credit(
     writes: &mut [Write],
     reads: &mut [Read],
     to: Address,
     seen: Option<AccountState>,
     value: U256,
-) {
+) -> bool {
     let touches_storage = writes
         .iter()
         .any(|w| matches!(w, Write::WipeStorage(a) | Write::Slot(a, _, _) if *a == to));
@@ -405,7 +477,7 @@ fn lazy_credit(
         .position(|w| matches!(w, Write::Account(a, _) if *a == to));
     let Some(position) = position else {
         // Nothing was credited (e.g. the call halted): the recipient was read, not written.
-        return;
+        return true;
     };
     let pure_credit = match (&writes[position], &seen) {
         (Write::Account(_, Some(after)), before) if !touches_storage => {
@@ -427,6 +499,7 @@ fn lazy_credit(
             }
         }
     }
+    pure_credit
 }
 
 /// Adds the lazily accumulated fee to the transaction's writes of the beneficiary.
@@ -458,51 +531,73 @@ impl BlockExecutor for ParallelExecutor {
     ) -> Result<BlockOutput, ExecutionError> {
         let started = Instant::now();
         let pre = pre_block_overlay(block, state)?;
-        let base = Layered {
-            base: state,
-            overlay: &pre,
-        };
         let n = block.transactions.len();
+        let threads = self.threads.min(n.max(1));
         let shared = Shared {
             block,
-            base: &base,
+            state,
+            pre: &pre,
+            threads,
             mv: MvMemory::new(n),
             scheduler: Scheduler::new(n),
             results: (0..n).map(|_| Mutex::new(None)).collect(),
+            no_lazy: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            partials: (0..threads).map(|_| Mutex::new(None)).collect(),
             error: Mutex::new(None),
         };
-        let threads = self.threads.min(n.max(1));
-        std::thread::scope(|scope| {
-            let run = || {
-                if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(|| shared.work())) {
-                    let message = panic
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| panic.downcast_ref::<String>().cloned())
-                        .unwrap_or_else(|| "panic".into());
-                    shared.fail(ExecutionError::Worker(message));
-                }
-            };
-            for _ in 1..threads {
-                scope.spawn(run);
+        let barrier = Barrier::new(threads);
+        let guarded = |f: &dyn Fn()| {
+            if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(f)) {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic".into());
+                shared.fail(ExecutionError::Worker(message));
             }
-            run();
+        };
+        let run = |worker: usize| {
+            guarded(&|| shared.work());
+            // Every worker reaches the barrier exactly once, whatever happened above.
+            barrier.wait();
+            if lock(&shared.error).is_none() {
+                guarded(&|| {
+                    if let Err(e) = shared.finalize(worker) {
+                        shared.fail(ExecutionError::State(e.0));
+                    }
+                });
+            }
+        };
+        std::thread::scope(|scope| {
+            for worker in 1..threads {
+                scope.spawn(move || run(worker));
+            }
+            run(0);
         });
         if let Some(error) = lock(&shared.error).take() {
             return Err(error);
         }
-        let mut overlay: Overlay = pre.clone();
+        let mut changes = StateChanges::default();
+        for partial in &shared.partials {
+            let Some(part) = lock(partial).take() else {
+                return Err(ExecutionError::Worker("a worker did not finish".into()));
+            };
+            changes.accounts.extend(part.accounts);
+            changes.storage.extend(part.storage);
+            changes.bytecodes.extend(part.bytecodes);
+        }
         let mut results = Vec::with_capacity(n);
-        for tx in 0..n {
-            let result = lock(&shared.results[tx]).take().ok_or_else(|| {
+        for (tx, result) in shared.results.iter().enumerate() {
+            results.push(lock(result).take().ok_or_else(|| {
                 ExecutionError::Worker(format!("transaction {tx} was never executed"))
-            })?;
-            for write in shared.mv.take_writes(tx) {
-                overlay
-                    .apply(state, &write)
-                    .map_err(|e| ExecutionError::State(e.0))?;
-            }
-            results.push(result);
+            })?);
+        }
+        if std::env::var_os("PARALLAX_EXEC_STATS").is_some() {
+            eprintln!(
+                "stats txs={n} executions={} aborts={}",
+                shared.scheduler.executions.load(Ordering::Relaxed),
+                shared.scheduler.aborts.load(Ordering::Relaxed)
+            );
         }
         debug!(
             transactions = n,
@@ -512,6 +607,6 @@ impl BlockExecutor for ParallelExecutor {
             elapsed_us = started.elapsed().as_micros() as u64,
             "parallel block executed"
         );
-        assemble(block, state, results, overlay)
+        assemble(block, results, changes)
     }
 }

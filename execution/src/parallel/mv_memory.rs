@@ -13,7 +13,6 @@ use crate::{
 use alloy_primitives::{Address, B256, U256, map::HashMap};
 use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY};
 use std::{
-    collections::BTreeMap,
     hash::{BuildHasher, Hash},
     sync::{Mutex, MutexGuard},
 };
@@ -98,7 +97,103 @@ pub(super) enum Resolved<T> {
     Blocked(TxIdx),
 }
 
-type Versions = BTreeMap<TxIdx, Entry>;
+/// The versions of one location, sorted by transaction: every entry, plus sorted indexes
+/// of the absolute writes and of the estimates, so a read that skips balance increments is
+/// logarithmic however many increments pile up (thousands of transfers to one exchange
+/// address, fees to the beneficiary). Most locations have one or two versions, so sorted
+/// vectors beat trees here; transactions mostly record in order, so inserts append.
+#[derive(Debug, Default)]
+struct Versions {
+    entries: Vec<(TxIdx, Entry)>,
+    absolutes: Vec<TxIdx>,
+    estimates: Vec<TxIdx>,
+}
+
+fn set_insert(set: &mut Vec<TxIdx>, tx: TxIdx) {
+    if let Err(i) = set.binary_search(&tx) {
+        set.insert(i, tx);
+    }
+}
+
+fn set_remove(set: &mut Vec<TxIdx>, tx: TxIdx) {
+    if let Ok(i) = set.binary_search(&tx) {
+        set.remove(i);
+    }
+}
+
+/// The greatest element of a sorted set below `tx`.
+fn below(set: &[TxIdx], tx: TxIdx) -> Option<TxIdx> {
+    let i = set.partition_point(|j| *j < tx);
+    i.checked_sub(1).map(|i| set[i])
+}
+
+impl Versions {
+    fn position(&self, tx: TxIdx) -> Result<usize, usize> {
+        self.entries.binary_search_by_key(&tx, |(j, _)| *j)
+    }
+
+    fn insert(&mut self, tx: TxIdx, value: Value) {
+        set_remove(&mut self.estimates, tx);
+        if matches!(value, Value::Increment(_)) {
+            set_remove(&mut self.absolutes, tx);
+        } else {
+            set_insert(&mut self.absolutes, tx);
+        }
+        let entry = Entry {
+            estimate: false,
+            value,
+        };
+        match self.position(tx) {
+            Ok(i) => self.entries[i].1 = entry,
+            Err(i) => self.entries.insert(i, (tx, entry)),
+        }
+    }
+
+    fn remove(&mut self, tx: TxIdx) {
+        if let Ok(i) = self.position(tx) {
+            self.entries.remove(i);
+        }
+        set_remove(&mut self.absolutes, tx);
+        set_remove(&mut self.estimates, tx);
+    }
+
+    fn mark_estimate(&mut self, tx: TxIdx) {
+        if let Ok(i) = self.position(tx) {
+            self.entries[i].1.estimate = true;
+            set_insert(&mut self.estimates, tx);
+        }
+    }
+
+    fn get(&self, tx: TxIdx) -> Option<&Entry> {
+        self.position(tx).ok().map(|i| &self.entries[i].1)
+    }
+
+    /// The entries of transactions in `from..to`.
+    fn range(&self, from: TxIdx, to: TxIdx) -> impl Iterator<Item = &Entry> {
+        let a = self.entries.partition_point(|(j, _)| *j < from);
+        let b = self.entries.partition_point(|(j, _)| *j < to);
+        self.entries[a..b.max(a)].iter().map(|(_, e)| e)
+    }
+
+    /// The latest entry below `tx`.
+    fn latest(&self, tx: TxIdx) -> Option<(TxIdx, &Entry)> {
+        let i = self.entries.partition_point(|(j, _)| *j < tx);
+        i.checked_sub(1)
+            .map(|i| (self.entries[i].0, &self.entries[i].1))
+    }
+
+    /// The latest absolute write below `tx`, or the estimate that hides it.
+    fn latest_absolute(&self, tx: TxIdx) -> Resolved<Option<(TxIdx, &Value)>> {
+        let absolute = below(&self.absolutes, tx);
+        let estimate = below(&self.estimates, tx);
+        if let Some(e) = estimate
+            && absolute.is_none_or(|a| e >= a)
+        {
+            return Resolved::Blocked(e);
+        }
+        Resolved::Value(absolute.and_then(|a| self.get(a).map(|e| (a, &e.value))))
+    }
+}
 
 const SHARDS: usize = 64;
 
@@ -143,12 +238,12 @@ impl MvMemory {
         let shard = self.shard(location);
         let versions = shard.get(location)?;
         versions
-            .range(..tx)
-            .next_back()
-            .map(|(j, e)| (*j, e.estimate, e.value.clone()))
+            .latest(tx)
+            .map(|(j, e)| (j, e.estimate, e.value.clone()))
     }
 
-    /// The account as transaction `tx` sees it.
+    /// The account as transaction `tx` sees it, with every balance increment above the
+    /// last absolute write folded in.
     pub(super) fn account<S: StateView + ?Sized>(
         &self,
         base: &S,
@@ -157,25 +252,28 @@ impl MvMemory {
     ) -> Result<Resolved<Option<AccountState>>, StateError> {
         let location = Location::Account(address);
         let mut increments = U256::ZERO;
-        let mut found = None;
-        {
+        let found = {
             let shard = self.shard(&location);
-            if let Some(versions) = shard.get(&location) {
-                for (j, entry) in versions.range(..tx).rev() {
-                    if entry.estimate {
-                        return Ok(Resolved::Blocked(*j));
-                    }
-                    match &entry.value {
-                        Value::Account(v) => {
-                            found = Some(v.clone());
-                            break;
+            match shard.get(&location) {
+                None => None,
+                Some(versions) => {
+                    let absolute = match versions.latest_absolute(tx) {
+                        Resolved::Blocked(j) => return Ok(Resolved::Blocked(j)),
+                        Resolved::Value(v) => v,
+                    };
+                    let from = absolute.map_or(0, |(a, _)| a + 1);
+                    for entry in versions.range(from, tx) {
+                        if let Value::Increment(d) = &entry.value {
+                            increments = increments.saturating_add(*d);
                         }
-                        Value::Increment(d) => increments = increments.saturating_add(*d),
-                        _ => {}
+                    }
+                    match absolute {
+                        Some((_, Value::Account(v))) => Some(v.clone()),
+                        _ => None,
                     }
                 }
             }
-        }
+        };
         let mut account = match found {
             Some(v) => v,
             None => base.account(address)?,
@@ -185,6 +283,32 @@ impl MvMemory {
             a.balance = a.balance.saturating_add(increments);
         }
         Ok(Resolved::Value(account))
+    }
+
+    /// The account's last absolute value below `tx`, ignoring balance increments above it:
+    /// all a reader needs that does not depend on the balance.
+    pub(super) fn account_shape<S: StateView + ?Sized>(
+        &self,
+        base: &S,
+        address: Address,
+        tx: TxIdx,
+    ) -> Result<Resolved<Option<AccountState>>, StateError> {
+        let location = Location::Account(address);
+        let found = {
+            let shard = self.shard(&location);
+            match shard.get(&location).map(|v| v.latest_absolute(tx)) {
+                None | Some(Resolved::Value(None)) => None,
+                Some(Resolved::Blocked(j)) => return Ok(Resolved::Blocked(j)),
+                Some(Resolved::Value(Some((_, value)))) => match value {
+                    Value::Account(v) => Some(v.clone()),
+                    _ => None,
+                },
+            }
+        };
+        Ok(Resolved::Value(match found {
+            Some(v) => v,
+            None => base.account(address)?,
+        }))
     }
 
     /// A storage slot as transaction `tx` sees it.
@@ -232,13 +356,10 @@ impl MvMemory {
             }
         }
         for (location, value) in &new {
-            self.shard(location).entry(*location).or_default().insert(
-                tx,
-                Entry {
-                    estimate: false,
-                    value: value.clone(),
-                },
-            );
+            self.shard(location)
+                .entry(*location)
+                .or_default()
+                .insert(tx, value.clone());
         }
         let previous = std::mem::replace(&mut *lock(&self.writes[tx]), new);
         let current = lock(&self.writes[tx]);
@@ -253,7 +374,7 @@ impl MvMemory {
             if !current.iter().any(|(l, _)| l == location)
                 && let Some(versions) = self.shard(location).get_mut(location)
             {
-                versions.remove(&tx);
+                versions.remove(tx);
             }
         }
         drop(current);
@@ -266,12 +387,8 @@ impl MvMemory {
     pub(super) fn convert_writes_to_estimates(&self, tx: TxIdx) {
         let writes = lock(&self.writes[tx]);
         for (location, _) in writes.iter() {
-            if let Some(entry) = self
-                .shard(location)
-                .get_mut(location)
-                .and_then(|v| v.get_mut(&tx))
-            {
-                entry.estimate = true;
+            if let Some(versions) = self.shard(location).get_mut(location) {
+                versions.mark_estimate(tx);
             }
         }
     }
@@ -282,15 +399,15 @@ impl MvMemory {
         base: &S,
         tx: TxIdx,
     ) -> Result<bool, StateError> {
-        let reads = lock(&self.reads[tx]).clone();
-        for read in &reads {
+        let reads = lock(&self.reads[tx]);
+        for read in reads.iter() {
             let valid = match read {
                 Read::Account(address, seen) => match self.account(base, *address, tx)? {
                     Resolved::Value(now) => now == *seen,
                     Resolved::Blocked(_) => false,
                 },
                 Read::AccountShape(address, nonce, code_hash) => {
-                    match self.account(base, *address, tx)? {
+                    match self.account_shape(base, *address, tx)? {
                         Resolved::Value(now) => shape(&now) == (*nonce, *code_hash),
                         Resolved::Blocked(_) => false,
                     }
@@ -311,12 +428,28 @@ impl MvMemory {
         Ok(true)
     }
 
-    /// Transaction `tx`'s final writes, in the order they apply.
-    pub(super) fn take_writes(&self, tx: TxIdx) -> Vec<Write> {
-        std::mem::take(&mut *lock(&self.writes[tx]))
-            .into_iter()
-            .filter_map(|(l, v)| v.to_write(l))
-            .collect()
+    /// Calls `f` with each of transaction `tx`'s final writes, in the order they apply.
+    pub(super) fn for_each_write<E>(
+        &self,
+        tx: TxIdx,
+        mut f: impl FnMut(Write) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let writes = lock(&self.writes[tx]);
+        for (location, value) in writes.iter() {
+            if let Some(write) = value.to_write(*location) {
+                f(write)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Frees shards `first, first + step, ...` (workers share the freeing of a large block's
+    /// memory instead of one thread dropping all of it).
+    pub(super) fn clear_shards(&self, first: usize, step: usize) {
+        for shard in self.shards.iter().skip(first).step_by(step.max(1)) {
+            let taken = std::mem::take(&mut *lock(shard));
+            drop(taken);
+        }
     }
 }
 

@@ -1,0 +1,266 @@
+//! Executor benchmarks: sequential vs parallel (1 thread, 2 threads, every core) on
+//! synthetic workloads and on the mainnet fixtures, plus our sequential executor against a
+//! bare revm loop over the same transactions. Every figure is measured in this run, and
+//! ratios compare figures from this run only.
+//!
+//! ```text
+//! cargo bench -p parallax-execution --bench executors            # everything
+//! cargo bench -p parallax-execution --bench executors -- erc20   # workloads whose name contains "erc20"
+//! ```
+//!
+//! Each figure is the median of repeated runs (at least 5, or about 0.6 s of runs), with
+//! sequential and parallel runs interleaved so that machine noise hits both alike.
+
+#[path = "../tests/common/contracts.rs"]
+mod contracts;
+#[path = "../tests/common/workloads.rs"]
+mod workloads;
+
+use parallax_execution::{
+    Block, BlockExecutor, InMemoryState, ParallelExecutor, SequentialExecutor, StateView, fixture,
+};
+use revm::{
+    Context, ExecuteCommitEvm, MainBuilder, MainContext,
+    bytecode::Bytecode,
+    context::{BlockEnv as RevmBlockEnv, CfgEnv},
+    database::CacheDB,
+    database_interface::DatabaseRef,
+    primitives::{Address, B256, U256},
+    state::AccountInfo,
+};
+use std::{convert::Infallible, path::PathBuf, time::Instant};
+
+/// Times `f`: the median of runs, running at least `min_runs` and about `budget_s` seconds.
+fn median_ms(runs: &mut [Vec<f64>], fs: &mut [&mut dyn FnMut()], budget_s: f64) {
+    let started = Instant::now();
+    let mut round = 0;
+    while round < 5 || (started.elapsed().as_secs_f64() < budget_s && round < 200) {
+        for (i, f) in fs.iter_mut().enumerate() {
+            let t = Instant::now();
+            f();
+            runs[i].push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        round += 1;
+    }
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+struct Figures {
+    seq_ms: f64,
+    par_ms: Vec<(usize, f64)>,
+}
+
+fn measure(block: &Block, state: &InMemoryState, threads: &[usize]) -> Figures {
+    // Correctness first: a benchmark of a wrong result is worthless.
+    let reference = SequentialExecutor
+        .execute(block, state)
+        .expect("the workload executes");
+    for &t in threads {
+        let out = ParallelExecutor::new(t)
+            .execute(block, state)
+            .expect("the workload executes in parallel");
+        assert!(
+            out == reference,
+            "parallel ({t} threads) differs from sequential"
+        );
+    }
+    let executors: Vec<ParallelExecutor> =
+        threads.iter().map(|t| ParallelExecutor::new(*t)).collect();
+    let mut runs = vec![Vec::new(); 1 + threads.len()];
+    let mut seq = || {
+        SequentialExecutor.execute(block, state).ok();
+    };
+    let mut pars: Vec<Box<dyn FnMut()>> = executors
+        .iter()
+        .map(|e| {
+            let e = *e;
+            Box::new(move || {
+                e.execute(block, state).ok();
+            }) as Box<dyn FnMut()>
+        })
+        .collect();
+    let mut fs: Vec<&mut dyn FnMut()> = vec![&mut seq];
+    for p in pars.iter_mut() {
+        fs.push(p.as_mut());
+    }
+    median_ms(&mut runs, &mut fs, 0.6);
+    Figures {
+        seq_ms: median(&mut runs[0]),
+        par_ms: threads
+            .iter()
+            .zip(runs[1..].iter_mut())
+            .map(|(t, r)| (*t, median(r)))
+            .collect(),
+    }
+}
+
+fn report(name: &str, block: &Block, state: &InMemoryState, threads: &[usize]) -> Figures {
+    let gas = SequentialExecutor
+        .execute(block, state)
+        .expect("executes")
+        .gas_used as f64;
+    let txs = block.transactions.len() as f64;
+    let f = measure(block, state, threads);
+    let mgas = |ms: f64| gas / 1e3 / ms;
+    let tps = |ms: f64| txs * 1e3 / ms;
+    let mut line = format!(
+        "{name:<28} txs={:<5} seq {:>8.2} ms {:>7.1} Mgas/s {:>8.0} tx/s",
+        block.transactions.len(),
+        f.seq_ms,
+        mgas(f.seq_ms),
+        tps(f.seq_ms)
+    );
+    for (t, ms) in &f.par_ms {
+        line.push_str(&format!(
+            " | par{t} {ms:>7.2} ms {:>7.1} Mgas/s {:>8.0} tx/s x{:.2}",
+            mgas(*ms),
+            tps(*ms),
+            f.seq_ms / ms
+        ));
+    }
+    println!("{line}");
+    f
+}
+
+/// revm's own in-memory database over our state: the baseline "bare revm loop".
+struct RefDb<'a>(&'a InMemoryState);
+
+impl DatabaseRef for RefDb<'_> {
+    type Error = Infallible;
+    fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Infallible> {
+        Ok(self.0.account(address).ok().flatten().map(|a| AccountInfo {
+            balance: a.balance,
+            nonce: a.nonce,
+            code_hash: a.code_hash,
+            code: None,
+            ..Default::default()
+        }))
+    }
+    fn code_by_hash_ref(&self, code_hash: B256) -> Result<Bytecode, Infallible> {
+        Ok(self.0.code(code_hash).ok().flatten().unwrap_or_default())
+    }
+    fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Infallible> {
+        Ok(self.0.storage(address, index).unwrap_or_default())
+    }
+    fn block_hash_ref(&self, number: u64) -> Result<B256, Infallible> {
+        Ok(self.0.block_hash(number).unwrap_or_default())
+    }
+}
+
+fn bare_revm(block: &Block, state: &InMemoryState) {
+    let mut cfg = CfgEnv::new_with_spec(block.rules.spec);
+    cfg.chain_id = block.rules.chain_id;
+    let env = &block.env;
+    let mut evm = Context::mainnet()
+        .with_db(CacheDB::new(RefDb(state)))
+        .with_cfg(cfg)
+        .with_block(RevmBlockEnv {
+            number: U256::from(env.number),
+            beneficiary: env.beneficiary,
+            timestamp: U256::from(env.timestamp),
+            gas_limit: env.gas_limit,
+            basefee: env.base_fee.unwrap_or(0),
+            difficulty: env.difficulty,
+            prevrandao: env.prevrandao,
+            ..Default::default()
+        })
+        .build_mainnet();
+    for tx in &block.transactions {
+        evm.transact_commit(tx.env.clone())
+            .expect("valid transaction");
+    }
+}
+
+fn overhead(name: &str, block: &Block, state: &InMemoryState) {
+    let mut runs = vec![Vec::new(), Vec::new()];
+    let mut ours = || {
+        SequentialExecutor.execute(block, state).ok();
+    };
+    let mut bare = || bare_revm(block, state);
+    median_ms(&mut runs, &mut [&mut ours, &mut bare], 0.8);
+    let (ours, bare) = (median(&mut runs[0]), median(&mut runs[1]));
+    println!(
+        "{name:<28} sequential API {ours:>8.2} ms | bare revm loop {bare:>8.2} ms | API/bare {:.3}",
+        ours / bare
+    );
+}
+
+fn main() {
+    let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    let wanted = |name: &str| filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut threads = vec![1, 2, cores];
+    threads.sort_unstable();
+    threads.dedup();
+    println!("cores={cores}; ratios x = sequential time / parallel time, same run");
+
+    let synthetic: Vec<(&str, Box<dyn Fn() -> (Block, InMemoryState)>)> = vec![
+        (
+            "eth-transfers",
+            Box::new(|| workloads::eth_transfers(4_000)),
+        ),
+        (
+            "erc20-transfers",
+            Box::new(|| workloads::erc20_transfers(4_000)),
+        ),
+        (
+            "swaps-independent-pools",
+            Box::new(|| workloads::swaps(2_000, 2_000)),
+        ),
+        (
+            "swaps-one-pool-contended",
+            Box::new(|| workloads::swaps(1, 2_000)),
+        ),
+    ];
+    for (name, build) in &synthetic {
+        if wanted(name) {
+            let (block, state) = build();
+            report(name, &block, &state, &threads);
+        }
+    }
+
+    if wanted("overhead") {
+        for (name, build) in &synthetic[..2] {
+            let (block, state) = build();
+            overhead(&format!("overhead/{name}"), &block, &state);
+        }
+    }
+
+    if wanted("mainnet") {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/mainnet");
+        match fixture::collect(&[dir.clone()]) {
+            Err(e) => println!("mainnet fixtures skipped: {e}"),
+            Ok(files) => {
+                let mut ratios: Vec<(usize, f64)> = Vec::new();
+                for file in files {
+                    let f = fixture::load(&file, cores).expect("fixture loads");
+                    let name = format!("mainnet/{}", f.block.env.number);
+                    let figures = report(&name, &f.block, &f.state, &[2]);
+                    ratios.push((
+                        f.block.transactions.len(),
+                        figures.seq_ms / figures.par_ms[0].1,
+                    ));
+                }
+                let mut big: Vec<f64> = ratios
+                    .iter()
+                    .filter(|(n, _)| *n >= 100)
+                    .map(|(_, r)| *r)
+                    .collect();
+                let min = ratios.iter().map(|(_, r)| *r).fold(f64::INFINITY, f64::min);
+                if !big.is_empty() {
+                    println!(
+                        "mainnet summary: {} blocks with >= 100 txs, median x{:.2} on 2 threads; lowest of all {} blocks x{:.2}",
+                        big.len(),
+                        median(&mut big),
+                        ratios.len(),
+                        min
+                    );
+                }
+            }
+        }
+    }
+}
