@@ -102,6 +102,9 @@ pub struct Recovery {
     pub safety: Option<SafetyData>,
     /// The last block the application committed (the genesis block if none).
     pub committed: BlockInfo,
+    /// The uncommitted blocks stored by [`Action::StoreBlock`] (any order; those at or
+    /// below the committed height are ignored, and at most `Limits::max_blocks` are kept).
+    pub blocks: Vec<Block>,
 }
 
 /// Why the state machine could not be built.
@@ -167,6 +170,10 @@ pub enum Event {
 pub enum Action {
     /// Durably store this safety data before doing any later action of the same list.
     Persist(Box<SafetyData>),
+    /// Durably store this uncommitted block (to hand back in [`Recovery::blocks`]) before
+    /// doing any later action of the same list. Emitted before this node votes for the
+    /// block, so a certified block survives even if every validator restarts.
+    StoreBlock(Block),
     /// Send to one validator.
     Send {
         /// The recipient.
@@ -432,6 +439,12 @@ impl Consensus {
             verified: HashSet::new(),
             verified_order: VecDeque::new(),
             out: Vec::new(),
+        })
+        .map(|mut node: Self| {
+            for b in recovery.blocks {
+                node.insert_block(b);
+            }
+            node
         })
     }
 
@@ -1231,6 +1244,7 @@ impl Consensus {
         let vote = Vote::sign(self.cfg.chain_id, p.block.info(), self.me, &self.key);
         self.safety.record_vote(&vote, p.qc.round);
         self.dirty = true;
+        self.out.push(Action::StoreBlock(p.block.clone()));
         self.route_vote(vote);
     }
 

@@ -30,7 +30,17 @@ fn genesis() -> BlockInfo {
 }
 
 fn node_with(i: ValidatorIndex, safety: Option<SafetyData>, committed: BlockInfo) -> Consensus {
-    Consensus::new(config(), i, key(i), Recovery { safety, committed }).unwrap()
+    Consensus::new(
+        config(),
+        i,
+        key(i),
+        Recovery {
+            safety,
+            committed,
+            blocks: vec![],
+        },
+    )
+    .unwrap()
 }
 
 fn node(i: ValidatorIndex) -> Consensus {
@@ -175,6 +185,34 @@ fn follower_votes_only_after_the_payload_is_valid() {
     let out = accept(&mut m, &p);
     let v = votes(&out);
     assert_eq!(v.len(), 1);
+    // The block is stored before the vote for it leaves, so it survives restarts.
+    let stored = out
+        .iter()
+        .position(|a| matches!(a, Action::StoreBlock(b) if b.id() == p.block.id()));
+    let sent = out.iter().position(|a| {
+        matches!(
+            a,
+            Action::Send {
+                message: Message::Vote(_),
+                ..
+            }
+        )
+    });
+    assert!(stored.unwrap() < sent.unwrap());
+    // A restart with that block can build on it without fetching.
+    let mut r = Consensus::new(
+        config(),
+        3,
+        key(3),
+        Recovery {
+            safety: m.safety().clone().into(),
+            committed: genesis(),
+            blocks: vec![p.block.clone()],
+        },
+    )
+    .unwrap();
+    r.start();
+    assert!(r.block(&p.block.id()).is_some());
     assert_eq!(v[0].1.block_id, p.block.id());
     assert!(persisted(&out).is_some_and(|s| s.last_voted_round == 1));
 }
@@ -548,6 +586,7 @@ fn restart_resumes_after_the_highest_certificate_and_never_double_votes() {
         Recovery {
             safety: None,
             committed,
+            blocks: vec![],
         },
     )
     .unwrap_err();
@@ -559,6 +598,7 @@ fn restart_resumes_after_the_highest_certificate_and_never_double_votes() {
         Recovery {
             safety: None,
             committed: genesis(),
+            blocks: vec![],
         },
     )
     .unwrap_err();

@@ -9,7 +9,9 @@
 //! list; if storing fails it must stop, not send. Because every vote or timeout is signed in
 //! the same call that updates `last_voted_round`, no signature can leave before the promise
 //! not to sign again in that round is on disk, and a node restarted from that disk
-//! ([`crate::Recovery`]) never signs twice in a round. The simulator checks this on every
+//! ([`crate::Recovery`]) never signs twice in a round. [`crate::Action::StoreBlock`] follows
+//! the same rule: the block is durable before this node's vote for it leaves, so a certified
+//! block survives even if every validator restarts. The simulator checks this on every
 //! message it sends, and crashes nodes half-way through action lists to test it.
 
 use crate::safety::SafetyData;

@@ -37,7 +37,16 @@ fn start(
     committed: BlockInfo,
 ) -> Result<Consensus, ConfigError> {
     let safety = storage.load().unwrap();
-    let mut n = Consensus::new(config(), i, key(i), Recovery { safety, committed })?;
+    let mut n = Consensus::new(
+        config(),
+        i,
+        key(i),
+        Recovery {
+            safety,
+            committed,
+            blocks: vec![],
+        },
+    )?;
     let actions = n.start();
     assert!(!actions.iter().any(|a| matches!(
         a,

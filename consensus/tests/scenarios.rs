@@ -36,7 +36,7 @@ fn faulty(seed: u64, validators: usize, byzantine: usize, adversary: Adversary) 
 
 #[test]
 fn fault_free_every_round_commits_a_block() {
-    for seed in 0..20 {
+    for seed in 0..50 {
         let r = check(SimConfig::fault_free(seed));
         assert!(r.committed_height >= 30, "{r}");
         // The 2-chain rule commits round r's block in round r + 2: only the last two rounds
@@ -61,7 +61,7 @@ fn fault_free_with_seven_and_ten_validators() {
 
 #[test]
 fn lossy_duplicating_reordering_network() {
-    for seed in 0..15 {
+    for seed in 0..40 {
         check(SimConfig {
             network: NetworkConfig {
                 min_latency_ms: 1,
@@ -79,7 +79,7 @@ fn lossy_duplicating_reordering_network() {
 
 #[test]
 fn partitions_start_and_heal() {
-    for seed in 0..15 {
+    for seed in 0..40 {
         let r = check(SimConfig {
             partitions: 4,
             ..faulty(seed, 4, 0, Adversary::Crash)
@@ -90,7 +90,7 @@ fn partitions_start_and_heal() {
 
 #[test]
 fn crashes_mid_action_list_restart_from_persisted_safety_data() {
-    for seed in 0..20 {
+    for seed in 0..50 {
         check(SimConfig {
             crashes: 4,
             ..faulty(seed, 4, 0, Adversary::Crash)
@@ -101,7 +101,7 @@ fn crashes_mid_action_list_restart_from_persisted_safety_data() {
 #[test]
 fn twins_equivocate_and_are_caught_without_breaking_safety() {
     let mut evidence = 0;
-    for seed in 0..30 {
+    for seed in 0..80 {
         let r = check(SimConfig {
             partitions: 2,
             ..faulty(seed, 4, 1, Adversary::Twins)
@@ -113,7 +113,7 @@ fn twins_equivocate_and_are_caught_without_breaking_safety() {
 
 #[test]
 fn twins_with_seven_validators_partitions_and_crashes() {
-    for seed in 100..108 {
+    for seed in 100..120 {
         check(SimConfig {
             partitions: 2,
             crashes: 2,
@@ -126,7 +126,7 @@ fn twins_with_seven_validators_partitions_and_crashes() {
 fn garbage_sender_is_rejected_for_the_right_reasons() {
     let mut reasons = std::collections::BTreeMap::new();
     let mut evidence = 0;
-    for seed in 0..20 {
+    for seed in 0..60 {
         let r = check(SimConfig {
             partitions: 1,
             ..faulty(seed, 4, 1, Adversary::Garbage)
@@ -155,7 +155,7 @@ fn garbage_sender_is_rejected_for_the_right_reasons() {
 
 #[test]
 fn f_validators_crashing_for_good_do_not_stop_the_chain() {
-    for seed in 0..8 {
+    for seed in 0..25 {
         check(faulty(seed, 4, 1, Adversary::Crash));
         check(faulty(seed + 50, 7, 2, Adversary::Crash));
     }
@@ -163,7 +163,7 @@ fn f_validators_crashing_for_good_do_not_stop_the_chain() {
 
 #[test]
 fn after_a_leader_crash_the_next_block_is_certified_within_two_timeouts() {
-    for seed in 0..20 {
+    for seed in 0..50 {
         let cfg = SimConfig {
             leader_crash: true,
             commits_after_faults: 10,

@@ -280,6 +280,8 @@ struct Instance {
     disk: MemoryStorage,
     /// The decoded disk contents, to check persist-before-send cheaply.
     disk_voted: Round,
+    /// Uncommitted blocks stored through `StoreBlock` (survive crashes).
+    stored: BTreeMap<Hash, Block>,
     chain: Vec<Block>,
     chain_index: HashMap<Hash, usize>,
     group: usize,
@@ -464,6 +466,7 @@ impl Sim {
                     incarnation: 0,
                     disk: MemoryStorage::default(),
                     disk_voted: 0,
+                    stored: BTreeMap::new(),
                     chain: Vec::new(),
                     chain_index: HashMap::new(),
                     group: 0,
@@ -565,7 +568,11 @@ impl Sim {
             self.config.clone(),
             node.index,
             key.clone(),
-            Recovery { safety, committed },
+            Recovery {
+                safety,
+                committed,
+                blocks: node.stored.values().cloned().collect(),
+            },
         ) {
             Ok(mut sm) => {
                 node.incarnation += 1;
@@ -851,6 +858,9 @@ impl Sim {
                         n.disk_voted = s.last_voted_round;
                     }
                 }
+                Action::StoreBlock(block) => {
+                    self.nodes[i].stored.insert(block.id(), block);
+                }
                 Action::Send { to, message } => {
                     self.check_persisted(i, &message);
                     let targets: Vec<usize> = (0..self.nodes.len())
@@ -962,6 +972,13 @@ impl Sim {
             return;
         }
         let round = match message {
+            Message::Vote(v) if v.voter == n.index && !n.stored.contains_key(&v.block_id) => {
+                self.violations.push(Violation::PersistBeforeSend {
+                    instance: i,
+                    round: v.round,
+                });
+                return;
+            }
             Message::Vote(v) if v.voter == n.index => v.round,
             Message::Timeout(t) if t.author == n.index => t.round,
             _ => return,
@@ -1062,6 +1079,7 @@ impl Sim {
         }
         n.chain_index.insert(block.id(), n.chain.len());
         n.chain.push(block.clone());
+        n.stored.retain(|_, b| b.height() > height);
         if let Some(r0) = self.faults_over_round
             && block.round() > r0
         {
