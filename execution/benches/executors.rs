@@ -11,6 +11,11 @@
 //! Each figure is the median of repeated runs (at least 5, or about 0.6 s of runs), with
 //! sequential and parallel runs interleaved so that machine noise hits both alike.
 
+// The same allocator for every figure: a caching allocator, as a node binary uses, so that
+// both executors are measured without the system allocator returning pages between blocks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/common/contracts.rs"]
 mod contracts;
 #[path = "../tests/common/workloads.rs"]
@@ -77,7 +82,7 @@ fn measure(block: &Block, state: &InMemoryState, threads: &[usize]) -> Figures {
     let mut pars: Vec<Box<dyn FnMut()>> = executors
         .iter()
         .map(|e| {
-            let e = *e;
+            let e = e.clone();
             Box::new(move || {
                 e.execute(block, state).ok();
             }) as Box<dyn FnMut()>
@@ -198,7 +203,8 @@ fn main() {
     threads.dedup();
     println!("cores={cores}; ratios x = sequential time / parallel time, same run");
 
-    let synthetic: Vec<(&str, Box<dyn Fn() -> (Block, InMemoryState)>)> = vec![
+    type Build = Box<dyn Fn() -> (Block, InMemoryState)>;
+    let synthetic: Vec<(&str, Build)> = vec![
         (
             "eth-transfers",
             Box::new(|| workloads::eth_transfers(4_000)),
@@ -232,7 +238,7 @@ fn main() {
 
     if wanted("mainnet") {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/mainnet");
-        match fixture::collect(&[dir.clone()]) {
+        match fixture::collect(std::slice::from_ref(&dir)) {
             Err(e) => println!("mainnet fixtures skipped: {e}"),
             Ok(files) => {
                 let mut ratios: Vec<(usize, f64)> = Vec::new();

@@ -22,8 +22,45 @@ use revm::{
     state::{AccountInfo, EvmState},
 };
 
+/// Why a transaction could not be included. Kept as a value (not a formatted message):
+/// speculative executions fail often and only the final one is ever shown.
+#[derive(Debug, Clone)]
+pub(crate) enum TxFailure {
+    /// The transaction is invalid against the state it ran on.
+    Transaction(InvalidTransaction),
+    /// Anything else revm rejected (the block header, ...).
+    Other(String),
+}
+
+impl std::fmt::Display for TxFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Transaction(e) => e.fmt(f),
+            Self::Other(e) => f.write_str(e),
+        }
+    }
+}
+
+/// A transaction that ran, with the bloom of its logs (computed where it executed, so the
+/// parallel executor does this hashing on its workers).
+#[derive(Debug)]
+pub(crate) struct TxDone {
+    pub(crate) result: ExecutionResult<HaltReason>,
+    pub(crate) bloom: Bloom,
+}
+
+impl TxDone {
+    pub(crate) fn new(result: ExecutionResult<HaltReason>) -> Self {
+        let mut bloom = Bloom::ZERO;
+        for log in result.logs() {
+            bloom.accrue_log(log);
+        }
+        Self { result, bloom }
+    }
+}
+
 /// The outcome of one transaction as the block assembler needs it.
-pub(crate) type TxResult = Result<ExecutionResult<HaltReason>, String>;
+pub(crate) type TxResult = Result<TxDone, TxFailure>;
 
 /// The revm configuration for a block's rules.
 pub(crate) fn cfg_env(rules: &ChainRules) -> CfgEnv {
@@ -146,14 +183,14 @@ pub(crate) fn collect_writes(state: &EvmState, out: &mut Vec<Write>) {
     }
 }
 
-/// The message of a revm error that makes a transaction (and so the block) invalid.
+/// A revm error that makes a transaction (and so the block) invalid.
 pub(crate) fn invalid_reason<E: std::fmt::Display>(
-    error: &EVMError<E, InvalidTransaction>,
-) -> String {
+    error: EVMError<E, InvalidTransaction>,
+) -> TxFailure {
     match error {
-        EVMError::Transaction(e) => e.to_string(),
-        EVMError::Header(e) => format!("invalid block header: {e}"),
-        other => other.to_string(),
+        EVMError::Transaction(e) => TxFailure::Transaction(e),
+        EVMError::Header(e) => TxFailure::Other(format!("invalid block header: {e}")),
+        other => TxFailure::Other(other.to_string()),
     }
 }
 
@@ -289,12 +326,23 @@ pub(crate) fn finish_state<S: StateView + ?Sized>(
     overlay.into_changes(base)
 }
 
-/// Builds a block's output from its transactions' results and its state changes.
-pub(crate) fn assemble(
+/// A block's receipts and everything derived from them.
+pub(crate) struct Receipts {
+    receipts: Vec<ReceiptEnvelope>,
+    gas_used_per_tx: Vec<u64>,
+    contract_addresses: Vec<Option<Address>>,
+    gas_used: u64,
+    logs_bloom: Bloom,
+    receipts_root: B256,
+}
+
+/// Builds the receipts (status, cumulative gas, logs, bloom) and the receipts and
+/// transactions roots, checking the block gas limit and that every transaction is valid.
+pub(crate) fn receipts(
     block: &Block,
     results: Vec<TxResult>,
-    state: StateChanges,
-) -> Result<BlockOutput, ExecutionError> {
+    root: impl FnOnce(&[ReceiptEnvelope]) -> B256,
+) -> Result<Receipts, ExecutionError> {
     let mut receipts = Vec::with_capacity(results.len());
     let mut gas_used_per_tx = Vec::with_capacity(results.len());
     let mut contract_addresses = Vec::with_capacity(results.len());
@@ -308,8 +356,11 @@ pub(crate) fn assemble(
                 limit: block.env.gas_limit,
             });
         }
-        let result =
-            result.map_err(|reason| ExecutionError::InvalidTransaction { index, reason })?;
+        let TxDone { result, bloom } =
+            result.map_err(|failure| ExecutionError::InvalidTransaction {
+                index,
+                reason: failure.to_string(),
+            })?;
         let gas = result.tx_gas_used();
         cumulative += gas;
         gas_used_per_tx.push(gas);
@@ -320,7 +371,6 @@ pub(crate) fn assemble(
             cumulative_gas_used: cumulative,
             logs: result.into_logs(),
         };
-        let bloom = receipt.bloom_slow();
         logs_bloom |= bloom;
         let with_bloom = ReceiptWithBloom::new(receipt, bloom);
         receipts.push(match tx.tx_type {
@@ -331,21 +381,58 @@ pub(crate) fn assemble(
             _ => ReceiptEnvelope::Legacy(with_bloom),
         });
     }
-    let receipts_root = alloy_consensus::proofs::calculate_receipt_root(&receipts);
-    let transactions_root = block
-        .transactions
-        .iter()
-        .map(|t| t.envelope.as_ref())
-        .collect::<Option<Vec<_>>>()
-        .map(|txs| alloy_consensus::proofs::calculate_transaction_root(&txs));
-    Ok(BlockOutput {
+    let receipts_root = root(&receipts);
+    Ok(Receipts {
         receipts,
         gas_used_per_tx,
         contract_addresses,
         gas_used: cumulative,
         logs_bloom,
         receipts_root,
+    })
+}
+
+/// The transactions root, when every transaction has its signed envelope.
+pub(crate) fn transactions_root(block: &Block) -> Option<B256> {
+    block
+        .transactions
+        .iter()
+        .map(|t| t.envelope.as_ref())
+        .collect::<Option<Vec<_>>>()
+        .map(|txs| alloy_consensus::proofs::calculate_transaction_root(&txs))
+}
+
+/// Builds a block's output from its transactions' results and its state changes.
+pub(crate) fn assemble(
+    block: &Block,
+    results: Vec<TxResult>,
+    state: StateChanges,
+) -> Result<BlockOutput, ExecutionError> {
+    Ok(output(
+        receipts(
+            block,
+            results,
+            alloy_consensus::proofs::calculate_receipt_root,
+        )?,
+        transactions_root(block),
+        state,
+    ))
+}
+
+/// The block's output from its receipts, transactions root and state changes.
+pub(crate) fn output(
+    r: Receipts,
+    transactions_root: Option<B256>,
+    state: StateChanges,
+) -> BlockOutput {
+    BlockOutput {
+        receipts: r.receipts,
+        gas_used_per_tx: r.gas_used_per_tx,
+        contract_addresses: r.contract_addresses,
+        gas_used: r.gas_used,
+        logs_bloom: r.logs_bloom,
+        receipts_root: r.receipts_root,
         transactions_root,
         state,
-    })
+    }
 }

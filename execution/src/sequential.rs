@@ -3,10 +3,10 @@
 use crate::{
     BlockExecutor,
     evm::{
-        OverlayDb, TxResult, assemble, block_env, cfg_env, collect_writes, finish_state,
+        OverlayDb, TxDone, TxResult, assemble, block_env, cfg_env, collect_writes, finish_state,
         invalid_reason, pre_block_overlay,
     },
-    state::StateView,
+    state::{Overlay, StateView},
     types::{Block, BlockOutput, ExecutionError},
 };
 use revm::{Context, ExecuteEvm, MainBuilder, MainContext, context::result::EVMError};
@@ -23,35 +23,50 @@ impl BlockExecutor for SequentialExecutor {
         state: &S,
     ) -> Result<BlockOutput, ExecutionError> {
         let overlay = pre_block_overlay(block, state)?;
-        let mut evm = Context::mainnet()
-            .with_db(OverlayDb::new(state, overlay))
-            .with_cfg(cfg_env(&block.rules))
-            .with_block(block_env(&block.env, &block.rules))
-            .build_mainnet();
         let mut results: Vec<TxResult> = Vec::with_capacity(block.transactions.len());
-        let mut writes = Vec::new();
-        for tx in &block.transactions {
-            match evm.transact(tx.env.clone()) {
-                Ok(outcome) => {
-                    writes.clear();
-                    collect_writes(&outcome.state, &mut writes);
-                    evm.ctx
-                        .journaled_state
-                        .database
-                        .apply(&writes)
-                        .map_err(|e| ExecutionError::State(e.0))?;
-                    results.push(Ok(outcome.result));
-                }
-                Err(EVMError::Database(e)) => return Err(ExecutionError::State(e.0)),
-                Err(e) => {
-                    results.push(Err(invalid_reason(&e)));
-                    break;
-                }
-            }
-        }
-        let overlay = std::mem::take(&mut evm.ctx.journaled_state.database.overlay);
+        let overlay = run_from(block, state, overlay, 0, &mut results)?;
         let changes = finish_state(block, state, overlay, |_| true)
             .map_err(|e| ExecutionError::State(e.0))?;
         assemble(block, results, changes)
     }
+}
+
+/// Executes transactions `first..` of `block` in order on `state` with `overlay` (the
+/// writes of everything before `first`) on top, appending their results; stops after the
+/// first invalid transaction. Returns the overlay with their writes added.
+pub(crate) fn run_from<S: StateView + ?Sized>(
+    block: &Block,
+    state: &S,
+    overlay: Overlay,
+    first: usize,
+    results: &mut Vec<TxResult>,
+) -> Result<Overlay, ExecutionError> {
+    let mut evm = Context::mainnet()
+        .with_db(OverlayDb::new(state, overlay))
+        .with_cfg(cfg_env(&block.rules))
+        .with_block(block_env(&block.env, &block.rules))
+        .build_mainnet();
+    let mut writes = Vec::new();
+    for tx in &block.transactions[first.min(block.transactions.len())..] {
+        match evm.transact(tx.env.clone()) {
+            Ok(outcome) => {
+                writes.clear();
+                collect_writes(&outcome.state, &mut writes);
+                evm.ctx
+                    .journaled_state
+                    .database
+                    .apply(&writes)
+                    .map_err(|e| ExecutionError::State(e.0))?;
+                results.push(Ok(TxDone::new(outcome.result)));
+            }
+            Err(EVMError::Database(e)) => return Err(ExecutionError::State(e.0)),
+            Err(e) => {
+                results.push(Err(invalid_reason(e)));
+                break;
+            }
+        }
+    }
+    Ok(std::mem::take(
+        &mut evm.ctx.journaled_state.database.overlay,
+    ))
 }

@@ -13,19 +13,23 @@
 //! every increment below it, and so depends on those transactions, as it must.
 
 mod mv_memory;
+mod ordered_root;
 mod scheduler;
 
 use crate::{
     BlockExecutor,
     evm::{
-        TxResult, assemble, block_env, cfg_env, collect_writes, finish_state, invalid_reason,
-        pre_block_overlay, to_info,
+        Receipts, TxDone, TxResult, assemble, block_env, cfg_env, collect_writes, finish_state,
+        invalid_reason, output, pre_block_overlay, receipts, to_info,
     },
+    sequential::run_from,
     state::{Layered, Overlay, StateError, StateView, Write},
     types::{AccountState, Block, BlockOutput, ExecutionError},
 };
+use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, TxKind, U256};
-use mv_memory::{MvMemory, Read, Resolved, TxIdx, is_empty, lock, shape};
+use mv_memory::{MvMemory, Read, ReadKind, Resolved, TxIdx, is_empty, lock, shape};
+use ordered_root::ordered_root;
 use parallax_storage::StateChanges;
 use revm::{
     Context, Database, MainBuilder, MainContext,
@@ -43,8 +47,8 @@ use scheduler::{Scheduler, Task};
 use std::{
     panic::AssertUnwindSafe,
     sync::{
-        Barrier, Mutex,
-        atomic::{AtomicBool, Ordering},
+        Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
     },
     time::Instant,
 };
@@ -52,17 +56,30 @@ use tracing::debug;
 
 /// Executes a block's transactions optimistically in parallel (Block-STM). Its output is
 /// always equal to [`SequentialExecutor`](crate::SequentialExecutor)'s.
-#[derive(Debug, Clone, Copy)]
+///
+/// The executor owns a pool of worker threads that lives as long as it (and its clones):
+/// create it once and execute every block with it. Threads are not started per block —
+/// starting a thread and warming its allocator costs milliseconds, as much as executing a
+/// small block.
+#[derive(Debug, Clone)]
 pub struct ParallelExecutor {
     threads: usize,
+    pool: Option<std::sync::Arc<rayon::ThreadPool>>,
 }
 
 impl ParallelExecutor {
-    /// An executor with `threads` worker threads (at least one).
+    /// An executor with `threads` worker threads (at least one). If the operating system
+    /// refuses to start them, blocks still execute, on the calling thread.
     pub fn new(threads: usize) -> Self {
-        Self {
-            threads: threads.max(1),
-        }
+        let threads = threads.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .thread_name(|i| format!("parallax-exec-{i}"))
+            .build()
+            .map_err(|e| tracing::warn!(error = %e, "cannot start executor threads; executing on the caller"))
+            .ok()
+            .map(std::sync::Arc::new);
+        Self { threads, pool }
     }
 
     /// An executor with one worker per available core.
@@ -130,7 +147,7 @@ impl<S: StateView + ?Sized> Database for MvDb<'_, S> {
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, MvDbError> {
         if self.lazy_recipient == Some(address) {
             self.lazy_recipient = None;
-            let account = match self
+            let (account, from_base) = match self
                 .mv
                 .account_shape(self.base, address, self.tx)
                 .map_err(|e| MvDbError::State(e.0))?
@@ -143,13 +160,15 @@ impl<S: StateView + ?Sized> Database for MvDb<'_, S> {
                 // The balance handed to the EVM leaves out increments above the last
                 // absolute write: a plain transfer's outcome does not depend on it, and the
                 // write it makes is turned back into an increment afterwards.
-                self.reads
-                    .push(Read::AccountShape(address, nonce, code_hash));
+                self.reads.push(Read {
+                    kind: ReadKind::AccountShape(address, nonce, code_hash),
+                    from_base,
+                });
                 self.lazy_seen = Some(account.clone());
                 return Ok(account.map(to_info));
             }
         }
-        let account = match self
+        let (account, from_base) = match self
             .mv
             .account(self.base, address, self.tx)
             .map_err(|e| MvDbError::State(e.0))?
@@ -157,12 +176,12 @@ impl<S: StateView + ?Sized> Database for MvDb<'_, S> {
             Resolved::Value(v) => v,
             Resolved::Blocked(j) => return Err(MvDbError::Blocked(j)),
         };
-        if self.touch_only && address == self.beneficiary {
-            self.reads
-                .push(Read::AccountEmpty(address, is_empty(&account)));
+        let kind = if self.touch_only && address == self.beneficiary {
+            ReadKind::AccountEmpty(address, is_empty(&account))
         } else {
-            self.reads.push(Read::Account(address, account.clone()));
-        }
+            ReadKind::Account(address, account.clone())
+        };
+        self.reads.push(Read { kind, from_base });
         Ok(account.map(to_info))
     }
 
@@ -183,8 +202,11 @@ impl<S: StateView + ?Sized> Database for MvDb<'_, S> {
             .slot(self.base, address, index, self.tx)
             .map_err(|e| MvDbError::State(e.0))?
         {
-            Resolved::Value(v) => {
-                self.reads.push(Read::Slot(address, index, v));
+            Resolved::Value((v, from_base)) => {
+                self.reads.push(Read {
+                    kind: ReadKind::Slot(address, index, v),
+                    from_base,
+                });
                 Ok(v)
             }
             Resolved::Blocked(j) => Err(MvDbError::Blocked(j)),
@@ -242,7 +264,8 @@ impl<'a, S: StateView + ?Sized> Handler for LazyFeeHandler<'a, S> {
     }
 }
 
-/// What one execution of a transaction produced.
+/// What one execution of a transaction produced (a short-lived return value, moved once).
+#[allow(clippy::large_enum_variant)]
 enum Executed {
     /// It read a value a lower transaction is recomputing.
     Blocked(TxIdx),
@@ -250,6 +273,8 @@ enum Executed {
     Done {
         reads: Vec<Read>,
         writes: Vec<Write>,
+        /// The fee owed to the beneficiary that is not already in `writes`.
+        fee: U256,
         result: TxResult,
     },
 }
@@ -260,7 +285,6 @@ struct Shared<'a, S: ?Sized> {
     state: &'a S,
     /// The system calls' writes, on top of `state`.
     pre: &'a Overlay,
-    threads: usize,
     mv: MvMemory,
     scheduler: Scheduler,
     results: Vec<Mutex<Option<TxResult>>>,
@@ -269,7 +293,42 @@ struct Shared<'a, S: ?Sized> {
     no_lazy: Vec<AtomicBool>,
     /// Each worker's share of the block's state changes (by address partition).
     partials: Vec<Mutex<Option<StateChanges>>>,
+    /// Set when contention makes speculation a loss: the workers stop, and the block is
+    /// finished sequentially from the longest validated prefix.
+    handoff: AtomicBool,
     error: Mutex<Option<ExecutionError>>,
+}
+
+/// Blocks with fewer transactions run sequentially: waking the workers and keeping versions
+/// costs more than the little parallelism they could offer.
+const MIN_PARALLEL_TXS: usize = 16;
+
+/// For each transaction, the index of the same sender's previous transaction.
+fn sender_predecessors(block: &Block) -> Vec<Option<TxIdx>> {
+    let mut last: alloy_primitives::map::HashMap<Address, TxIdx> = Default::default();
+    block
+        .transactions
+        .iter()
+        .enumerate()
+        .map(|(i, tx)| last.insert(tx.sender, i))
+        .collect()
+}
+
+/// Whether the block can gain from parallel execution: the longest same-sender chain (whose
+/// transactions must run one after another) bounds the speedup at `n / longest`.
+fn worth_parallelising(predecessors: &[Option<TxIdx>], threads: usize) -> bool {
+    let mut chain = vec![1usize; predecessors.len()];
+    let mut longest = 0;
+    for (tx, p) in predecessors.iter().enumerate() {
+        if let Some(p) = *p {
+            chain[tx] = chain[p] + 1;
+        }
+        longest = longest.max(chain[tx]);
+    }
+    let n = predecessors.len();
+    // Work per thread can never fall below the longest chain nor below n / threads.
+    let bound = longest.max(n.div_ceil(threads.max(1)));
+    n * 4 >= bound * 5 // at least 1.25x possible
 }
 
 /// The worker that folds the final writes of `address`.
@@ -329,24 +388,28 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                 return Ok(Executed::Done {
                     reads,
                     writes: Vec::new(),
-                    result: Err(invalid_reason(&e)),
+                    fee: U256::ZERO,
+                    result: Err(invalid_reason(e)),
                 });
             }
         };
         let mut writes = Vec::new();
         collect_writes(&state, &mut writes);
-        if let (Some(seen), TxKind::Call(to)) = (db.lazy_seen.take(), env.kind) {
-            if !lazy_credit(&mut writes, &mut reads, to, seen, env.value) {
-                self.no_lazy[tx].store(true, Ordering::Relaxed);
-            }
+        if let (Some(seen), TxKind::Call(to)) = (db.lazy_seen.take(), env.kind)
+            && !lazy_credit(&mut writes, &mut reads, to, seen, env.value)
+        {
+            self.no_lazy[tx].store(true, Ordering::Relaxed);
         }
-        if !db.fee.is_zero() {
-            add_fee(&mut writes, self.block.env.beneficiary, db.fee);
-        }
+        let fee = if db.fee.is_zero() {
+            U256::ZERO
+        } else {
+            lazy_fee(&mut writes, self.block.env.beneficiary, db.fee)
+        };
         Ok(Executed::Done {
             reads,
             writes,
-            result: Ok(result),
+            fee,
+            result: Ok(TxDone::new(result)),
         })
     }
 
@@ -366,9 +429,10 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                 Executed::Done {
                     reads,
                     writes,
+                    fee,
                     result,
                 } => {
-                    let wrote_new = self.mv.record(tx, reads, &writes);
+                    let wrote_new = self.mv.record(tx, reads, &writes, fee);
                     *lock(&self.results[tx]) = Some(result);
                     return Ok(self.scheduler.finish_execution(tx, incarnation, wrote_new));
                 }
@@ -388,16 +452,77 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         Ok(self.scheduler.finish_validation(tx, aborted))
     }
 
+    /// Finishes the block after a hand-off: keeps the longest prefix of transactions whose
+    /// latest execution is still valid, in order, and executes the rest sequentially on top
+    /// of its writes.
+    fn finish_sequentially(&self) -> Result<BlockOutput, ExecutionError> {
+        let n = self.block.transactions.len();
+        let base = self.base();
+        let mut results = Vec::with_capacity(n);
+        let mut overlay = self.pre.clone();
+        let beneficiary = self.block.env.beneficiary;
+        let mut stopped = false;
+        for tx in 0..n {
+            if !self.scheduler.is_executed(tx)
+                || !self
+                    .mv
+                    .validate_reads(&base, tx)
+                    .map_err(|e| ExecutionError::State(e.0))?
+            {
+                break;
+            }
+            let Some(result) = lock(&self.results[tx]).take() else {
+                break;
+            };
+            self.mv
+                .for_each_write(tx, |write| overlay.apply(self.state, &write))
+                .map_err(|e| ExecutionError::State(e.0))?;
+            let fee = self.mv.fee(tx);
+            if !fee.is_zero() {
+                overlay
+                    .apply(self.state, &Write::BalanceIncrement(beneficiary, fee))
+                    .map_err(|e| ExecutionError::State(e.0))?;
+            }
+            stopped = result.is_err();
+            results.push(result);
+            if stopped {
+                break;
+            }
+        }
+        let prefix = results.len();
+        debug!(
+            transactions = n,
+            prefix, "contended block finished sequentially"
+        );
+        if !stopped {
+            overlay = run_from(self.block, self.state, overlay, prefix, &mut results)?;
+        }
+        let changes = finish_state(self.block, self.state, overlay, |_| true)
+            .map_err(|e| ExecutionError::State(e.0))?;
+        assemble(self.block, results, changes)
+    }
+
+    /// Whether re-executions show that transactions mostly depend on each other, so
+    /// speculating costs more than it gains: after a window of executions, at least one
+    /// in three was aborted.
+    fn contended(&self) -> bool {
+        let n = self.block.transactions.len();
+        let executions = self.scheduler.executions.load(Ordering::Relaxed);
+        let aborts = self.scheduler.aborts.load(Ordering::Relaxed);
+        executions >= (n / 16).clamp(16, 128) && aborts * 3 >= executions
+    }
+
     /// Folds the final writes of the addresses worker `worker` owns into state changes,
     /// and frees its share of the multi-version memory.
-    fn finalize(&self, worker: usize) -> Result<(), StateError> {
-        let owns = |a: &Address| partition(a, self.threads) == worker;
+    fn finalize(&self, part: usize, parts: usize) -> Result<(), StateError> {
+        let owns = |a: &Address| partition(a, parts) == part;
         let mut overlay = Overlay::default();
         for (address, account) in &self.pre.accounts {
             if owns(address) {
                 overlay.accounts.insert(*address, account.clone());
             }
         }
+        let beneficiary = self.block.env.beneficiary;
         for tx in 0..self.block.transactions.len() {
             self.mv.for_each_write(tx, |write| {
                 if owns(&write.address()) {
@@ -405,10 +530,16 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                 }
                 Ok(())
             })?;
+            if owns(&beneficiary) {
+                let fee = self.mv.fee(tx);
+                if !fee.is_zero() {
+                    overlay.apply(self.state, &Write::BalanceIncrement(beneficiary, fee))?;
+                }
+            }
         }
         let changes = finish_state(self.block, self.state, overlay, owns)?;
-        *lock(&self.partials[worker]) = Some(changes);
-        self.mv.clear_shards(worker, self.threads);
+        *lock(&self.partials[part]) = Some(changes);
+        self.mv.clear_shards(part, parts);
         Ok(())
     }
 
@@ -444,6 +575,10 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                     return;
                 }
             };
+            if task.is_none() && self.contended() {
+                self.handoff.store(true, Ordering::Release);
+                self.scheduler.halt();
+            }
             if task.is_none() {
                 idle += 1;
                 if idle > 64 {
@@ -494,33 +629,34 @@ fn lazy_credit(
         writes[position] = Write::BalanceIncrement(to, value);
     } else {
         for read in reads.iter_mut() {
-            if matches!(read, Read::AccountShape(a, _, _) if *a == to) {
-                *read = Read::Account(to, seen.clone());
+            if matches!(read.kind, ReadKind::AccountShape(a, _, _) if a == to) {
+                read.kind = ReadKind::Account(to, seen.clone());
             }
         }
     }
     pure_credit
 }
 
-/// Adds the lazily accumulated fee to the transaction's writes of the beneficiary.
-fn add_fee(writes: &mut Vec<Write>, beneficiary: Address, fee: U256) {
+/// Folds the fee into the transaction's own write of the beneficiary when it has one and
+/// returns zero; otherwise returns the fee, to be accumulated lazily.
+fn lazy_fee(writes: &mut [Write], beneficiary: Address, fee: U256) -> U256 {
     for write in writes.iter_mut() {
         match write {
             Write::Account(a, Some(account)) if *a == beneficiary => {
                 account.balance = account.balance.saturating_add(fee);
-                return;
+                return U256::ZERO;
             }
             // Destroyed in this very transaction: as in sequential execution, the fee
             // credited to a self-destructed account is lost with it.
-            Write::Account(a, None) if *a == beneficiary => return,
+            Write::Account(a, None) if *a == beneficiary => return U256::ZERO,
             Write::BalanceIncrement(a, d) if *a == beneficiary => {
                 *d = d.saturating_add(fee);
-                return;
+                return U256::ZERO;
             }
             _ => {}
         }
     }
-    writes.push(Write::BalanceIncrement(beneficiary, fee));
+    fee
 }
 
 impl BlockExecutor for ParallelExecutor {
@@ -533,19 +669,29 @@ impl BlockExecutor for ParallelExecutor {
         let pre = pre_block_overlay(block, state)?;
         let n = block.transactions.len();
         let threads = self.threads.min(n.max(1));
+        let predecessors = sender_predecessors(block);
+        if threads == 1 || n < MIN_PARALLEL_TXS || !worth_parallelising(&predecessors, threads) {
+            // A single thread, a block too small to amortise speculation, or one sender's
+            // chain of transactions leave nothing to run side by side: the sequential loop is
+            // the fastest correct schedule.
+            let mut results = Vec::with_capacity(n);
+            let overlay = run_from(block, state, pre, 0, &mut results)?;
+            let changes = finish_state(block, state, overlay, |_| true)
+                .map_err(|e| ExecutionError::State(e.0))?;
+            return assemble(block, results, changes);
+        }
         let shared = Shared {
             block,
             state,
             pre: &pre,
-            threads,
-            mv: MvMemory::new(n),
-            scheduler: Scheduler::new(n),
+            mv: MvMemory::new(n, block.env.beneficiary),
+            scheduler: Scheduler::new(n, &predecessors),
             results: (0..n).map(|_| Mutex::new(None)).collect(),
             no_lazy: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            handoff: AtomicBool::new(false),
             partials: (0..threads).map(|_| Mutex::new(None)).collect(),
             error: Mutex::new(None),
         };
-        let barrier = Barrier::new(threads);
         let guarded = |f: &dyn Fn()| {
             if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(f)) {
                 let message = panic
@@ -556,26 +702,82 @@ impl BlockExecutor for ParallelExecutor {
                 shared.fail(ExecutionError::Worker(message));
             }
         };
-        let run = |worker: usize| {
+        // After execution, one worker builds the receipts while the others fold the state
+        // changes, each for its own partition of addresses (with one thread, both in turn).
+        let parts = threads;
+        let receipts_slot: Mutex<Option<Result<Receipts, ExecutionError>>> = Mutex::new(None);
+        let build_receipts = || {
+            let mut results = Vec::with_capacity(n);
+            for (tx, result) in shared.results.iter().enumerate() {
+                match lock(result).take() {
+                    Some(r) => results.push(r),
+                    None => {
+                        shared.fail(ExecutionError::Worker(format!(
+                            "transaction {tx} was never executed"
+                        )));
+                        return;
+                    }
+                }
+            }
+            *lock(&receipts_slot) = Some(receipts(block, results, |r| {
+                ordered_root(r.iter().map(|r| r.encoded_2718()).collect())
+            }));
+        };
+        let fold = |part: usize| {
+            if let Err(e) = shared.finalize(part, parts) {
+                shared.fail(ExecutionError::State(e.0));
+            }
+        };
+        // After execution the remaining work is split into tasks that whichever workers are
+        // free claim: building the receipts, and folding the state changes of each partition
+        // of addresses. No worker waits for another (a thread that starts late finds nothing
+        // left to do).
+        let tx_root_slot: Mutex<Option<Option<B256>>> = Mutex::new(None);
+        let post_tasks = 2 + parts;
+        let next_post = AtomicUsize::new(0);
+        let run = || {
             guarded(&|| shared.work());
-            // Every worker reaches the barrier exactly once, whatever happened above.
-            barrier.wait();
-            if lock(&shared.error).is_none() {
-                guarded(&|| {
-                    if let Err(e) = shared.finalize(worker) {
-                        shared.fail(ExecutionError::State(e.0));
+            if !shared.scheduler.done()
+                || shared.handoff.load(Ordering::Acquire)
+                || lock(&shared.error).is_some()
+            {
+                return;
+            }
+            loop {
+                let task = next_post.fetch_add(1, Ordering::AcqRel);
+                if task >= post_tasks {
+                    break;
+                }
+                match task {
+                    0 => guarded(&build_receipts),
+                    1 => guarded(&|| {
+                        let root = block
+                            .transactions
+                            .iter()
+                            .map(|t| t.envelope.as_ref().map(|e| e.encoded_2718()))
+                            .collect::<Option<Vec<_>>>()
+                            .map(ordered_root);
+                        *lock(&tx_root_slot) = Some(root);
+                    }),
+                    _ => guarded(&|| fold(task - 2)),
+                }
+            }
+        };
+        match &self.pool {
+            Some(pool) if threads > 1 => {
+                pool.broadcast(|ctx| {
+                    if ctx.index() < threads {
+                        run();
                     }
                 });
             }
-        };
-        std::thread::scope(|scope| {
-            for worker in 1..threads {
-                scope.spawn(move || run(worker));
-            }
-            run(0);
-        });
+            _ => run(),
+        }
         if let Some(error) = lock(&shared.error).take() {
             return Err(error);
+        }
+        if shared.handoff.load(Ordering::Acquire) {
+            return shared.finish_sequentially();
         }
         let mut changes = StateChanges::default();
         for partial in &shared.partials {
@@ -586,19 +788,6 @@ impl BlockExecutor for ParallelExecutor {
             changes.storage.extend(part.storage);
             changes.bytecodes.extend(part.bytecodes);
         }
-        let mut results = Vec::with_capacity(n);
-        for (tx, result) in shared.results.iter().enumerate() {
-            results.push(lock(result).take().ok_or_else(|| {
-                ExecutionError::Worker(format!("transaction {tx} was never executed"))
-            })?);
-        }
-        if std::env::var_os("PARALLAX_EXEC_STATS").is_some() {
-            eprintln!(
-                "stats txs={n} executions={} aborts={}",
-                shared.scheduler.executions.load(Ordering::Relaxed),
-                shared.scheduler.aborts.load(Ordering::Relaxed)
-            );
-        }
         debug!(
             transactions = n,
             threads,
@@ -607,6 +796,12 @@ impl BlockExecutor for ParallelExecutor {
             elapsed_us = started.elapsed().as_micros() as u64,
             "parallel block executed"
         );
-        assemble(block, results, changes)
+        let receipts = lock(&receipts_slot)
+            .take()
+            .ok_or_else(|| ExecutionError::Worker("receipts were not built".into()))??;
+        let tx_root = lock(&tx_root_slot)
+            .take()
+            .ok_or_else(|| ExecutionError::Worker("transactions root was not built".into()))?;
+        Ok(output(receipts, tx_root, changes))
     }
 }

@@ -74,9 +74,9 @@ struct Entry {
     value: Value,
 }
 
-/// A read a transaction made, with what it saw, so validation can tell whether it is stale.
+/// What a transaction read, with what it saw, so validation can tell whether it is stale.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Read {
+pub(super) enum ReadKind {
     /// The whole account.
     Account(Address, Option<AccountState>),
     /// Only the account's nonce and code (a plain transfer's recipient): balance increments
@@ -86,6 +86,27 @@ pub(super) enum Read {
     AccountEmpty(Address, bool),
     /// A storage slot.
     Slot(Address, U256, U256),
+}
+
+/// A read and where its value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Read {
+    pub(super) kind: ReadKind,
+    /// No transaction below the reader had written the location: the value is the block's
+    /// base state, and stays valid for as long as that remains true (checked without
+    /// reading the base state again).
+    pub(super) from_base: bool,
+}
+
+/// A transaction's lazy fee.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fee {
+    /// Not executed yet: read as zero, speculatively (like a location nobody wrote yet).
+    Unknown,
+    /// Being re-executed: readers wait for it.
+    Estimate,
+    /// The fee of its latest execution.
+    Known(U256),
 }
 
 /// The outcome of resolving a read.
@@ -207,6 +228,12 @@ pub(super) struct MvMemory {
     reads: Vec<Mutex<Vec<Read>>>,
     /// Code deployed by the block's transactions (content-addressed, so never stale).
     code: Mutex<HashMap<B256, Bytecode>>,
+    /// The block's beneficiary, whose fees are kept apart from the versions.
+    beneficiary: Address,
+    /// Each transaction's fee to the beneficiary, accumulated lazily. Kept per transaction
+    /// rather than as versions of the beneficiary's account, which every transaction would
+    /// otherwise contend on.
+    fees: Vec<Mutex<Fee>>,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the executor turns
@@ -216,8 +243,12 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl MvMemory {
-    pub(super) fn new(transactions: usize) -> Self {
+    pub(super) fn new(transactions: usize, beneficiary: Address) -> Self {
         Self {
+            beneficiary,
+            fees: (0..transactions)
+                .map(|_| Mutex::new(Fee::Unknown))
+                .collect(),
             shards: (0..SHARDS)
                 .map(|_| Mutex::new(HashMap::default()))
                 .collect(),
@@ -243,19 +274,21 @@ impl MvMemory {
     }
 
     /// The account as transaction `tx` sees it, with every balance increment above the
-    /// last absolute write folded in.
+    /// last absolute write folded in (and, for the beneficiary, every lazy fee), and whether
+    /// it is the base state's value.
     pub(super) fn account<S: StateView + ?Sized>(
         &self,
         base: &S,
         address: Address,
         tx: TxIdx,
-    ) -> Result<Resolved<Option<AccountState>>, StateError> {
+    ) -> Result<Resolved<(Option<AccountState>, bool)>, StateError> {
         let location = Location::Account(address);
         let mut increments = U256::ZERO;
-        let found = {
+        let mut from_base = true;
+        let (found, from) = {
             let shard = self.shard(&location);
             match shard.get(&location) {
-                None => None,
+                None => (None, 0),
                 Some(versions) => {
                     let absolute = match versions.latest_absolute(tx) {
                         Resolved::Blocked(j) => return Ok(Resolved::Blocked(j)),
@@ -263,17 +296,31 @@ impl MvMemory {
                     };
                     let from = absolute.map_or(0, |(a, _)| a + 1);
                     for entry in versions.range(from, tx) {
+                        from_base = false;
                         if let Value::Increment(d) = &entry.value {
                             increments = increments.saturating_add(*d);
                         }
                     }
                     match absolute {
-                        Some((_, Value::Account(v))) => Some(v.clone()),
-                        _ => None,
+                        Some((a, Value::Account(v))) => {
+                            from_base = false;
+                            (Some(v.clone()), a + 1)
+                        }
+                        _ => (None, 0),
                     }
                 }
             }
         };
+        if address == self.beneficiary {
+            for j in from..tx {
+                match *lock(&self.fees[j]) {
+                    Fee::Estimate => return Ok(Resolved::Blocked(j)),
+                    Fee::Unknown => {}
+                    Fee::Known(fee) => increments = increments.saturating_add(fee),
+                }
+            }
+            from_base &= tx == 0;
+        }
         let mut account = match found {
             Some(v) => v,
             None => base.account(address)?,
@@ -282,7 +329,14 @@ impl MvMemory {
             let a = account.get_or_insert_with(|| AccountState::with_balance(U256::ZERO));
             a.balance = a.balance.saturating_add(increments);
         }
-        Ok(Resolved::Value(account))
+        Ok(Resolved::Value((account, from_base)))
+    }
+
+    /// Whether any transaction below `tx` has an entry at `location`.
+    fn written_below(&self, location: &Location, tx: TxIdx) -> bool {
+        self.shard(location)
+            .get(location)
+            .is_some_and(|v| v.latest(tx).is_some())
     }
 
     /// The account's last absolute value below `tx`, ignoring balance increments above it:
@@ -292,23 +346,27 @@ impl MvMemory {
         base: &S,
         address: Address,
         tx: TxIdx,
-    ) -> Result<Resolved<Option<AccountState>>, StateError> {
+    ) -> Result<Resolved<(Option<AccountState>, bool)>, StateError> {
         let location = Location::Account(address);
-        let found = {
+        let (found, from_base) = {
             let shard = self.shard(&location);
-            match shard.get(&location).map(|v| v.latest_absolute(tx)) {
+            let versions = shard.get(&location);
+            let from_base = versions.is_none_or(|v| v.latest(tx).is_none());
+            let found = match versions.map(|v| v.latest_absolute(tx)) {
                 None | Some(Resolved::Value(None)) => None,
                 Some(Resolved::Blocked(j)) => return Ok(Resolved::Blocked(j)),
                 Some(Resolved::Value(Some((_, value)))) => match value {
                     Value::Account(v) => Some(v.clone()),
                     _ => None,
                 },
-            }
+            };
+            (found, from_base)
         };
-        Ok(Resolved::Value(match found {
+        let account = match found {
             Some(v) => v,
             None => base.account(address)?,
-        }))
+        };
+        Ok(Resolved::Value((account, from_base)))
     }
 
     /// A storage slot as transaction `tx` sees it.
@@ -318,7 +376,7 @@ impl MvMemory {
         address: Address,
         slot: U256,
         tx: TxIdx,
-    ) -> Result<Resolved<U256>, StateError> {
+    ) -> Result<Resolved<(U256, bool)>, StateError> {
         let written = self.latest_below(&Location::Slot(address, slot), tx);
         if let Some((j, true, _)) = written {
             return Ok(Resolved::Blocked(j));
@@ -327,12 +385,12 @@ impl MvMemory {
         match (written, wiped) {
             (Some((j, _, Value::Slot(v))), wipe) => match wipe {
                 Some((r, true, _)) if r > j => Ok(Resolved::Blocked(r)),
-                Some((r, false, _)) if r > j => Ok(Resolved::Value(U256::ZERO)),
-                _ => Ok(Resolved::Value(v)),
+                Some((r, false, _)) if r > j => Ok(Resolved::Value((U256::ZERO, false))),
+                _ => Ok(Resolved::Value((v, false))),
             },
             (_, Some((r, true, _))) => Ok(Resolved::Blocked(r)),
-            (_, Some((_, false, _))) => Ok(Resolved::Value(U256::ZERO)),
-            (_, None) => Ok(Resolved::Value(base.storage(address, slot)?)),
+            (_, Some((_, false, _))) => Ok(Resolved::Value((U256::ZERO, false))),
+            (_, None) => Ok(Resolved::Value((base.storage(address, slot)?, true))),
         }
     }
 
@@ -343,7 +401,13 @@ impl MvMemory {
 
     /// Records transaction `tx`'s latest execution; returns whether it wrote a location its
     /// previous execution did not (then higher transactions must be validated again).
-    pub(super) fn record(&self, tx: TxIdx, reads: Vec<Read>, writes: &[Write]) -> bool {
+    pub(super) fn record(&self, tx: TxIdx, reads: Vec<Read>, writes: &[Write], fee: U256) -> bool {
+        // A fee where the previous execution had none is a new write that readers of the
+        // beneficiary above this transaction have not seen.
+        let previous_fee = std::mem::replace(&mut *lock(&self.fees[tx]), Fee::Known(fee));
+        let new_fee = !fee.is_zero()
+            && !matches!(previous_fee, Fee::Known(f) if !f.is_zero())
+            && !matches!(previous_fee, Fee::Estimate);
         let new: Vec<(Location, Value)> = writes.iter().map(Value::from_write).collect();
         for (_, value) in &new {
             if let Value::Account(Some(account)) = value
@@ -379,12 +443,13 @@ impl MvMemory {
         }
         drop(current);
         *lock(&self.reads[tx]) = reads;
-        wrote_new_location
+        wrote_new_location || new_fee
     }
 
     /// Marks transaction `tx`'s writes as estimates: it is about to be re-executed, and
     /// readers should wait for it rather than read values that are probably stale.
     pub(super) fn convert_writes_to_estimates(&self, tx: TxIdx) {
+        *lock(&self.fees[tx]) = Fee::Estimate;
         let writes = lock(&self.writes[tx]);
         for (location, _) in writes.iter() {
             if let Some(versions) = self.shard(location).get_mut(location) {
@@ -401,25 +466,44 @@ impl MvMemory {
     ) -> Result<bool, StateError> {
         let reads = lock(&self.reads[tx]);
         for read in reads.iter() {
-            let valid = match read {
-                Read::Account(address, seen) => match self.account(base, *address, tx)? {
-                    Resolved::Value(now) => now == *seen,
+            if read.from_base {
+                let still_base = match &read.kind {
+                    ReadKind::Account(a, _)
+                    | ReadKind::AccountShape(a, _, _)
+                    | ReadKind::AccountEmpty(a, _) => {
+                        !self.written_below(&Location::Account(*a), tx)
+                            && (*a != self.beneficiary || tx == 0)
+                    }
+                    ReadKind::Slot(a, slot, _) => {
+                        !self.written_below(&Location::Slot(*a, *slot), tx)
+                            && !self.written_below(&Location::Wipe(*a), tx)
+                    }
+                };
+                if still_base {
+                    continue;
+                }
+            }
+            let valid = match &read.kind {
+                ReadKind::Account(address, seen) => match self.account(base, *address, tx)? {
+                    Resolved::Value((now, _)) => now == *seen,
                     Resolved::Blocked(_) => false,
                 },
-                Read::AccountShape(address, nonce, code_hash) => {
+                ReadKind::AccountShape(address, nonce, code_hash) => {
                     match self.account_shape(base, *address, tx)? {
-                        Resolved::Value(now) => shape(&now) == (*nonce, *code_hash),
+                        Resolved::Value((now, _)) => shape(&now) == (*nonce, *code_hash),
                         Resolved::Blocked(_) => false,
                     }
                 }
-                Read::AccountEmpty(address, empty) => match self.account(base, *address, tx)? {
-                    Resolved::Value(now) => is_empty(&now) == *empty,
+                ReadKind::AccountEmpty(address, empty) => match self.account(base, *address, tx)? {
+                    Resolved::Value((now, _)) => is_empty(&now) == *empty,
                     Resolved::Blocked(_) => false,
                 },
-                Read::Slot(address, slot, seen) => match self.slot(base, *address, *slot, tx)? {
-                    Resolved::Value(now) => now == *seen,
-                    Resolved::Blocked(_) => false,
-                },
+                ReadKind::Slot(address, slot, seen) => {
+                    match self.slot(base, *address, *slot, tx)? {
+                        Resolved::Value((now, _)) => now == *seen,
+                        Resolved::Blocked(_) => false,
+                    }
+                }
             };
             if !valid {
                 return Ok(false);
@@ -441,6 +525,14 @@ impl MvMemory {
             }
         }
         Ok(())
+    }
+
+    /// Transaction `tx`'s lazily accumulated fee to the beneficiary.
+    pub(super) fn fee(&self, tx: TxIdx) -> U256 {
+        match *lock(&self.fees[tx]) {
+            Fee::Known(fee) => fee,
+            Fee::Unknown | Fee::Estimate => U256::ZERO,
+        }
     }
 
     /// Frees shards `first, first + step, ...` (workers share the freeing of a large block's

@@ -48,8 +48,12 @@ pub(super) struct Scheduler {
 }
 
 impl Scheduler {
-    pub(super) fn new(len: usize) -> Self {
-        Self {
+    /// A scheduler for `len` transactions; a transaction with a known predecessor (the
+    /// same sender's previous transaction, which it certainly reads) waits for that
+    /// predecessor's first execution instead of running speculatively against a nonce it
+    /// cannot have yet.
+    pub(super) fn new(len: usize, predecessors: &[Option<TxIdx>]) -> Self {
+        let scheduler = Self {
             len,
             execution_idx: AtomicUsize::new(0),
             validation_idx: AtomicUsize::new(0),
@@ -67,7 +71,21 @@ impl Scheduler {
             dependents: (0..len).map(|_| Mutex::new(Vec::new())).collect(),
             executions: AtomicUsize::new(0),
             aborts: AtomicUsize::new(0),
+        };
+        for (tx, predecessor) in predecessors.iter().enumerate() {
+            if let Some(p) = *predecessor
+                && p < tx
+            {
+                lock(&scheduler.txs[tx]).status = Status::Aborting;
+                lock(&scheduler.dependents[p]).push(tx);
+            }
         }
+        scheduler
+    }
+
+    /// Whether transaction `tx`'s latest incarnation has executed (and not been aborted).
+    pub(super) fn is_executed(&self, tx: TxIdx) -> bool {
+        lock(&self.txs[tx]).status == Status::Executed
     }
 
     /// Whether all work is finished.
