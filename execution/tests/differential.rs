@@ -252,6 +252,19 @@ fn check(ops: &[Op], spec: SpecId) -> Result<(), TestCaseError> {
     let state = state();
     let sequential = SequentialExecutor.execute(&block, &state);
     for threads in [1, 2, 8] {
+        // The pure Block-STM machinery, whatever the block's size and shape...
+        let speculative = ParallelExecutor::new(threads)
+            .speculation_only()
+            .execute(&block, &state);
+        prop_assert_eq!(
+            &speculative,
+            &sequential,
+            "speculative execution on {} threads differs (spec {:?})",
+            threads,
+            spec
+        );
+        // ...and the executor as shipped (sequential schedule for small or single-sender
+        // blocks, sender-chain dependencies, hand-off under contention).
         let parallel = ParallelExecutor::new(threads).execute(&block, &state);
         prop_assert_eq!(
             &parallel,
@@ -288,6 +301,43 @@ proptest! {
         ),
     ) {
         check(&ops, SpecId::PRAGUE)?;
+    }
+}
+
+#[test]
+fn contended_and_single_sender_blocks_equal_sequential() {
+    // Blocks that trigger the hand-off (every swap on one pool) and the sender-chain
+    // schedule (one sender's transfers), with and without the heuristics, repeatedly.
+    let (swaps, swap_state) = workloads::swaps(1, 300);
+    let senders: Vec<Transaction> = (0..200)
+        .map(|i| {
+            call(
+                user(0),
+                i,
+                Some(user(1 + i % 5)),
+                U256::from(1 + i),
+                Bytes::new(),
+                21_000,
+            )
+        })
+        .collect();
+    let chain = workloads::block(SpecId::PRAGUE, senders);
+    for (block, state) in [(&swaps, &swap_state), (&chain, &state())] {
+        let sequential = SequentialExecutor
+            .execute(block, state)
+            .expect("valid block");
+        for _ in 0..3 {
+            for executor in [
+                ParallelExecutor::new(2),
+                ParallelExecutor::new(2).speculation_only(),
+                ParallelExecutor::new(8),
+            ] {
+                assert_eq!(
+                    executor.execute(block, state).expect("valid block"),
+                    sequential
+                );
+            }
+        }
     }
 }
 

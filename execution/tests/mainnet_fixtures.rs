@@ -51,20 +51,28 @@ fn replay(folder: &str, must_have_expected: bool) {
             }
             None => assert!(!must_have_expected, "{name} has no recorded values"),
         }
-        for threads in [2, 8] {
+        let executors = [
+            ("2 threads", ParallelExecutor::new(2)),
+            ("8 threads", ParallelExecutor::new(8)),
+            (
+                "2 threads, speculation only",
+                ParallelExecutor::new(2).speculation_only(),
+            ),
+        ];
+        for (threads, executor) in &executors {
             for _ in 0..PARALLEL_RUNS {
-                match ParallelExecutor::new(threads).execute(&f.block, &f.state) {
+                match executor.execute(&f.block, &f.state) {
                     Ok(parallel) => {
                         for m in check_equal(&sequential, &parallel) {
-                            failures.push(format!("{name}: {threads} threads: {m}"));
+                            failures.push(format!("{name}: {threads}: {m}"));
                         }
                         if let Some(expected) = &f.expected {
                             for m in check_expected(expected, &parallel) {
-                                failures.push(format!("{name}: {threads} threads: parallel {m}"));
+                                failures.push(format!("{name}: {threads}: parallel {m}"));
                             }
                         }
                     }
-                    Err(e) => failures.push(format!("{name}: {threads} threads failed: {e}")),
+                    Err(e) => failures.push(format!("{name}: {threads} failed: {e}")),
                 }
             }
         }

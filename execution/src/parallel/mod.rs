@@ -65,6 +65,7 @@ use tracing::debug;
 pub struct ParallelExecutor {
     threads: usize,
     pool: Option<std::sync::Arc<rayon::ThreadPool>>,
+    heuristics: bool,
 }
 
 impl ParallelExecutor {
@@ -79,7 +80,21 @@ impl ParallelExecutor {
             .map_err(|e| tracing::warn!(error = %e, "cannot start executor threads; executing on the caller"))
             .ok()
             .map(std::sync::Arc::new);
-        Self { threads, pool }
+        Self {
+            threads,
+            pool,
+            heuristics: true,
+        }
+    }
+
+    /// The same executor without its scheduling heuristics: no sequential schedule for
+    /// small, single-thread or single-sender blocks, no sender-chain dependencies and no
+    /// hand-off under contention — every block goes through optimistic execution and
+    /// validation only. The output is the same; this exists so tests and benchmarks can
+    /// exercise and measure the Block-STM machinery itself.
+    pub fn speculation_only(mut self) -> Self {
+        self.heuristics = false;
+        self
     }
 
     /// An executor with one worker per available core.
@@ -296,6 +311,8 @@ struct Shared<'a, S: ?Sized> {
     /// Set when contention makes speculation a loss: the workers stop, and the block is
     /// finished sequentially from the longest validated prefix.
     handoff: AtomicBool,
+    /// Whether the scheduling heuristics (hand-off) are on.
+    heuristics: bool,
     error: Mutex<Option<ExecutionError>>,
 }
 
@@ -575,7 +592,7 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                     return;
                 }
             };
-            if task.is_none() && self.contended() {
+            if task.is_none() && self.heuristics && self.contended() {
                 self.handoff.store(true, Ordering::Release);
                 self.scheduler.halt();
             }
@@ -669,8 +686,16 @@ impl BlockExecutor for ParallelExecutor {
         let pre = pre_block_overlay(block, state)?;
         let n = block.transactions.len();
         let threads = self.threads.min(n.max(1));
-        let predecessors = sender_predecessors(block);
-        if threads == 1 || n < MIN_PARALLEL_TXS || !worth_parallelising(&predecessors, threads) {
+        let predecessors = if self.heuristics {
+            sender_predecessors(block)
+        } else {
+            vec![None; n]
+        };
+        if self.heuristics
+            && (threads == 1
+                || n < MIN_PARALLEL_TXS
+                || !worth_parallelising(&predecessors, threads))
+        {
             // A single thread, a block too small to amortise speculation, or one sender's
             // chain of transactions leave nothing to run side by side: the sequential loop is
             // the fastest correct schedule.
@@ -689,6 +714,7 @@ impl BlockExecutor for ParallelExecutor {
             results: (0..n).map(|_| Mutex::new(None)).collect(),
             no_lazy: (0..n).map(|_| AtomicBool::new(false)).collect(),
             handoff: AtomicBool::new(false),
+            heuristics: self.heuristics,
             partials: (0..threads).map(|_| Mutex::new(None)).collect(),
             error: Mutex::new(None),
         };
@@ -764,7 +790,7 @@ impl BlockExecutor for ParallelExecutor {
             }
         };
         match &self.pool {
-            Some(pool) if threads > 1 => {
+            Some(pool) if threads > 1 || !self.heuristics => {
                 pool.broadcast(|ctx| {
                     if ctx.index() < threads {
                         run();
