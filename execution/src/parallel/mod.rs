@@ -597,7 +597,7 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                     return;
                 }
             };
-            if task.is_none() && self.heuristics && self.contended() {
+            if self.heuristics && self.contended() {
                 self.handoff.store(true, Ordering::Release);
                 self.scheduler.halt();
             }
