@@ -77,6 +77,24 @@ impl Writer {
         self.fixed(v)
     }
 
+    /// An optional value: a presence byte (0 or 1), then the value when present.
+    pub(crate) fn optional<T>(
+        &mut self,
+        v: Option<&T>,
+        write: impl FnOnce(&T, &mut Self),
+    ) -> &mut Self {
+        match v {
+            None => {
+                self.u8(0);
+            }
+            Some(v) => {
+                self.u8(1);
+                write(v, self);
+            }
+        }
+        self
+    }
+
     pub(crate) fn finish(self) -> Vec<u8> {
         self.buf
     }
@@ -167,6 +185,19 @@ impl<'a> Reader<'a> {
             0 => Ok(false),
             1 => Ok(true),
             tag => Err(DecodeError::UnknownTag { field, tag }),
+        }
+    }
+
+    /// Reads what [`Writer::optional`] wrote.
+    pub(crate) fn optional<T>(
+        &mut self,
+        field: &'static str,
+        read: impl FnOnce(&mut Self) -> Result<T, DecodeError>,
+    ) -> Result<Option<T>, DecodeError> {
+        if self.option(field)? {
+            read(self).map(Some)
+        } else {
+            Ok(None)
         }
     }
 

@@ -157,34 +157,10 @@ impl SafetyData {
         w.u8(SAFETY_DATA_VERSION)
             .u64(self.last_voted_round)
             .u64(self.locked_round);
-        match &self.last_vote {
-            None => {
-                w.u8(0);
-            }
-            Some(v) => {
-                w.u8(1);
-                v.write(&mut w);
-            }
-        }
-        match &self.last_timeout {
-            None => {
-                w.u8(0);
-            }
-            Some(t) => {
-                w.u8(1);
-                t.write(&mut w);
-            }
-        }
+        w.optional(self.last_vote.as_ref(), |v, w| v.write(w));
+        w.optional(self.last_timeout.as_ref(), |v, w| v.write(w));
         self.highest_qc.write(&mut w);
-        match &self.highest_tc {
-            None => {
-                w.u8(0);
-            }
-            Some(tc) => {
-                w.u8(1);
-                tc.write(&mut w);
-            }
-        }
+        w.optional(self.highest_tc.as_ref(), |v, w| v.write(w));
         w.finish()
     }
 
@@ -197,22 +173,10 @@ impl SafetyData {
         }
         let last_voted_round = r.u64("safety.last_voted_round")?;
         let locked_round = r.u64("safety.locked_round")?;
-        let last_vote = if r.option("safety.last_vote")? {
-            Some(Vote::read(&mut r)?)
-        } else {
-            None
-        };
-        let last_timeout = if r.option("safety.last_timeout")? {
-            Some(Timeout::read(&mut r)?)
-        } else {
-            None
-        };
+        let last_vote = r.optional("safety.last_vote", Vote::read)?;
+        let last_timeout = r.optional("safety.last_timeout", Timeout::read)?;
         let highest_qc = QuorumCertificate::read(&mut r)?;
-        let highest_tc = if r.option("safety.highest_tc")? {
-            Some(TimeoutCertificate::read(&mut r)?)
-        } else {
-            None
-        };
+        let highest_tc = r.optional("safety.highest_tc", TimeoutCertificate::read)?;
         r.finish()?;
         Ok(Self {
             last_voted_round,

@@ -462,15 +462,7 @@ impl Timeout {
     pub(crate) fn write(&self, w: &mut Writer) {
         w.u64(self.round);
         self.high_qc.write(w);
-        match &self.tc {
-            None => {
-                w.u8(0);
-            }
-            Some(tc) => {
-                w.u8(1);
-                tc.write(w);
-            }
-        }
+        w.optional(self.tc.as_ref(), |v, w| v.write(w));
         w.u32(self.author).fixed(&self.signature.0);
     }
 
@@ -478,11 +470,7 @@ impl Timeout {
         Ok(Self {
             round: r.u64("timeout.round")?,
             high_qc: QuorumCertificate::read(r)?,
-            tc: if r.option("timeout.tc")? {
-                Some(TimeoutCertificate::read(r)?)
-            } else {
-                None
-            },
+            tc: r.optional("timeout.tc", TimeoutCertificate::read)?,
             author: r.u32("timeout.author")?,
             signature: Signature(r.array("timeout.signature")?),
         })
@@ -524,26 +512,14 @@ impl Proposal {
     pub(crate) fn write(&self, w: &mut Writer) {
         self.block.write(w);
         self.qc.write(w);
-        match &self.tc {
-            None => {
-                w.u8(0);
-            }
-            Some(tc) => {
-                w.u8(1);
-                tc.write(w);
-            }
-        }
+        w.optional(self.tc.as_ref(), |v, w| v.write(w));
         w.fixed(&self.signature.0);
     }
 
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let block = Block::read(r)?;
         let qc = QuorumCertificate::read(r)?;
-        let tc = if r.option("proposal.tc")? {
-            Some(TimeoutCertificate::read(r)?)
-        } else {
-            None
-        };
+        let tc = r.optional("proposal.tc", TimeoutCertificate::read)?;
         Ok(Self {
             block,
             qc,
