@@ -17,7 +17,6 @@ use revm::{
         result::{EVMError, ExecutionResult, HaltReason, InvalidTransaction},
     },
     context_interface::block::BlobExcessGasAndPrice,
-    database_interface::DBErrorMarker,
     primitives::{KECCAK_EMPTY, hardfork::SpecId},
     state::{AccountInfo, EvmState},
 };
@@ -96,19 +95,6 @@ pub(crate) fn block_env(env: &BlockEnv, rules: &ChainRules) -> RevmBlockEnv {
         },
         blob_excess_gas_and_price: blob,
         ..Default::default()
-    }
-}
-
-/// A state read error as revm's database error.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub(crate) struct DbError(pub(crate) String);
-
-impl DBErrorMarker for DbError {}
-
-impl From<StateError> for DbError {
-    fn from(e: StateError) -> Self {
-        Self(e.0)
     }
 }
 
@@ -226,24 +212,24 @@ impl<'a, S: StateView + ?Sized> OverlayDb<'a, S> {
 }
 
 impl<S: StateView + ?Sized> Database for OverlayDb<'_, S> {
-    type Error = DbError;
+    type Error = StateError;
 
-    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbError> {
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, StateError> {
         Ok(self.overlay.account(self.base, address)?.map(to_info))
     }
 
-    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbError> {
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, StateError> {
         if let Some(code) = self.new_code.get(&code_hash) {
             return Ok(code.clone());
         }
         Ok(self.base.code(code_hash)?.unwrap_or_default())
     }
 
-    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbError> {
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, StateError> {
         Ok(self.overlay.storage(self.base, address, index)?)
     }
 
-    fn block_hash(&mut self, number: u64) -> Result<B256, DbError> {
+    fn block_hash(&mut self, number: u64) -> Result<B256, StateError> {
         Ok(self.base.block_hash(number)?)
     }
 }

@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 #[error("{0}")]
 pub struct StateError(pub String);
 
+impl revm::database_interface::DBErrorMarker for StateError {}
+
 /// Read access to the state before a block. Implementations must be safe to read from many
 /// threads at once (the parallel executor's workers all read it).
 pub trait StateView: Sync {
@@ -54,7 +56,7 @@ pub struct InMemoryAccount {
 }
 
 /// A whole state held in memory: fixtures, tests, benchmarks and development chains.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InMemoryState {
     accounts: HashMap<Address, (AccountState, HashMap<U256, U256>)>,
     codes: HashMap<B256, Bytecode>,
@@ -153,13 +155,6 @@ impl InMemoryState {
                 }
             }
         }
-    }
-
-    /// The accounts, for building the state root.
-    pub fn accounts(
-        &self,
-    ) -> impl Iterator<Item = (&Address, &AccountState, &HashMap<U256, U256>)> {
-        self.accounts.iter().map(|(a, (info, s))| (a, info, s))
     }
 }
 
@@ -322,9 +317,7 @@ impl Overlay {
                 && before.as_ref().map(|b| b.code_hash) != after.as_ref().map(|a| a.code_hash)
             {
                 let hash = after.as_ref().map(|a| a.code_hash).unwrap_or_default();
-                changes
-                    .bytecodes
-                    .insert(hash, crate::types::code_bytes(code));
+                changes.bytecodes.insert(hash, code.original_bytes());
             }
             let mut slots = BTreeMap::new();
             for (slot, value) in &account.slots {

@@ -1,7 +1,7 @@
 //! The executor's inputs and outputs.
 
 use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
-use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
+use alloy_primitives::{Address, B256, Bloom, U256};
 use parallax_storage::StateChanges;
 use revm::{
     bytecode::Bytecode,
@@ -191,11 +191,6 @@ pub enum ExecutionError {
     /// A parallel worker thread panicked.
     #[error("executor worker failed: {0}")]
     Worker(String),
-}
-
-/// Code as raw bytes, for storing.
-pub(crate) fn code_bytes(code: &Bytecode) -> Bytes {
-    code.original_bytes()
 }
 
 impl Transaction {

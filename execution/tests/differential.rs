@@ -342,6 +342,92 @@ fn contended_and_single_sender_blocks_equal_sequential() {
 }
 
 #[test]
+fn consecutive_blocks_leave_the_state_one_block_would() {
+    // `InMemoryState::apply` carries a block's changes into the next block's state: running
+    // a block's transactions as two consecutive blocks (same header fields, so the same fees)
+    // must leave exactly the state of running them as one — including contracts created,
+    // destroyed and re-created, and storage wiped along the way.
+    let ops = vec![
+        Op::Erc20 {
+            from: 0,
+            to: 6,
+            amount: 40,
+        },
+        Op::Create2 {
+            from: 1,
+            salt: 1,
+            value: 2,
+        },
+        Op::SetChild {
+            from: 2,
+            salt: 1,
+            value: 9,
+        },
+        Op::WriteSlots {
+            from: 3,
+            start: 0,
+            count: 3,
+            value: 1,
+        },
+        Op::Deploy { from: 4 },
+        Op::Eth {
+            from: 5,
+            to: 7,
+            value: 500,
+        },
+        Op::CreateAndDestroy {
+            from: 0,
+            salt: 2,
+            to: 1,
+        },
+        Op::Destroy {
+            from: 1,
+            salt: 0,
+            to: 2,
+        },
+        Op::Erc20 {
+            from: 6,
+            to: 0,
+            amount: 30,
+        },
+        Op::WriteSlots {
+            from: 2,
+            start: 1,
+            count: 2,
+            value: 0,
+        },
+        Op::Create2 {
+            from: 3,
+            salt: 2,
+            value: 0,
+        },
+        Op::Eth {
+            from: 7,
+            to: USERS,
+            value: 9,
+        },
+    ];
+    let txs = build(&ops, SpecId::PRAGUE);
+    let (first, second) = txs.split_at(txs.len() / 2);
+    let executor = ParallelExecutor::new(2).speculation_only();
+
+    let mut one = state();
+    let whole = workloads::block(SpecId::PRAGUE, txs.clone());
+    let out = executor.execute(&whole, &one).expect("valid block");
+    assert!(out.receipts.iter().all(alloy_consensus::TxReceipt::status));
+    one.apply(&out.state);
+
+    let mut two = state();
+    for part in [first, second] {
+        let block = workloads::block(SpecId::PRAGUE, part.to_vec());
+        let out = executor.execute(&block, &two).expect("valid block");
+        two.apply(&out.state);
+    }
+    assert_eq!(one, two);
+    assert_ne!(one, state(), "the blocks changed the state");
+}
+
+#[test]
 fn most_generated_blocks_are_valid() {
     // The property is only as strong as the blocks it sees: most must execute (a nonce gap
     // invalidates a whole block), with both successful and failed transactions.

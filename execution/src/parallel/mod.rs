@@ -1,6 +1,6 @@
 //! The parallel executor: Block-STM (optimistic execution over multi-version memory,
 //! validation, re-execution of transactions whose reads went stale, a collaborative
-//! scheduler) on a pool of scoped threads.
+//! scheduler) on the executor's persistent thread pool.
 //!
 //! Two kinds of writes are accumulated lazily so they do not chain every transaction to the
 //! one before it:
@@ -11,6 +11,12 @@
 //!
 //! A transaction that really reads such a balance (`BALANCE`, sending from it, ...) folds
 //! every increment below it, and so depends on those transactions, as it must.
+//!
+//! Scheduling heuristics (off with [`ParallelExecutor::speculation_only`]) never change the
+//! output, only the schedule: a transaction first waits for its sender's previous one;
+//! blocks too small, or dominated by one sender's chain, run the sequential loop; and when
+//! aborts show heavy contention the workers stop and the block is finished sequentially
+//! from its longest validated prefix.
 
 mod mv_memory;
 mod ordered_root;
@@ -325,6 +331,9 @@ const MIN_PARALLEL_TXS: usize = 16;
 /// millisecond on a virtual machine).
 const MIN_PARALLEL_GAS: u64 = 4_000_000;
 
+/// State-fold tasks per worker after execution.
+const PARTS_PER_THREAD: usize = 4;
+
 /// For each transaction, the index of the same sender's previous transaction.
 fn sender_predecessors(block: &Block) -> Vec<Option<TxIdx>> {
     let mut last: alloy_primitives::map::HashMap<Address, TxIdx> = Default::default();
@@ -353,9 +362,9 @@ fn worth_parallelising(predecessors: &[Option<TxIdx>], threads: usize) -> bool {
     n * 4 >= bound * 5 // at least 1.25x possible
 }
 
-/// The worker that folds the final writes of `address`.
-fn partition(address: &Address, threads: usize) -> usize {
-    (usize::from(address.0[19]) | usize::from(address.0[18]) << 8) % threads
+/// The fold partition (of `parts`) that `address` belongs to.
+fn partition(address: &Address, parts: usize) -> usize {
+    (usize::from(address.0[19]) | usize::from(address.0[18]) << 8) % parts
 }
 
 impl<'a, S: StateView + ?Sized> Shared<'a, S> {
@@ -474,6 +483,28 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         Ok(self.scheduler.finish_validation(tx, aborted))
     }
 
+    /// Applies transaction `tx`'s final writes, and its lazy fee, to `overlay` (those
+    /// about addresses that `owns` accepts).
+    fn fold_tx(
+        &self,
+        tx: TxIdx,
+        overlay: &mut Overlay,
+        owns: impl Fn(&Address) -> bool,
+    ) -> Result<(), StateError> {
+        self.mv.for_each_write(tx, |write| {
+            if owns(&write.address()) {
+                overlay.apply(self.state, &write)?;
+            }
+            Ok(())
+        })?;
+        let beneficiary = self.block.env.beneficiary;
+        let fee = self.mv.fee(tx);
+        if !fee.is_zero() && owns(&beneficiary) {
+            overlay.apply(self.state, &Write::BalanceIncrement(beneficiary, fee))?;
+        }
+        Ok(())
+    }
+
     /// Finishes the block after a hand-off: keeps the longest prefix of transactions whose
     /// latest execution is still valid, in order, and executes the rest sequentially on top
     /// of its writes.
@@ -482,7 +513,6 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         let base = self.base();
         let mut results = Vec::with_capacity(n);
         let mut overlay = self.pre.clone();
-        let beneficiary = self.block.env.beneficiary;
         let mut stopped = false;
         for tx in 0..n {
             if !self.scheduler.is_executed(tx)
@@ -496,15 +526,8 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
             let Some(result) = lock(&self.results[tx]).take() else {
                 break;
             };
-            self.mv
-                .for_each_write(tx, |write| overlay.apply(self.state, &write))
+            self.fold_tx(tx, &mut overlay, |_| true)
                 .map_err(|e| ExecutionError::State(e.0))?;
-            let fee = self.mv.fee(tx);
-            if !fee.is_zero() {
-                overlay
-                    .apply(self.state, &Write::BalanceIncrement(beneficiary, fee))
-                    .map_err(|e| ExecutionError::State(e.0))?;
-            }
             stopped = result.is_err();
             results.push(result);
             if stopped {
@@ -534,8 +557,8 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         executions >= (n / 32).clamp(16, 64) && aborts * 3 >= executions
     }
 
-    /// Folds the final writes of the addresses worker `worker` owns into state changes,
-    /// and frees its share of the multi-version memory.
+    /// Folds the final writes of the addresses in partition `part` (of `parts`) into state
+    /// changes, and frees that share of the multi-version memory.
     fn finalize(&self, part: usize, parts: usize) -> Result<(), StateError> {
         let owns = |a: &Address| partition(a, parts) == part;
         let mut overlay = Overlay::default();
@@ -544,20 +567,8 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                 overlay.accounts.insert(*address, account.clone());
             }
         }
-        let beneficiary = self.block.env.beneficiary;
         for tx in 0..self.block.transactions.len() {
-            self.mv.for_each_write(tx, |write| {
-                if owns(&write.address()) {
-                    overlay.apply(self.state, &write)?;
-                }
-                Ok(())
-            })?;
-            if owns(&beneficiary) {
-                let fee = self.mv.fee(tx);
-                if !fee.is_zero() {
-                    overlay.apply(self.state, &Write::BalanceIncrement(beneficiary, fee))?;
-                }
-            }
+            self.fold_tx(tx, &mut overlay, owns)?;
         }
         let changes = finish_state(self.block, self.state, overlay, owns)?;
         *lock(&self.partials[part]) = Some(changes);
@@ -726,7 +737,9 @@ impl BlockExecutor for ParallelExecutor {
             no_lazy: (0..n).map(|_| AtomicBool::new(false)).collect(),
             handoff: AtomicBool::new(false),
             heuristics: self.heuristics,
-            partials: (0..threads * 4).map(|_| Mutex::new(None)).collect(),
+            partials: (0..threads * PARTS_PER_THREAD)
+                .map(|_| Mutex::new(None))
+                .collect(),
             error: Mutex::new(None),
         };
         let guarded = |f: &dyn Fn()| {
@@ -739,11 +752,12 @@ impl BlockExecutor for ParallelExecutor {
                 shared.fail(ExecutionError::Worker(message));
             }
         };
-        // After execution, one worker builds the receipts while the others fold the state
-        // changes, each for its own partition of addresses (with one thread, both in turn).
-        // Fine-grained fold tasks, so a worker that finishes early steals the receipts
-        // trie's subtries instead of waiting on one large fold.
-        let parts = threads * 4;
+        // After execution the remaining work is split into tasks that whichever workers are
+        // free claim: the receipts and their root, the transactions root, and folding the
+        // state changes of each partition of addresses. No worker waits for another (a
+        // thread that starts late finds nothing left to do), and the fold tasks are small so
+        // a worker that finishes early steals the receipts trie's subtries.
+        let parts = threads * PARTS_PER_THREAD;
         let receipts_slot: Mutex<Option<Result<Receipts, ExecutionError>>> = Mutex::new(None);
         let build_receipts = || {
             let mut results = Vec::with_capacity(n);
@@ -768,10 +782,6 @@ impl BlockExecutor for ParallelExecutor {
                 shared.fail(ExecutionError::State(e.0));
             }
         };
-        // After execution the remaining work is split into tasks that whichever workers are
-        // free claim: building the receipts, and folding the state changes of each partition
-        // of addresses. No worker waits for another (a thread that starts late finds nothing
-        // left to do).
         let tx_root_slot: Mutex<Option<Option<B256>>> = Mutex::new(None);
         let post_tasks = 2 + parts;
         let next_post = AtomicUsize::new(0);

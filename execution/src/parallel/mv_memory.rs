@@ -2,9 +2,10 @@
 //! wrote to it (or an estimate marker while that transaction is being re-executed).
 //!
 //! Reads resolve to the write of the highest transaction below the reader, folding in the
-//! lazily accumulated balance increments (fees to the beneficiary, plain transfers) that
-//! sit above the last absolute write, so that such increments never make one transaction
-//! depend on another unless it really reads the balance.
+//! balance increments of plain transfers that sit above the last absolute write (and, for
+//! the beneficiary, the fees each transaction owes it, kept per transaction rather than as
+//! versions), so that such credits never make one transaction depend on another unless it
+//! really reads the balance.
 
 use crate::{
     state::{StateError, StateView, Write},
