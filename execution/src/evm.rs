@@ -226,11 +226,11 @@ impl<S: StateView + ?Sized> Database for OverlayDb<'_, S> {
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, StateError> {
-        Ok(self.overlay.storage(self.base, address, index)?)
+        self.overlay.storage(self.base, address, index)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, StateError> {
-        Ok(self.base.block_hash(number)?)
+        self.base.block_hash(number)
     }
 }
 
