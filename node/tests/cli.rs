@@ -174,7 +174,10 @@ fn bad_input_is_a_clear_error_not_a_crash() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/genesis.json"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("/nonexistent/genesis.json"));
+    // The OS error is said once, not repeated by every layer that wraps it.
+    assert_eq!(stderr.matches("os error 2").count(), 1, "{stderr}");
 
     let out = parallax()
         .args(["genesis", "testnet", "--validators", "0", "--out"])
