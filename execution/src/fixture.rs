@@ -350,7 +350,7 @@ fn parse_transactions(txs: &[Value], threads: usize) -> Result<Vec<Transaction>,
     let mut envelopes = Vec::with_capacity(typed.len());
     let mut declared = Vec::with_capacity(typed.len());
     for (i, (tx, from, sig)) in typed.into_iter().enumerate() {
-        let (signature, hash) = sig.expect("all signed");
+        let (signature, hash) = sig.ok_or_else(|| format!("transactions[{i}]: no signature"))?;
         let envelope: TxEnvelope = match tx {
             TypedTransaction::Legacy(t) => t.into_signed(signature).into(),
             TypedTransaction::Eip2930(t) => t.into_signed(signature).into(),
