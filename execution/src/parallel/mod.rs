@@ -207,14 +207,16 @@ impl<S: StateView + ?Sized> Database for MvDb<'_, S> {
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, MvDbError> {
-        if let Some(code) = self.mv.code(code_hash) {
-            return Ok(code);
-        }
-        Ok(self
+        // Code is content-addressed, so where it is found does not matter; the base state
+        // first keeps the common case off the block-wide lock of deployed code.
+        if let Some(code) = self
             .base
             .code(code_hash)
             .map_err(|e| MvDbError::State(e.0))?
-            .unwrap_or_default())
+        {
+            return Ok(code);
+        }
+        Ok(self.mv.code(code_hash).unwrap_or_default())
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, MvDbError> {
