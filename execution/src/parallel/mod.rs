@@ -35,8 +35,9 @@ use crate::{
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, TxKind, U256};
 use mv_memory::{MvMemory, Read, ReadKind, Resolved, TxIdx, is_empty, lock, shape};
-use ordered_root::ordered_root;
+use ordered_root::ordered_root_with;
 use parallax_storage::StateChanges;
+use rayon::prelude::*;
 use revm::{
     Context, Database, MainBuilder, MainContext,
     bytecode::Bytecode,
@@ -54,7 +55,7 @@ use std::{
     panic::AssertUnwindSafe,
     sync::{
         Mutex,
-        atomic::{AtomicBool, AtomicUsize, Ordering},
+        atomic::{AtomicBool, Ordering},
     },
     time::Instant,
 };
@@ -314,8 +315,6 @@ struct Shared<'a, S: ?Sized> {
     /// Transactions whose recipient turned out not to be a plain credit: they read it in
     /// full from then on (so a failed lazy read cannot repeat forever).
     no_lazy: Vec<AtomicBool>,
-    /// Each worker's share of the block's state changes (by address partition).
-    partials: Vec<Mutex<Option<StateChanges>>>,
     /// Set when contention makes speculation a loss: the workers stop, and the block is
     /// finished sequentially from the longest validated prefix.
     handoff: AtomicBool,
@@ -333,8 +332,12 @@ const MIN_PARALLEL_TXS: usize = 16;
 /// millisecond on a virtual machine).
 const MIN_PARALLEL_GAS: u64 = 4_000_000;
 
+/// Blocks run in order with at least this many transactions hash their receipts and
+/// transactions tries on the pool (below it, waking the pool costs more than it saves).
+const MIN_POOL_ROOTS: usize = 256;
+
 /// State-fold tasks per worker after execution.
-const PARTS_PER_THREAD: usize = 4;
+const PARTS_PER_THREAD: usize = 2;
 
 /// For each transaction, the index of the same sender's previous transaction.
 fn sender_predecessors(block: &Block) -> Vec<Option<TxIdx>> {
@@ -465,7 +468,7 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                     fee,
                     result,
                 } => {
-                    let wrote_new = self.mv.record(tx, reads, &writes, fee);
+                    let wrote_new = self.mv.record(tx, reads, writes, fee);
                     *lock(&self.results[tx]) = Some(result);
                     return Ok(self.scheduler.finish_execution(tx, incarnation, wrote_new));
                 }
@@ -493,12 +496,8 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         overlay: &mut Overlay,
         owns: impl Fn(&Address) -> bool,
     ) -> Result<(), StateError> {
-        self.mv.for_each_write(tx, |write| {
-            if owns(&write.address()) {
-                overlay.apply(self.state, &write)?;
-            }
-            Ok(())
-        })?;
+        self.mv
+            .for_each_write(tx, &owns, |write| overlay.apply(self.state, &write))?;
         let beneficiary = self.block.env.beneficiary;
         let fee = self.mv.fee(tx);
         if !fee.is_zero() && owns(&beneficiary) {
@@ -544,9 +543,7 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         if !stopped {
             overlay = run_from(self.block, self.state, overlay, prefix, &mut results)?;
         }
-        let changes = finish_state(self.block, self.state, overlay, |_| true)
-            .map_err(|e| ExecutionError::State(e.0))?;
-        assemble(self.block, results, changes)
+        finish_with_pool(self.block, self.state, results, overlay)
     }
 
     /// Whether re-executions show that transactions mostly depend on each other, so
@@ -559,23 +556,92 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         executions >= (n / 32).clamp(16, 64) && aborts * 3 >= executions
     }
 
-    /// Folds the final writes of the addresses in partition `part` (of `parts`) into state
-    /// changes, and frees that share of the multi-version memory.
-    fn finalize(&self, part: usize, parts: usize) -> Result<(), StateError> {
-        let owns = |a: &Address| partition(a, parts) == part;
-        let mut overlay = Overlay::default();
-        for (address, account) in &self.pre.accounts {
-            if owns(address) {
-                overlay.accounts.insert(*address, account.clone());
+    /// Builds the block's output once every transaction is executed and validated: the
+    /// receipts and their root, the transactions root and the state changes. Runs as
+    /// fork-join tasks on the executor's pool, so the worker that finished execution
+    /// first steals whatever the other has not started.
+    fn finish_parallel(&self, threads: usize) -> Result<BlockOutput, ExecutionError> {
+        let ((receipts, transactions_root), (changes, ())) = rayon::join(
+            || rayon::join(|| self.receipts(), || transactions_root(self.block)),
+            || {
+                rayon::join(
+                    || self.state_changes(threads * PARTS_PER_THREAD),
+                    || {
+                        (0..MvMemory::SHARDS)
+                            .into_par_iter()
+                            .for_each(|shard| self.mv.clear_shard(shard))
+                    },
+                )
+            },
+        );
+        Ok(output(receipts?, transactions_root, changes?))
+    }
+
+    /// The receipts, their bloom and root, from the transactions' final results.
+    fn receipts(&self) -> Result<Receipts, ExecutionError> {
+        let mut results = Vec::with_capacity(self.results.len());
+        for (tx, result) in self.results.iter().enumerate() {
+            match lock(result).take() {
+                Some(r) => results.push(r),
+                None => {
+                    return Err(ExecutionError::Worker(format!(
+                        "transaction {tx} was never executed"
+                    )));
+                }
             }
         }
-        for tx in 0..self.block.transactions.len() {
-            self.fold_tx(tx, &mut overlay, owns)?;
-        }
-        let changes = finish_state(self.block, self.state, overlay, owns)?;
-        *lock(&self.partials[part]) = Some(changes);
-        self.mv.clear_shards(part, parts);
-        Ok(())
+        receipts(self.block, results, |r| {
+            ordered_root_with(r.len(), |i, out| r[i].encode_2718(out))
+        })
+    }
+
+    /// The block's state changes from every transaction's final writes and lazy fee, in
+    /// two parallel passes: chunks of transactions sort their writes by address partition
+    /// (moving them out of the multi-version memory), then each partition applies its
+    /// writes in transaction order and compares the result with the base state.
+    fn state_changes(&self, parts: usize) -> Result<StateChanges, ExecutionError> {
+        let n = self.block.transactions.len();
+        let beneficiary = self.block.env.beneficiary;
+        let chunk = n.div_ceil(parts.max(1)).max(64);
+        let buckets: Vec<Vec<Vec<Write>>> = (0..n.div_ceil(chunk))
+            .into_par_iter()
+            .map(|c| {
+                let mut out: Vec<Vec<Write>> = (0..parts).map(|_| Vec::new()).collect();
+                for tx in c * chunk..((c + 1) * chunk).min(n) {
+                    for write in self.mv.take_writes(tx) {
+                        push_write(&mut out[partition(&write.address(), parts)], write);
+                    }
+                    let fee = self.mv.fee(tx);
+                    if !fee.is_zero() {
+                        push_write(
+                            &mut out[partition(&beneficiary, parts)],
+                            Write::BalanceIncrement(beneficiary, fee),
+                        );
+                    }
+                }
+                out
+            })
+            .collect();
+        let partials = (0..parts)
+            .into_par_iter()
+            .map(|part| {
+                let owns = |a: &Address| partition(a, parts) == part;
+                let mut overlay = Overlay::default();
+                for (address, account) in &self.pre.accounts {
+                    if owns(address) {
+                        overlay.accounts.insert(*address, account.clone());
+                    }
+                }
+                for chunk in &buckets {
+                    for write in &chunk[part] {
+                        overlay.apply(self.state, write)?;
+                    }
+                }
+                finish_state(self.block, self.state, overlay, owns)
+            })
+            .collect::<Result<Vec<_>, StateError>>()
+            .map_err(|e| ExecutionError::State(e.0))?;
+        Ok(merge_changes(partials))
     }
 
     fn work(&self) {
@@ -625,6 +691,93 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                 idle = 0;
             }
         }
+    }
+}
+
+/// The transactions root, when every transaction has its signed envelope, with large
+/// subtries hashed on the pool.
+fn transactions_root(block: &Block) -> Option<B256> {
+    let transactions = &block.transactions;
+    if transactions.iter().any(|t| t.envelope.is_none()) {
+        return None;
+    }
+    Some(ordered_root_with(transactions.len(), |i, out| {
+        if let Some(envelope) = &transactions[i].envelope {
+            envelope.encode_2718(out);
+        }
+    }))
+}
+
+/// Builds the output of a block executed in order (`results` and the `overlay` of its
+/// writes): the receipts and transactions tries are hashed on the pool (the caller runs on
+/// one of its threads) while the state changes are folded beside them.
+fn finish_with_pool<S: StateView + ?Sized>(
+    block: &Block,
+    state: &S,
+    results: Vec<TxResult>,
+    overlay: Overlay,
+) -> Result<BlockOutput, ExecutionError> {
+    let ((receipts, transactions_root), changes) = rayon::join(
+        || {
+            rayon::join(
+                || {
+                    receipts(block, results, |r| {
+                        ordered_root_with(r.len(), |i, out| r[i].encode_2718(out))
+                    })
+                },
+                || transactions_root(block),
+            )
+        },
+        || finish_state(block, state, overlay, |_| true),
+    );
+    let changes = changes.map_err(|e| ExecutionError::State(e.0))?;
+    Ok(output(receipts?, transactions_root, changes))
+}
+
+/// Appends `write` to a partition's writes, adding a balance increment to the one before it
+/// when that is an increment of the same account (the beneficiary's fees, many deposits to
+/// one address): consecutive increments commute, so the result is the same.
+fn push_write(writes: &mut Vec<Write>, write: Write) {
+    if let Write::BalanceIncrement(address, amount) = &write
+        && let Some(Write::BalanceIncrement(last, total)) = writes.last_mut()
+        && last == address
+    {
+        *total = total.saturating_add(*amount);
+        return;
+    }
+    writes.push(write);
+}
+
+/// Merges the state changes of disjoint address partitions (on the pool: the entries are
+/// gathered, sorted in parallel and bulk-built into the final maps, instead of appending map
+/// after map, which would rebuild the growing map once per partition).
+fn merge_changes(parts: Vec<StateChanges>) -> StateChanges {
+    fn merged<K: Ord + Send, V: Send>(
+        maps: Vec<std::collections::BTreeMap<K, V>>,
+    ) -> std::collections::BTreeMap<K, V> {
+        let mut entries: Vec<(K, V)> = Vec::with_capacity(maps.iter().map(|m| m.len()).sum());
+        for map in maps {
+            entries.extend(map);
+        }
+        entries.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        entries.into_iter().collect()
+    }
+    let mut accounts = Vec::with_capacity(parts.len());
+    let mut storage = Vec::with_capacity(parts.len());
+    let mut bytecodes = Vec::with_capacity(parts.len());
+    for part in parts {
+        accounts.push(part.accounts);
+        storage.push(part.storage);
+        bytecodes.push(part.bytecodes);
+    }
+    let (accounts, (storage, bytecodes)) = rayon::join(
+        || merged(accounts),
+        || rayon::join(|| merged(storage), || merged(bytecodes)),
+    );
+    StateChanges {
+        accounts,
+        storage,
+        bytecodes,
     }
 }
 
@@ -722,12 +875,21 @@ impl BlockExecutor for ParallelExecutor {
         {
             // A single thread, a block too small to amortise speculation, or one sender's
             // chain of transactions leave nothing to run side by side: the sequential loop is
-            // the fastest correct schedule.
-            let mut results = Vec::with_capacity(n);
-            let overlay = run_from(block, state, pre, 0, &mut results)?;
-            let changes = finish_state(block, state, overlay, |_| true)
-                .map_err(|e| ExecutionError::State(e.0))?;
-            return assemble(block, results, changes);
+            // the fastest correct schedule. A large block still hashes its tries on the pool.
+            let run = || {
+                let mut results = Vec::with_capacity(n);
+                let overlay = run_from(block, state, pre, 0, &mut results)?;
+                if n < MIN_POOL_ROOTS {
+                    let changes = finish_state(block, state, overlay, |_| true)
+                        .map_err(|e| ExecutionError::State(e.0))?;
+                    return assemble(block, results, changes);
+                }
+                finish_with_pool(block, state, results, overlay)
+            };
+            return match &self.pool {
+                Some(pool) if threads > 1 && n >= MIN_POOL_ROOTS => pool.install(run),
+                _ => run(),
+            };
         }
         let shared = Shared {
             block,
@@ -739,9 +901,6 @@ impl BlockExecutor for ParallelExecutor {
             no_lazy: (0..n).map(|_| AtomicBool::new(false)).collect(),
             handoff: AtomicBool::new(false),
             heuristics: self.heuristics,
-            partials: (0..threads * PARTS_PER_THREAD)
-                .map(|_| Mutex::new(None))
-                .collect(),
             error: Mutex::new(None),
         };
         let guarded = |f: &dyn Fn()| {
@@ -754,39 +913,11 @@ impl BlockExecutor for ParallelExecutor {
                 shared.fail(ExecutionError::Worker(message));
             }
         };
-        // After execution the remaining work is split into tasks that whichever workers are
-        // free claim: the receipts and their root, the transactions root, and folding the
-        // state changes of each partition of addresses. No worker waits for another (a
-        // thread that starts late finds nothing left to do), and the fold tasks are small so
-        // a worker that finishes early steals the receipts trie's subtries.
-        let parts = threads * PARTS_PER_THREAD;
-        let receipts_slot: Mutex<Option<Result<Receipts, ExecutionError>>> = Mutex::new(None);
-        let build_receipts = || {
-            let mut results = Vec::with_capacity(n);
-            for (tx, result) in shared.results.iter().enumerate() {
-                match lock(result).take() {
-                    Some(r) => results.push(r),
-                    None => {
-                        shared.fail(ExecutionError::Worker(format!(
-                            "transaction {tx} was never executed"
-                        )));
-                        return;
-                    }
-                }
-            }
-            *lock(&receipts_slot) = Some(receipts(block, results, |r| {
-                use rayon::prelude::*;
-                ordered_root(r.par_iter().map(|r| r.encoded_2718()).collect())
-            }));
-        };
-        let fold = |part: usize| {
-            if let Err(e) = shared.finalize(part, parts) {
-                shared.fail(ExecutionError::State(e.0));
-            }
-        };
-        let tx_root_slot: Mutex<Option<Option<B256>>> = Mutex::new(None);
-        let post_tasks = 2 + parts;
-        let next_post = AtomicUsize::new(0);
+        // After execution, the first worker to see the scheduler done builds the output as
+        // fork-join tasks; the other returns to the pool and steals them.
+        let output_slot: Mutex<Option<Result<BlockOutput, ExecutionError>>> = Mutex::new(None);
+        let finishing = AtomicBool::new(false);
+        let finished = AtomicBool::new(false);
         let run = || {
             guarded(&|| shared.work());
             if !shared.scheduler.done()
@@ -795,25 +926,18 @@ impl BlockExecutor for ParallelExecutor {
             {
                 return;
             }
-            loop {
-                let task = next_post.fetch_add(1, Ordering::AcqRel);
-                if task >= post_tasks {
-                    break;
+            if finishing.swap(true, Ordering::AcqRel) {
+                // Another worker builds the output: help it by running the tasks it forks
+                // (a worker that went to sleep instead would have to be woken for each).
+                while !finished.load(Ordering::Acquire) {
+                    if rayon::yield_now() != Some(rayon::Yield::Executed) {
+                        std::hint::spin_loop();
+                    }
                 }
-                match task {
-                    0 => guarded(&build_receipts),
-                    1 => guarded(&|| {
-                        let root = block
-                            .transactions
-                            .iter()
-                            .map(|t| t.envelope.as_ref().map(|e| e.encoded_2718()))
-                            .collect::<Option<Vec<_>>>()
-                            .map(ordered_root);
-                        *lock(&tx_root_slot) = Some(root);
-                    }),
-                    _ => guarded(&|| fold(task - 2)),
-                }
+                return;
             }
+            guarded(&|| *lock(&output_slot) = Some(shared.finish_parallel(threads)));
+            finished.store(true, Ordering::Release);
         };
         match &self.pool {
             Some(pool) if threads > 1 || !self.heuristics => {
@@ -829,16 +953,10 @@ impl BlockExecutor for ParallelExecutor {
             return Err(error);
         }
         if shared.handoff.load(Ordering::Acquire) {
-            return shared.finish_sequentially();
-        }
-        let mut changes = StateChanges::default();
-        for partial in &shared.partials {
-            let Some(mut part) = lock(partial).take() else {
-                return Err(ExecutionError::Worker("a worker did not finish".into()));
+            return match &self.pool {
+                Some(pool) => pool.install(|| shared.finish_sequentially()),
+                None => shared.finish_sequentially(),
             };
-            changes.accounts.append(&mut part.accounts);
-            changes.storage.append(&mut part.storage);
-            changes.bytecodes.append(&mut part.bytecodes);
         }
         debug!(
             transactions = n,
@@ -848,12 +966,8 @@ impl BlockExecutor for ParallelExecutor {
             elapsed_us = started.elapsed().as_micros() as u64,
             "parallel block executed"
         );
-        let receipts = lock(&receipts_slot)
+        lock(&output_slot)
             .take()
-            .ok_or_else(|| ExecutionError::Worker("receipts were not built".into()))??;
-        let tx_root = lock(&tx_root_slot)
-            .take()
-            .ok_or_else(|| ExecutionError::Worker("transactions root was not built".into()))?;
-        Ok(output(receipts, tx_root, changes))
+            .ok_or_else(|| ExecutionError::Worker("the block's output was not built".into()))?
     }
 }

@@ -12,7 +12,9 @@ use crate::{
     types::AccountState,
 };
 use alloy_primitives::{Address, B256, U256, map::HashMap};
+use crossbeam_utils::CachePadded;
 use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY};
+use smallvec::SmallVec;
 use std::{
     hash::{BuildHasher, Hash},
     sync::{Mutex, MutexGuard},
@@ -47,14 +49,34 @@ pub(super) enum Value {
     Slot(U256),
 }
 
-impl Value {
-    fn from_write(write: &Write) -> (Location, Value) {
-        match write {
-            Write::Account(a, v) => (Location::Account(*a), Value::Account(v.clone())),
-            Write::BalanceIncrement(a, d) => (Location::Account(*a), Value::Increment(*d)),
-            Write::WipeStorage(a) => (Location::Wipe(*a), Value::Wipe),
-            Write::Slot(a, s, v) => (Location::Slot(*a, *s), Value::Slot(*v)),
+impl Location {
+    /// The account the location belongs to.
+    pub(super) fn address(&self) -> Address {
+        match self {
+            Location::Account(a) | Location::Wipe(a) | Location::Slot(a, _) => *a,
         }
+    }
+}
+
+impl Value {
+    fn from_write(write: Write) -> (Location, Value) {
+        match write {
+            Write::Account(a, v) => (Location::Account(a), Value::Account(v)),
+            Write::BalanceIncrement(a, d) => (Location::Account(a), Value::Increment(d)),
+            Write::WipeStorage(a) => (Location::Wipe(a), Value::Wipe),
+            Write::Slot(a, s, v) => (Location::Slot(a, s), Value::Slot(v)),
+        }
+    }
+
+    /// The write this value stands for at `location`.
+    fn into_write(self, location: Location) -> Option<Write> {
+        Some(match (location, self) {
+            (Location::Account(a), Value::Account(v)) => Write::Account(a, v),
+            (Location::Account(a), Value::Increment(d)) => Write::BalanceIncrement(a, d),
+            (Location::Wipe(a), Value::Wipe) => Write::WipeStorage(a),
+            (Location::Slot(a, s), Value::Slot(v)) => Write::Slot(a, s, v),
+            _ => return None,
+        })
     }
 
     /// The write this value stands for at `location`.
@@ -126,18 +148,22 @@ pub(super) enum Resolved<T> {
 /// vectors beat trees here; transactions mostly record in order, so inserts append.
 #[derive(Debug, Default)]
 struct Versions {
-    entries: Vec<(TxIdx, Entry)>,
-    absolutes: Vec<TxIdx>,
-    estimates: Vec<TxIdx>,
+    entries: SmallVec<[(TxIdx, Entry); 1]>,
+    absolutes: SmallVec<[TxIdx; 2]>,
+    estimates: SmallVec<[TxIdx; 1]>,
 }
 
-fn set_insert(set: &mut Vec<TxIdx>, tx: TxIdx) {
+/// A small sorted set of transaction indices, kept inline while it is small (most locations
+/// are written by one or two transactions).
+type TxSet<const N: usize> = SmallVec<[TxIdx; N]>;
+
+fn set_insert<const N: usize>(set: &mut TxSet<N>, tx: TxIdx) {
     if let Err(i) = set.binary_search(&tx) {
         set.insert(i, tx);
     }
 }
 
-fn set_remove(set: &mut Vec<TxIdx>, tx: TxIdx) {
+fn set_remove<const N: usize>(set: &mut TxSet<N>, tx: TxIdx) {
     if let Ok(i) = set.binary_search(&tx) {
         set.remove(i);
     }
@@ -223,18 +249,26 @@ const SHARDS: usize = 64;
 pub(super) struct MvMemory {
     shards: Vec<Mutex<HashMap<Location, Versions>>>,
     hasher: alloy_primitives::map::DefaultHashBuilder,
-    /// Each transaction's latest write set.
-    writes: Vec<Mutex<Vec<(Location, Value)>>>,
-    /// Each transaction's latest read set.
-    reads: Vec<Mutex<Vec<Read>>>,
+    /// Each transaction's latest write set, read set and lazy fee, a cache line each
+    /// (neighbouring transactions usually run on different workers).
+    txs: Vec<CachePadded<TxData>>,
     /// Code deployed by the block's transactions (content-addressed, so never stale).
     code: Mutex<HashMap<B256, Bytecode>>,
     /// The block's beneficiary, whose fees are kept apart from the versions.
     beneficiary: Address,
-    /// Each transaction's fee to the beneficiary, accumulated lazily. Kept per transaction
-    /// rather than as versions of the beneficiary's account, which every transaction would
-    /// otherwise contend on.
-    fees: Vec<Mutex<Fee>>,
+}
+
+/// What the multi-version memory keeps per transaction.
+#[derive(Debug)]
+struct TxData {
+    /// The latest execution's writes.
+    writes: Mutex<Vec<(Location, Value)>>,
+    /// The latest execution's reads.
+    reads: Mutex<Vec<Read>>,
+    /// The fee to the beneficiary, accumulated lazily. Kept per transaction rather than as
+    /// versions of the beneficiary's account, which every transaction would otherwise
+    /// contend on.
+    fee: Mutex<Fee>,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the executor turns
@@ -247,15 +281,26 @@ impl MvMemory {
     pub(super) fn new(transactions: usize, beneficiary: Address) -> Self {
         Self {
             beneficiary,
-            fees: (0..transactions)
-                .map(|_| Mutex::new(Fee::Unknown))
+            txs: (0..transactions)
+                .map(|_| {
+                    CachePadded::new(TxData {
+                        writes: Mutex::new(Vec::new()),
+                        reads: Mutex::new(Vec::new()),
+                        fee: Mutex::new(Fee::Unknown),
+                    })
+                })
                 .collect(),
+            // Sized for about two written locations per transaction, so that a large
+            // block's shards do not rehash while workers hold them.
             shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::default()))
+                .map(|_| {
+                    Mutex::new(HashMap::with_capacity_and_hasher(
+                        (transactions * 2 / SHARDS).max(4),
+                        Default::default(),
+                    ))
+                })
                 .collect(),
             hasher: Default::default(),
-            writes: (0..transactions).map(|_| Mutex::new(Vec::new())).collect(),
-            reads: (0..transactions).map(|_| Mutex::new(Vec::new())).collect(),
             code: Mutex::new(HashMap::default()),
         }
     }
@@ -314,7 +359,7 @@ impl MvMemory {
         };
         if address == self.beneficiary {
             for j in from..tx {
-                match *lock(&self.fees[j]) {
+                match *lock(&self.txs[j].fee) {
                     Fee::Estimate => return Ok(Resolved::Blocked(j)),
                     Fee::Unknown => {}
                     Fee::Known(fee) => increments = increments.saturating_add(fee),
@@ -402,15 +447,21 @@ impl MvMemory {
 
     /// Records transaction `tx`'s latest execution; returns whether it wrote a location its
     /// previous execution did not (then higher transactions must be validated again).
-    pub(super) fn record(&self, tx: TxIdx, reads: Vec<Read>, writes: &[Write], fee: U256) -> bool {
+    pub(super) fn record(
+        &self,
+        tx: TxIdx,
+        reads: Vec<Read>,
+        writes: Vec<Write>,
+        fee: U256,
+    ) -> bool {
         // A fee where the previous execution had none is a new write that readers of the
         // beneficiary above this transaction have not seen.
-        let previous_fee = std::mem::replace(&mut *lock(&self.fees[tx]), Fee::Known(fee));
+        let previous_fee = std::mem::replace(&mut *lock(&self.txs[tx].fee), Fee::Known(fee));
         let new_fee = !fee.is_zero()
             && !matches!(previous_fee, Fee::Known(f) if !f.is_zero())
             && !matches!(previous_fee, Fee::Estimate);
-        let new: Vec<(Location, Value)> = writes.iter().map(Value::from_write).collect();
-        for (_, value) in &new {
+        let new: Vec<(Location, Value)> = writes.into_iter().map(Value::from_write).collect();
+        for (location, value) in &new {
             if let Value::Account(Some(account)) = value
                 && let Some(code) = &account.code
                 && account.code_hash != KECCAK_EMPTY
@@ -419,39 +470,39 @@ impl MvMemory {
                     .entry(account.code_hash)
                     .or_insert_with(|| code.clone());
             }
-        }
-        for (location, value) in &new {
             self.shard(location)
                 .entry(*location)
                 .or_default()
                 .insert(tx, value.clone());
         }
-        let previous = std::mem::replace(&mut *lock(&self.writes[tx]), new);
-        let current = lock(&self.writes[tx]);
-        let mut wrote_new_location = false;
-        for (location, _) in current.iter() {
-            if !previous.iter().any(|(l, _)| l == location) {
-                wrote_new_location = true;
-                break;
+        let mut current = lock(&self.txs[tx].writes);
+        let previous = std::mem::replace(&mut *current, new);
+        let wrote_new_location = if previous.is_empty() {
+            // The first execution (or one after an execution that wrote nothing).
+            !current.is_empty()
+        } else {
+            let fresh = current
+                .iter()
+                .any(|(location, _)| !previous.iter().any(|(l, _)| l == location));
+            for (location, _) in &previous {
+                if !current.iter().any(|(l, _)| l == location)
+                    && let Some(versions) = self.shard(location).get_mut(location)
+                {
+                    versions.remove(tx);
+                }
             }
-        }
-        for (location, _) in &previous {
-            if !current.iter().any(|(l, _)| l == location)
-                && let Some(versions) = self.shard(location).get_mut(location)
-            {
-                versions.remove(tx);
-            }
-        }
+            fresh
+        };
         drop(current);
-        *lock(&self.reads[tx]) = reads;
+        *lock(&self.txs[tx].reads) = reads;
         wrote_new_location || new_fee
     }
 
     /// Marks transaction `tx`'s writes as estimates: it is about to be re-executed, and
     /// readers should wait for it rather than read values that are probably stale.
     pub(super) fn convert_writes_to_estimates(&self, tx: TxIdx) {
-        *lock(&self.fees[tx]) = Fee::Estimate;
-        let writes = lock(&self.writes[tx]);
+        *lock(&self.txs[tx].fee) = Fee::Estimate;
+        let writes = lock(&self.txs[tx].writes);
         for (location, _) in writes.iter() {
             if let Some(versions) = self.shard(location).get_mut(location) {
                 versions.mark_estimate(tx);
@@ -465,7 +516,7 @@ impl MvMemory {
         base: &S,
         tx: TxIdx,
     ) -> Result<bool, StateError> {
-        let reads = lock(&self.reads[tx]);
+        let reads = lock(&self.txs[tx].reads);
         for read in reads.iter() {
             if read.from_base {
                 let still_base = match &read.kind {
@@ -513,15 +564,19 @@ impl MvMemory {
         Ok(true)
     }
 
-    /// Calls `f` with each of transaction `tx`'s final writes, in the order they apply.
+    /// Calls `f` with each of transaction `tx`'s final writes about an address that `owns`
+    /// accepts, in the order they apply.
     pub(super) fn for_each_write<E>(
         &self,
         tx: TxIdx,
+        owns: impl Fn(&Address) -> bool,
         mut f: impl FnMut(Write) -> Result<(), E>,
     ) -> Result<(), E> {
-        let writes = lock(&self.writes[tx]);
+        let writes = lock(&self.txs[tx].writes);
         for (location, value) in writes.iter() {
-            if let Some(write) = value.to_write(*location) {
+            if owns(&location.address())
+                && let Some(write) = value.to_write(*location)
+            {
                 f(write)?;
             }
         }
@@ -530,19 +585,29 @@ impl MvMemory {
 
     /// Transaction `tx`'s lazily accumulated fee to the beneficiary.
     pub(super) fn fee(&self, tx: TxIdx) -> U256 {
-        match *lock(&self.fees[tx]) {
+        match *lock(&self.txs[tx].fee) {
             Fee::Known(fee) => fee,
             Fee::Unknown | Fee::Estimate => U256::ZERO,
         }
     }
 
-    /// Frees shards `first, first + step, ...` (workers share the freeing of a large block's
-    /// memory instead of one thread dropping all of it).
-    pub(super) fn clear_shards(&self, first: usize, step: usize) {
-        for shard in self.shards.iter().skip(first).step_by(step.max(1)) {
-            let taken = std::mem::take(&mut *lock(shard));
-            drop(taken);
-        }
+    /// Takes transaction `tx`'s final writes out of the memory, as [`Write`]s in the order
+    /// they apply, and frees its read set (only once execution is over).
+    pub(super) fn take_writes(&self, tx: TxIdx) -> impl Iterator<Item = Write> {
+        drop(std::mem::take(&mut *lock(&self.txs[tx].reads)));
+        std::mem::take(&mut *lock(&self.txs[tx].writes))
+            .into_iter()
+            .filter_map(|(location, value)| value.into_write(location))
+    }
+
+    /// Number of shards, for freeing them in parallel.
+    pub(super) const SHARDS: usize = SHARDS;
+
+    /// Frees shard `shard` (workers share the freeing of a large block's memory instead of
+    /// one thread dropping all of it).
+    pub(super) fn clear_shard(&self, shard: usize) {
+        let taken = std::mem::take(&mut *lock(&self.shards[shard]));
+        drop(taken);
     }
 }
 

@@ -3,6 +3,7 @@
 //! every transaction is validated again whenever a lower one's writes change.
 
 use super::mv_memory::{Incarnation, TxIdx, lock};
+use crossbeam_utils::CachePadded;
 use std::sync::{
     Mutex,
     atomic::{AtomicBool, AtomicUsize, Ordering},
@@ -34,17 +35,27 @@ pub(super) enum Task {
 /// The scheduler's shared state.
 pub(super) struct Scheduler {
     len: usize,
-    execution_idx: AtomicUsize,
-    validation_idx: AtomicUsize,
-    decrease_cnt: AtomicUsize,
-    num_active_tasks: AtomicUsize,
-    done: AtomicBool,
-    txs: Vec<Mutex<TxState>>,
-    dependents: Vec<Mutex<Vec<TxIdx>>>,
+    // Every worker updates these on every task: each gets a cache line of its own, so that
+    // updating one does not also steal the others from the other workers' caches.
+    execution_idx: CachePadded<AtomicUsize>,
+    validation_idx: CachePadded<AtomicUsize>,
+    decrease_cnt: CachePadded<AtomicUsize>,
+    num_active_tasks: CachePadded<AtomicUsize>,
+    done: CachePadded<AtomicBool>,
+    /// Per transaction, a cache line each: neighbouring transactions usually run on
+    /// different workers.
+    txs: Vec<CachePadded<Slot>>,
     /// Executions started, for statistics.
-    pub(super) executions: AtomicUsize,
+    pub(super) executions: CachePadded<AtomicUsize>,
     /// Validations that failed, for statistics.
-    pub(super) aborts: AtomicUsize,
+    pub(super) aborts: CachePadded<AtomicUsize>,
+}
+
+/// A transaction's scheduling state and the transactions waiting for it.
+#[derive(Debug)]
+struct Slot {
+    state: Mutex<TxState>,
+    dependents: Mutex<Vec<TxIdx>>,
 }
 
 impl Scheduler {
@@ -55,29 +66,31 @@ impl Scheduler {
     pub(super) fn new(len: usize, predecessors: &[Option<TxIdx>]) -> Self {
         let scheduler = Self {
             len,
-            execution_idx: AtomicUsize::new(0),
-            validation_idx: AtomicUsize::new(0),
-            decrease_cnt: AtomicUsize::new(0),
-            num_active_tasks: AtomicUsize::new(0),
-            done: AtomicBool::new(len == 0),
+            execution_idx: CachePadded::new(AtomicUsize::new(0)),
+            validation_idx: CachePadded::new(AtomicUsize::new(0)),
+            decrease_cnt: CachePadded::new(AtomicUsize::new(0)),
+            num_active_tasks: CachePadded::new(AtomicUsize::new(0)),
+            done: CachePadded::new(AtomicBool::new(len == 0)),
             txs: (0..len)
                 .map(|_| {
-                    Mutex::new(TxState {
-                        incarnation: 0,
-                        status: Status::ReadyToExecute,
+                    CachePadded::new(Slot {
+                        state: Mutex::new(TxState {
+                            incarnation: 0,
+                            status: Status::ReadyToExecute,
+                        }),
+                        dependents: Mutex::new(Vec::new()),
                     })
                 })
                 .collect(),
-            dependents: (0..len).map(|_| Mutex::new(Vec::new())).collect(),
-            executions: AtomicUsize::new(0),
-            aborts: AtomicUsize::new(0),
+            executions: CachePadded::new(AtomicUsize::new(0)),
+            aborts: CachePadded::new(AtomicUsize::new(0)),
         };
         for (tx, predecessor) in predecessors.iter().enumerate() {
             if let Some(p) = *predecessor
                 && p < tx
             {
-                lock(&scheduler.txs[tx]).status = Status::Aborting;
-                lock(&scheduler.dependents[p]).push(tx);
+                lock(&scheduler.txs[tx].state).status = Status::Aborting;
+                lock(&scheduler.txs[p].dependents).push(tx);
             }
         }
         scheduler
@@ -85,7 +98,7 @@ impl Scheduler {
 
     /// Whether transaction `tx`'s latest incarnation has executed (and not been aborted).
     pub(super) fn is_executed(&self, tx: TxIdx) -> bool {
-        lock(&self.txs[tx]).status == Status::Executed
+        lock(&self.txs[tx].state).status == Status::Executed
     }
 
     /// Whether all work is finished.
@@ -113,7 +126,7 @@ impl Scheduler {
     }
 
     fn try_incarnate(&self, tx: TxIdx) -> Option<Incarnation> {
-        let mut state = lock(&self.txs[tx]);
+        let mut state = lock(&self.txs[tx].state);
         if state.status == Status::ReadyToExecute {
             state.status = Status::Executing;
             Some(state.incarnation)
@@ -146,7 +159,7 @@ impl Scheduler {
         self.num_active_tasks.fetch_add(1, Ordering::SeqCst);
         let tx = self.validation_idx.fetch_add(1, Ordering::SeqCst);
         if tx < self.len {
-            let state = lock(&self.txs[tx]);
+            let state = lock(&self.txs[tx].state);
             if state.status == Status::Executed {
                 return Some(Task::Validate(tx, state.incarnation));
             }
@@ -179,11 +192,11 @@ impl Scheduler {
     /// `blocking` has already finished (re-execute `tx` at once); otherwise `tx` is parked
     /// until `blocking` finishes and the caller's task is over.
     pub(super) fn add_dependency(&self, tx: TxIdx, blocking: TxIdx) -> bool {
-        let mut dependents = lock(&self.dependents[blocking]);
-        if lock(&self.txs[blocking]).status == Status::Executed {
+        let mut dependents = lock(&self.txs[blocking].dependents);
+        if lock(&self.txs[blocking].state).status == Status::Executed {
             return false;
         }
-        lock(&self.txs[tx]).status = Status::Aborting;
+        lock(&self.txs[tx].state).status = Status::Aborting;
         dependents.push(tx);
         drop(dependents);
         self.num_active_tasks.fetch_sub(1, Ordering::SeqCst);
@@ -191,7 +204,7 @@ impl Scheduler {
     }
 
     fn set_ready(&self, tx: TxIdx) {
-        let mut state = lock(&self.txs[tx]);
+        let mut state = lock(&self.txs[tx].state);
         state.incarnation += 1;
         state.status = Status::ReadyToExecute;
     }
@@ -205,8 +218,8 @@ impl Scheduler {
         wrote_new_location: bool,
     ) -> Option<Task> {
         self.executions.fetch_add(1, Ordering::Relaxed);
-        lock(&self.txs[tx]).status = Status::Executed;
-        let dependents = std::mem::take(&mut *lock(&self.dependents[tx]));
+        lock(&self.txs[tx].state).status = Status::Executed;
+        let dependents = std::mem::take(&mut *lock(&self.txs[tx].dependents));
         if let Some(min) = dependents.iter().min().copied() {
             for d in dependents {
                 self.set_ready(d);
@@ -227,7 +240,7 @@ impl Scheduler {
     /// Validation found `tx`'s reads stale: aborts `incarnation` unless it was already
     /// aborted by another validation. Returns whether this call aborted it.
     pub(super) fn try_validation_abort(&self, tx: TxIdx, incarnation: Incarnation) -> bool {
-        let mut state = lock(&self.txs[tx]);
+        let mut state = lock(&self.txs[tx].state);
         if state.incarnation == incarnation && state.status == Status::Executed {
             state.status = Status::Aborting;
             self.aborts.fetch_add(1, Ordering::Relaxed);
