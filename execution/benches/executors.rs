@@ -301,6 +301,40 @@ fn overhead(name: &str, block: &Block, state: &InMemoryState) {
     );
 }
 
+/// What this machine's cores deliver on compute-bound work right now: the same keccak
+/// loop on one thread and on every core at once. On a virtual machine whose cores are
+/// hyperthreads of one physical core (or share it with neighbours) this is far below the
+/// core count, and it caps every parallel ratio measured in the run.
+fn ceiling(cores: usize) {
+    fn hash_loop(seed: u8) -> u8 {
+        let mut buf = [seed; 300];
+        for _ in 0..60_000 {
+            let h = alloy_primitives::keccak256(buf);
+            buf[0] ^= h[0];
+        }
+        buf[0]
+    }
+    let mut single = Vec::new();
+    let mut all = Vec::new();
+    for round in 0..5u8 {
+        let t = Instant::now();
+        std::hint::black_box(hash_loop(round));
+        single.push(t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        std::thread::scope(|s| {
+            for c in 0..cores {
+                s.spawn(move || std::hint::black_box(hash_loop(round ^ c as u8)));
+            }
+        });
+        all.push(t.elapsed().as_secs_f64());
+    }
+    let (single, all) = (median(&mut single), median(&mut all));
+    println!(
+        "machine ceiling: {cores} threads of a keccak loop do x{:.2} the work of one in the same time (the bound on any parallel ratio below for compute-bound work)",
+        cores as f64 * single / all
+    );
+}
+
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wanted = |name: &str| filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
@@ -309,6 +343,7 @@ fn main() {
     threads.sort_unstable();
     threads.dedup();
     println!("cores={cores}; ratios x = sequential time / parallel time, same run");
+    ceiling(cores);
 
     type Build = Box<dyn Fn() -> (Block, InMemoryState)>;
     let synthetic: Vec<(&str, Build)> = vec![

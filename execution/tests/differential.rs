@@ -84,6 +84,29 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Few senders, one token, a handful of slots: nearly every transaction conflicts.
+fn contended_ops() -> impl Strategy<Value = Vec<Op>> {
+    prop::collection::vec(
+        prop_oneof![
+            (0..3u64, 0..3u64, 1..500u64).prop_map(|(from, to, amount)| Op::Erc20 {
+                from,
+                to,
+                amount
+            }),
+            (0..3u64, 0..2u64, 1..2u64, 0..3u64).prop_map(|(from, start, count, value)| {
+                Op::WriteSlots {
+                    from,
+                    start,
+                    count,
+                    value,
+                }
+            }),
+            (0..3u64, 0..3u64, 1..100u64).prop_map(|(from, to, value)| Op::Eth { from, to, value }),
+        ],
+        16..64,
+    )
+}
+
 fn salt(s: u8) -> B256 {
     B256::with_last_byte(s + 1)
 }
@@ -289,17 +312,7 @@ proptest! {
     }
 
     #[test]
-    fn parallel_equals_sequential_under_heavy_contention(
-        // Few senders, one token, a handful of slots: nearly every transaction conflicts.
-        ops in prop::collection::vec(
-            prop_oneof![
-                (0..3u64, 0..3u64, 1..500u64).prop_map(|(from, to, amount)| Op::Erc20 { from, to, amount }),
-                (0..3u64, 0..2u64, 1..2u64, 0..3u64).prop_map(|(from, start, count, value)| Op::WriteSlots { from, start, count, value }),
-                (0..3u64, 0..3u64, 1..100u64).prop_map(|(from, to, value)| Op::Eth { from, to, value }),
-            ],
-            16..64,
-        ),
-    ) {
+    fn parallel_equals_sequential_under_heavy_contention(ops in contended_ops()) {
         check(&ops, SpecId::PRAGUE)?;
     }
 }
@@ -522,4 +535,34 @@ fn outputs_are_not_trivially_equal() {
         .expect_err("nonce gap");
     assert!(err.to_string().contains("transaction 0"), "{err}");
     assert_eq!(Err(err), ParallelExecutor::new(2).execute(&block, &state()));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// An executor keeps its buffers (multi-version memory, scheduler, result slots) from
+    /// one block to the next: blocks of different sizes and shapes, one after another on
+    /// the same executors, still give exactly the sequential results.
+    #[test]
+    fn reused_executors_equal_sequential_block_after_block(
+        blocks in prop::collection::vec(
+            prop_oneof![prop::collection::vec(op(), 1..48), contended_ops()],
+            2..6,
+        ),
+    ) {
+        let executors = [
+            ParallelExecutor::new(2),
+            ParallelExecutor::new(2).speculation_only(),
+            ParallelExecutor::new(8).speculation_only(),
+        ];
+        let state = state();
+        for ops in &blocks {
+            let block = workloads::block(SpecId::PRAGUE, build(ops, SpecId::PRAGUE));
+            let sequential = SequentialExecutor.execute(&block, &state);
+            for executor in &executors {
+                let parallel = executor.execute(&block, &state);
+                prop_assert_eq!(&parallel, &sequential, "{} ops, {:?}", ops.len(), executor);
+            }
+        }
+    }
 }

@@ -73,6 +73,10 @@ pub struct ParallelExecutor {
     threads: usize,
     pool: Option<std::sync::Arc<rayon::ThreadPool>>,
     heuristics: bool,
+    /// The last block's multi-version memory, scheduler and result slots, kept for the
+    /// next block (their tables stay allocated, paged in and mostly cached). A block
+    /// executed while another holds them gets fresh ones.
+    buffers: std::sync::Arc<Mutex<Option<Buffers>>>,
 }
 
 impl ParallelExecutor {
@@ -91,6 +95,7 @@ impl ParallelExecutor {
             threads,
             pool,
             heuristics: true,
+            buffers: Default::default(),
         }
     }
 
@@ -323,6 +328,42 @@ struct Shared<'a, S: ?Sized> {
     error: Mutex<Option<ExecutionError>>,
 }
 
+/// What a block's parallel execution allocates in proportion to its transactions, kept by
+/// the executor from one block to the next.
+#[derive(Debug)]
+struct Buffers {
+    mv: MvMemory,
+    scheduler: Scheduler,
+    results: Vec<Mutex<Option<TxResult>>>,
+    no_lazy: Vec<AtomicBool>,
+}
+
+impl Buffers {
+    fn new(n: usize, beneficiary: Address, predecessors: &[Option<TxIdx>]) -> Self {
+        Self {
+            mv: MvMemory::new(n, beneficiary),
+            scheduler: Scheduler::new(n, predecessors),
+            results: (0..n).map(|_| Mutex::new(None)).collect(),
+            no_lazy: (0..n).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+
+    fn reset(&mut self, n: usize, beneficiary: Address, predecessors: &[Option<TxIdx>]) {
+        self.mv.reset(n, beneficiary);
+        self.scheduler.reset(n, predecessors);
+        self.results.truncate(n);
+        for result in &mut self.results {
+            *result.get_mut().unwrap_or_else(|p| p.into_inner()) = None;
+        }
+        self.results.resize_with(n, || Mutex::new(None));
+        self.no_lazy.truncate(n);
+        for flag in &mut self.no_lazy {
+            *flag.get_mut() = false;
+        }
+        self.no_lazy.resize_with(n, || AtomicBool::new(false));
+    }
+}
+
 /// Blocks with fewer transactions run sequentially: waking the workers and keeping versions
 /// costs more than the little parallelism they could offer.
 const MIN_PARALLEL_TXS: usize = 16;
@@ -509,7 +550,9 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
     /// Finishes the block after a hand-off: keeps the longest prefix of transactions whose
     /// latest execution is still valid, in order, and executes the rest sequentially on top
     /// of its writes.
-    fn finish_sequentially(&self) -> Result<BlockOutput, ExecutionError> {
+    /// `on_pool` says whether this runs on the executor's pool (whose threads then hash the
+    /// tries; never rayon's global pool).
+    fn finish_sequentially(&self, on_pool: bool) -> Result<BlockOutput, ExecutionError> {
         let n = self.block.transactions.len();
         let base = self.base();
         let mut results = Vec::with_capacity(n);
@@ -543,7 +586,12 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         if !stopped {
             overlay = run_from(self.block, self.state, overlay, prefix, &mut results)?;
         }
-        finish_with_pool(self.block, self.state, results, overlay)
+        if on_pool {
+            return finish_with_pool(self.block, self.state, results, overlay);
+        }
+        let changes = finish_state(self.block, self.state, overlay, |_| true)
+            .map_err(|e| ExecutionError::State(e.0))?;
+        assemble(self.block, results, changes)
     }
 
     /// Whether re-executions show that transactions mostly depend on each other, so
@@ -876,10 +924,10 @@ impl BlockExecutor for ParallelExecutor {
             // A single thread, a block too small to amortise speculation, or one sender's
             // chain of transactions leave nothing to run side by side: the sequential loop is
             // the fastest correct schedule. A large block still hashes its tries on the pool.
-            let run = || {
+            let run = |on_pool: bool| {
                 let mut results = Vec::with_capacity(n);
                 let overlay = run_from(block, state, pre, 0, &mut results)?;
-                if n < MIN_POOL_ROOTS {
+                if !on_pool {
                     let changes = finish_state(block, state, overlay, |_| true)
                         .map_err(|e| ExecutionError::State(e.0))?;
                     return assemble(block, results, changes);
@@ -887,18 +935,25 @@ impl BlockExecutor for ParallelExecutor {
                 finish_with_pool(block, state, results, overlay)
             };
             return match &self.pool {
-                Some(pool) if threads > 1 && n >= MIN_POOL_ROOTS => pool.install(run),
-                _ => run(),
+                Some(pool) if threads > 1 && n >= MIN_POOL_ROOTS => pool.install(|| run(true)),
+                _ => run(false),
             };
         }
+        let buffers = match lock(&self.buffers).take() {
+            Some(mut buffers) => {
+                buffers.reset(n, block.env.beneficiary, &predecessors);
+                buffers
+            }
+            None => Buffers::new(n, block.env.beneficiary, &predecessors),
+        };
         let shared = Shared {
             block,
             state,
             pre: &pre,
-            mv: MvMemory::new(n, block.env.beneficiary),
-            scheduler: Scheduler::new(n, &predecessors),
-            results: (0..n).map(|_| Mutex::new(None)).collect(),
-            no_lazy: (0..n).map(|_| AtomicBool::new(false)).collect(),
+            mv: buffers.mv,
+            scheduler: buffers.scheduler,
+            results: buffers.results,
+            no_lazy: buffers.no_lazy,
             handoff: AtomicBool::new(false),
             heuristics: self.heuristics,
             error: Mutex::new(None),
@@ -918,9 +973,11 @@ impl BlockExecutor for ParallelExecutor {
         let output_slot: Mutex<Option<Result<BlockOutput, ExecutionError>>> = Mutex::new(None);
         let finishing = AtomicBool::new(false);
         let finished = AtomicBool::new(false);
+        let on_pool = self.pool.is_some() && (threads > 1 || !self.heuristics);
         let run = || {
             guarded(&|| shared.work());
-            if !shared.scheduler.done()
+            if !on_pool
+                || !shared.scheduler.done()
                 || shared.handoff.load(Ordering::Acquire)
                 || lock(&shared.error).is_some()
             {
@@ -940,7 +997,7 @@ impl BlockExecutor for ParallelExecutor {
             finished.store(true, Ordering::Release);
         };
         match &self.pool {
-            Some(pool) if threads > 1 || !self.heuristics => {
+            Some(pool) if on_pool => {
                 pool.broadcast(|ctx| {
                     if ctx.index() < threads {
                         run();
@@ -949,25 +1006,40 @@ impl BlockExecutor for ParallelExecutor {
             }
             _ => run(),
         }
-        if let Some(error) = lock(&shared.error).take() {
-            return Err(error);
+        let result = if let Some(error) = lock(&shared.error).take() {
+            Err(error)
+        } else if shared.handoff.load(Ordering::Acquire) || !on_pool {
+            // Without a pool (the operating system refused its threads) the output is built
+            // here, in order: every transaction is validated, so the prefix is the block.
+            match &self.pool {
+                Some(pool) if on_pool => pool.install(|| shared.finish_sequentially(true)),
+                _ => shared.finish_sequentially(false),
+            }
+        } else {
+            debug!(
+                transactions = n,
+                threads,
+                executions = shared.scheduler.executions.load(Ordering::Relaxed),
+                aborts = shared.scheduler.aborts.load(Ordering::Relaxed),
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "parallel block executed"
+            );
+            lock(&output_slot).take().unwrap_or_else(|| {
+                Err(ExecutionError::Worker(
+                    "the block's output was not built".into(),
+                ))
+            })
+        };
+        // Keep the buffers for the next block, unless a worker failed (then they are
+        // dropped).
+        if result.is_ok() {
+            *lock(&self.buffers) = Some(Buffers {
+                mv: shared.mv,
+                scheduler: shared.scheduler,
+                results: shared.results,
+                no_lazy: shared.no_lazy,
+            });
         }
-        if shared.handoff.load(Ordering::Acquire) {
-            return match &self.pool {
-                Some(pool) => pool.install(|| shared.finish_sequentially()),
-                None => shared.finish_sequentially(),
-            };
-        }
-        debug!(
-            transactions = n,
-            threads,
-            executions = shared.scheduler.executions.load(Ordering::Relaxed),
-            aborts = shared.scheduler.aborts.load(Ordering::Relaxed),
-            elapsed_us = started.elapsed().as_micros() as u64,
-            "parallel block executed"
-        );
-        lock(&output_slot)
-            .take()
-            .ok_or_else(|| ExecutionError::Worker("the block's output was not built".into()))?
+        result
     }
 }

@@ -17,7 +17,10 @@ use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY};
 use smallvec::SmallVec;
 use std::{
     hash::{BuildHasher, Hash},
-    sync::{Mutex, MutexGuard},
+    sync::{
+        Mutex, MutexGuard,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 /// Index of a transaction in the block.
@@ -249,6 +252,11 @@ const SHARDS: usize = 64;
 pub(super) struct MvMemory {
     shards: Vec<Mutex<HashMap<Location, Versions>>>,
     hasher: alloy_primitives::map::DefaultHashBuilder,
+    /// The locations any transaction of the block has written, as a lock-free filter (one
+    /// bit per hash bucket, only ever set during a block): a clear bit proves that a
+    /// location has no version, so reads and validations of locations nobody wrote, most
+    /// of them, take no shard lock and touch no line another worker writes.
+    written: Box<[AtomicU64]>,
     /// Each transaction's latest write set, read set and lazy fee, a cache line each
     /// (neighbouring transactions usually run on different workers).
     txs: Vec<CachePadded<TxData>>,
@@ -271,6 +279,14 @@ struct TxData {
     fee: Mutex<Fee>,
 }
 
+impl std::fmt::Debug for MvMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MvMemory")
+            .field("transactions", &self.txs.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the executor turns
 /// worker panics into errors and discards the block's memory).
 pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -279,30 +295,71 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl MvMemory {
     pub(super) fn new(transactions: usize, beneficiary: Address) -> Self {
-        Self {
+        let mut memory = Self {
             beneficiary,
-            txs: (0..transactions)
-                .map(|_| {
-                    CachePadded::new(TxData {
-                        writes: Mutex::new(Vec::new()),
-                        reads: Mutex::new(Vec::new()),
-                        fee: Mutex::new(Fee::Unknown),
-                    })
-                })
-                .collect(),
-            // Sized for about two written locations per transaction, so that a large
-            // block's shards do not rehash while workers hold them.
+            txs: Vec::new(),
             shards: (0..SHARDS)
-                .map(|_| {
-                    Mutex::new(HashMap::with_capacity_and_hasher(
-                        (transactions * 2 / SHARDS).max(4),
-                        Default::default(),
-                    ))
-                })
+                .map(|_| Mutex::new(HashMap::default()))
                 .collect(),
             hasher: Default::default(),
+            written: Box::new([]),
             code: Mutex::new(HashMap::default()),
+        };
+        memory.reset(transactions, beneficiary);
+        memory
+    }
+
+    /// Empties the memory for a block of `transactions` transactions, keeping its
+    /// allocations: an executor reuses one memory block after block, so its tables stay
+    /// paged in and mostly cached instead of being faulted in and grown anew every block.
+    pub(super) fn reset(&mut self, transactions: usize, beneficiary: Address) {
+        self.beneficiary = beneficiary;
+        // Sized for about two written locations per transaction, so that a large block's
+        // shards do not rehash while workers hold them; a shard left much larger by an
+        // earlier, larger block gives the memory back.
+        let per_shard = (transactions * 2 / SHARDS).max(4);
+        for shard in &mut self.shards {
+            let shard = shard.get_mut().unwrap_or_else(|p| p.into_inner());
+            shard.clear();
+            if shard.capacity() > per_shard * 8 {
+                shard.shrink_to(per_shard);
+            }
+            shard.reserve(per_shard);
         }
+        self.txs.truncate(transactions);
+        for data in &mut self.txs {
+            data.writes
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            data.reads
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+            *data.fee.get_mut().unwrap_or_else(|p| p.into_inner()) = Fee::Unknown;
+        }
+        while self.txs.len() < transactions {
+            self.txs.push(CachePadded::new(TxData {
+                writes: Mutex::new(Vec::new()),
+                reads: Mutex::new(Vec::new()),
+                fee: Mutex::new(Fee::Unknown),
+            }));
+        }
+        let words = (transactions * 8)
+            .next_power_of_two()
+            .clamp(1 << 12, 1 << 22)
+            / 64;
+        if self.written.len() == words {
+            for word in self.written.iter_mut() {
+                *word.get_mut() = 0;
+            }
+        } else {
+            self.written = (0..words).map(|_| AtomicU64::new(0)).collect();
+        }
+        self.code
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     fn shard(&self, location: &Location) -> MutexGuard<'_, HashMap<Location, Versions>> {
@@ -310,8 +367,35 @@ impl MvMemory {
         lock(&self.shards[h % SHARDS])
     }
 
+    /// The filter's word and bit for `location` (hash bits above those choosing the shard).
+    fn filter_bit(&self, location: &Location) -> (&AtomicU64, u64) {
+        let h = self.hasher.hash_one(location) >> 6;
+        let bits = self.written.len() * 64;
+        let bit = (h as usize) & (bits - 1);
+        (&self.written[bit / 64], 1 << (bit % 64))
+    }
+
+    /// Records that `location` has (or had) a version. Done before the version is inserted,
+    /// so a reader that finds the bit clear read before the version existed, which
+    /// validation (run after the writer finishes, and so after this) catches.
+    fn mark_written(&self, location: &Location) {
+        let (word, bit) = self.filter_bit(location);
+        if word.load(Ordering::Relaxed) & bit == 0 {
+            word.fetch_or(bit, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether `location` may have a version (`false`: it certainly has none).
+    fn maybe_written(&self, location: &Location) -> bool {
+        let (word, bit) = self.filter_bit(location);
+        word.load(Ordering::SeqCst) & bit != 0
+    }
+
     /// The latest entry below `tx` at `location`: `(writer, estimate, value)`.
     fn latest_below(&self, location: &Location, tx: TxIdx) -> Option<(TxIdx, bool, Value)> {
+        if !self.maybe_written(location) {
+            return None;
+        }
         let shard = self.shard(location);
         let versions = shard.get(location)?;
         versions
@@ -331,7 +415,9 @@ impl MvMemory {
         let location = Location::Account(address);
         let mut increments = U256::ZERO;
         let mut from_base = true;
-        let (found, from) = {
+        let (found, from) = if !self.maybe_written(&location) {
+            (None, 0)
+        } else {
             let shard = self.shard(&location);
             match shard.get(&location) {
                 None => (None, 0),
@@ -380,9 +466,11 @@ impl MvMemory {
 
     /// Whether any transaction below `tx` has an entry at `location`.
     fn written_below(&self, location: &Location, tx: TxIdx) -> bool {
-        self.shard(location)
-            .get(location)
-            .is_some_and(|v| v.latest(tx).is_some())
+        self.maybe_written(location)
+            && self
+                .shard(location)
+                .get(location)
+                .is_some_and(|v| v.latest(tx).is_some())
     }
 
     /// The account's last absolute value below `tx`, ignoring balance increments above it:
@@ -394,7 +482,9 @@ impl MvMemory {
         tx: TxIdx,
     ) -> Result<Resolved<(Option<AccountState>, bool)>, StateError> {
         let location = Location::Account(address);
-        let (found, from_base) = {
+        let (found, from_base) = if !self.maybe_written(&location) {
+            (None, true)
+        } else {
             let shard = self.shard(&location);
             let versions = shard.get(&location);
             let from_base = versions.is_none_or(|v| v.latest(tx).is_none());
@@ -470,6 +560,7 @@ impl MvMemory {
                     .entry(account.code_hash)
                     .or_insert_with(|| code.clone());
             }
+            self.mark_written(location);
             self.shard(location)
                 .entry(*location)
                 .or_default()
@@ -603,11 +694,10 @@ impl MvMemory {
     /// Number of shards, for freeing them in parallel.
     pub(super) const SHARDS: usize = SHARDS;
 
-    /// Frees shard `shard` (workers share the freeing of a large block's memory instead of
-    /// one thread dropping all of it).
+    /// Empties shard `shard`, keeping its table (workers share the freeing of a large
+    /// block's versions instead of one thread dropping all of them).
     pub(super) fn clear_shard(&self, shard: usize) {
-        let taken = std::mem::take(&mut *lock(&self.shards[shard]));
-        drop(taken);
+        lock(&self.shards[shard]).clear();
     }
 }
 

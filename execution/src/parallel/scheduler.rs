@@ -32,6 +32,7 @@ pub(super) enum Task {
     Validate(TxIdx, Incarnation),
 }
 
+#[derive(Debug)]
 /// The scheduler's shared state.
 pub(super) struct Scheduler {
     len: usize,
@@ -64,36 +65,60 @@ impl Scheduler {
     /// predecessor's first execution instead of running speculatively against a nonce it
     /// cannot have yet.
     pub(super) fn new(len: usize, predecessors: &[Option<TxIdx>]) -> Self {
-        let scheduler = Self {
-            len,
+        let mut scheduler = Self {
+            len: 0,
             execution_idx: CachePadded::new(AtomicUsize::new(0)),
             validation_idx: CachePadded::new(AtomicUsize::new(0)),
             decrease_cnt: CachePadded::new(AtomicUsize::new(0)),
             num_active_tasks: CachePadded::new(AtomicUsize::new(0)),
-            done: CachePadded::new(AtomicBool::new(len == 0)),
-            txs: (0..len)
-                .map(|_| {
-                    CachePadded::new(Slot {
-                        state: Mutex::new(TxState {
-                            incarnation: 0,
-                            status: Status::ReadyToExecute,
-                        }),
-                        dependents: Mutex::new(Vec::new()),
-                    })
-                })
-                .collect(),
+            done: CachePadded::new(AtomicBool::new(true)),
+            txs: Vec::new(),
             executions: CachePadded::new(AtomicUsize::new(0)),
             aborts: CachePadded::new(AtomicUsize::new(0)),
         };
+        scheduler.reset(len, predecessors);
+        scheduler
+    }
+
+    /// Resets the scheduler for a block of `len` transactions, keeping its allocations (an
+    /// executor reuses one scheduler block after block).
+    pub(super) fn reset(&mut self, len: usize, predecessors: &[Option<TxIdx>]) {
+        self.len = len;
+        *self.execution_idx.get_mut() = 0;
+        *self.validation_idx.get_mut() = 0;
+        *self.decrease_cnt.get_mut() = 0;
+        *self.num_active_tasks.get_mut() = 0;
+        *self.done.get_mut() = len == 0;
+        *self.executions.get_mut() = 0;
+        *self.aborts.get_mut() = 0;
+        self.txs.truncate(len);
+        for slot in &mut self.txs {
+            *slot.state.get_mut().unwrap_or_else(|p| p.into_inner()) = TxState {
+                incarnation: 0,
+                status: Status::ReadyToExecute,
+            };
+            slot.dependents
+                .get_mut()
+                .unwrap_or_else(|p| p.into_inner())
+                .clear();
+        }
+        while self.txs.len() < len {
+            self.txs.push(CachePadded::new(Slot {
+                state: Mutex::new(TxState {
+                    incarnation: 0,
+                    status: Status::ReadyToExecute,
+                }),
+                dependents: Mutex::new(Vec::new()),
+            }));
+        }
         for (tx, predecessor) in predecessors.iter().enumerate() {
             if let Some(p) = *predecessor
                 && p < tx
             {
-                lock(&scheduler.txs[tx].state).status = Status::Aborting;
-                lock(&scheduler.txs[p].dependents).push(tx);
+                lock(&self.txs[tx].state).status = Status::Aborting;
+                lock(&self.txs[p].dependents).push(tx);
             }
         }
-        scheduler
     }
 
     /// Whether transaction `tx`'s latest incarnation has executed (and not been aborted).
