@@ -796,9 +796,10 @@ fn push_write(writes: &mut Vec<Write>, write: Write) {
     writes.push(write);
 }
 
-/// Merges the state changes of disjoint address partitions (on the pool: the entries are
-/// gathered, sorted in parallel and bulk-built into the final maps, instead of appending map
-/// after map, which would rebuild the growing map once per partition).
+/// Merges the state changes of disjoint address partitions (accounts, storage and code on
+/// the pool side by side: the entries are gathered, their sorted runs merged and the final
+/// maps bulk-built, instead of appending map after map, which would rebuild the growing
+/// map once per partition).
 fn merge_changes(parts: Vec<StateChanges>) -> StateChanges {
     fn merged<K: Ord + Send, V: Send>(
         maps: Vec<std::collections::BTreeMap<K, V>>,
@@ -807,7 +808,9 @@ fn merge_changes(parts: Vec<StateChanges>) -> StateChanges {
         for map in maps {
             entries.extend(map);
         }
-        entries.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Each partition's entries are one sorted run: a stable, run-adaptive sort merges
+        // them instead of sorting from scratch.
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
         entries.into_iter().collect()
     }
     let mut accounts = Vec::with_capacity(parts.len());
