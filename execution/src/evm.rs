@@ -114,15 +114,15 @@ pub(crate) fn to_info(account: AccountState) -> AccountInfo {
 /// revm's journal already normalised for older rules) touched empty ones are removed with
 /// their storage, created ones start from empty storage, and otherwise only changed account
 /// fields and changed slots are written.
-pub(crate) fn collect_writes(state: &EvmState, out: &mut Vec<Write>) {
+pub(crate) fn for_each_write(state: &EvmState, mut out: impl FnMut(Write)) {
     for (address, account) in state {
         if !account.is_touched() {
             continue;
         }
         let address = *address;
         if account.is_selfdestructed() {
-            out.push(Write::WipeStorage(address));
-            out.push(Write::Account(address, None));
+            out(Write::WipeStorage(address));
+            out(Write::Account(address, None));
             continue;
         }
         let original = account.original_info();
@@ -138,19 +138,19 @@ pub(crate) fn collect_writes(state: &EvmState, out: &mut Vec<Write>) {
             },
         };
         if account.is_created() {
-            out.push(Write::WipeStorage(address));
-            out.push(Write::Account(address, Some(info)));
+            out(Write::WipeStorage(address));
+            out(Write::Account(address, Some(info)));
             for (slot, value) in &account.storage {
                 if !value.present_value.is_zero() {
-                    out.push(Write::Slot(address, *slot, value.present_value));
+                    out(Write::Slot(address, *slot, value.present_value));
                 }
             }
             continue;
         }
         if account.info.is_empty() {
             if !account.is_loaded_as_not_existing() {
-                out.push(Write::WipeStorage(address));
-                out.push(Write::Account(address, None));
+                out(Write::WipeStorage(address));
+                out(Write::Account(address, None));
             }
             continue;
         }
@@ -159,14 +159,19 @@ pub(crate) fn collect_writes(state: &EvmState, out: &mut Vec<Write>) {
             || original.nonce != info.nonce
             || original.code_hash != info.code_hash
         {
-            out.push(Write::Account(address, Some(info)));
+            out(Write::Account(address, Some(info)));
         }
         for (slot, value) in &account.storage {
             if value.is_changed() {
-                out.push(Write::Slot(address, *slot, value.present_value));
+                out(Write::Slot(address, *slot, value.present_value));
             }
         }
     }
+}
+
+/// [`for_each_write`] into a vector.
+pub(crate) fn collect_writes(state: &EvmState, out: &mut Vec<Write>) {
+    for_each_write(state, |write| out.push(write));
 }
 
 /// A revm error that makes a transaction (and so the block) invalid.
@@ -200,14 +205,19 @@ impl<'a, S: StateView + ?Sized> OverlayDb<'a, S> {
 
     pub(crate) fn apply(&mut self, writes: &[Write]) -> Result<(), StateError> {
         for write in writes {
-            if let Write::Account(_, Some(info)) = write
-                && let Some(code) = &info.code
-            {
-                self.new_code.insert(info.code_hash, code.clone());
-            }
-            self.overlay.apply(self.base, write)?;
+            self.apply_owned(write.clone())?;
         }
         Ok(())
+    }
+
+    /// Applies one write, taking its values.
+    pub(crate) fn apply_owned(&mut self, write: Write) -> Result<(), StateError> {
+        if let Write::Account(_, Some(info)) = &write
+            && let Some(code) = &info.code
+        {
+            self.new_code.insert(info.code_hash, code.clone());
+        }
+        self.overlay.apply_owned(self.base, write)
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::{
     BlockExecutor,
     evm::{
-        OverlayDb, TxDone, TxResult, assemble, block_env, cfg_env, collect_writes, finish_state,
+        OverlayDb, TxDone, TxResult, assemble, block_env, cfg_env, finish_state, for_each_write,
         invalid_reason, pre_block_overlay,
     },
     state::{Overlay, StateView},
@@ -46,17 +46,21 @@ pub(crate) fn run_from<S: StateView + ?Sized>(
         .with_cfg(cfg_env(&block.rules))
         .with_block(block_env(&block.env, &block.rules))
         .build_mainnet();
-    let mut writes = Vec::new();
     for tx in &block.transactions[first.min(block.transactions.len())..] {
         match evm.transact(tx.env.clone()) {
             Ok(outcome) => {
-                writes.clear();
-                collect_writes(&outcome.state, &mut writes);
-                evm.ctx
-                    .journaled_state
-                    .database
-                    .apply(&writes)
-                    .map_err(|e| ExecutionError::State(e.0))?;
+                let db = &mut evm.ctx.journaled_state.database;
+                let mut failed = None;
+                for_each_write(&outcome.state, |write| {
+                    if failed.is_none()
+                        && let Err(e) = db.apply_owned(write)
+                    {
+                        failed = Some(e);
+                    }
+                });
+                if let Some(e) = failed {
+                    return Err(ExecutionError::State(e.0));
+                }
                 results.push(Ok(TxDone::new(outcome.result)));
             }
             Err(EVMError::Database(e)) => return Err(ExecutionError::State(e.0)),

@@ -259,28 +259,37 @@ impl Overlay {
         base: &S,
         write: &Write,
     ) -> Result<(), StateError> {
+        self.apply_owned(base, write.clone())
+    }
+
+    /// Applies one write, taking its values.
+    pub(crate) fn apply_owned<S: StateView + ?Sized>(
+        &mut self,
+        base: &S,
+        write: Write,
+    ) -> Result<(), StateError> {
         match write {
             Write::Account(address, info) => {
-                self.accounts.entry(*address).or_default().info = Some(info.clone());
+                self.accounts.entry(address).or_default().info = Some(info);
             }
             Write::BalanceIncrement(address, amount) => {
                 let mut info = self
-                    .account(base, *address)?
+                    .account(base, address)?
                     .unwrap_or_else(|| AccountState::with_balance(U256::ZERO));
-                info.balance = info.balance.saturating_add(*amount);
-                self.accounts.entry(*address).or_default().info = Some(Some(info));
+                info.balance = info.balance.saturating_add(amount);
+                self.accounts.entry(address).or_default().info = Some(Some(info));
             }
             Write::WipeStorage(address) => {
-                let account = self.accounts.entry(*address).or_default();
+                let account = self.accounts.entry(address).or_default();
                 account.wiped = true;
                 account.slots.clear();
             }
             Write::Slot(address, slot, value) => {
                 self.accounts
-                    .entry(*address)
+                    .entry(address)
                     .or_default()
                     .slots
-                    .insert(*slot, *value);
+                    .insert(slot, value);
             }
         }
         Ok(())
@@ -293,13 +302,16 @@ impl Overlay {
         self,
         base: &S,
     ) -> Result<StateChanges, StateError> {
-        let mut changes = StateChanges::default();
         let mut accounts: Vec<_> = self.accounts.into_iter().collect();
         accounts.sort_unstable_by_key(|(a, _)| *a);
+        // Entries are produced in address order and bulk-built into the maps at the end.
+        let mut changed_accounts = Vec::with_capacity(accounts.len());
+        let mut changed_storage = Vec::new();
+        let mut bytecodes = BTreeMap::new();
         for (address, account) in accounts {
             let before = base.account(address)?;
-            let after = match &account.info {
-                Some(info) => info.clone(),
+            let after = match account.info {
+                Some(info) => info,
                 None => before.clone(),
             };
             if before.is_none() && after.is_none() {
@@ -307,43 +319,47 @@ impl Overlay {
                 // of it remains and nothing existed before.
                 continue;
             }
-            let before_stored = before.as_ref().map(AccountState::to_stored);
             let after_stored = after.as_ref().map(AccountState::to_stored);
-            if account.wiped || before_stored != after_stored {
-                changes.accounts.insert(address, after_stored);
+            if account.wiped || before.as_ref().map(AccountState::to_stored) != after_stored {
+                changed_accounts.push((address, after_stored));
             }
-            if let Some(code) = after.as_ref().and_then(|a| a.code.as_ref())
-                && after.as_ref().is_some_and(|a| a.code_hash != KECCAK_EMPTY)
-                && before.as_ref().map(|b| b.code_hash) != after.as_ref().map(|a| a.code_hash)
+            if let Some(after) = &after
+                && let Some(code) = &after.code
+                && after.code_hash != KECCAK_EMPTY
+                && before.as_ref().map(|b| b.code_hash) != Some(after.code_hash)
             {
-                let hash = after.as_ref().map(|a| a.code_hash).unwrap_or_default();
-                changes.bytecodes.insert(hash, code.original_bytes());
-            }
-            let mut slots = BTreeMap::new();
-            for (slot, value) in &account.slots {
-                if account.wiped {
-                    if !value.is_zero() {
-                        slots.insert(B256::from(*slot), *value);
-                    }
-                } else if base.storage(address, *slot)? != *value {
-                    slots.insert(B256::from(*slot), *value);
-                }
+                bytecodes.insert(after.code_hash, code.original_bytes());
             }
             // A destroyed account keeps no storage, whatever was written before it went.
-            if after.is_none() {
-                slots.clear();
+            let mut slots = Vec::new();
+            if after.is_some() {
+                slots.reserve(account.slots.len());
+                for (slot, value) in account.slots {
+                    if account.wiped {
+                        if !value.is_zero() {
+                            slots.push((B256::from(slot), value));
+                        }
+                    } else if base.storage(address, slot)? != value {
+                        slots.push((B256::from(slot), value));
+                    }
+                }
             }
             if account.wiped || !slots.is_empty() {
-                changes.storage.insert(
+                slots.sort_unstable_by_key(|(slot, _)| *slot);
+                changed_storage.push((
                     address,
                     StorageChanges {
                         wiped: account.wiped,
-                        slots,
+                        slots: slots.into_iter().collect(),
                     },
-                );
+                ));
             }
         }
-        Ok(changes)
+        Ok(StateChanges {
+            accounts: changed_accounts.into_iter().collect(),
+            storage: changed_storage.into_iter().collect(),
+            bytecodes,
+        })
     }
 }
 

@@ -670,9 +670,19 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                 out
             })
             .collect();
-        let partials = (0..parts)
+        // Each partition takes its buckets (one per chunk, in transaction order).
+        let mut by_part: Vec<Vec<Vec<Write>>> = (0..parts)
+            .map(|_| Vec::with_capacity(buckets.len()))
+            .collect();
+        for chunk in buckets {
+            for (part, writes) in chunk.into_iter().enumerate() {
+                by_part[part].push(writes);
+            }
+        }
+        let partials = by_part
             .into_par_iter()
-            .map(|part| {
+            .enumerate()
+            .map(|(part, chunks)| {
                 let owns = |a: &Address| partition(a, parts) == part;
                 let mut overlay = Overlay::default();
                 for (address, account) in &self.pre.accounts {
@@ -680,9 +690,9 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                         overlay.accounts.insert(*address, account.clone());
                     }
                 }
-                for chunk in &buckets {
-                    for write in &chunk[part] {
-                        overlay.apply(self.state, write)?;
+                for writes in chunks {
+                    for write in writes {
+                        overlay.apply_owned(self.state, write)?;
                     }
                 }
                 finish_state(self.block, self.state, overlay, owns)
