@@ -18,6 +18,7 @@
 //! aborts show heavy contention the workers stop and the block is finished sequentially
 //! from its longest validated prefix.
 
+mod fold;
 mod mv_memory;
 mod ordered_root;
 mod scheduler;
@@ -29,7 +30,7 @@ use crate::{
         invalid_reason, output, pre_block_overlay, receipts, to_info,
     },
     sequential::run_from,
-    state::{Layered, Overlay, StateError, StateView, Write},
+    state::{Layered, Overlay, OverlayAccount, StateError, StateView, Write},
     types::{AccountState, Block, BlockOutput, ExecutionError},
 };
 use alloy_eips::eip2718::Encodable2718;
@@ -679,23 +680,36 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                 by_part[part].push(writes);
             }
         }
+        let withdrawals: Vec<Write> = self
+            .block
+            .withdrawals
+            .iter()
+            .filter(|w| w.amount_gwei != 0)
+            .map(|w| {
+                let amount = U256::from(w.amount_gwei) * U256::from(1_000_000_000u64);
+                Write::BalanceIncrement(w.address, amount)
+            })
+            .collect();
         let partials = by_part
             .into_par_iter()
             .enumerate()
             .map(|(part, chunks)| {
                 let owns = |a: &Address| partition(a, parts) == part;
-                let mut overlay = Overlay::default();
-                for (address, account) in &self.pre.accounts {
-                    if owns(address) {
-                        overlay.accounts.insert(*address, account.clone());
-                    }
+                let mut pre: Vec<(Address, OverlayAccount)> = self
+                    .pre
+                    .accounts
+                    .iter()
+                    .filter(|(a, _)| owns(a))
+                    .map(|(a, account)| (*a, account.clone()))
+                    .collect();
+                pre.sort_unstable_by_key(|(a, _)| *a);
+                let mut writes: Vec<Write> = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
+                for chunk in chunks {
+                    writes.extend(chunk);
                 }
-                for writes in chunks {
-                    for write in writes {
-                        overlay.apply_owned(self.state, write)?;
-                    }
-                }
-                finish_state(self.block, self.state, overlay, owns)
+                // Withdrawals are credited after the transactions.
+                writes.extend(withdrawals.iter().filter(|w| owns(&w.address())).cloned());
+                fold::fold_partition(self.state, pre, writes)
             })
             .collect::<Result<Vec<_>, StateError>>()
             .map_err(|e| ExecutionError::State(e.0))?;
@@ -810,13 +824,11 @@ fn push_write(writes: &mut Vec<Write>, write: Write) {
 /// the pool side by side: the entries are gathered, their sorted runs merged and the final
 /// maps bulk-built, instead of appending map after map, which would rebuild the growing
 /// map once per partition).
-fn merge_changes(parts: Vec<StateChanges>) -> StateChanges {
-    fn merged<K: Ord + Send, V: Send>(
-        maps: Vec<std::collections::BTreeMap<K, V>>,
-    ) -> std::collections::BTreeMap<K, V> {
-        let mut entries: Vec<(K, V)> = Vec::with_capacity(maps.iter().map(|m| m.len()).sum());
-        for map in maps {
-            entries.extend(map);
+fn merge_changes(parts: Vec<fold::PartChanges>) -> StateChanges {
+    fn merged<K: Ord + Send, V: Send>(runs: Vec<Vec<(K, V)>>) -> std::collections::BTreeMap<K, V> {
+        let mut entries: Vec<(K, V)> = Vec::with_capacity(runs.iter().map(Vec::len).sum());
+        for run in runs {
+            entries.extend(run);
         }
         // Each partition's entries are one sorted run: a stable, run-adaptive sort merges
         // them instead of sorting from scratch.
