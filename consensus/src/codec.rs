@@ -37,6 +37,10 @@ pub enum DecodeError {
     /// The format version is not one this code reads.
     #[error("unsupported format version {0}")]
     UnsupportedVersion(u8),
+    /// A field that has one canonical form is not in it (e.g. a list that must be sorted and
+    /// free of repeats), so two encodings would denote one value.
+    #[error("{0} is not in canonical form")]
+    NotCanonical(&'static str),
 }
 
 /// Appends fields to a buffer.

@@ -10,6 +10,8 @@ use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 /// Domain tag of block ids.
 pub(crate) const DOMAIN_BLOCK: &[u8] = b"parallax/consensus/v1/block";
+/// Domain tag of the hash that picks a substitute leader ([`crate::leader`]).
+pub(crate) const DOMAIN_LEADER: &[u8] = b"parallax/consensus/v1/leader";
 /// Domain tag of votes.
 pub const DOMAIN_VOTE: &[u8] = b"parallax/consensus/v1/vote";
 /// Domain tag of timeouts.

@@ -8,12 +8,16 @@
 //!   timer, the application's answer about a payload, fetched blocks) and returns
 //!   [`Action`]s (persist, send, broadcast, set a timer, build or validate a payload, commit,
 //!   fetch a block, report evidence, or a rejection with its reason).
-//! * Rounds each have a leader ([`ValidatorSet::leader`], a rotation weighted by voting
-//!   power). A proposal carries its parent's QC, or the previous round's TC; votes go to the
-//!   next leader; more than 2/3 of voting power forms a QC. A block commits when it heads a
-//!   2-chain of certified blocks in consecutive rounds, with all its ancestors.
-//! * The pacemaker times rounds out with exponential backoff; more than 2/3 of timeouts form
-//!   a TC; any valid QC or TC of a higher round moves a node forward.
+//! * Rounds each have a leader ([`leader`]: [`ValidatorSet::leader`], a rotation weighted by
+//!   voting power, in which validators that stopped taking part lose their turns, as read
+//!   from committed blocks only). A proposal carries its parent's QC, or the previous round's
+//!   TC; votes go to the next leader; more than 2/3 of voting power forms a QC. A block
+//!   commits when it heads a 2-chain of certified blocks in consecutive rounds, with all its
+//!   ancestors.
+//! * The pacemaker re-sends a round's proposal and votes at mid-round, then times the round
+//!   out with exponential backoff; more than 2/3 of timeouts form a TC; any valid QC or TC of
+//!   a higher round moves a node forward, and a node answers a validator still in an
+//!   earlier round with its certificates ([`SyncInfo`]).
 //! * The safety rules ([`safety`]) and the persist-before-send contract ([`storage`]) make a
 //!   validator never sign twice in a round, even across crashes.
 //! * [`sim`] runs many validators over a simulated network with faults and checks safety,
@@ -21,6 +25,7 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod leader;
 pub mod safety;
 pub mod sim;
 mod state_machine;
@@ -29,6 +34,7 @@ pub mod types;
 pub mod validators;
 
 pub use codec::DecodeError;
+pub use leader::{LeaderElection, Reputation};
 pub use safety::{SafetyData, SafetyViolation};
 pub use state_machine::{
     Action, Config, ConfigError, Consensus, Event, Footprint, Limits, Recovery, Rejection, Timing,
@@ -36,7 +42,7 @@ pub use state_machine::{
 pub use storage::{MemoryStorage, SafetyStorage};
 pub use types::{
     Block, BlockInfo, Evidence, Hash, Height, Message, Proposal, QuorumCertificate, Round,
-    Signature, SignedBy, SignedProposal, Timeout, TimeoutCertificate, TimeoutSignature,
+    Signature, SignedBy, SignedProposal, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature,
     ValidatorIndex, Vote,
 };
 pub use validators::{ValidatorSet, ValidatorSetError};

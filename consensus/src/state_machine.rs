@@ -1,10 +1,11 @@
 //! The consensus state machine: `handle(event) -> actions`.
 
 use crate::crypto;
+use crate::leader::{LeaderElection, Reputation};
 use crate::safety::SafetyData;
 use crate::types::{
     Block, BlockInfo, Evidence, Hash, Message, Proposal, QuorumCertificate, Round, SignedBy,
-    SignedProposal, Timeout, TimeoutCertificate, TimeoutSignature, ValidatorIndex, Vote,
+    SignedProposal, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature, ValidatorIndex, Vote,
 };
 use crate::validators::ValidatorSet;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -93,6 +94,8 @@ pub struct Config {
     pub timing: Timing,
     /// Memory bounds.
     pub limits: Limits,
+    /// Leader reputation ([`crate::leader`]).
+    pub reputation: Reputation,
 }
 
 /// What a (re)starting node knows from its disk.
@@ -102,6 +105,12 @@ pub struct Recovery {
     pub safety: Option<SafetyData>,
     /// The last block the application committed (the genesis block if none).
     pub committed: BlockInfo,
+    /// The last committed blocks, in height order, ending with `committed` (the application
+    /// keeps them), for leader reputation: [`LeaderElection::capacity`] `+ 1` of them
+    /// (`Reputation::window + lag + 1`; more are ignored) so the node elects the same
+    /// leaders as the others. Fewer, or none (a node restored from a snapshot), only risk
+    /// disagreeing about leaders until new blocks commit.
+    pub committed_blocks: Vec<Block>,
     /// The uncommitted blocks stored by [`Action::StoreBlock`] (any order; those at or
     /// below the committed height are ignored, and at most `Limits::max_blocks` are kept).
     pub blocks: Vec<Block>,
@@ -123,6 +132,10 @@ pub enum ConfigError {
     /// The committed block is not at height 0 but claims to be genesis, or similar.
     #[error("the committed block does not match the genesis block")]
     GenesisMismatch,
+    /// `Recovery::committed_blocks` is not a chain of consecutive blocks ending with the
+    /// committed block.
+    #[error("the recent committed blocks do not form a chain ending at the committed block")]
+    CommittedChain,
 }
 
 /// What comes into the state machine.
@@ -282,6 +295,15 @@ pub enum Rejection {
     /// Structurally inconsistent content.
     #[error("malformed: {0}")]
     Malformed(&'static str),
+    /// A proposal for a round that already has one by another validator: this node took
+    /// that one for the leader before a commit changed its view of the round's leader.
+    #[error("round {round} already has a proposal by another leader than {author}")]
+    LeaderChanged {
+        /// The round.
+        round: Round,
+        /// The second proposal's author.
+        author: ValidatorIndex,
+    },
     /// A second, different proposal or vote for one round by one key.
     #[error("validator {author} equivocated in round {round}")]
     Equivocation {
@@ -350,6 +372,10 @@ pub struct Footprint {
     pub fetches: usize,
     /// Verified certificate digests remembered.
     pub verified: usize,
+    /// Committed blocks' records kept for leader reputation.
+    pub leader_records: usize,
+    /// Validators remembered as sent a [`Message::Sync`] (one entry each at most).
+    pub synced: usize,
 }
 
 /// A validator's consensus state machine.
@@ -377,6 +403,17 @@ pub struct Consensus {
     fetches: VecDeque<(Hash, Fetch)>,
     verified: HashSet<Hash>,
     verified_order: VecDeque<Hash>,
+    /// The leader schedule, with reputation from the last committed blocks.
+    election: LeaderElection,
+    /// This node's proposal of the current round (re-sent at mid-round).
+    own_proposal: Option<Proposal>,
+    /// The last vote, if its block is known to be durable (`StoreBlock` went out before it,
+    /// or the block came back in `Recovery::blocks`): only such a vote may be sent again.
+    resendable_vote: Option<Vote>,
+    /// The current round's timer is the mid-round one (see [`Consensus::on_timer`]).
+    mid_round_pending: bool,
+    /// For each validator sent a `Sync`, this node's round then: at most one per round each.
+    synced: HashMap<ValidatorIndex, Round>,
     out: Vec<Action>,
 }
 
@@ -415,6 +452,34 @@ impl Consensus {
             None if committed.height == 0 => SafetyData::new(cfg.genesis),
             None => return Err(ConfigError::MissingSafetyData(committed.height)),
         };
+        let recent = &recovery.committed_blocks;
+        if let Some(last) = recent.last() {
+            let chained = recent.windows(2).all(|w| {
+                w[1].parent() == w[0].id()
+                    && w[1].height() == w[0].height() + 1
+                    && w[1].round() > w[0].round()
+            });
+            if !chained || last.id() != committed.id || last.height() != committed.height {
+                return Err(ConfigError::CommittedChain);
+            }
+        }
+        // The oldest block given only tells the round its child followed.
+        let mut election = LeaderElection::new(cfg.reputation, committed.round);
+        let skip = recent
+            .len()
+            .saturating_sub(election.capacity().saturating_add(1));
+        if let Some((oldest, rest)) = recent[skip..].split_first() {
+            election = LeaderElection::new(cfg.reputation, oldest.round());
+            for b in rest {
+                election.on_commit(&cfg.validators, b);
+            }
+        }
+        // A crash can land between persisting a vote and storing its block: such a vote must
+        // not be sent again (its block might be lost).
+        let resendable_vote = safety
+            .last_vote
+            .clone()
+            .filter(|v| recovery.blocks.iter().any(|b| b.id() == v.block_id));
         let round = safety.current_round();
         let mut certified = BTreeMap::new();
         if safety.highest_qc.round > committed.round {
@@ -438,6 +503,11 @@ impl Consensus {
             fetches: VecDeque::new(),
             verified: HashSet::new(),
             verified_order: VecDeque::new(),
+            election,
+            own_proposal: None,
+            resendable_vote,
+            mid_round_pending: false,
+            synced: HashMap::new(),
             out: Vec::new(),
         })
         .map(|mut node: Self| {
@@ -458,7 +528,7 @@ impl Consensus {
             "consensus starting"
         );
         self.set_timer();
-        if let Some(v) = self.safety.last_vote.clone()
+        if let Some(v) = self.resendable_vote.clone()
             && v.round + 1 == self.round
         {
             // The vote may have been lost in the crash; sending the same vote again is safe.
@@ -476,6 +546,7 @@ impl Consensus {
                     Message::Proposal(p) => self.on_proposal(from, *p),
                     Message::Vote(v) => self.on_vote(v),
                     Message::Timeout(t) => self.on_timeout(t),
+                    Message::Sync(s) => self.on_sync(*s),
                 };
                 if let Err(reason) = result {
                     debug!(me = self.me, from, %reason, "message rejected");
@@ -533,9 +604,9 @@ impl Consensus {
     pub fn committed(&self) -> BlockInfo {
         self.committed
     }
-    /// The leader of `round`.
+    /// The leader of `round`, as this node's committed chain elects it ([`crate::leader`]).
     pub fn leader(&self, round: Round) -> ValidatorIndex {
-        self.cfg.validators.leader(round)
+        self.election.leader(&self.cfg.validators, round)
     }
     /// The current round's timeout.
     pub fn round_timeout(&self) -> Duration {
@@ -562,6 +633,8 @@ impl Consensus {
             timeouts: self.timeouts.values().map(|c| c.by_author.len()).sum(),
             fetches: self.fetches.len(),
             verified: self.verified.len(),
+            leader_records: self.election.len(),
+            synced: self.synced.len(),
         }
     }
 
@@ -580,6 +653,8 @@ impl Consensus {
             timeouts: rounds * n,
             fetches: l.max_fetches,
             verified: l.verified_cache,
+            leader_records: self.election.capacity(),
+            synced: n,
         }
     }
 
@@ -594,8 +669,11 @@ impl Consensus {
         self.cfg.timing.timeout(since)
     }
 
+    /// Arms the timer of a round just entered: it first fires at mid-round (to re-send what
+    /// may have been lost), then at the round's timeout.
     fn set_timer(&mut self) {
-        let duration = self.timeout_for(self.round);
+        let duration = self.timeout_for(self.round) / 2;
+        self.mid_round_pending = true;
         self.out.push(Action::SetTimer {
             round: self.round,
             duration,
@@ -615,6 +693,7 @@ impl Consensus {
         self.round = round;
         self.pending = None;
         self.building = None;
+        self.own_proposal = None;
         let keep_votes = round.saturating_sub(1);
         self.votes = self.votes.split_off(&keep_votes);
         self.timeouts = self.timeouts.split_off(&round);
@@ -623,11 +702,106 @@ impl Consensus {
         self.try_propose();
     }
 
+    /// The round timer. Its first firing, at mid-round, re-sends what this node already sent
+    /// in the round, in case the network lost it (a round whose quorum needs every honest
+    /// validator fails on one lost message otherwise): the leader its proposal, a voter its
+    /// vote, and a node still without a proposal its certificates to the leader (who may have
+    /// missed how the round was entered). The second firing, at the timeout, times out;
+    /// later ones re-broadcast the timeout until the round ends.
     fn on_timer(&mut self, round: Round) {
         if round != self.round {
             return;
         }
+        if std::mem::take(&mut self.mid_round_pending) {
+            self.mid_round();
+            self.retry_fetches();
+            let full = self.timeout_for(round);
+            self.out.push(Action::SetTimer {
+                round,
+                duration: full - full / 2,
+            });
+            return;
+        }
         self.local_timeout();
+        self.retry_fetches();
+        // Re-arm, so the timeout is re-broadcast until the round ends.
+        let duration = self.timeout_for(round);
+        self.out.push(Action::SetTimer { round, duration });
+    }
+
+    fn mid_round(&mut self) {
+        let round = self.round;
+        if let Some(p) = self.own_proposal.clone() {
+            self.out.push(Action::Broadcast {
+                message: Message::Proposal(Box::new(p)),
+            });
+        }
+        if let Some(v) = self.resendable_vote.clone()
+            && v.round == round
+            && self.leader(round + 1) != self.me
+        {
+            self.route_vote(v);
+        }
+        let leader = self.leader(round);
+        if leader != self.me && !self.proposals.contains_key(&round) {
+            self.out.push(Action::Send {
+                to: leader,
+                message: Message::Sync(Box::new(self.sync_info())),
+            });
+        }
+    }
+
+    /// This node's highest certificates.
+    fn sync_info(&self) -> SyncInfo {
+        SyncInfo {
+            highest_qc: self.safety.highest_qc.clone(),
+            highest_tc: self
+                .safety
+                .highest_tc
+                .clone()
+                .filter(|tc| tc.round > self.safety.highest_qc.round),
+        }
+    }
+
+    /// Answers a message from a validator behind this node's round with this node's
+    /// certificates, at most once per validator and round of this node.
+    fn help_behind(&mut self, to: ValidatorIndex) {
+        if to == self.me || self.cfg.validators.key(to).is_none() {
+            return;
+        }
+        if self.synced.get(&to).is_some_and(|r| *r >= self.round) {
+            return;
+        }
+        self.synced.insert(to, self.round);
+        self.out.push(Action::Send {
+            to,
+            message: Message::Sync(Box::new(self.sync_info())),
+        });
+    }
+
+    /// Takes in another node's certificates. Only those that tell this node something (a
+    /// higher QC, a TC that ends its round) are verified and used; a sync that brings
+    /// nothing new is ignored (it is a peer's help, not an error).
+    fn on_sync(&mut self, s: SyncInfo) -> Result<(), Rejection> {
+        if let Some(tc) = &s.highest_tc
+            && tc.round <= s.highest_qc.round
+        {
+            return Err(Rejection::Malformed("sync TC not above its QC"));
+        }
+        if s.highest_qc.round > self.safety.highest_qc.round {
+            self.verify_qc(&s.highest_qc)?;
+            self.process_qc(&s.highest_qc);
+        }
+        if let Some(tc) = &s.highest_tc
+            && tc.round >= self.round
+        {
+            self.verify_tc(tc)?;
+            self.process_tc(tc);
+        }
+        Ok(())
+    }
+
+    fn retry_fetches(&mut self) {
         // Ask again for blocks still missing, from another peer.
         let n = self.cfg.validators.len() as u32;
         for (id, f) in self.fetches.iter_mut() {
@@ -642,8 +816,6 @@ impl Consensus {
                 from,
             });
         }
-        // Re-arm, so the timeout is re-broadcast until the round ends.
-        self.set_timer();
     }
 
     fn local_timeout(&mut self) {
@@ -818,6 +990,8 @@ impl Consensus {
             self.try_commit();
         }
         self.advance_round(qc.round + 1);
+        // A commit may have made this node the leader of its round.
+        self.try_propose();
     }
 
     fn process_tc(&mut self, tc: &TimeoutCertificate) {
@@ -1007,6 +1181,7 @@ impl Consensus {
                     "commit"
                 );
                 self.committed = block.info();
+                self.election.on_commit(&self.cfg.validators, &block);
                 self.out.push(Action::Commit {
                     block,
                     commit_qc: qc.clone(),
@@ -1069,7 +1244,8 @@ impl Consensus {
         } else {
             self.safety.highest_tc.clone()
         };
-        let block = Block::new(round, qc.height + 1, parent, self.me, payload);
+        let participants = Proposal::participants(&qc, tc.as_ref());
+        let block = Block::new(round, qc.height + 1, parent, self.me, participants, payload);
         let proposal = Proposal::sign(self.cfg.chain_id, block, qc, tc, &self.key);
         self.proposals.insert(
             round,
@@ -1084,6 +1260,7 @@ impl Consensus {
         self.out.push(Action::Broadcast {
             message: Message::Proposal(Box::new(proposal.clone())),
         });
+        self.own_proposal = Some(proposal.clone());
         // The leader built the payload itself: it votes without asking for validation.
         self.vote(&proposal);
     }
@@ -1097,9 +1274,6 @@ impl Consensus {
             let _ = self.on_blocks_fetched(vec![b.clone()]);
         }
         let (key, _) = self.signer_key(author)?;
-        if self.leader(round) != author {
-            return Err(Rejection::NotLeader { round, author });
-        }
         if b.parent() != p.qc.block_id || Some(b.height()) != p.qc.height.checked_add(1) {
             return Err(Rejection::Malformed("proposal does not extend its QC"));
         }
@@ -1117,13 +1291,23 @@ impl Consensus {
             }
             _ => {}
         }
+        if b.participants() != Proposal::participants(&p.qc, p.tc.as_ref()) {
+            return Err(Rejection::Malformed(
+                "block participants are not its certificate's signers",
+            ));
+        }
+        let msg = crypto::proposal_message(self.cfg.chain_id, round, &b.id());
         if round < self.round {
+            // A leader behind us: help it catch up (its signature first, so a forged
+            // proposal cannot make us send).
+            if crypto::verify(&key, &msg, &p.signature) {
+                self.help_behind(author);
+            }
             return Err(Rejection::StaleRound {
                 round,
                 current: self.round,
             });
         }
-        let msg = crypto::proposal_message(self.cfg.chain_id, round, &b.id());
         if !crypto::verify(&key, &msg, &p.signature) {
             return Err(Rejection::InvalidSignature("proposal"));
         }
@@ -1131,7 +1315,8 @@ impl Consensus {
         if let Some(tc) = &p.tc {
             self.verify_tc(tc)?;
         }
-        // Round sync: the proposal's certificates move us to its round.
+        // Round sync: the proposal's certificates move us to its round (and may commit
+        // blocks, which can change who leads it, so the leader is checked after).
         self.process_qc(&p.qc);
         if let Some(tc) = &p.tc {
             self.process_tc(tc);
@@ -1142,6 +1327,9 @@ impl Consensus {
                 current: self.round,
             });
         }
+        if self.leader(round) != author {
+            return Err(Rejection::NotLeader { round, author });
+        }
         let header = SignedProposal {
             author,
             round,
@@ -1151,6 +1339,9 @@ impl Consensus {
         if let Some(first) = self.proposals.get(&round) {
             if first.block_id == header.block_id {
                 return Err(Rejection::Duplicate);
+            }
+            if first.author != author {
+                return Err(Rejection::LeaderChanged { round, author });
             }
             let evidence = Evidence::ConflictingProposals {
                 first: *first,
@@ -1245,6 +1436,7 @@ impl Consensus {
         self.safety.record_vote(&vote, p.qc.round);
         self.dirty = true;
         self.out.push(Action::StoreBlock(p.block.clone()));
+        self.resendable_vote = Some(vote.clone());
         self.route_vote(vote);
     }
 
@@ -1333,6 +1525,14 @@ impl Consensus {
     fn on_timeout(&mut self, t: Timeout) -> Result<(), Rejection> {
         let (key, _) = self.signer_key(t.author)?;
         if t.round < self.round {
+            // Its author is still in an earlier round (it missed how that round ended):
+            // send it our certificates, once its signature checks out.
+            let msg = crypto::timeout_message(self.cfg.chain_id, t.round, t.high_qc.round);
+            if self.synced.get(&t.author).is_none_or(|r| *r < self.round)
+                && crypto::verify(&key, &msg, &t.signature)
+            {
+                self.help_behind(t.author);
+            }
             return Err(Rejection::StaleRound {
                 round: t.round,
                 current: self.round,

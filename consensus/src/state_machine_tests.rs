@@ -22,6 +22,7 @@ fn config() -> Config {
             backoff_percent: 200,
         },
         limits: Limits::default(),
+        reputation: Reputation::default(),
     }
 }
 
@@ -37,6 +38,7 @@ fn node_with(i: ValidatorIndex, safety: Option<SafetyData>, committed: BlockInfo
         Recovery {
             safety,
             committed,
+            committed_blocks: vec![],
             blocks: vec![],
         },
     )
@@ -76,7 +78,14 @@ fn proposal(
     payload: &[u8],
 ) -> Proposal {
     let author = (round % 4) as ValidatorIndex;
-    let block = Block::new(round, qc.height + 1, qc.block_id, author, payload.to_vec());
+    let block = Block::new(
+        round,
+        qc.height + 1,
+        qc.block_id,
+        author,
+        Proposal::participants(qc, tc.as_ref()),
+        payload.to_vec(),
+    );
     Proposal::sign(CHAIN, block, qc.clone(), tc, &key(author))
 }
 
@@ -207,6 +216,7 @@ fn follower_votes_only_after_the_payload_is_valid() {
         Recovery {
             safety: m.safety().clone().into(),
             committed: genesis(),
+            committed_blocks: vec![],
             blocks: vec![p.block.clone()],
         },
     )
@@ -277,7 +287,7 @@ fn bad_certificates_are_rejected_with_their_reason() {
     );
     // A proposal by a validator that does not lead the round.
     let mut n = node(3);
-    let block = Block::new(1, 1, GENESIS, 2, vec![]);
+    let block = Block::new(1, 1, GENESIS, 2, vec![], vec![]);
     let p = Proposal::sign(CHAIN, block, genesis_qc(), None, &key(2));
     let out = deliver(&mut n, 2, Message::Proposal(Box::new(p)));
     assert_eq!(
@@ -301,7 +311,7 @@ fn next_leader_forms_a_qc_from_distinct_votes_and_records_vote_equivocation() {
     assert_eq!(rejections(&out), vec![Rejection::Duplicate]);
     assert_eq!(n.round(), 1);
     // Validator 0 votes for another block too: evidence, not counted.
-    let other = Block::new(1, 1, GENESIS, 1, b"z".to_vec());
+    let other = Block::new(1, 1, GENESIS, 1, vec![], b"z".to_vec());
     let out = deliver(
         &mut n,
         0,
@@ -344,6 +354,12 @@ fn timeout(round: Round, author: ValidatorIndex, high_qc: &QuorumCertificate) ->
 #[test]
 fn timeouts_form_a_tc_that_moves_to_the_next_round_with_backoff() {
     let mut n = node(3);
+    // The first firing is at mid-round: nothing is signed, the timer is re-armed for the
+    // rest of the round.
+    let out = n.handle(Event::TimerFired { round: 1 });
+    assert!(persisted(&out).is_none());
+    assert!(!out.iter().any(|a| matches!(a, Action::Broadcast { .. })));
+    assert!(out.iter().any(|a| matches!(a, Action::SetTimer { round: 1, duration } if *duration == Duration::from_millis(500))));
     let out = n.handle(Event::TimerFired { round: 1 });
     let s = persisted(&out).expect("the timeout is persisted before it leaves");
     assert_eq!(s.last_voted_round, 1);
@@ -362,13 +378,149 @@ fn timeouts_form_a_tc_that_moves_to_the_next_round_with_backoff() {
     let tc = n.safety().highest_tc.clone().unwrap();
     assert_eq!(tc.round, 1);
     assert!(persisted(&out).is_some_and(|s| s.highest_tc.as_ref().map(|t| t.round) == Some(1)));
-    // Round 2 is the second round without a QC: still the base timeout.
-    assert!(out.iter().any(|a| matches!(a, Action::SetTimer { round: 2, duration } if *duration == Duration::from_millis(1000))));
+    // Round 2 is the second round without a QC: still the base timeout (its first half is
+    // armed first).
+    assert_eq!(n.round_timeout(), Duration::from_millis(1000));
+    assert!(out.iter().any(|a| matches!(a, Action::SetTimer { round: 2, duration } if *duration == Duration::from_millis(500))));
     // The round-2 leader's proposal carries the TC and is voted for.
     let p2 = proposal(2, &genesis_qc(), Some(tc), b"b");
     let out = accept(&mut n, &p2);
     // Node 3 leads round 3, so it keeps its vote: it is in the persisted safety data.
     assert!(persisted(&out).is_some_and(|s| s.last_vote.as_ref().is_some_and(|v| v.round == 2)));
+}
+
+fn broadcasts(actions: &[Action]) -> Vec<&Message> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Broadcast { message } => Some(message),
+            _ => None,
+        })
+        .collect()
+}
+
+fn syncs(actions: &[Action]) -> Vec<(ValidatorIndex, SyncInfo)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send {
+                to,
+                message: Message::Sync(s),
+            } => Some((*to, (**s).clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn mid_round_re_sends_the_proposal_and_the_vote_and_nudges_a_silent_leader() {
+    // The leader of round 1 proposes and votes (its vote goes to the leader of round 2).
+    let mut l = node_with(1, None, genesis());
+    l.start();
+    let out = l.handle(Event::PayloadBuilt {
+        round: 1,
+        parent: GENESIS,
+        payload: b"txs".to_vec(),
+    });
+    let sent = votes(&out);
+    let proposal = broadcasts(&out)[0].clone();
+    // Mid-round, still in round 1: the same proposal and the same vote go out again,
+    // nothing new is signed.
+    let out = l.handle(Event::TimerFired { round: 1 });
+    assert!(persisted(&out).is_none());
+    assert_eq!(broadcasts(&out), vec![&proposal]);
+    assert_eq!(votes(&out), sent);
+    assert!(syncs(&out).is_empty(), "the leader has its own proposal");
+
+    // A follower that voted re-sends its vote to the next leader.
+    let p = proposal_of(&proposal);
+    let mut f = node(3);
+    let voted = votes(&accept(&mut f, &p));
+    let out = f.handle(Event::TimerFired { round: 1 });
+    assert_eq!(votes(&out), voted);
+    assert!(syncs(&out).is_empty());
+
+    // A follower without a proposal sends its certificates to the round's leader, in case
+    // the leader missed how the round was entered; it signs nothing.
+    let mut g = node(0);
+    let out = g.handle(Event::TimerFired { round: 1 });
+    assert!(votes(&out).is_empty() && broadcasts(&out).is_empty());
+    let s = syncs(&out);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0, 1);
+    assert_eq!(s[0].1.highest_qc, genesis_qc());
+    // The second firing is the timeout.
+    let out = g.handle(Event::TimerFired { round: 1 });
+    assert!(matches!(broadcasts(&out)[..], [Message::Timeout(t)] if t.round == 1));
+}
+
+fn proposal_of(m: &Message) -> Proposal {
+    match m {
+        Message::Proposal(p) => (**p).clone(),
+        other => panic!("not a proposal: {other:?}"),
+    }
+}
+
+#[test]
+fn a_validator_behind_gets_the_certificates_that_end_its_round_once() {
+    // Node 3 reaches round 2 through a TC of round 1.
+    let mut n = node(3);
+    for a in [0, 1, 2] {
+        deliver(&mut n, a, Message::Timeout(timeout(1, a, &genesis_qc())));
+    }
+    assert_eq!(n.round(), 2);
+    let tc = n.safety().highest_tc.clone().unwrap();
+    // Validator 0 missed that TC and times out in round 1 again: it gets the TC back.
+    let out = deliver(&mut n, 0, Message::Timeout(timeout(1, 0, &genesis_qc())));
+    assert!(matches!(
+        rejections(&out)[..],
+        [Rejection::StaleRound { .. }]
+    ));
+    let s = syncs(&out);
+    assert_eq!(s.len(), 1);
+    assert_eq!(s[0].0, 0);
+    assert_eq!(s[0].1.highest_tc.as_ref(), Some(&tc));
+    // Only once per validator and round: a repeat (or a duplicate delivery) gets nothing.
+    let out = deliver(&mut n, 0, Message::Timeout(timeout(1, 0, &genesis_qc())));
+    assert!(syncs(&out).is_empty());
+    // A forged stale timeout gets nothing either.
+    let mut forged = timeout(1, 1, &genesis_qc());
+    forged.signature.0[3] ^= 1;
+    assert!(syncs(&deliver(&mut n, 1, Message::Timeout(forged))).is_empty());
+
+    // The node behind takes the sync: it enters round 2 without waiting for its timer.
+    let mut behind = node(0);
+    deliver(&mut behind, 3, Message::Sync(Box::new(s[0].1.clone())));
+    assert_eq!(behind.round(), 2);
+    assert_eq!(behind.safety().highest_tc.as_ref(), Some(&tc));
+    // A sync with a forged certificate is rejected and changes nothing.
+    let mut bad = s[0].1.clone();
+    if let Some(t) = bad.highest_tc.as_mut() {
+        t.round = 5;
+    }
+    let mut other = node(1);
+    let out = deliver(&mut other, 3, Message::Sync(Box::new(bad)));
+    assert!(matches!(
+        rejections(&out)[..],
+        [Rejection::InvalidSignature("TC")]
+    ));
+    assert_eq!(other.round(), 1);
+}
+
+#[test]
+fn a_block_must_record_the_signers_of_its_certificate() {
+    let b1 = Block::new(1, 1, GENESIS, 1, vec![], vec![]);
+    let qc1 = qc_for(b1.info(), &[0, 1, 3]);
+    // Node 3 knows block 1 and its QC.
+    let mut n = node(3);
+    accept(&mut n, &proposal(1, &genesis_qc(), None, b""));
+    let honest = proposal(2, &qc1, None, b"b");
+    assert_eq!(honest.block.participants(), &[0, 1, 3]);
+    let lie = Block::new(2, 2, qc1.block_id, 2, vec![0, 1, 2], b"b".to_vec());
+    let lie = Proposal::sign(CHAIN, lie, qc1.clone(), None, &key(2));
+    let out = deliver(&mut n, 2, Message::Proposal(Box::new(lie)));
+    assert!(matches!(rejections(&out)[..], [Rejection::Malformed(_)]));
+    assert!(votes(&out).is_empty());
 }
 
 #[test]
@@ -388,8 +540,8 @@ fn more_than_a_third_of_timeouts_makes_a_node_join() {
 #[test]
 fn a_higher_qc_in_a_timeout_syncs_a_lagging_node() {
     let mut n = node(3);
-    let b1 = Block::new(1, 1, GENESIS, 1, vec![]);
-    let b2 = Block::new(2, 2, b1.id(), 2, vec![]);
+    let b1 = Block::new(1, 1, GENESIS, 1, vec![], vec![]);
+    let b2 = Block::new(2, 2, b1.id(), 2, vec![], vec![]);
     let qc2 = qc_for(b2.info(), &[0, 1, 2]);
     deliver(&mut n, 0, Message::Timeout(timeout(3, 0, &qc2)));
     assert_eq!(n.round(), 3);
@@ -402,7 +554,7 @@ fn far_future_and_stale_messages_are_rejected_without_growing_memory() {
     let before = n.footprint();
     for r in 0..500u64 {
         let round = 1_000 + r;
-        let b = Block::new(round, 5, Hash([1; 32]), 0, vec![]);
+        let b = Block::new(round, 5, Hash([1; 32]), 0, vec![], vec![]);
         let out = deliver(
             &mut n,
             0,
@@ -512,7 +664,7 @@ fn non_consecutive_rounds_do_not_commit_but_a_later_two_chain_commits_all_ancest
 #[test]
 fn missing_parent_is_fetched_then_validated() {
     let mut n = node(3);
-    let b1 = Block::new(1, 1, GENESIS, 1, b"1".to_vec());
+    let b1 = Block::new(1, 1, GENESIS, 1, vec![], b"1".to_vec());
     let qc1 = qc_for(b1.info(), &[0, 1, 2]);
     let p2 = proposal(2, &qc1, None, b"2");
     let out = deliver(&mut n, 2, Message::Proposal(Box::new(p2.clone())));
@@ -525,7 +677,7 @@ fn missing_parent_is_fetched_then_validated() {
             .any(|a| matches!(a, Action::ValidatePayload { .. }))
     );
     // Unrequested blocks are refused.
-    let stray = Block::new(1, 1, GENESIS, 1, b"x".to_vec());
+    let stray = Block::new(1, 1, GENESIS, 1, vec![], b"x".to_vec());
     let out = n.handle(Event::BlockFetched {
         blocks: vec![stray],
     });
@@ -555,7 +707,7 @@ fn restart_resumes_after_the_highest_certificate_and_never_double_votes() {
 
     // The round after restart is one past the highest QC or TC.
     let mut s = disk;
-    let b1 = Block::new(4, 4, Hash([3; 32]), 0, vec![]);
+    let b1 = Block::new(4, 4, Hash([3; 32]), 0, vec![], vec![]);
     s.highest_qc = qc_for(b1.info(), &[0, 1, 2]);
     let ts: Vec<_> = (0..3).map(|i| timeout(6, i, &s.highest_qc)).collect();
     s.highest_tc = Some(TimeoutCertificate {
@@ -586,6 +738,7 @@ fn restart_resumes_after_the_highest_certificate_and_never_double_votes() {
         Recovery {
             safety: None,
             committed,
+            committed_blocks: vec![],
             blocks: vec![],
         },
     )
@@ -598,6 +751,7 @@ fn restart_resumes_after_the_highest_certificate_and_never_double_votes() {
         Recovery {
             safety: None,
             committed: genesis(),
+            committed_blocks: vec![],
             blocks: vec![],
         },
     )

@@ -97,6 +97,7 @@ pub struct Block {
     height: Height,
     parent: Hash,
     author: ValidatorIndex,
+    participants: Vec<ValidatorIndex>,
     payload: Vec<u8>,
     id: Hash,
 }
@@ -109,26 +110,33 @@ impl fmt::Debug for Block {
             .field("height", &self.height)
             .field("parent", &self.parent)
             .field("author", &self.author)
+            .field("participants", &self.participants)
             .field("payload_len", &self.payload.len())
             .finish()
     }
 }
 
 impl Block {
-    /// Builds a block and computes its id.
+    /// Builds a block and computes its id. `participants` are the signers of the certificate
+    /// the block is proposed on (see [`Block::participants`] and [`Proposal::participants`]);
+    /// they are sorted and deduplicated here.
     pub fn new(
         round: Round,
         height: Height,
         parent: Hash,
         author: ValidatorIndex,
+        mut participants: Vec<ValidatorIndex>,
         payload: Vec<u8>,
     ) -> Self {
-        let id = Self::compute_id(round, height, &parent, author, &payload);
+        participants.sort_unstable();
+        participants.dedup();
+        let id = Self::compute_id(round, height, &parent, author, &participants, &payload);
         Self {
             round,
             height,
             parent,
             author,
+            participants,
             payload,
             id,
         }
@@ -139,8 +147,10 @@ impl Block {
         height: Height,
         parent: &Hash,
         author: ValidatorIndex,
+        participants: &[ValidatorIndex],
         payload: &[u8],
     ) -> Hash {
+        let signers: Vec<u8> = participants.iter().flat_map(|p| p.to_be_bytes()).collect();
         Hash::digest(
             crypto::DOMAIN_BLOCK,
             &[
@@ -148,6 +158,7 @@ impl Block {
                 &height.to_be_bytes(),
                 &parent.0,
                 &author.to_be_bytes(),
+                &signers,
                 payload,
             ],
         )
@@ -173,6 +184,13 @@ impl Block {
     pub fn author(&self) -> ValidatorIndex {
         self.author
     }
+    /// The validators that signed the certificate this block was proposed on, in index
+    /// order: its parent's QC, or the previous round's TC when the block follows a timeout.
+    /// Validators check it against the proposal's certificates before voting, so a committed
+    /// block records who was taking part; leader reputation ([`crate::leader`]) reads it.
+    pub fn participants(&self) -> &[ValidatorIndex] {
+        &self.participants
+    }
     /// The application's payload.
     pub fn payload(&self) -> &[u8] {
         &self.payload
@@ -191,7 +209,11 @@ impl Block {
             .u64(self.height)
             .fixed(&self.parent.0)
             .u32(self.author)
-            .bytes(&self.payload);
+            .u32(self.participants.len() as u32);
+        for p in &self.participants {
+            w.u32(*p);
+        }
+        w.bytes(&self.payload);
     }
 
     pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
@@ -199,8 +221,23 @@ impl Block {
         let height = r.u64("block.height")?;
         let parent = Hash(r.array("block.parent")?);
         let author = r.u32("block.author")?;
+        let n = r.count("block.participants", MAX_SIGNATURES)?;
+        let mut participants = Vec::with_capacity(n);
+        for _ in 0..n {
+            participants.push(r.u32("block.participant")?);
+        }
+        if participants.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(DecodeError::NotCanonical("block.participants"));
+        }
         let payload = r.bytes("block.payload", MAX_PAYLOAD_BYTES)?.to_vec();
-        Ok(Self::new(round, height, parent, author, payload))
+        Ok(Self::new(
+            round,
+            height,
+            parent,
+            author,
+            participants,
+            payload,
+        ))
     }
 
     /// The canonical encoding.
@@ -492,6 +529,21 @@ pub struct Proposal {
 }
 
 impl Proposal {
+    /// The participants a block proposed on `qc` (and `tc`, after a timeout) must record:
+    /// the TC's signers when there is a TC, else the QC's signers, in index order.
+    pub fn participants(
+        qc: &QuorumCertificate,
+        tc: Option<&TimeoutCertificate>,
+    ) -> Vec<ValidatorIndex> {
+        let mut v: Vec<ValidatorIndex> = match tc {
+            Some(tc) => tc.signatures.iter().map(|s| s.signer).collect(),
+            None => qc.signatures.iter().map(|s| s.signer).collect(),
+        };
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
     /// Signs a proposal of `block` (whose author must be the signer).
     pub fn sign(
         chain_id: u64,
@@ -529,6 +581,36 @@ impl Proposal {
     }
 }
 
+/// A node's highest certificates, sent to a validator that is behind (round sync). Unsigned:
+/// each certificate authenticates itself.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncInfo {
+    /// The sender's highest QC.
+    pub highest_qc: QuorumCertificate,
+    /// The sender's highest TC, when it is above the highest QC.
+    pub highest_tc: Option<TimeoutCertificate>,
+}
+
+impl SyncInfo {
+    /// The round the certificates move a node to.
+    pub fn round(&self) -> Round {
+        let tc = self.highest_tc.as_ref().map_or(0, |t| t.round);
+        self.highest_qc.round.max(tc).saturating_add(1)
+    }
+
+    pub(crate) fn write(&self, w: &mut Writer) {
+        self.highest_qc.write(w);
+        w.optional(self.highest_tc.as_ref(), |v, w| v.write(w));
+    }
+
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            highest_qc: QuorumCertificate::read(r)?,
+            highest_tc: r.optional("sync.tc", TimeoutCertificate::read)?,
+        })
+    }
+}
+
 /// Everything validators send each other.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Message {
@@ -538,6 +620,8 @@ pub enum Message {
     Vote(Vote),
     /// A timeout, broadcast.
     Timeout(Timeout),
+    /// Certificates for a validator that is behind.
+    Sync(Box<SyncInfo>),
 }
 
 impl Message {
@@ -547,15 +631,18 @@ impl Message {
             Message::Proposal(p) => p.block.round(),
             Message::Vote(v) => v.round,
             Message::Timeout(t) => t.round,
+            Message::Sync(s) => s.round(),
         }
     }
 
-    /// The validator that claims to have signed it.
-    pub fn author(&self) -> ValidatorIndex {
+    /// The validator that claims to have signed it (`None` for [`Message::Sync`], which
+    /// carries only certificates).
+    pub fn author(&self) -> Option<ValidatorIndex> {
         match self {
-            Message::Proposal(p) => p.block.author(),
-            Message::Vote(v) => v.voter,
-            Message::Timeout(t) => t.author,
+            Message::Proposal(p) => Some(p.block.author()),
+            Message::Vote(v) => Some(v.voter),
+            Message::Timeout(t) => Some(t.author),
+            Message::Sync(_) => None,
         }
     }
 
@@ -575,6 +662,10 @@ impl Message {
                 w.u8(3);
                 t.write(&mut w);
             }
+            Message::Sync(s) => {
+                w.u8(4);
+                s.write(&mut w);
+            }
         }
         w.finish()
     }
@@ -586,6 +677,7 @@ impl Message {
             1 => Message::Proposal(Box::new(Proposal::read(&mut r)?)),
             2 => Message::Vote(Vote::read(&mut r)?),
             3 => Message::Timeout(Timeout::read(&mut r)?),
+            4 => Message::Sync(Box::new(SyncInfo::read(&mut r)?)),
             tag => {
                 return Err(DecodeError::UnknownTag {
                     field: "message.tag",
@@ -657,7 +749,7 @@ mod tests {
     }
 
     fn sample_qc() -> QuorumCertificate {
-        let b = Block::new(3, 2, Hash([1; 32]), 0, b"x".to_vec());
+        let b = Block::new(3, 2, Hash([1; 32]), 0, vec![], b"x".to_vec());
         let sigs = (0..3)
             .map(|i| {
                 let v = Vote::sign(9, b.info(), i, &key(i as u8));
@@ -677,13 +769,14 @@ mod tests {
 
     #[test]
     fn block_id_commits_to_every_field() {
-        let base = Block::new(5, 4, Hash([7; 32]), 1, b"payload".to_vec());
+        let base = Block::new(5, 4, Hash([7; 32]), 1, vec![], b"payload".to_vec());
         let variants = [
-            Block::new(6, 4, Hash([7; 32]), 1, b"payload".to_vec()),
-            Block::new(5, 5, Hash([7; 32]), 1, b"payload".to_vec()),
-            Block::new(5, 4, Hash([8; 32]), 1, b"payload".to_vec()),
-            Block::new(5, 4, Hash([7; 32]), 2, b"payload".to_vec()),
-            Block::new(5, 4, Hash([7; 32]), 1, b"payloae".to_vec()),
+            Block::new(6, 4, Hash([7; 32]), 1, vec![], b"payload".to_vec()),
+            Block::new(5, 5, Hash([7; 32]), 1, vec![], b"payload".to_vec()),
+            Block::new(5, 4, Hash([8; 32]), 1, vec![], b"payload".to_vec()),
+            Block::new(5, 4, Hash([7; 32]), 2, vec![], b"payload".to_vec()),
+            Block::new(5, 4, Hash([7; 32]), 1, vec![], b"payloae".to_vec()),
+            Block::new(5, 4, Hash([7; 32]), 1, vec![0, 2], b"payload".to_vec()),
         ];
         for v in variants {
             assert_ne!(base.id(), v.id());
@@ -694,7 +787,8 @@ mod tests {
     #[test]
     fn every_message_round_trips_through_its_encoding() {
         let qc = sample_qc();
-        let b = Block::new(4, 3, qc.block_id, 1, vec![1, 2, 3]);
+        let b = Block::new(4, 3, qc.block_id, 1, vec![2, 0, 1], vec![1, 2, 3]);
+        assert_eq!(b.participants(), &[0, 1, 2]);
         let t = Timeout::sign(9, 4, qc.clone(), 2, &key(2));
         let tc = TimeoutCertificate {
             round: 4,
@@ -721,10 +815,18 @@ mod tests {
                 9,
                 b.clone(),
                 qc.clone(),
-                Some(tc),
+                Some(tc.clone()),
                 &key(1),
             ))),
             Message::Vote(Vote::sign(9, b.info(), 3, &key(3))),
+            Message::Sync(Box::new(SyncInfo {
+                highest_qc: qc.clone(),
+                highest_tc: Some(tc.clone()),
+            })),
+            Message::Sync(Box::new(SyncInfo {
+                highest_qc: qc.clone(),
+                highest_tc: None,
+            })),
             Message::Timeout(t),
         ];
         for m in msgs {
@@ -735,6 +837,28 @@ mod tests {
                 assert!(Message::decode(&bytes[..cut]).is_err());
             }
         }
+    }
+
+    #[test]
+    fn block_participants_must_be_sorted_and_distinct_on_the_wire() {
+        let b = Block::new(4, 3, Hash([2; 32]), 1, vec![0, 3], vec![9]);
+        let bytes = b.encode();
+        assert_eq!(Block::decode(&bytes).unwrap(), b);
+        // The participant list follows round, height, parent and author: swap its entries.
+        let at = 8 + 8 + 32 + 4 + 4;
+        let mut swapped = bytes.clone();
+        swapped[at..at + 4].copy_from_slice(&3u32.to_be_bytes());
+        swapped[at + 4..at + 8].copy_from_slice(&0u32.to_be_bytes());
+        assert_eq!(
+            Block::decode(&swapped),
+            Err(DecodeError::NotCanonical("block.participants"))
+        );
+        let mut repeated = bytes;
+        repeated[at + 4..at + 8].copy_from_slice(&0u32.to_be_bytes());
+        assert_eq!(
+            Block::decode(&repeated),
+            Err(DecodeError::NotCanonical("block.participants"))
+        );
     }
 
     #[test]

@@ -150,6 +150,11 @@ impl ValidatorSet {
         self.schedule[(round % self.schedule.len() as u64) as usize]
     }
 
+    /// Length of the leader schedule: [`ValidatorSet::leader`] repeats with this period.
+    pub fn schedule_len(&self) -> usize {
+        self.schedule.len()
+    }
+
     /// The index of `key`, if it belongs to the set.
     pub fn index_of(&self, key: &VerifyingKey) -> Option<ValidatorIndex> {
         self.keys

@@ -4,8 +4,9 @@ use ed25519_dalek::SigningKey;
 use parallax_consensus::sim::{CHAIN_ID, GENESIS, validator_key};
 use parallax_consensus::{
     Action, Block, BlockInfo, Config, ConfigError, Consensus, Event, Limits, MemoryStorage,
-    Message, Proposal, QuorumCertificate, Recovery, Rejection, SafetyStorage, SignedBy, Timeout,
-    TimeoutCertificate, TimeoutSignature, Timing, ValidatorIndex, ValidatorSet, Vote,
+    Message, Proposal, QuorumCertificate, Recovery, Rejection, Reputation, SafetyData,
+    SafetyStorage, SignedBy, Timeout, TimeoutCertificate, TimeoutSignature, Timing, ValidatorIndex,
+    ValidatorSet, Vote,
 };
 
 fn config() -> Config {
@@ -20,6 +21,7 @@ fn config() -> Config {
         genesis: BlockInfo::genesis(GENESIS),
         timing: Timing::default(),
         limits: Limits::default(),
+        reputation: Reputation::default(),
     }
 }
 
@@ -44,6 +46,7 @@ fn start(
         Recovery {
             safety,
             committed,
+            committed_blocks: vec![],
             blocks: vec![],
         },
     )?;
@@ -65,7 +68,14 @@ fn proposal(
     payload: &[u8],
 ) -> Proposal {
     let leader = config().validators.leader(round);
-    let block = Block::new(round, qc.height + 1, qc.block_id, leader, payload.to_vec());
+    let block = Block::new(
+        round,
+        qc.height + 1,
+        qc.block_id,
+        leader,
+        Proposal::participants(qc, tc.as_ref()),
+        payload.to_vec(),
+    );
     Proposal::sign(CHAIN_ID, block, qc.clone(), tc, &key(leader))
 }
 
@@ -252,7 +262,7 @@ fn far_future_rounds_do_not_grow_memory() {
     let disk = MemoryStorage::default();
     let mut n = start(0, &disk, BlockInfo::genesis(GENESIS)).unwrap();
     let bound = n.footprint_bound();
-    let fake = Block::new(1, 1, GENESIS, 1, vec![]);
+    let fake = Block::new(1, 1, GENESIS, 1, vec![], vec![]);
     for r in 0..5_000u64 {
         let round = 100 + r * 7;
         let messages = [
@@ -299,8 +309,8 @@ fn far_future_rounds_do_not_grow_memory() {
 
 #[test]
 fn after_restart_the_round_follows_the_highest_qc_or_tc() {
-    let b1 = Block::new(1, 1, GENESIS, 1, vec![]);
-    let b2 = Block::new(2, 2, b1.id(), 2, vec![]);
+    let b1 = Block::new(1, 1, GENESIS, 1, vec![], vec![]);
+    let b2 = Block::new(2, 2, b1.id(), 2, vec![], vec![]);
     let qc2 = qc(b2.info(), &[0, 1, 2]);
     // Highest QC round 2, highest TC round 6 (which reports QC 2): resume in round 7.
     let mut disk = MemoryStorage::default();
@@ -328,7 +338,7 @@ fn after_restart_the_round_follows_the_highest_qc_or_tc() {
     );
 
     // Highest QC round 9 above the TC: resume in round 10.
-    let b9 = Block::new(9, 3, b2.id(), 1, vec![]);
+    let b9 = Block::new(9, 3, b2.id(), 1, vec![], vec![]);
     let qc9 = qc(b9.info(), &[1, 2, 3]);
     let mut n = start(3, &disk, BlockInfo::genesis(GENESIS)).unwrap();
     drive(
@@ -377,4 +387,149 @@ fn commits_are_reported_once_each_in_order_across_duplicated_certificates() {
         qc_prev = qc(p.block.info(), &[0, 1, 2]);
     }
     assert_eq!(committed, (1..=6).collect::<Vec<_>>());
+}
+
+fn restart_with(
+    i: ValidatorIndex,
+    disk: &MemoryStorage,
+    committed: BlockInfo,
+    committed_blocks: Vec<Block>,
+    blocks: Vec<Block>,
+) -> Result<Consensus, ConfigError> {
+    Consensus::new(
+        config(),
+        i,
+        key(i),
+        Recovery {
+            safety: disk.load().unwrap(),
+            committed,
+            committed_blocks,
+            blocks,
+        },
+    )
+}
+
+fn sent_votes(actions: &[Action]) -> Vec<Vote> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send {
+                message: Message::Vote(v),
+                ..
+            } => Some(v.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_vote_whose_block_may_not_be_on_disk_is_never_sent_again() {
+    // Validator 3 votes for A in round 1; the process dies after persisting the safety data
+    // and before storing the block (a crash between the two actions).
+    let mut disk = MemoryStorage::default();
+    let mut n = start(3, &disk, BlockInfo::genesis(GENESIS)).unwrap();
+    let a = proposal(1, &genesis_qc(), None, b"A");
+    assert!(deliver_and_validate(&mut n, &mut disk, &a, true).is_empty());
+    drop(n);
+    assert_eq!(
+        disk.load().unwrap().unwrap().last_vote.map(|v| v.block_id),
+        Some(a.block.id())
+    );
+    // Restarted without the block, it is offered the proposal again (so it holds the block,
+    // but has not stored it): the mid-round re-send must not send that vote, which would
+    // count towards a QC for a block this validator may not have on disk.
+    let mut n = restart_with(3, &disk, BlockInfo::genesis(GENESIS), vec![], vec![]).unwrap();
+    n.start();
+    n.handle(Event::Message {
+        from: 1,
+        message: Message::Proposal(Box::new(a.clone())),
+    });
+    assert!(n.block(&a.block.id()).is_some());
+    let out = n.handle(Event::TimerFired { round: 1 });
+    assert!(sent_votes(&out).is_empty(), "{out:?}");
+    // Restarted with the block on disk, the same vote goes out again at mid-round.
+    let mut n = restart_with(
+        3,
+        &disk,
+        BlockInfo::genesis(GENESIS),
+        vec![],
+        vec![a.block.clone()],
+    )
+    .unwrap();
+    n.start();
+    let out = n.handle(Event::TimerFired { round: 1 });
+    let v = sent_votes(&out);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0].block_id, a.block.id());
+}
+
+/// A committed chain of rounds 1..=`last` in which validator 3 crashed after round 4: its
+/// later rounds (7, 11, ...) produced nothing, and the certificates recorded after that are
+/// signed by 0, 1 and 2.
+fn chain_without_validator_3(last: u64) -> Vec<Block> {
+    let vs = config().validators;
+    let mut parent = GENESIS;
+    let mut out = Vec::new();
+    for r in (1..=last).filter(|r| *r <= 4 || r % 4 != 3) {
+        let participants = if r <= 5 {
+            vec![0, 1, 2, 3]
+        } else {
+            vec![0, 1, 2]
+        };
+        let b = Block::new(
+            r,
+            out.len() as u64 + 1,
+            parent,
+            vs.leader(r),
+            participants,
+            vec![],
+        );
+        parent = b.id();
+        out.push(b);
+    }
+    out
+}
+
+#[test]
+fn leader_reputation_is_the_same_on_every_node_and_survives_restarts() {
+    let chain = chain_without_validator_3(30);
+    let tip = chain.last().unwrap().info();
+    let keep = Reputation::default().window + Reputation::default().lag as usize + 1;
+    let recent = chain[chain.len() - keep..].to_vec();
+    let disk = {
+        let mut d = MemoryStorage::default();
+        d.store(&SafetyData::new(BlockInfo::genesis(GENESIS)))
+            .unwrap();
+        d
+    };
+    // Validators 0 and 1 restart from their disks and the last committed blocks: they elect
+    // the same leaders, and validator 3 (crashed) leads none of the rounds anchored on
+    // these records, while every other validator keeps its own rounds.
+    let a = restart_with(0, &disk, tip, recent.clone(), vec![]).unwrap();
+    let b = restart_with(1, &disk, tip, chain.clone(), vec![]).unwrap();
+    let vs = config().validators;
+    let horizon = tip.round + Reputation::default().lag + Reputation::default().stale_after;
+    for r in tip.round + 1..=horizon {
+        assert_eq!(a.leader(r), b.leader(r), "round {r}");
+        assert_ne!(a.leader(r), 3, "round {r}");
+        if vs.leader(r) != 3 {
+            assert_eq!(a.leader(r), vs.leader(r), "round {r}");
+        }
+        assert_ne!(a.leader(r), a.leader(r + 1), "rounds {r} and {}", r + 1);
+    }
+    // Without its committed blocks a node falls back to the plain rotation (and disagrees):
+    // that is why the driver hands them back.
+    let c = restart_with(2, &disk, tip, vec![], vec![]).unwrap();
+    assert!((tip.round + 1..=horizon).any(|r| c.leader(r) != a.leader(r)));
+    // Committed blocks that do not chain up to the committed block are refused.
+    let mut broken = recent.clone();
+    broken.remove(3);
+    assert_eq!(
+        restart_with(0, &disk, tip, broken, vec![]).unwrap_err(),
+        ConfigError::CommittedChain
+    );
+    assert_eq!(
+        restart_with(0, &disk, chain[chain.len() - 2].info(), recent, vec![]).unwrap_err(),
+        ConfigError::CommittedChain
+    );
 }

@@ -3,7 +3,9 @@
 //! liveness once the faults stop, and bounded memory. Seed counts are modest so the suite
 //! stays fast in debug builds; `simulate` runs the big sweeps.
 
-use parallax_consensus::sim::{Adversary, NetworkConfig, SimConfig, SimReport, run};
+use parallax_consensus::sim::{
+    Adversary, NetworkConfig, SimConfig, SimReport, leader_crash_bar_ms, run,
+};
 
 fn check(cfg: SimConfig) -> SimReport {
     let report = run(cfg);
@@ -163,19 +165,91 @@ fn f_validators_crashing_for_good_do_not_stop_the_chain() {
 
 #[test]
 fn after_a_leader_crash_the_next_block_is_certified_within_two_timeouts() {
-    for seed in 0..50 {
+    for (seed, n) in (0..40).map(|s| (s, 4)).chain((40..50).map(|s| (s, 7))) {
         let cfg = SimConfig {
+            validators: n,
             leader_crash: true,
             commits_after_faults: 10,
             expect_every_round_commits: false,
             ..SimConfig::fault_free(seed)
         };
-        let base = cfg.timing.base_timeout.as_millis() as u64;
-        let slack = 6 * cfg.network.max_latency_ms + 20;
+        let network = cfg.network.clone();
+        // The simulator fails the run past the bar; check the figures it reports too.
         let r = check(cfg);
         let ms = r.leader_crash_ms.unwrap();
-        assert!(ms <= 2 * base + slack, "{ms} ms: {r}");
-        assert!(r.leader_crash_rounds.unwrap() <= 2, "{r}");
+        let [a, b] = r.leader_crash_timeouts_ms.unwrap();
+        // The crashed leader had not yet gathered the votes of the highest round: that round
+        // and its own are lost, at the base timeout each (no backoff for one crash).
+        assert_eq!(r.leader_crash_rounds, Some(2), "{r}");
+        assert_eq!([a, b], [1_000, 1_000], "{r}");
+        assert_eq!(
+            r.leader_crash_bar_ms,
+            Some(leader_crash_bar_ms(a, b, &network))
+        );
+        assert!(ms <= leader_crash_bar_ms(a, b, &network), "{ms} ms: {r}");
+        // And it is not vacuous: two timeouts were really waited.
+        assert!(ms > a + b - network.max_latency_ms, "{ms} ms: {r}");
+    }
+}
+
+/// The settings `simulate` runs a seed's faulty scenario with (its defaults).
+fn sweep(seed: u64, validators: usize, byzantine: usize, adversary: Adversary) -> SimConfig {
+    SimConfig {
+        validators,
+        byzantine,
+        adversary,
+        network: NetworkConfig {
+            loss: 0.02,
+            duplicate: 0.02,
+            ..NetworkConfig::default()
+        },
+        partitions: 2,
+        crashes: 1,
+        fault_phase_ms: 10_000,
+        commits_after_faults: 10,
+        liveness_rounds: 30,
+        deadline_ms: 300_000,
+        expect_every_round_commits: false,
+        ..SimConfig::fault_free(seed)
+    }
+}
+
+/// Seven validators, two crashed for good, 5 % loss, three partitions and four crash-restarts:
+/// five live validators are exactly a quorum, so every round needs every one of their
+/// messages. Before mid-round retransmission and leader reputation these seeds resumed
+/// commits 31-56 rounds after the faults (bound 30), or stayed below 10 commits for 300 s.
+#[test]
+fn seven_validators_two_crashed_for_good_under_heavy_faults_resume_within_the_bound() {
+    for seed in [8, 12, 18, 35, 41, 58, 59, 77, 83, 85, 114, 128, 137, 138] {
+        let r = check(SimConfig {
+            network: NetworkConfig {
+                loss: 0.05,
+                duplicate: 0.02,
+                ..NetworkConfig::default()
+            },
+            partitions: 3,
+            crashes: 4,
+            ..sweep(seed, 7, 2, Adversary::Crash)
+        });
+        assert!(r.recovery_rounds.is_some_and(|k| k <= 30), "{r}");
+    }
+}
+
+/// Regressions of the default sweep found while adding leader reputation: seeds 200 and 401
+/// (a validator restarting during the faults was recorded as failed, the one that crashed
+/// for good after it was still recorded as up, and with no commits nothing corrected it:
+/// reputation must hand over to the base schedule once its records are stale), and seed 459
+/// (a Twins run where a crash fell between persisting a vote and storing its block, and the
+/// vote was re-sent after the restart).
+#[test]
+fn default_sweep_regressions() {
+    for (seed, adversary) in [
+        (200, Adversary::Crash),
+        (401, Adversary::Crash),
+        (459, Adversary::Twins),
+    ] {
+        let r = check(sweep(seed, 4, 1, adversary));
+        assert!(r.recovery_rounds.is_some_and(|k| k <= 30), "{r}");
     }
 }
 

@@ -4,7 +4,7 @@
 //! with duplicated or unknown signers, malformed and far-future messages.
 
 use crate::types::{
-    Block, Hash, Message, Proposal, QuorumCertificate, Signature, SignedBy, Timeout,
+    Block, Hash, Message, Proposal, QuorumCertificate, Signature, SignedBy, SyncInfo, Timeout,
     ValidatorIndex, Vote,
 };
 use crate::{Action, crypto};
@@ -38,6 +38,7 @@ impl Garbage {
         let qc = match m {
             Message::Proposal(p) => &p.qc,
             Message::Timeout(t) => &t.high_qc,
+            Message::Sync(s) => &s.highest_qc,
             Message::Vote(_) => return,
         };
         if qc.signatures.len() >= 2 {
@@ -70,7 +71,14 @@ impl Garbage {
                         v
                     };
                     let b = &p.block;
-                    let other = Block::new(b.round(), b.height(), b.parent(), b.author(), payload);
+                    let other = Block::new(
+                        b.round(),
+                        b.height(),
+                        b.parent(),
+                        b.author(),
+                        b.participants().to_vec(),
+                        payload,
+                    );
                     let p2 = Proposal::sign(
                         super::CHAIN_ID,
                         other,
@@ -94,7 +102,7 @@ impl Garbage {
                     out.push(Self::send(to, Message::Vote(v.clone())));
                     if rng.random_bool(0.5) {
                         // A conflicting vote for a made-up block.
-                        let fake = Block::new(v.round, v.height, Hash([7; 32]), 0, vec![1]);
+                        let fake = Block::new(v.round, v.height, Hash([7; 32]), 0, vec![], vec![1]);
                         let c = Vote::sign(super::CHAIN_ID, fake.info(), self.me, &self.key);
                         out.push(Self::send(to, Message::Vote(c)));
                     }
@@ -127,8 +135,8 @@ impl Garbage {
     }
 
     fn garbage(&mut self, rng: &mut StdRng, round: u64) -> Option<Message> {
-        let block = Block::new(round, round, Hash([9; 32]), self.me, b"ok".to_vec());
-        Some(match rng.random_range(0..8u8) {
+        let block = Block::new(round, round, Hash([9; 32]), self.me, vec![], b"ok".to_vec());
+        Some(match rng.random_range(0..10u8) {
             0 => {
                 let mut v = Vote::sign(super::CHAIN_ID, block.info(), self.me, &self.key);
                 v.signature = Signature([0x11; 64]);
@@ -182,6 +190,7 @@ impl Garbage {
                     qc.height + 5,
                     qc.block_id,
                     self.me,
+                    Proposal::participants(&qc, None),
                     b"ok".to_vec(),
                 );
                 Message::Proposal(Box::new(Proposal::sign(
@@ -206,7 +215,14 @@ impl Garbage {
                         })
                         .collect(),
                 };
-                let b = Block::new(far, far + 1, fake_qc.block_id, self.me, b"ok".to_vec());
+                let b = Block::new(
+                    far,
+                    far + 1,
+                    fake_qc.block_id,
+                    self.me,
+                    Proposal::participants(&fake_qc, None),
+                    b"ok".to_vec(),
+                );
                 Message::Proposal(Box::new(Proposal::sign(
                     super::CHAIN_ID,
                     b,
@@ -214,6 +230,34 @@ impl Garbage {
                     None,
                     &self.key,
                 )))
+            }
+            7 => {
+                // A proposal that misstates who signed its QC (to skew leader reputation).
+                let qc = self.seen_qc.clone()?;
+                let b = Block::new(
+                    qc.round + 1,
+                    qc.height + 1,
+                    qc.block_id,
+                    self.me,
+                    vec![self.me],
+                    b"ok".to_vec(),
+                );
+                Message::Proposal(Box::new(Proposal::sign(
+                    super::CHAIN_ID,
+                    b,
+                    qc,
+                    None,
+                    &self.key,
+                )))
+            }
+            8 => {
+                // Certificates for a validator "behind", with a forged QC.
+                let mut qc = self.seen_qc.clone()?;
+                qc.round += 3;
+                Message::Sync(Box::new(SyncInfo {
+                    highest_qc: qc,
+                    highest_tc: None,
+                }))
             }
             _ => {
                 // Random bytes, sent only if they happen to decode.

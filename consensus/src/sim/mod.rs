@@ -13,7 +13,9 @@
 //! * **persist before send** — no vote or timeout leaves before the safety data promising it
 //!   is on the simulated disk;
 //! * **liveness** — once faults stop (partitions healed, crashed nodes restarted, at most f
-//!   faulty of 3f+1 left), commits resume within a bounded number of rounds;
+//!   faulty of 3f+1 left), commits resume within a bounded number of rounds; with
+//!   [`SimConfig::leader_crash`], the next QC after a leader crash comes within two rounds
+//!   and within [`leader_crash_bar_ms`] (the two timeouts waited plus message delays);
 //! * **bounded memory** — every node's [`crate::Footprint`] stays within its bound;
 //! * **determinism** — the run's trace hash depends only on the configuration and seed.
 
@@ -22,7 +24,7 @@ mod adversary;
 use crate::storage::{MemoryStorage, SafetyStorage};
 use crate::types::{Block, BlockInfo, Hash, Message, Round, ValidatorIndex};
 use crate::validators::ValidatorSet;
-use crate::{Action, Config, Consensus, Event, Limits, Recovery, Timing};
+use crate::{Action, Config, Consensus, Event, Limits, Recovery, Reputation, Timing};
 use adversary::Garbage;
 use ed25519_dalek::SigningKey;
 use rand::rngs::StdRng;
@@ -100,7 +102,10 @@ pub struct SimConfig {
     /// Length of the fault phase, ms of virtual time.
     pub fault_phase_ms: u64,
     /// Crash the next leader once, in steady state after the fault phase, and measure how
-    /// long the next block takes to be certified.
+    /// long the next block takes to be certified: the leader of the round after the highest
+    /// round any node has reached, so it has neither gathered that round's votes nor
+    /// proposed. The run fails unless the next QC comes within two rounds and within
+    /// [`SimReport::leader_crash_bar_ms`].
     pub leader_crash: bool,
     /// Honest blocks every honest node must commit after the fault phase.
     pub commits_after_faults: u64,
@@ -110,8 +115,12 @@ pub struct SimConfig {
     pub deadline_ms: u64,
     /// Round timers.
     pub timing: Timing,
+    /// Leader reputation.
+    pub reputation: Reputation,
     /// Assert that every round commits a block (only meaningful without faults).
     pub expect_every_round_commits: bool,
+    /// Keep a human-readable event log in [`SimReport::log`] (to debug one seed).
+    pub log: bool,
 }
 
 impl SimConfig {
@@ -135,7 +144,9 @@ impl SimConfig {
                 max_timeout: Duration::from_millis(8_000),
                 backoff_percent: 150,
             },
+            reputation: Reputation::default(),
             expect_every_round_commits: true,
+            log: false,
         }
     }
 }
@@ -191,6 +202,32 @@ pub enum Violation {
         /// The error.
         detail: String,
     },
+    /// After a leader crash, the next QC took more than two rounds or longer than the bar.
+    LeaderCrash {
+        /// Virtual ms from the crash to the next QC.
+        ms: u64,
+        /// The bar ([`leader_crash_bar_ms`]).
+        bar: u64,
+        /// Rounds from the crash's round to the next QC's round.
+        rounds: u64,
+    },
+}
+
+/// Most virtual ms from a leader crash to the next QC that "within two timeouts" allows, when
+/// the two rounds the crash costs have timeouts `first_ms` and `second_ms`: those two waits,
+/// plus five one-way message delays and the application's work on the way. Round `r` is the
+/// highest any node is in when the next leader (of `r + 1`) crashes:
+///
+/// 1. a node may enter `r` up to one delay after the crash (the proposal of `r` was still
+///    on its way; building it takes up to 5 ms), and times out `first_ms` later;
+/// 2. the timeouts of `r` reach the others (one delay): TC, round `r + 1`;
+/// 3. the crashed leader's round times out `second_ms` later, the timeouts travel (one
+///    delay): TC, round `r + 2`;
+/// 4. its leader builds a block (up to 5 ms) and proposes (one delay); the others validate
+///    it (up to 5 ms) and vote (one delay): the QC.
+pub fn leader_crash_bar_ms(first_ms: u64, second_ms: u64, network: &NetworkConfig) -> u64 {
+    let hop = network.max_latency_ms.max(network.min_latency_ms);
+    first_ms + second_ms + 5 * hop + 3 * 5
 }
 
 /// What a run produced.
@@ -212,6 +249,13 @@ pub struct SimReport {
     pub leader_crash_ms: Option<u64>,
     /// With `leader_crash`: rounds from the crash's round to the next new QC's round.
     pub leader_crash_rounds: Option<u64>,
+    /// With `leader_crash`: the round timeouts (ms) the nodes set for the two rounds the
+    /// crash costs (the largest any honest node set): the round whose votes went to the
+    /// crashed leader, and the crashed leader's round.
+    pub leader_crash_timeouts_ms: Option<[u64; 2]>,
+    /// With `leader_crash`: the bar, "two timeouts": the two timeouts above plus the
+    /// message delays of the way to the next QC (see [`leader_crash_bar_ms`]).
+    pub leader_crash_bar_ms: Option<u64>,
     /// Evidence reports by honest nodes.
     pub evidence: u64,
     /// Rejections by honest nodes, by reason.
@@ -223,6 +267,8 @@ pub struct SimReport {
     /// Each instance's final state (validator, kind, round, highest QC, committed height),
     /// to debug a failure.
     pub final_states: Vec<String>,
+    /// With [`SimConfig::log`]: one line per notable event (virtual ms, instance, what).
+    pub log: Vec<String>,
 }
 
 impl SimReport {
@@ -388,8 +434,11 @@ struct Sim {
     leader_crash: Option<(u64, Round, Round)>,
     leader_crash_ms: Option<u64>,
     leader_crash_rounds: Option<u64>,
+    leader_crash_timeouts: [u64; 2],
+    leader_crash_bar_ms: Option<u64>,
     max_footprint: usize,
     partitioned: bool,
+    log: Vec<String>,
 }
 
 /// Runs one simulation.
@@ -415,6 +464,7 @@ impl Sim {
             genesis: BlockInfo::genesis(GENESIS),
             timing: cfg.timing,
             limits: Limits::default(),
+            reputation: cfg.reputation,
         };
         // Pick the Byzantine validators at random.
         let mut all: Vec<ValidatorIndex> = (0..n as ValidatorIndex).collect();
@@ -444,8 +494,11 @@ impl Sim {
             leader_crash: None,
             leader_crash_ms: None,
             leader_crash_rounds: None,
+            leader_crash_timeouts: [0; 2],
+            leader_crash_bar_ms: None,
             max_footprint: 0,
             partitioned: false,
+            log: Vec::new(),
         };
         for i in 0..n as ValidatorIndex {
             let kinds: Vec<Kind> = if sim.byzantine.contains(&i) {
@@ -563,6 +616,9 @@ impl Sim {
             .chain
             .last()
             .map_or(BlockInfo::genesis(GENESIS), Block::info);
+        let keep = crate::LeaderElection::new(self.config.reputation, 0).capacity() + 1;
+        let recent = node.chain.len().saturating_sub(keep);
+        let committed_blocks = node.chain[recent..].to_vec();
         let key = validator_key(node.index);
         match Consensus::new(
             self.config.clone(),
@@ -571,6 +627,7 @@ impl Sim {
             Recovery {
                 safety,
                 committed,
+                committed_blocks,
                 blocks: node.stored.values().cloned().collect(),
             },
         ) {
@@ -620,7 +677,56 @@ impl Sim {
                 .all(|n| n.fresh_commits >= self.cfg.commits_after_faults)
     }
 
+    /// Appends a line to the event log (only with [`SimConfig::log`]).
+    fn note(&mut self, instance: Option<usize>, what: String) {
+        let who = instance.map_or("  -".to_string(), |i| {
+            format!(
+                "v{}{}",
+                self.nodes[i].index,
+                if self.nodes[i].kind == Kind::Twin {
+                    format!("/{i}")
+                } else {
+                    String::new()
+                }
+            )
+        });
+        self.log.push(format!("{:>8} {who:<5} {what}", self.now));
+    }
+
     fn dispatch(&mut self, ev: SimEvent) {
+        if self.cfg.log {
+            let line = match &ev {
+                SimEvent::Crash {
+                    instance,
+                    torn,
+                    for_good,
+                } => Some((
+                    Some(*instance),
+                    format!("crash (torn {torn}, for good {for_good})"),
+                )),
+                SimEvent::Restart { instance } => Some((Some(*instance), "restart".to_string())),
+                SimEvent::Partition { groups } => Some((None, format!("partition {groups:?}"))),
+                SimEvent::Heal => Some((None, "heal".to_string())),
+                SimEvent::FaultsOver => Some((None, "faults over".to_string())),
+                SimEvent::LeaderCrash => Some((None, "leader crash".to_string())),
+                SimEvent::Timer {
+                    to,
+                    incarnation,
+                    round,
+                } if self.nodes[*to].incarnation == *incarnation
+                    && self.nodes[*to]
+                        .sm
+                        .as_ref()
+                        .is_some_and(|s| s.round() == *round) =>
+                {
+                    Some((Some(*to), format!("timer fired, round {round}")))
+                }
+                _ => None,
+            };
+            if let Some((i, what)) = line {
+                self.note(i, what);
+            }
+        }
         match ev {
             SimEvent::Deliver { to, from, message } => {
                 if self.nodes[to].kind == Kind::Garbage
@@ -751,15 +857,26 @@ impl Sim {
     }
 
     fn crash_next_leader(&mut self) {
-        let Some(i) = self
+        // The highest round any running node is in: its next leader has not gathered that
+        // round's votes or proposed yet (either would have moved it to the next round).
+        let Some(round) = self
             .nodes
             .iter()
-            .position(|n| n.kind == Kind::Honest && n.sm.is_some())
+            .filter_map(|n| n.sm.as_ref().map(Consensus::round))
+            .max()
         else {
             return;
         };
-        let round = self.nodes[i].sm.as_ref().map_or(0, Consensus::round);
-        let leader = self.config.validators.leader(round + 1);
+        let Some(sm) = self
+            .nodes
+            .iter()
+            .filter(|n| n.kind == Kind::Honest)
+            .filter_map(|n| n.sm.as_ref())
+            .find(|sm| sm.round() == round)
+        else {
+            return;
+        };
+        let leader = sm.leader(round + 1);
         let victims: Vec<usize> = (0..self.nodes.len())
             .filter(|j| self.nodes[*j].index == leader)
             .collect();
@@ -769,6 +886,26 @@ impl Sim {
         }
         let qc = self.max_honest_qc();
         self.leader_crash = Some((self.now, round, qc));
+        self.note_crash_timeouts();
+    }
+
+    /// Records the timeouts honest nodes run in the two rounds a leader crash costs.
+    fn note_crash_timeouts(&mut self) {
+        let Some((_, round, _)) = self.leader_crash else {
+            return;
+        };
+        if self.leader_crash_ms.is_some() {
+            return;
+        }
+        for n in self.nodes.iter().filter(|n| n.honest() && !n.down_for_good) {
+            if let Some(sm) = &n.sm
+                && let Some(k) = sm.round().checked_sub(round).filter(|k| *k < 2)
+            {
+                let t = sm.round_timeout().as_millis() as u64;
+                let slot = &mut self.leader_crash_timeouts[k as usize];
+                *slot = (*slot).max(t);
+            }
+        }
     }
 
     fn crash(&mut self, i: usize) {
@@ -783,11 +920,29 @@ impl Sim {
         let Some(sm) = self.nodes[i].sm.as_mut() else {
             return;
         };
+        let before = sm.round();
         let mut actions = sm.handle(event);
+        let entered = (self.cfg.log && sm.round() != before).then(|| {
+            format!(
+                "enter round {} (qc {}, tc {}, committed {}, timeout {:?})",
+                sm.round(),
+                sm.highest_qc().round,
+                sm.safety().highest_tc_round(),
+                sm.committed().height,
+                sm.round_timeout()
+            )
+        });
         let f = sm.footprint();
         let bound = sm.footprint_bound();
-        let total =
-            f.blocks + f.certified + f.proposals + f.votes + f.timeouts + f.fetches + f.verified;
+        let total = f.blocks
+            + f.certified
+            + f.proposals
+            + f.votes
+            + f.timeouts
+            + f.fetches
+            + f.verified
+            + f.leader_records
+            + f.synced;
         self.max_footprint = self.max_footprint.max(total);
         let over = f.blocks > bound.blocks
             || f.certified > bound.certified
@@ -797,12 +952,17 @@ impl Sim {
             || f.timeout_rounds > bound.timeout_rounds
             || f.timeouts > bound.timeouts
             || f.fetches > bound.fetches
-            || f.verified > bound.verified;
+            || f.verified > bound.verified
+            || f.leader_records > bound.leader_records
+            || f.synced > bound.synced;
         if over {
             self.violations.push(Violation::Memory {
                 instance: i,
                 detail: format!("{f:?} > {bound:?}"),
             });
+        }
+        if let Some(line) = entered {
+            self.note(Some(i), line);
         }
         let torn = self.nodes[i].torn_crash_pending;
         if torn {
@@ -830,13 +990,23 @@ impl Sim {
     }
 
     fn after_step(&mut self) {
-        if let Some((t0, _round, qc0)) = self.leader_crash
+        self.note_crash_timeouts();
+        if let Some((t0, round, qc0)) = self.leader_crash
             && self.leader_crash_ms.is_none()
         {
             let qc = self.max_honest_qc();
             if qc > qc0 {
-                self.leader_crash_ms = Some(self.now - t0);
-                self.leader_crash_rounds = Some(qc - _round);
+                let ms = self.now - t0;
+                let rounds = qc - round;
+                let [a, b] = self.leader_crash_timeouts;
+                let bar = leader_crash_bar_ms(a, b, &self.cfg.network);
+                self.leader_crash_ms = Some(ms);
+                self.leader_crash_rounds = Some(rounds);
+                self.leader_crash_bar_ms = Some(bar);
+                if ms > bar || rounds > 2 {
+                    self.violations
+                        .push(Violation::LeaderCrash { ms, bar, rounds });
+                }
             }
         }
     }
@@ -851,6 +1021,52 @@ impl Sim {
 
     fn apply(&mut self, i: usize, actions: Vec<Action>) {
         for action in actions {
+            if self.cfg.log {
+                let line = match &action {
+                    Action::Broadcast {
+                        message: Message::Proposal(p),
+                    } => Some(format!(
+                        "propose round {} height {} (qc {}, tc {:?})",
+                        p.block.round(),
+                        p.block.height(),
+                        p.qc.round,
+                        p.tc.as_ref().map(|t| t.round)
+                    )),
+                    Action::Broadcast {
+                        message: Message::Timeout(t),
+                    } => Some(format!(
+                        "timeout round {} (qc {})",
+                        t.round, t.high_qc.round
+                    )),
+                    Action::Send {
+                        to,
+                        message: Message::Vote(v),
+                    } => Some(format!("vote round {} to v{to}", v.round)),
+                    Action::Send {
+                        to,
+                        message: Message::Sync(s),
+                    } => Some(format!(
+                        "sync to v{to} (qc {}, tc {:?})",
+                        s.highest_qc.round,
+                        s.highest_tc.as_ref().map(|t| t.round)
+                    )),
+                    Action::Commit { block, .. } => Some(format!(
+                        "commit height {} round {}",
+                        block.height(),
+                        block.round()
+                    )),
+                    Action::FetchBlock { id, from, .. } => {
+                        Some(format!("fetch {} from v{from}", hex::encode(&id.0[..4])))
+                    }
+                    Action::Rejected { from, reason } => {
+                        Some(format!("reject from v{from}: {reason}"))
+                    }
+                    _ => None,
+                };
+                if let Some(line) = line {
+                    self.note(Some(i), line);
+                }
+            }
             match action {
                 Action::Persist(s) => {
                     let n = &mut self.nodes[i];
@@ -1167,7 +1383,11 @@ impl Sim {
             self.violations
                 .push(Violation::RoundWithoutCommit { round: b.height() });
         }
-        if self.cfg.leader_crash && self.leader_crash_ms.is_none() {
+        if self.cfg.leader_crash && self.leader_crash.is_none() {
+            self.violations.push(Violation::Liveness {
+                detail: "the leader crash never happened".into(),
+            });
+        } else if self.cfg.leader_crash && self.leader_crash_ms.is_none() {
             self.violations.push(Violation::Liveness {
                 detail: "no block certified after the leader crash".into(),
             });
@@ -1212,9 +1432,12 @@ impl Sim {
             recovery_rounds: self.recovery_rounds,
             leader_crash_ms: self.leader_crash_ms,
             leader_crash_rounds: self.leader_crash_rounds,
+            leader_crash_timeouts_ms: self.leader_crash.map(|_| self.leader_crash_timeouts),
+            leader_crash_bar_ms: self.leader_crash_bar_ms,
             evidence: self.evidence,
             rejections: self.rejections,
             max_footprint: self.max_footprint,
+            log: self.log,
             violations: self.violations,
         }
     }
