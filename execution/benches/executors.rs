@@ -166,11 +166,16 @@ impl DatabaseRef for RefDb<'_> {
     }
 }
 
-fn bare_revm(block: &Block, state: &InMemoryState) {
+/// revm's mainnet EVM over a `CacheDB` of our state, set up for `block` without any of our
+/// code.
+fn bare_evm<'a>(
+    block: &Block,
+    state: &'a InMemoryState,
+) -> revm::handler::MainnetEvm<revm::handler::MainnetContext<CacheDB<RefDb<'a>>>> {
     let mut cfg = CfgEnv::new_with_spec(block.rules.spec);
     cfg.chain_id = block.rules.chain_id;
     let env = &block.env;
-    let mut evm = Context::mainnet()
+    Context::mainnet()
         .with_db(CacheDB::new(RefDb(state)))
         .with_cfg(cfg)
         .with_block(RevmBlockEnv {
@@ -183,7 +188,11 @@ fn bare_revm(block: &Block, state: &InMemoryState) {
             prevrandao: env.prevrandao,
             ..Default::default()
         })
-        .build_mainnet();
+        .build_mainnet()
+}
+
+fn bare_revm(block: &Block, state: &InMemoryState) {
+    let mut evm = bare_evm(block, state);
     for tx in &block.transactions {
         evm.transact_commit(tx.env.clone())
             .expect("valid transaction");
@@ -194,23 +203,7 @@ fn bare_revm(block: &Block, state: &InMemoryState) {
 /// alloy's standard functions: receipts with blooms and their root, and the changed
 /// accounts and slots read out of revm's `CacheDB` and compared with the state before.
 fn bare_revm_with_outputs(block: &Block, state: &InMemoryState) -> (B256, StateChanges) {
-    let mut cfg = CfgEnv::new_with_spec(block.rules.spec);
-    cfg.chain_id = block.rules.chain_id;
-    let env = &block.env;
-    let mut evm = Context::mainnet()
-        .with_db(CacheDB::new(RefDb(state)))
-        .with_cfg(cfg)
-        .with_block(RevmBlockEnv {
-            number: U256::from(env.number),
-            beneficiary: env.beneficiary,
-            timestamp: U256::from(env.timestamp),
-            gas_limit: env.gas_limit,
-            basefee: env.base_fee.unwrap_or(0),
-            difficulty: env.difficulty,
-            prevrandao: env.prevrandao,
-            ..Default::default()
-        })
-        .build_mainnet();
+    let mut evm = bare_evm(block, state);
     let mut receipts = Vec::with_capacity(block.transactions.len());
     let mut cumulative = 0u64;
     for tx in &block.transactions {

@@ -304,62 +304,122 @@ impl Overlay {
     ) -> Result<StateChanges, StateError> {
         let mut accounts: Vec<_> = self.accounts.into_iter().collect();
         accounts.sort_unstable_by_key(|(a, _)| *a);
-        // Entries are produced in address order and bulk-built into the maps at the end.
-        let mut changed_accounts = Vec::with_capacity(accounts.len());
-        let mut changed_storage = Vec::new();
-        let mut bytecodes = BTreeMap::new();
+        let mut changes = SortedChanges::default();
         for (address, account) in accounts {
-            let before = base.account(address)?;
-            let after = match account.info {
-                Some(info) => info,
-                None => before.clone(),
-            };
-            if before.is_none() && after.is_none() {
-                // Created and destroyed within the block (or touched while empty): nothing
-                // of it remains and nothing existed before.
-                continue;
-            }
-            let after_stored = after.as_ref().map(AccountState::to_stored);
-            if account.wiped || before.as_ref().map(AccountState::to_stored) != after_stored {
-                changed_accounts.push((address, after_stored));
-            }
-            if let Some(after) = &after
-                && let Some(code) = &after.code
-                && after.code_hash != KECCAK_EMPTY
-                && before.as_ref().map(|b| b.code_hash) != Some(after.code_hash)
-            {
-                bytecodes.insert(after.code_hash, code.original_bytes());
-            }
+            changes.push(
+                base,
+                address,
+                AccountFold {
+                    info: account.info,
+                    wiped: account.wiped,
+                    slots: account.slots.into_iter().collect(),
+                },
+            )?;
+        }
+        Ok(changes.into_state_changes())
+    }
+}
+
+/// An account's block-local changes while they are turned into state changes.
+#[derive(Debug, Default)]
+pub(crate) struct AccountFold {
+    /// The account's value if the block set it (`Some(None)`: destroyed).
+    pub(crate) info: Option<Option<AccountState>>,
+    /// Whether the block wiped its storage.
+    pub(crate) wiped: bool,
+    /// Slots written since the last wipe, in the order written (a later write of a slot
+    /// wins).
+    pub(crate) slots: Vec<(U256, U256)>,
+}
+
+/// State changes built account by account in address order (each list sorted by key).
+#[derive(Debug, Default)]
+pub(crate) struct SortedChanges {
+    pub(crate) accounts: Vec<(Address, Option<parallax_storage::Account>)>,
+    pub(crate) storage: Vec<(Address, StorageChanges)>,
+    pub(crate) bytecodes: Vec<(B256, Bytes)>,
+}
+
+impl SortedChanges {
+    /// Appends `address`'s changes against `base` (`address` above every address pushed so
+    /// far): its value if it changed or its storage was wiped, code it introduced, and
+    /// slots whose value changed (for a wiped account: every non-zero slot written since).
+    pub(crate) fn push<S: StateView + ?Sized>(
+        &mut self,
+        base: &S,
+        address: Address,
+        account: AccountFold,
+    ) -> Result<(), StateError> {
+        let before = base.account(address)?;
+        let after = match account.info {
+            Some(info) => info,
+            None => before.clone(),
+        };
+        if before.is_none() && after.is_none() {
+            // Created and destroyed within the block (or touched while empty): nothing of
+            // it remains and nothing existed before.
+            return Ok(());
+        }
+        let after_stored = after.as_ref().map(AccountState::to_stored);
+        if account.wiped || before.as_ref().map(AccountState::to_stored) != after_stored {
+            self.accounts.push((address, after_stored));
+        }
+        let Some(after) = after else {
             // A destroyed account keeps no storage, whatever was written before it went.
-            let mut slots = Vec::new();
-            if after.is_some() {
-                slots.reserve(account.slots.len());
-                for (slot, value) in account.slots {
-                    if account.wiped {
-                        if !value.is_zero() {
-                            slots.push((B256::from(slot), value));
-                        }
-                    } else if base.storage(address, slot)? != value {
-                        slots.push((B256::from(slot), value));
-                    }
-                }
-            }
-            if account.wiped || !slots.is_empty() {
-                slots.sort_unstable_by_key(|(slot, _)| *slot);
-                changed_storage.push((
+            if account.wiped {
+                self.storage.push((
                     address,
                     StorageChanges {
-                        wiped: account.wiped,
-                        slots: slots.into_iter().collect(),
+                        wiped: true,
+                        slots: BTreeMap::new(),
                     },
                 ));
             }
+            return Ok(());
+        };
+        if let Some(code) = &after.code
+            && after.code_hash != KECCAK_EMPTY
+            && before.as_ref().map(|b| b.code_hash) != Some(after.code_hash)
+        {
+            self.bytecodes
+                .push((after.code_hash, code.original_bytes()));
         }
-        Ok(StateChanges {
-            accounts: changed_accounts.into_iter().collect(),
-            storage: changed_storage.into_iter().collect(),
-            bytecodes,
-        })
+        let mut written = account.slots;
+        // Stable: for each slot its last write stays last.
+        written.sort_by_key(|(slot, _)| *slot);
+        let mut slots = Vec::with_capacity(written.len());
+        for (i, (slot, value)) in written.iter().enumerate() {
+            if written.get(i + 1).is_some_and(|(next, _)| next == slot) {
+                continue;
+            }
+            let changed = if account.wiped {
+                !value.is_zero()
+            } else {
+                base.storage(address, *slot)? != *value
+            };
+            if changed {
+                slots.push((B256::from(*slot), *value));
+            }
+        }
+        if account.wiped || !slots.is_empty() {
+            self.storage.push((
+                address,
+                StorageChanges {
+                    wiped: account.wiped,
+                    slots: slots.into_iter().collect(),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// The changes as the storage layer takes them.
+    pub(crate) fn into_state_changes(self) -> StateChanges {
+        StateChanges {
+            accounts: self.accounts.into_iter().collect(),
+            storage: self.storage.into_iter().collect(),
+            bytecodes: self.bytecodes.into_iter().collect(),
+        }
     }
 }
 

@@ -30,7 +30,7 @@ use crate::{
         invalid_reason, output, pre_block_overlay, receipts, to_info,
     },
     sequential::run_from,
-    state::{Layered, Overlay, OverlayAccount, StateError, StateView, Write},
+    state::{Layered, Overlay, OverlayAccount, SortedChanges, StateError, StateView, Write},
     types::{AccountState, Block, BlockOutput, ExecutionError},
 };
 use alloy_eips::eip2718::Encodable2718;
@@ -824,7 +824,7 @@ fn push_write(writes: &mut Vec<Write>, write: Write) {
 /// the pool side by side: the entries are gathered, their sorted runs merged and the final
 /// maps bulk-built, instead of appending map after map, which would rebuild the growing
 /// map once per partition).
-fn merge_changes(parts: Vec<fold::PartChanges>) -> StateChanges {
+fn merge_changes(parts: Vec<SortedChanges>) -> StateChanges {
     fn merged<K: Ord + Send, V: Send>(runs: Vec<Vec<(K, V)>>) -> std::collections::BTreeMap<K, V> {
         let mut entries: Vec<(K, V)> = Vec::with_capacity(runs.iter().map(Vec::len).sum());
         for run in runs {
