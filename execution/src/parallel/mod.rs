@@ -607,8 +607,8 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
 
     /// Builds the block's output once every transaction is executed and validated: the
     /// receipts and their root, the transactions root and the state changes. Runs as
-    /// fork-join tasks on the executor's pool, so the worker that finished execution
-    /// first steals whatever the other has not started.
+    /// fork-join tasks on the executor's pool: the worker that took this on forks them, and
+    /// the other worker steals whatever it has not started yet.
     fn finish_parallel(&self, threads: usize) -> Result<BlockOutput, ExecutionError> {
         let ((receipts, transactions_root), (changes, ())) = rayon::join(
             || rayon::join(|| self.receipts(), || transactions_root(self.block)),
