@@ -530,20 +530,16 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         Ok(self.scheduler.finish_validation(tx, aborted))
     }
 
-    /// Applies transaction `tx`'s final writes, and its lazy fee, to `overlay` (those
-    /// about addresses that `owns` accepts).
-    fn fold_tx(
-        &self,
-        tx: TxIdx,
-        overlay: &mut Overlay,
-        owns: impl Fn(&Address) -> bool,
-    ) -> Result<(), StateError> {
-        self.mv
-            .for_each_write(tx, &owns, |write| overlay.apply(self.state, &write))?;
+    /// Moves transaction `tx`'s final writes, and its lazy fee, into `overlay` (once its
+    /// reads are validated: nothing reads a transaction's own write list after that).
+    fn fold_tx(&self, tx: TxIdx, overlay: &mut Overlay) -> Result<(), StateError> {
+        for write in self.mv.take_writes(tx) {
+            overlay.apply_owned(self.state, write)?;
+        }
         let beneficiary = self.block.env.beneficiary;
         let fee = self.mv.fee(tx);
-        if !fee.is_zero() && owns(&beneficiary) {
-            overlay.apply(self.state, &Write::BalanceIncrement(beneficiary, fee))?;
+        if !fee.is_zero() {
+            overlay.apply_owned(self.state, Write::BalanceIncrement(beneficiary, fee))?;
         }
         Ok(())
     }
@@ -571,7 +567,7 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
             let Some(result) = lock(&self.results[tx]).take() else {
                 break;
             };
-            self.fold_tx(tx, &mut overlay, |_| true)
+            self.fold_tx(tx, &mut overlay)
                 .map_err(|e| ExecutionError::State(e.0))?;
             stopped = result.is_err();
             results.push(result);

@@ -52,15 +52,6 @@ pub(super) enum Value {
     Slot(U256),
 }
 
-impl Location {
-    /// The account the location belongs to.
-    pub(super) fn address(&self) -> Address {
-        match self {
-            Location::Account(a) | Location::Wipe(a) | Location::Slot(a, _) => *a,
-        }
-    }
-}
-
 impl Value {
     fn from_write(write: Write) -> (Location, Value) {
         match write {
@@ -78,17 +69,6 @@ impl Value {
             (Location::Account(a), Value::Increment(d)) => Write::BalanceIncrement(a, d),
             (Location::Wipe(a), Value::Wipe) => Write::WipeStorage(a),
             (Location::Slot(a, s), Value::Slot(v)) => Write::Slot(a, s, v),
-            _ => return None,
-        })
-    }
-
-    /// The write this value stands for at `location`.
-    pub(super) fn to_write(&self, location: Location) -> Option<Write> {
-        Some(match (location, self) {
-            (Location::Account(a), Value::Account(v)) => Write::Account(a, v.clone()),
-            (Location::Account(a), Value::Increment(d)) => Write::BalanceIncrement(a, *d),
-            (Location::Wipe(a), Value::Wipe) => Write::WipeStorage(a),
-            (Location::Slot(a, s), Value::Slot(v)) => Write::Slot(a, s, *v),
             _ => return None,
         })
     }
@@ -653,25 +633,6 @@ impl MvMemory {
             }
         }
         Ok(true)
-    }
-
-    /// Calls `f` with each of transaction `tx`'s final writes about an address that `owns`
-    /// accepts, in the order they apply.
-    pub(super) fn for_each_write<E>(
-        &self,
-        tx: TxIdx,
-        owns: impl Fn(&Address) -> bool,
-        mut f: impl FnMut(Write) -> Result<(), E>,
-    ) -> Result<(), E> {
-        let writes = lock(&self.txs[tx].writes);
-        for (location, value) in writes.iter() {
-            if owns(&location.address())
-                && let Some(write) = value.to_write(*location)
-            {
-                f(write)?;
-            }
-        }
-        Ok(())
     }
 
     /// Transaction `tx`'s lazily accumulated fee to the beneficiary.
