@@ -17,6 +17,11 @@
 //! blocks too small, or dominated by one sender's chain, run the sequential loop; and when
 //! aborts show heavy contention the workers stop and the block is finished sequentially
 //! from its longest validated prefix.
+//!
+//! After execution the output (receipts and transactions tries, state changes) is built as
+//! fork-join tasks on the same pool ([`fold`] folds each address partition's writes,
+//! `ordered_root` hashes the tries). The executor keeps its multi-version memory, scheduler
+//! and result slots from block to block.
 
 mod fold;
 mod mv_memory;
