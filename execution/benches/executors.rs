@@ -10,7 +10,11 @@
 //!
 //! Each figure is the median of repeated runs (at least 5, or about 3 s of runs for the
 //! synthetic workloads and 0.6 s per mainnet block), with
-//! sequential and parallel runs interleaved so that machine noise hits both alike.
+//! sequential and parallel runs interleaved so that machine noise hits both alike. Each
+//! parallel figure comes twice: cold (the executor's run follows the other executors', so
+//! its pool has gone to sleep, as at an idle validator when a block arrives) and warm (each
+//! timed run follows an untimed run of the same executor, as blocks back to back during
+//! sync or under load).
 
 // The same allocator for every figure: a caching allocator, as a node binary uses, so that
 // both executors are measured without the system allocator returning pages between blocks.
@@ -39,12 +43,19 @@ use revm::{
 };
 use std::{convert::Infallible, path::PathBuf, time::Instant};
 
-/// Times `f`: the median of runs, running at least `min_runs` and about `budget_s` seconds.
-fn median_ms(runs: &mut [Vec<f64>], fs: &mut [&mut dyn FnMut()], budget_s: f64) {
+/// Times each of `fs` in turn, round after round: at least 5 rounds and about `budget_s`
+/// seconds. With `warm`, each timed run follows an untimed run of the same function (for a
+/// parallel executor: its pool awake and its buffers cached, as in blocks back to back);
+/// without, a parallel executor's run follows other executors' runs and starts from a
+/// sleeping pool, as when a block arrives at an idle validator.
+fn median_ms(runs: &mut [Vec<f64>], fs: &mut [&mut dyn FnMut()], budget_s: f64, warm: bool) {
     let started = Instant::now();
     let mut round = 0;
     while round < 5 || (started.elapsed().as_secs_f64() < budget_s && round < 200) {
         for (i, f) in fs.iter_mut().enumerate() {
+            if warm {
+                f();
+            }
             let t = Instant::now();
             f();
             runs[i].push(t.elapsed().as_secs_f64() * 1e3);
@@ -61,6 +72,8 @@ fn median(v: &mut [f64]) -> f64 {
 struct Figures {
     seq_ms: f64,
     par_ms: Vec<(usize, f64)>,
+    /// Sequential over parallel time per thread count, each run warm (see [`median_ms`]).
+    warm_ratio: Vec<(usize, f64)>,
 }
 
 fn measure(block: &Block, state: &InMemoryState, threads: &[usize], budget_s: f64) -> Figures {
@@ -96,13 +109,21 @@ fn measure(block: &Block, state: &InMemoryState, threads: &[usize], budget_s: f6
     for p in pars.iter_mut() {
         fs.push(p.as_mut());
     }
-    median_ms(&mut runs, &mut fs, budget_s);
+    median_ms(&mut runs, &mut fs, budget_s, false);
+    let mut warm = vec![Vec::new(); 1 + threads.len()];
+    median_ms(&mut warm, &mut fs, budget_s, true);
+    let warm_seq = median(&mut warm[0]);
     Figures {
         seq_ms: median(&mut runs[0]),
         par_ms: threads
             .iter()
             .zip(runs[1..].iter_mut())
             .map(|(t, r)| (*t, median(r)))
+            .collect(),
+        warm_ratio: threads
+            .iter()
+            .zip(warm[1..].iter_mut())
+            .map(|(t, r)| (*t, warm_seq / median(r)))
             .collect(),
     }
 }
@@ -129,9 +150,9 @@ fn report(
         mgas(f.seq_ms),
         tps(f.seq_ms)
     );
-    for (t, ms) in &f.par_ms {
+    for ((t, ms), (_, warm)) in f.par_ms.iter().zip(&f.warm_ratio) {
         line.push_str(&format!(
-            " | par{t} {ms:>7.2} ms {:>7.1} Mgas/s {:>8.0} tx/s x{:.2}",
+            " | par{t} {ms:>7.2} ms {:>7.1} Mgas/s {:>8.0} tx/s x{:.2} (warm x{warm:.2})",
             mgas(*ms),
             tps(*ms),
             f.seq_ms / ms
@@ -281,7 +302,12 @@ fn overhead(name: &str, block: &Block, state: &InMemoryState) {
     let mut full = || {
         std::hint::black_box(bare_revm_with_outputs(block, state));
     };
-    median_ms(&mut runs, &mut [&mut ours, &mut bare, &mut full], 3.0);
+    median_ms(
+        &mut runs,
+        &mut [&mut ours, &mut bare, &mut full],
+        3.0,
+        false,
+    );
     let (ours, bare, full) = (
         median(&mut runs[0]),
         median(&mut runs[1]),
@@ -376,7 +402,7 @@ fn main() {
         match fixture::collect(std::slice::from_ref(&dir)) {
             Err(e) => println!("mainnet fixtures skipped: {e}"),
             Ok(files) => {
-                let mut ratios: Vec<(usize, f64)> = Vec::new();
+                let mut ratios: Vec<(usize, f64, f64)> = Vec::new();
                 for file in files {
                     let f = fixture::load(&file, cores).expect("fixture loads");
                     let name = format!("mainnet/{}", f.block.env.number);
@@ -384,21 +410,31 @@ fn main() {
                     ratios.push((
                         f.block.transactions.len(),
                         figures.seq_ms / figures.par_ms[0].1,
+                        figures.warm_ratio[0].1,
                     ));
                 }
-                let mut big: Vec<f64> = ratios
-                    .iter()
-                    .filter(|(n, _)| *n >= 100)
-                    .map(|(_, r)| *r)
-                    .collect();
-                let min = ratios.iter().map(|(_, r)| *r).fold(f64::INFINITY, f64::min);
-                if !big.is_empty() {
+                let big = |pick: fn(&(usize, f64, f64)) -> f64| {
+                    let mut v: Vec<f64> = ratios.iter().filter(|r| r.0 >= 100).map(pick).collect();
+                    (
+                        v.len(),
+                        if v.is_empty() {
+                            f64::NAN
+                        } else {
+                            median(&mut v)
+                        },
+                    )
+                };
+                let lowest = |pick: fn(&(usize, f64, f64)) -> f64| {
+                    ratios.iter().map(pick).fold(f64::INFINITY, f64::min)
+                };
+                let (count, cold_median) = big(|r| r.1);
+                let (_, warm_median) = big(|r| r.2);
+                if count > 0 {
                     println!(
-                        "mainnet summary: {} blocks with >= 100 txs, median x{:.2} on 2 threads; lowest of all {} blocks x{:.2}",
-                        big.len(),
-                        median(&mut big),
+                        "mainnet summary: {count} blocks with >= 100 txs, median x{cold_median:.2} on 2 threads (warm x{warm_median:.2}); lowest of all {} blocks x{:.2} (warm x{:.2})",
                         ratios.len(),
-                        min
+                        lowest(|r| r.1),
+                        lowest(|r| r.2)
                     );
                 }
             }
