@@ -682,7 +682,12 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         let buckets: Vec<Vec<Vec<Write>>> = (0..n.div_ceil(chunk))
             .into_par_iter()
             .map(|c| {
-                let mut out: Vec<Vec<Write>> = (0..parts).map(|_| Vec::new()).collect();
+                // About three writes per transaction (sender, recipient, a slot or two),
+                // spread over the partitions: reserved so the buckets do not regrow.
+                let txs = ((c + 1) * chunk).min(n) - c * chunk;
+                let mut out: Vec<Vec<Write>> = (0..parts)
+                    .map(|_| Vec::with_capacity(txs * 3 / parts + 4))
+                    .collect();
                 for tx in c * chunk..((c + 1) * chunk).min(n) {
                     for write in self.mv.take_writes(tx) {
                         push_write(&mut out[partition(&write.address(), parts)], write);
@@ -730,13 +735,16 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
                     .map(|(a, account)| (*a, account.clone()))
                     .collect();
                 pre.sort_unstable_by_key(|(a, _)| *a);
-                let mut writes: Vec<Write> = Vec::with_capacity(chunks.iter().map(Vec::len).sum());
-                for chunk in chunks {
-                    writes.extend(chunk);
-                }
+                let mut chunks = chunks;
                 // Withdrawals are credited after the transactions.
-                writes.extend(withdrawals.iter().filter(|w| owns(&w.address())).cloned());
-                fold::fold_partition(self.state, pre, writes)
+                chunks.push(
+                    withdrawals
+                        .iter()
+                        .filter(|w| owns(&w.address()))
+                        .cloned()
+                        .collect(),
+                );
+                fold::fold_partition(self.state, pre, &chunks)
             })
             .collect::<Result<Vec<_>, StateError>>()
             .map_err(|e| ExecutionError::State(e.0))?;

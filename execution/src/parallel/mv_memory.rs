@@ -16,7 +16,7 @@ use crossbeam_utils::CachePadded;
 use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY};
 use smallvec::SmallVec;
 use std::{
-    hash::{BuildHasher, Hash},
+    hash::{BuildHasher, BuildHasherDefault, Hash, Hasher},
     sync::{
         Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
@@ -228,9 +228,58 @@ impl Versions {
 
 const SHARDS: usize = 64;
 
+/// A location with its hash, computed once per access: the hash picks the location's shard
+/// and its bit in the written-locations filter, and is the shard table's hash (a 53-byte
+/// key hashed three times per read was a tenth of Block-STM's own cost on storage-heavy
+/// blocks).
+#[derive(Debug, Clone, Copy)]
+struct Key {
+    hash: u64,
+    location: Location,
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Self) -> bool {
+        self.location == other.location
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Passes a [`Key`]'s precomputed hash through to the table.
+#[derive(Debug, Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `write_u64` is used (by `Key`); anything else is folded in, FxHash-style.
+        for b in bytes {
+            self.0 =
+                (self.0.rotate_left(5) ^ u64::from(*b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// One shard's versions, by location.
+type Table = std::collections::HashMap<Key, Versions, BuildHasherDefault<PassThrough>>;
+
 /// The block's multi-version memory.
 pub(super) struct MvMemory {
-    shards: Vec<Mutex<HashMap<Location, Versions>>>,
+    shards: Vec<Mutex<Table>>,
     hasher: alloy_primitives::map::DefaultHashBuilder,
     /// The locations any transaction of the block has written, as a lock-free filter (one
     /// bit per hash bucket, only ever set during a block): a clear bit proves that a
@@ -278,9 +327,7 @@ impl MvMemory {
         let mut memory = Self {
             beneficiary,
             txs: Vec::new(),
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::default()))
-                .collect(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Table::default())).collect(),
             hasher: Default::default(),
             written: Box::new([]),
             code: Mutex::new(HashMap::default()),
@@ -342,42 +389,50 @@ impl MvMemory {
             .clear();
     }
 
-    fn shard(&self, location: &Location) -> MutexGuard<'_, HashMap<Location, Versions>> {
-        let h = self.hasher.hash_one(location) as usize;
-        lock(&self.shards[h % SHARDS])
+    fn key(&self, location: Location) -> Key {
+        Key {
+            hash: self.hasher.hash_one(location),
+            location,
+        }
     }
 
-    /// The filter's word and bit for `location` (hash bits above those choosing the shard).
-    fn filter_bit(&self, location: &Location) -> (&AtomicU64, u64) {
-        let h = self.hasher.hash_one(location) >> 6;
+    /// The shard holding `key` (chosen by hash bits that neither the table's bucket index,
+    /// the low bits, nor its control bytes, the top seven, use).
+    fn shard(&self, key: &Key) -> MutexGuard<'_, Table> {
+        lock(&self.shards[(key.hash >> 32) as usize % SHARDS])
+    }
+
+    /// The filter's word and bit for `key`.
+    fn filter_bit(&self, key: &Key) -> (&AtomicU64, u64) {
         let bits = self.written.len() * 64;
-        let bit = (h as usize) & (bits - 1);
+        let bit = (key.hash as usize) & (bits - 1);
         (&self.written[bit / 64], 1 << (bit % 64))
     }
 
     /// Records that `location` has (or had) a version. Done before the version is inserted,
     /// so a reader that finds the bit clear read before the version existed, which
     /// validation (run after the writer finishes, and so after this) catches.
-    fn mark_written(&self, location: &Location) {
-        let (word, bit) = self.filter_bit(location);
+    fn mark_written(&self, key: &Key) {
+        let (word, bit) = self.filter_bit(key);
         if word.load(Ordering::Relaxed) & bit == 0 {
             word.fetch_or(bit, Ordering::SeqCst);
         }
     }
 
     /// Whether `location` may have a version (`false`: it certainly has none).
-    fn maybe_written(&self, location: &Location) -> bool {
-        let (word, bit) = self.filter_bit(location);
+    fn maybe_written(&self, key: &Key) -> bool {
+        let (word, bit) = self.filter_bit(key);
         word.load(Ordering::SeqCst) & bit != 0
     }
 
     /// The latest entry below `tx` at `location`: `(writer, estimate, value)`.
     fn latest_below(&self, location: &Location, tx: TxIdx) -> Option<(TxIdx, bool, Value)> {
-        if !self.maybe_written(location) {
+        let key = self.key(*location);
+        if !self.maybe_written(&key) {
             return None;
         }
-        let shard = self.shard(location);
-        let versions = shard.get(location)?;
+        let shard = self.shard(&key);
+        let versions = shard.get(&key)?;
         versions
             .latest(tx)
             .map(|(j, e)| (j, e.estimate, e.value.clone()))
@@ -392,14 +447,14 @@ impl MvMemory {
         address: Address,
         tx: TxIdx,
     ) -> Result<Resolved<(Option<AccountState>, bool)>, StateError> {
-        let location = Location::Account(address);
+        let key = self.key(Location::Account(address));
         let mut increments = U256::ZERO;
         let mut from_base = true;
-        let (found, from) = if !self.maybe_written(&location) {
+        let (found, from) = if !self.maybe_written(&key) {
             (None, 0)
         } else {
-            let shard = self.shard(&location);
-            match shard.get(&location) {
+            let shard = self.shard(&key);
+            match shard.get(&key) {
                 None => (None, 0),
                 Some(versions) => {
                     let absolute = match versions.latest_absolute(tx) {
@@ -446,10 +501,11 @@ impl MvMemory {
 
     /// Whether any transaction below `tx` has an entry at `location`.
     fn written_below(&self, location: &Location, tx: TxIdx) -> bool {
-        self.maybe_written(location)
+        let key = self.key(*location);
+        self.maybe_written(&key)
             && self
-                .shard(location)
-                .get(location)
+                .shard(&key)
+                .get(&key)
                 .is_some_and(|v| v.latest(tx).is_some())
     }
 
@@ -461,12 +517,12 @@ impl MvMemory {
         address: Address,
         tx: TxIdx,
     ) -> Result<Resolved<(Option<AccountState>, bool)>, StateError> {
-        let location = Location::Account(address);
-        let (found, from_base) = if !self.maybe_written(&location) {
+        let key = self.key(Location::Account(address));
+        let (found, from_base) = if !self.maybe_written(&key) {
             (None, true)
         } else {
-            let shard = self.shard(&location);
-            let versions = shard.get(&location);
+            let shard = self.shard(&key);
+            let versions = shard.get(&key);
             let from_base = versions.is_none_or(|v| v.latest(tx).is_none());
             let found = match versions.map(|v| v.latest_absolute(tx)) {
                 None | Some(Resolved::Value(None)) => None,
@@ -540,9 +596,10 @@ impl MvMemory {
                     .entry(account.code_hash)
                     .or_insert_with(|| code.clone());
             }
-            self.mark_written(location);
-            self.shard(location)
-                .entry(*location)
+            let key = self.key(*location);
+            self.mark_written(&key);
+            self.shard(&key)
+                .entry(key)
                 .or_default()
                 .insert(tx, value.clone());
         }
@@ -556,8 +613,9 @@ impl MvMemory {
                 .iter()
                 .any(|(location, _)| !previous.iter().any(|(l, _)| l == location));
             for (location, _) in &previous {
+                let key = self.key(*location);
                 if !current.iter().any(|(l, _)| l == location)
-                    && let Some(versions) = self.shard(location).get_mut(location)
+                    && let Some(versions) = self.shard(&key).get_mut(&key)
                 {
                     versions.remove(tx);
                 }
@@ -575,7 +633,8 @@ impl MvMemory {
         *lock(&self.txs[tx].fee) = Fee::Estimate;
         let writes = lock(&self.txs[tx].writes);
         for (location, _) in writes.iter() {
-            if let Some(versions) = self.shard(location).get_mut(location) {
+            let key = self.key(*location);
+            if let Some(versions) = self.shard(&key).get_mut(&key) {
                 versions.mark_estimate(tx);
             }
         }
