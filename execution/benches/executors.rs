@@ -354,6 +354,50 @@ fn ceiling(cores: usize) {
     );
 }
 
+/// Builds a synthetic workload: a block and the state before it.
+type Build = Box<dyn Fn() -> (Block, InMemoryState)>;
+
+/// For counting instructions, which unlike time do not depend on what else the machine runs:
+/// executes the chosen synthetic workloads `runs` times with one executor
+/// (`PARALLAX_BENCH_EXECUTOR`: `sequential`, the default; `speculation`, Block-STM on one
+/// thread; `parallel`, every core), untimed. Under valgrind, the difference between two run
+/// counts is the cost of that many blocks:
+///
+/// ```text
+/// PARALLAX_BENCH_RUNS=2 PARALLAX_BENCH_EXECUTOR=speculation \
+///   valgrind --tool=cachegrind --cache-sim=no target/release/deps/executors-<hash> eth
+/// ```
+fn count_runs(
+    runs: &str,
+    synthetic: &[(&str, Build)],
+    wanted: &dyn Fn(&str) -> bool,
+    cores: usize,
+) {
+    let runs: usize = runs
+        .parse()
+        .expect("PARALLAX_BENCH_RUNS is a number of runs");
+    let which = std::env::var("PARALLAX_BENCH_EXECUTOR").unwrap_or_else(|_| "sequential".into());
+    let parallel = match which.as_str() {
+        "sequential" => None,
+        "speculation" => Some(ParallelExecutor::new(1).speculation_only()),
+        "parallel" => Some(ParallelExecutor::new(cores)),
+        other => panic!("PARALLAX_BENCH_EXECUTOR={other}: sequential, speculation or parallel"),
+    };
+    for (name, build) in synthetic {
+        if wanted(name) {
+            let (block, state) = build();
+            for _ in 0..runs {
+                match &parallel {
+                    None => SequentialExecutor.execute(&block, &state),
+                    Some(p) => p.execute(&block, &state),
+                }
+                .expect("the workload executes");
+            }
+            println!("{name}: {runs} runs with the {which} executor");
+        }
+    }
+}
+
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wanted = |name: &str| filter.as_ref().is_none_or(|f| name.contains(f.as_str()));
@@ -361,10 +405,7 @@ fn main() {
     let mut threads = vec![1, 2, cores];
     threads.sort_unstable();
     threads.dedup();
-    println!("cores={cores}; ratios x = sequential time / parallel time, same run");
-    ceiling(cores);
 
-    type Build = Box<dyn Fn() -> (Block, InMemoryState)>;
     let synthetic: Vec<(&str, Build)> = vec![
         (
             "eth-transfers",
@@ -383,6 +424,13 @@ fn main() {
             Box::new(|| workloads::swaps(1, 2_000)),
         ),
     ];
+    if let Ok(runs) = std::env::var("PARALLAX_BENCH_RUNS") {
+        count_runs(&runs, &synthetic, &wanted, cores);
+        return;
+    }
+
+    println!("cores={cores}; ratios x = sequential time / parallel time, same run");
+    ceiling(cores);
     for (name, build) in &synthetic {
         if wanted(name) {
             let (block, state) = build();
