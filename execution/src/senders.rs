@@ -2,6 +2,7 @@
 
 use crate::types::Transaction;
 use alloy_consensus::{TxEnvelope, transaction::SignerRecoverable};
+use rayon::prelude::*;
 
 /// A transaction whose signature does not yield a sender.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,13 +36,7 @@ pub fn recover_senders(
             handles.push(scope.spawn(move || {
                 part.into_iter()
                     .enumerate()
-                    .map(|(i, envelope)| match envelope.recover_signer() {
-                        Ok(sender) => Ok(Transaction::from_envelope(envelope, sender)),
-                        Err(e) => Err(RecoveryError {
-                            index: start + i,
-                            reason: e.to_string(),
-                        }),
-                    })
+                    .map(|(i, envelope)| recover(start + i, envelope))
                     .collect::<Vec<_>>()
             }));
         }
@@ -56,4 +51,32 @@ pub fn recover_senders(
         }
     });
     out.into_iter().collect()
+}
+
+/// Recovers transaction `index`'s sender.
+fn recover(index: usize, envelope: TxEnvelope) -> Result<Transaction, RecoveryError> {
+    match envelope.recover_signer() {
+        Ok(sender) => Ok(Transaction::from_envelope(envelope, sender)),
+        Err(e) => Err(RecoveryError {
+            index,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// [`recover_senders`] on an existing rayon pool (the executor's own), keeping the input
+/// order and failing on the invalid transaction with the lowest index.
+pub(crate) fn recover_on_pool(
+    pool: &rayon::ThreadPool,
+    envelopes: Vec<TxEnvelope>,
+) -> Result<Vec<Transaction>, RecoveryError> {
+    let recovered: Vec<Result<Transaction, RecoveryError>> = pool.install(|| {
+        envelopes
+            .into_par_iter()
+            .enumerate()
+            .with_min_len(16)
+            .map(|(i, envelope)| recover(i, envelope))
+            .collect()
+    });
+    recovered.into_iter().collect()
 }

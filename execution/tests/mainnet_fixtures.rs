@@ -138,3 +138,62 @@ fn bad_fixture_input_is_a_clear_error_naming_the_file() {
     let e = fixture::load(&bad_spec, 1).expect_err("unknown spec");
     assert!(e.to_string().contains("unknown spec `NOT_A_FORK`"), "{e}");
 }
+
+/// The same envelope with a signature no public key can be recovered from.
+fn unrecoverable(envelope: &alloy_consensus::TxEnvelope) -> alloy_consensus::TxEnvelope {
+    use alloy_consensus::{Signed, TxEnvelope};
+    use alloy_primitives::{Signature, U256};
+    let bad = Signature::new(U256::ZERO, U256::ZERO, false);
+    match envelope {
+        TxEnvelope::Legacy(s) => TxEnvelope::Legacy(Signed::new_unhashed(s.tx().clone(), bad)),
+        TxEnvelope::Eip2930(s) => TxEnvelope::Eip2930(Signed::new_unhashed(s.tx().clone(), bad)),
+        TxEnvelope::Eip1559(s) => TxEnvelope::Eip1559(Signed::new_unhashed(s.tx().clone(), bad)),
+        other => panic!("no invalid signature made for {other:?}"),
+    }
+}
+
+#[test]
+fn senders_recovered_on_the_executors_threads_are_mainnets_and_in_order() {
+    let Some(files) = fixtures("mainnet") else {
+        return;
+    };
+    let file = files
+        .iter()
+        .find(|f| f.ends_with("13217637.json"))
+        .expect("mainnet block 13217637 is among the fixtures");
+    let block = fixture::load(file, 2)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .block;
+    let envelopes: Vec<_> = block
+        .transactions
+        .iter()
+        .map(|t| t.envelope.clone().expect("mainnet transactions are signed"))
+        .collect();
+    let senders = |txs: &[parallax_execution::Transaction]| -> Vec<_> {
+        txs.iter().map(|t| t.sender).collect()
+    };
+    let expected = senders(&block.transactions);
+    for executor in [
+        ParallelExecutor::new(1),
+        ParallelExecutor::new(2),
+        ParallelExecutor::new(8),
+    ] {
+        let recovered = executor
+            .recover_senders(envelopes.clone())
+            .expect("mainnet signatures recover");
+        assert_eq!(
+            senders(&recovered),
+            expected,
+            "{} threads",
+            executor.threads()
+        );
+        // Two invalid signatures: the error names the first.
+        let mut broken = envelopes.clone();
+        broken[700] = unrecoverable(&broken[700]);
+        broken[91] = unrecoverable(&broken[91]);
+        let error = executor
+            .recover_senders(broken)
+            .expect_err("an invalid signature is an error");
+        assert_eq!(error.index, 91, "{} threads: {error}", executor.threads());
+    }
+}
