@@ -19,6 +19,7 @@ mod parallel;
 mod senders;
 mod sequential;
 mod state;
+mod state_db;
 pub mod state_root;
 mod types;
 
@@ -27,6 +28,7 @@ pub use revm::primitives::hardfork::SpecId;
 pub use senders::{RecoveryError, recover_senders};
 pub use sequential::SequentialExecutor;
 pub use state::{InMemoryAccount, InMemoryState, StateError, StateView};
+pub use state_db::DbState;
 pub use types::{
     AccountState, Block, BlockEnv, BlockOutput, ChainRules, ExecutionError, Transaction, Withdrawal,
 };

@@ -114,6 +114,36 @@ impl InMemoryState {
         self.accounts.is_empty()
     }
 
+    /// The whole state as the changes that create it on an empty database (accounts, their
+    /// non-zero storage and their code): how an in-memory state, a fixture's or a dev
+    /// chain's genesis, is written to storage.
+    pub fn to_changes(&self) -> StateChanges {
+        let mut changes = StateChanges::default();
+        for (address, (account, storage)) in &self.accounts {
+            changes.accounts.insert(*address, Some(account.to_stored()));
+            if !storage.is_empty() {
+                changes.storage.insert(
+                    *address,
+                    StorageChanges {
+                        wiped: false,
+                        slots: storage
+                            .iter()
+                            .map(|(slot, value)| (B256::from(*slot), *value))
+                            .collect(),
+                    },
+                );
+            }
+            if account.code_hash != KECCAK_EMPTY
+                && let Some(code) = self.codes.get(&account.code_hash)
+            {
+                changes
+                    .bytecodes
+                    .insert(account.code_hash, code.original_bytes());
+            }
+        }
+        changes
+    }
+
     /// Applies a block's state changes, so the next block can run on top.
     pub fn apply(&mut self, changes: &StateChanges) {
         for (hash, code) in &changes.bytecodes {
