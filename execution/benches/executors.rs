@@ -29,9 +29,10 @@ mod workloads;
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
 use alloy_primitives::Bloom;
 use parallax_execution::{
-    Block, BlockExecutor, InMemoryState, ParallelExecutor, SequentialExecutor, StateView, fixture,
+    Block, BlockExecutor, DbState, InMemoryState, ParallelExecutor, SequentialExecutor, StateView,
+    fixture,
 };
-use parallax_storage::StateChanges;
+use parallax_storage::{BlockWrite, Database, StateChanges};
 use revm::{
     Context, ExecuteCommitEvm, MainBuilder, MainContext,
     bytecode::Bytecode,
@@ -76,7 +77,7 @@ struct Figures {
     warm_ratio: Vec<(usize, f64)>,
 }
 
-fn measure(block: &Block, state: &InMemoryState, threads: &[usize], budget_s: f64) -> Figures {
+fn measure<S: StateView>(block: &Block, state: &S, threads: &[usize], budget_s: f64) -> Figures {
     // Correctness first: a benchmark of a wrong result is worthless.
     let reference = SequentialExecutor
         .execute(block, state)
@@ -128,10 +129,10 @@ fn measure(block: &Block, state: &InMemoryState, threads: &[usize], budget_s: f6
     }
 }
 
-fn report(
+fn report<S: StateView>(
     name: &str,
     block: &Block,
-    state: &InMemoryState,
+    state: &S,
     threads: &[usize],
     budget_s: f64,
 ) -> Figures {
@@ -450,42 +451,70 @@ fn main() {
         match fixture::collect(std::slice::from_ref(&dir)) {
             Err(e) => println!("mainnet fixtures skipped: {e}"),
             Ok(files) => {
-                let mut ratios: Vec<(usize, f64, f64)> = Vec::new();
-                for file in files {
-                    let f = fixture::load(&file, cores).expect("fixture loads");
+                let fixtures: Vec<fixture::Fixture> = files
+                    .iter()
+                    .map(|file| fixture::load(file, cores).expect("fixture loads"))
+                    .collect();
+                let mut ratios = Vec::new();
+                for f in &fixtures {
                     let name = format!("mainnet/{}", f.block.env.number);
                     let figures = report(&name, &f.block, &f.state, &[2], 0.6);
-                    ratios.push((
-                        f.block.transactions.len(),
-                        figures.seq_ms / figures.par_ms[0].1,
-                        figures.warm_ratio[0].1,
-                    ));
+                    ratios.push((f.block.transactions.len(), figures));
                 }
-                let big = |pick: fn(&(usize, f64, f64)) -> f64| {
-                    let mut v: Vec<f64> = ratios.iter().filter(|r| r.0 >= 100).map(pick).collect();
-                    (
-                        v.len(),
-                        if v.is_empty() {
-                            f64::NAN
-                        } else {
-                            median(&mut v)
-                        },
-                    )
-                };
-                let lowest = |pick: fn(&(usize, f64, f64)) -> f64| {
-                    ratios.iter().map(pick).fold(f64::INFINITY, f64::min)
-                };
-                let (count, cold_median) = big(|r| r.1);
-                let (_, warm_median) = big(|r| r.2);
-                if count > 0 {
-                    println!(
-                        "mainnet summary: {count} blocks with >= 100 txs, median x{cold_median:.2} on 2 threads (warm x{warm_median:.2}); lowest of all {} blocks x{:.2} (warm x{:.2})",
-                        ratios.len(),
-                        lowest(|r| r.1),
-                        lowest(|r| r.2)
-                    );
+                summary("mainnet, state in memory", &ratios);
+                // The same blocks over their state stored in MDBX, as a node executes them
+                // (the state written as a genesis; without the fixtures' recorded block
+                // hashes, which only BLOCKHASH reads).
+                let mut ratios = Vec::new();
+                for f in &fixtures {
+                    let db_dir = tempfile::tempdir().expect("a temporary directory");
+                    let db = Database::open(db_dir.path()).expect("the database opens");
+                    let mut genesis = BlockWrite::new(alloy_consensus::Header::default());
+                    genesis.state = f.state.to_changes();
+                    db.write_genesis(&genesis, f.block.rules.chain_id)
+                        .expect("the state is written");
+                    let reader = db.reader().expect("a read transaction");
+                    let stored = DbState::new(&reader);
+                    let name = format!("mainnet-mdbx/{}", f.block.env.number);
+                    let figures = report(&name, &f.block, &stored, &[2], 0.6);
+                    ratios.push((f.block.transactions.len(), figures));
                 }
+                summary("mainnet, state in MDBX", &ratios);
             }
         }
     }
+}
+
+/// The median over blocks with at least 100 transactions and the lowest over all blocks of
+/// the 2-thread ratio, cold and warm.
+fn summary(what: &str, blocks: &[(usize, Figures)]) {
+    let cold = |f: &Figures| f.seq_ms / f.par_ms[0].1;
+    let warm = |f: &Figures| f.warm_ratio[0].1;
+    let big_median = |pick: &dyn Fn(&Figures) -> f64| {
+        let mut v: Vec<f64> = blocks
+            .iter()
+            .filter(|(n, _)| *n >= 100)
+            .map(|(_, f)| pick(f))
+            .collect();
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            median(&mut v)
+        }
+    };
+    let lowest = |pick: &dyn Fn(&Figures) -> f64| {
+        blocks
+            .iter()
+            .map(|(_, f)| pick(f))
+            .fold(f64::INFINITY, f64::min)
+    };
+    println!(
+        "{what}: {} blocks with >= 100 txs, median x{:.2} on 2 threads (warm x{:.2}); lowest of all {} blocks x{:.2} (warm x{:.2})",
+        blocks.iter().filter(|(n, _)| *n >= 100).count(),
+        big_median(&cold),
+        big_median(&warm),
+        blocks.len(),
+        lowest(&cold),
+        lowest(&warm)
+    );
 }
