@@ -361,8 +361,9 @@ type Build = Box<dyn Fn() -> (Block, InMemoryState)>;
 /// For counting instructions, which unlike time do not depend on what else the machine runs:
 /// executes the chosen synthetic workloads `runs` times with one executor
 /// (`PARALLAX_BENCH_EXECUTOR`: `sequential`, the default; `speculation`, Block-STM on one
-/// thread; `parallel`, every core), untimed. Under valgrind, the difference between two run
-/// counts is the cost of that many blocks:
+/// thread; `parallel`, every core), untimed; or, given a fixture file instead of a workload
+/// name, that block. Under valgrind, the difference between two run counts is the cost of
+/// that many blocks:
 ///
 /// ```text
 /// PARALLAX_BENCH_RUNS=2 PARALLAX_BENCH_EXECUTOR=speculation \
@@ -384,17 +385,26 @@ fn count_runs(
         "parallel" => Some(ParallelExecutor::new(cores)),
         other => panic!("PARALLAX_BENCH_EXECUTOR={other}: sequential, speculation or parallel"),
     };
+    let run = |name: &str, block: &Block, state: &InMemoryState| {
+        for _ in 0..runs {
+            match &parallel {
+                None => SequentialExecutor.execute(block, state),
+                Some(p) => p.execute(block, state),
+            }
+            .expect("the workload executes");
+        }
+        println!("{name}: {runs} runs with the {which} executor");
+    };
+    // A fixture file named instead of a workload runs that block.
+    if let Some(path) = std::env::args().skip(1).find(|a| a.ends_with(".json")) {
+        let f = fixture::load(std::path::Path::new(&path), cores).expect("the fixture loads");
+        run(&path, &f.block, &f.state);
+        return;
+    }
     for (name, build) in synthetic {
         if wanted(name) {
             let (block, state) = build();
-            for _ in 0..runs {
-                match &parallel {
-                    None => SequentialExecutor.execute(&block, &state),
-                    Some(p) => p.execute(&block, &state),
-                }
-                .expect("the workload executes");
-            }
-            println!("{name}: {runs} runs with the {which} executor");
+            run(name, &block, &state);
         }
     }
 }
