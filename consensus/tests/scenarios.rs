@@ -192,28 +192,6 @@ fn after_a_leader_crash_the_next_block_is_certified_within_two_timeouts() {
     }
 }
 
-/// The settings `simulate` runs a seed's faulty scenario with (its defaults).
-fn sweep(seed: u64, validators: usize, byzantine: usize, adversary: Adversary) -> SimConfig {
-    SimConfig {
-        validators,
-        byzantine,
-        adversary,
-        network: NetworkConfig {
-            loss: 0.02,
-            duplicate: 0.02,
-            ..NetworkConfig::default()
-        },
-        partitions: 2,
-        crashes: 1,
-        fault_phase_ms: 10_000,
-        commits_after_faults: 10,
-        liveness_rounds: 30,
-        deadline_ms: 300_000,
-        expect_every_round_commits: false,
-        ..SimConfig::fault_free(seed)
-    }
-}
-
 /// Seven validators, two crashed for good, 5 % loss, three partitions and four crash-restarts:
 /// five live validators are exactly a quorum, so every round needs every one of their
 /// messages. Before mid-round retransmission and leader reputation these seeds resumed
@@ -229,7 +207,7 @@ fn seven_validators_two_crashed_for_good_under_heavy_faults_resume_within_the_bo
             },
             partitions: 3,
             crashes: 4,
-            ..sweep(seed, 7, 2, Adversary::Crash)
+            ..SimConfig::sweep(seed, 7, 2, Adversary::Crash)
         });
         assert!(r.recovery_rounds.is_some_and(|k| k <= 30), "{r}");
     }
@@ -248,7 +226,7 @@ fn default_sweep_regressions() {
         (401, Adversary::Crash),
         (459, Adversary::Twins),
     ] {
-        let r = check(sweep(seed, 4, 1, adversary));
+        let r = check(SimConfig::sweep(seed, 4, 1, adversary));
         assert!(r.recovery_rounds.is_some_and(|k| k <= 30), "{r}");
     }
 }

@@ -15,6 +15,12 @@ use parallax_consensus::sim::{Adversary, NetworkConfig, SimConfig, SimReport, ru
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
+/// The faulty run's defaults, read from [`SimConfig::sweep`] (the seed, validators and
+/// adversary do not affect them).
+fn defaults() -> SimConfig {
+    SimConfig::sweep(0, 4, 1, Adversary::Crash)
+}
+
 #[derive(Parser, Debug)]
 #[command(about = "Attack the Parallax consensus state machine in simulation")]
 struct Args {
@@ -34,31 +40,31 @@ struct Args {
     #[arg(long, default_value_t = 0)]
     first_seed: u64,
     /// Message loss probability (whole run).
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = defaults().network.loss)]
     loss: f64,
     /// Message duplication probability (whole run).
-    #[arg(long, default_value_t = 0.02)]
+    #[arg(long, default_value_t = defaults().network.duplicate)]
     duplicate: f64,
     /// Smallest one-way latency, ms.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = defaults().network.min_latency_ms)]
     min_latency: u64,
     /// Largest one-way latency, ms.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = defaults().network.max_latency_ms)]
     max_latency: u64,
     /// Partitions (each starts and heals) during the fault phase.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = defaults().partitions)]
     partitions: usize,
     /// Crash-and-restart of honest validators during the fault phase.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = defaults().crashes)]
     crashes: usize,
     /// Length of the fault phase, ms of virtual time.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = defaults().fault_phase_ms)]
     fault_ms: u64,
     /// Blocks every honest node must commit after the faults stop.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults().commits_after_faults)]
     commits: u64,
     /// Rounds after the faults within which commits must resume.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = defaults().liveness_rounds)]
     liveness_rounds: u64,
     /// Leader reputation window in committed blocks (0: the plain weighted rotation).
     #[arg(long, default_value_t = Reputation::default().window)]
@@ -175,11 +181,9 @@ fn run_seed(args: &Args, network: &NetworkConfig, seed: u64) -> Outcome {
         fault_phase_ms: args.fault_ms,
         commits_after_faults: args.commits,
         liveness_rounds: args.liveness_rounds,
-        deadline_ms: 300_000,
-        expect_every_round_commits: false,
         log: args.log,
         reputation,
-        ..SimConfig::fault_free(seed)
+        ..SimConfig::sweep(seed, args.validators, args.byzantine, adversary)
     });
     // The no-fault bar: every round commits a block.
     let clean = guarded(SimConfig {

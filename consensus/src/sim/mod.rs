@@ -149,6 +149,30 @@ impl SimConfig {
             log: false,
         }
     }
+
+    /// The faulty run the `simulate` binary makes of `seed` with its default options (its
+    /// defaults are read from here): 2 % loss and duplication, two partitions and one
+    /// crash-restart in a 10 s fault phase, then 10 commits within 30 rounds.
+    pub fn sweep(seed: u64, validators: usize, byzantine: usize, adversary: Adversary) -> Self {
+        Self {
+            validators,
+            byzantine,
+            adversary,
+            network: NetworkConfig {
+                loss: 0.02,
+                duplicate: 0.02,
+                ..NetworkConfig::default()
+            },
+            partitions: 2,
+            crashes: 1,
+            fault_phase_ms: 10_000,
+            commits_after_faults: 10,
+            liveness_rounds: 30,
+            deadline_ms: 300_000,
+            expect_every_round_commits: false,
+            ..Self::fault_free(seed)
+        }
+    }
 }
 
 /// A property that failed.
