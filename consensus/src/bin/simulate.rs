@@ -172,9 +172,6 @@ fn run_seed(args: &Args, network: &NetworkConfig, seed: u64) -> Outcome {
         ..network.clone()
     };
     let faulty = guarded(SimConfig {
-        validators: args.validators,
-        byzantine: args.byzantine,
-        adversary,
         network: network.clone(),
         partitions: args.partitions,
         crashes: args.crashes,
