@@ -11,7 +11,8 @@
 //! checks both executors against real Ethereum mainnet blocks ([`fixture`]).
 //!
 //! The crate knows nothing of consensus or networking: it reads state through
-//! [`StateView`] and returns what a block changed.
+//! [`StateView`] ([`DbState`] over a `parallax_storage` transaction, [`InMemoryState`] for
+//! fixtures and tests) and returns what a block changed.
 
 mod evm;
 pub mod fixture;
