@@ -6,5 +6,6 @@
 //! in `parallax-storage`. Today the binary carries the operator tooling that needs no running
 //! chain: `parallax keys generate|inspect` and `parallax genesis testnet|inspect`.
 
+pub mod chain;
 pub mod cli;
 mod commands;

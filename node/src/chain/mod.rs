@@ -1,0 +1,804 @@
+//! The chain: building, checking and committing Ethereum-format blocks on top of MDBX.
+//!
+//! Consensus decides *which* block comes next; this module decides what a block *is*. A
+//! leader asks [`Chain::build`] for a block on a parent (the committed head or a certified
+//! but uncommitted block): it executes the candidate transactions with the parallel executor
+//! over the parent's state ([`overlay::LayeredState`]: MDBX under the uncommitted ancestors'
+//! changes), drops those that cannot run, and derives the header (parent hash, number, roots,
+//! bloom, gas, EIP-1559 base fee, a timestamp that never decreases). A validator asks
+//! [`Chain::validate`]: it re-executes the proposed transactions on the same parent and
+//! rebuilds the header it expects; the block is valid only when every header field matches.
+//! [`Chain::commit`] writes a final block with its receipts, state changes, trie nodes and
+//! commit certificate in one durable MDBX transaction.
+//!
+//! Executed but uncommitted blocks are cached by hash (bounded) so a block is executed once
+//! by the node that builds or checks it, and again only if its state root had to be computed
+//! over uncommitted ancestors (then its trie updates are recomputed against the database at
+//! commit time, once its parent is the head).
+
+mod overlay;
+
+use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope};
+use alloy_eips::{eip1559::BaseFeeParams, eip7685::EMPTY_REQUESTS_HASH};
+use alloy_primitives::{Address, B64, B256, Bytes, U256, keccak256};
+use alloy_trie::EMPTY_ROOT_HASH;
+use overlay::{Layer, LayeredState};
+use parallax_consensus::Hash as BlockId;
+use parallax_execution::{
+    BlockEnv, BlockExecutor, ChainRules, DbState, ExecutionError, ParallelExecutor, SpecId,
+    Transaction,
+    state_root::{DbTrieReader, HashedPostState, state_root},
+};
+use parallax_genesis::{EthereumHardfork, Genesis, Validator};
+use parallax_storage::{BlockWrite, Database, StateChanges, StorageError, TrieUpdates};
+use std::{
+    collections::HashMap,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use thiserror::Error;
+use tracing::{debug, info, warn};
+
+/// Most executed-but-uncommitted blocks kept.
+const MAX_EXECUTED: usize = 256;
+/// Most uncommitted ancestors a block may execute on.
+const MAX_UNCOMMITTED_DEPTH: usize = 64;
+/// How far ahead of this node's clock a proposed timestamp may be, in seconds.
+pub const MAX_FUTURE_DRIFT_SECS: u64 = 15;
+/// Most transactions in one block.
+pub const MAX_BLOCK_TRANSACTIONS: usize = 20_000;
+/// Attempts at building a block when transactions turn out invalid.
+const BUILD_ATTEMPTS: usize = 16;
+
+/// What the chain is: its genesis, chain id and validators.
+#[derive(Debug, Clone)]
+pub struct ChainSpec {
+    /// The genesis file's content.
+    pub genesis: Genesis,
+    /// The genesis block's header.
+    pub genesis_header: Header,
+    /// The genesis block's hash.
+    pub genesis_hash: B256,
+    /// Chain id.
+    pub chain_id: u64,
+    /// The genesis validator set (its order is the consensus index order).
+    pub validators: Vec<Validator>,
+}
+
+impl ChainSpec {
+    /// The spec of a Parallax genesis file.
+    pub fn new(genesis: Genesis) -> Result<Self, ChainError> {
+        let parallax = genesis
+            .parallax
+            .clone()
+            .ok_or(ChainError::Spec("the genesis has no `parallax` section"))?;
+        let block = genesis
+            .build()
+            .map_err(|e| ChainError::Genesis(e.to_string()))?;
+        let spec = Self {
+            chain_id: genesis.config.chain_id,
+            genesis_header: block.header,
+            genesis_hash: block.hash,
+            validators: parallax.validators,
+            genesis,
+        };
+        let fork = spec.genesis.config.active_fork(0, spec.genesis.timestamp);
+        if fork < EthereumHardfork::Paris {
+            return Err(ChainError::Spec(
+                "Parallax chains run the Paris (merge) rules or later from genesis",
+            ));
+        }
+        Ok(spec)
+    }
+
+    /// The consensus id of the genesis block: its Ethereum hash.
+    pub fn genesis_id(&self) -> BlockId {
+        BlockId(self.genesis_hash.0)
+    }
+
+    /// The EVM rules of block `number` at `timestamp`.
+    pub fn rules(&self, number: u64, timestamp: u64) -> ChainRules {
+        let fork = self.genesis.config.active_fork(number, timestamp);
+        ChainRules::new(self.chain_id, spec_id(fork))
+    }
+
+    /// Whether `fork` is active at this block.
+    fn active(&self, fork: EthereumHardfork, number: u64, timestamp: u64) -> bool {
+        self.genesis.config.is_active(fork, number, timestamp)
+    }
+
+    /// The fee recipient of blocks proposed by validator `author`.
+    pub fn beneficiary(&self, author: u32) -> Option<Address> {
+        self.validators
+            .get(author as usize)
+            .map(|v| v.bridge_address)
+    }
+}
+
+/// revm's rules for an Ethereum fork.
+pub fn spec_id(fork: EthereumHardfork) -> SpecId {
+    use EthereumHardfork as F;
+    match fork {
+        F::Frontier => SpecId::FRONTIER,
+        F::Homestead | F::Dao => SpecId::HOMESTEAD,
+        F::Tangerine => SpecId::TANGERINE,
+        F::SpuriousDragon => SpecId::SPURIOUS_DRAGON,
+        F::Byzantium => SpecId::BYZANTIUM,
+        F::Constantinople | F::Petersburg => SpecId::PETERSBURG,
+
+        F::Istanbul | F::MuirGlacier => SpecId::ISTANBUL,
+        F::Berlin => SpecId::BERLIN,
+        F::London | F::ArrowGlacier | F::GrayGlacier => SpecId::LONDON,
+        F::Paris => SpecId::MERGE,
+        F::Shanghai => SpecId::SHANGHAI,
+        F::Cancun => SpecId::CANCUN,
+        F::Prague => SpecId::PRAGUE,
+        _ => SpecId::OSAKA,
+    }
+}
+
+/// Why the chain could not do what it was asked.
+#[derive(Debug, Error)]
+pub enum ChainError {
+    /// The chain spec is unusable.
+    #[error("chain spec: {0}")]
+    Spec(&'static str),
+    /// The genesis could not be built.
+    #[error("genesis: {0}")]
+    Genesis(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Storage(#[from] StorageError),
+    /// The database holds no chain (run `parallax init`).
+    #[error("the database holds no genesis block")]
+    Empty,
+    /// The database belongs to another chain.
+    #[error("the database holds genesis {found}, the genesis file gives {expected}")]
+    WrongGenesis {
+        /// From the genesis file.
+        expected: B256,
+        /// In the database.
+        found: B256,
+    },
+    /// The block is not valid.
+    #[error("invalid block: {0}")]
+    Invalid(#[from] InvalidBlock),
+    /// The block does not extend the chain this node knows.
+    #[error("unknown parent {0}")]
+    UnknownParent(String),
+    /// Computing the state root failed.
+    #[error("state root: {0}")]
+    StateRoot(String),
+    /// A block consensus committed conflicts with the committed chain (a safety failure or
+    /// a corrupt database): the node must stop.
+    #[error("committed block {number} {hash} does not extend head {head}")]
+    Fork {
+        /// Its number.
+        number: u64,
+        /// Its hash.
+        hash: B256,
+        /// The head's hash.
+        head: B256,
+    },
+}
+
+/// Why a proposed block is refused.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum InvalidBlock {
+    /// Header fields disagree with what executing the block gives.
+    #[error("header field {field} is {found}, expected {expected}")]
+    Header {
+        /// The first differing field.
+        field: &'static str,
+        /// In the proposal.
+        found: String,
+        /// What this node computed.
+        expected: String,
+    },
+    /// The timestamp is before the parent's or too far ahead of this node's clock.
+    #[error("timestamp {timestamp} outside {min}..={max}")]
+    Timestamp {
+        /// The proposed timestamp.
+        timestamp: u64,
+        /// The parent's.
+        min: u64,
+        /// Now plus the allowed drift.
+        max: u64,
+    },
+    /// A transaction is unusable (bad signature, blob transaction, …).
+    #[error("transaction {index}: {reason}")]
+    Transaction {
+        /// Its index.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// Execution refused the block.
+    #[error("execution: {0}")]
+    Execution(String),
+    /// Too many transactions.
+    #[error("{0} transactions is above the limit")]
+    TooManyTransactions(usize),
+    /// The consensus height does not match the header number.
+    #[error("consensus height {height} but header number {number}")]
+    Height {
+        /// The consensus block's height.
+        height: u64,
+        /// The header's number.
+        number: u64,
+    },
+    /// The author is not a validator.
+    #[error("unknown author {0}")]
+    Author(u32),
+}
+
+impl InvalidBlock {
+    /// A short label for metrics.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Header { .. } => "header_mismatch",
+            Self::Timestamp { .. } => "timestamp",
+            Self::Transaction { .. } => "transaction",
+            Self::Execution(_) => "execution",
+            Self::TooManyTransactions(_) => "too_many_transactions",
+            Self::Height { .. } => "height",
+            Self::Author(_) => "author",
+        }
+    }
+}
+
+/// A block this node executed: header, body, receipts and state changes.
+#[derive(Debug)]
+pub struct ExecutedBlock {
+    /// The header.
+    pub header: Header,
+    /// Its hash.
+    pub hash: B256,
+    /// The transactions.
+    pub transactions: Vec<TxEnvelope>,
+    /// Their senders.
+    pub senders: Vec<Address>,
+    /// One receipt per transaction.
+    pub receipts: Vec<ReceiptEnvelope>,
+    /// The state after the block, as changes.
+    pub changes: Arc<StateChanges>,
+    /// The trie nodes to store, when the root was computed with the parent as the head.
+    trie: Option<TrieUpdates>,
+    /// How long execution took (without the state root).
+    pub execution_time: Duration,
+    /// How long the state root took.
+    pub state_root_time: Duration,
+}
+
+/// What a block needs besides its transactions: where and by whom it is made.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockContext {
+    /// The parent's Ethereum hash.
+    pub parent_hash: B256,
+    /// The proposing validator.
+    pub author: u32,
+    /// The block's timestamp (seconds).
+    pub timestamp: u64,
+}
+
+/// The committed chain and the executed blocks above it.
+pub struct Chain {
+    db: Arc<Database>,
+    spec: Arc<ChainSpec>,
+    executor: ParallelExecutor,
+    head: Arc<ExecutedHeader>,
+    executed: HashMap<B256, Arc<ExecutedBlock>>,
+}
+
+/// The committed head.
+#[derive(Debug, Clone)]
+pub struct ExecutedHeader {
+    /// Its header.
+    pub header: Header,
+    /// Its hash.
+    pub hash: B256,
+}
+
+impl std::fmt::Debug for Chain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chain")
+            .field("head", &self.head.header.number)
+            .field("executed", &self.executed.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Chain {
+    /// Opens the chain stored in `db`, which must hold this spec's genesis.
+    pub fn open(
+        db: Arc<Database>,
+        spec: Arc<ChainSpec>,
+        threads: usize,
+    ) -> Result<Self, ChainError> {
+        let reader = db.reader()?;
+        let genesis = reader.canonical_hash(0)?.ok_or(ChainError::Empty)?;
+        if genesis != spec.genesis_hash {
+            return Err(ChainError::WrongGenesis {
+                expected: spec.genesis_hash,
+                found: genesis,
+            });
+        }
+        let head = reader.head()?.ok_or(ChainError::Empty)?;
+        let header = reader.header(head.number)?.ok_or(ChainError::Empty)?;
+        drop(reader);
+        Ok(Self {
+            db,
+            spec,
+            executor: ParallelExecutor::new(threads.max(1)),
+            head: Arc::new(ExecutedHeader {
+                header,
+                hash: head.hash,
+            }),
+            executed: HashMap::new(),
+        })
+    }
+
+    /// The chain spec.
+    pub fn spec(&self) -> &Arc<ChainSpec> {
+        &self.spec
+    }
+
+    /// The database.
+    pub fn db(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// The committed head.
+    pub fn head(&self) -> &Arc<ExecutedHeader> {
+        &self.head
+    }
+
+    /// An executed block (committed head excluded) by hash.
+    pub fn executed(&self, hash: &B256) -> Option<&Arc<ExecutedBlock>> {
+        self.executed.get(hash)
+    }
+
+    /// The header of a block this node knows: the head or an executed block.
+    pub fn header(&self, hash: &B256) -> Option<&Header> {
+        if *hash == self.head.hash {
+            return Some(&self.head.header);
+        }
+        self.executed.get(hash).map(|b| &b.header)
+    }
+
+    /// The state changes of the uncommitted ancestors of a block whose parent is `parent`,
+    /// oldest first.
+    fn layers(&self, parent: B256) -> Result<Vec<Layer>, ChainError> {
+        let mut layers = Vec::new();
+        let mut at = parent;
+        while at != self.head.hash {
+            let block = self
+                .executed
+                .get(&at)
+                .ok_or_else(|| ChainError::UnknownParent(at.to_string()))?;
+            if block.header.number <= self.head.header.number
+                || layers.len() >= MAX_UNCOMMITTED_DEPTH
+            {
+                return Err(ChainError::UnknownParent(format!(
+                    "{at} is not above the committed head"
+                )));
+            }
+            layers.push(Layer {
+                number: block.header.number,
+                hash: block.hash,
+                changes: block.changes.clone(),
+            });
+            at = block.header.parent_hash;
+        }
+        layers.reverse();
+        Ok(layers)
+    }
+
+    /// The header fields fixed before execution.
+    fn template(&self, parent: &Header, ctx: &BlockContext) -> Result<Header, InvalidBlock> {
+        let beneficiary = self
+            .spec
+            .beneficiary(ctx.author)
+            .ok_or(InvalidBlock::Author(ctx.author))?;
+        let number = parent.number + 1;
+        let ts = ctx.timestamp;
+        let active = |f| self.spec.active(f, number, ts);
+        let cancun = active(EthereumHardfork::Cancun);
+        Ok(Header {
+            parent_hash: ctx.parent_hash,
+            ommers_hash: EMPTY_OMMER_ROOT_HASH,
+            beneficiary,
+            difficulty: U256::ZERO,
+            number,
+            gas_limit: parent.gas_limit,
+            timestamp: ts,
+            // Parallax has no beacon chain: prevrandao is derived from the parent and is
+            // predictable. Contracts must not use it as randomness.
+            mix_hash: keccak256(ctx.parent_hash),
+            nonce: B64::ZERO,
+            base_fee_per_gas: parent
+                .next_block_base_fee(BaseFeeParams::ethereum())
+                .or(Some(alloy_eips::eip1559::INITIAL_BASE_FEE)),
+            withdrawals_root: active(EthereumHardfork::Shanghai).then_some(EMPTY_ROOT_HASH),
+            blob_gas_used: cancun.then_some(0),
+            excess_blob_gas: cancun.then_some(0),
+            parent_beacon_block_root: cancun.then_some(B256::ZERO),
+            requests_hash: active(EthereumHardfork::Prague).then_some(EMPTY_REQUESTS_HASH),
+            ..Default::default()
+        })
+    }
+
+    /// Executes `transactions` on `template`'s parent and fills in the header; the error
+    /// is execution's verdict on the transactions.
+    fn execute(
+        &self,
+        mut header: Header,
+        transactions: Vec<Transaction>,
+    ) -> Result<Result<ExecutedBlock, (ExecutionError, Vec<Transaction>)>, ChainError> {
+        let layers = self.layers(header.parent_hash)?;
+        let rules = self.spec.rules(header.number, header.timestamp);
+        let block = parallax_execution::Block {
+            env: BlockEnv {
+                number: header.number,
+                timestamp: header.timestamp,
+                beneficiary: header.beneficiary,
+                gas_limit: header.gas_limit,
+                base_fee: header.base_fee_per_gas,
+                difficulty: U256::ZERO,
+                prevrandao: Some(header.mix_hash),
+                excess_blob_gas: header.excess_blob_gas,
+                parent_beacon_block_root: header.parent_beacon_block_root,
+                parent_hash: Some(header.parent_hash),
+            },
+            rules,
+            transactions,
+            withdrawals: Vec::new(),
+        };
+        let reader = self.db.reader()?;
+        let base = DbState::new(&reader);
+        let state = LayeredState::new(&base, &layers);
+        let started = Instant::now();
+        let output = match self.executor.execute(&block, &state) {
+            Ok(output) => output,
+            Err(e) => return Ok(Err((e, block.transactions))),
+        };
+        let execution_time = started.elapsed();
+        let started = Instant::now();
+        let mut post = HashedPostState::default();
+        for layer in &layers {
+            post.extend(&HashedPostState::from_state_changes(&layer.changes));
+        }
+        post.extend(&HashedPostState::from_state_changes(&output.state));
+        let mut trie_reader =
+            DbTrieReader::new(&reader).map_err(|e| ChainError::StateRoot(e.to_string()))?;
+        let root = state_root(&mut trie_reader, &post)
+            .map_err(|e| ChainError::StateRoot(e.to_string()))?;
+        let state_root_time = started.elapsed();
+        drop(trie_reader);
+        drop(reader);
+
+        header.state_root = root.root;
+        header.transactions_root = output.transactions_root.unwrap_or(EMPTY_ROOT_HASH);
+        header.receipts_root = output.receipts_root;
+        header.logs_bloom = output.logs_bloom;
+        header.gas_used = output.gas_used;
+        let senders = block.transactions.iter().map(|t| t.sender).collect();
+        let transactions = block
+            .transactions
+            .into_iter()
+            .filter_map(|t| t.envelope)
+            .collect();
+        Ok(Ok(ExecutedBlock {
+            hash: header.hash_slow(),
+            header,
+            transactions,
+            senders,
+            receipts: output.receipts,
+            changes: Arc::new(output.state),
+            trie: layers.is_empty().then_some(root.updates),
+            execution_time,
+            state_root_time,
+        }))
+    }
+
+    fn remember(&mut self, block: ExecutedBlock) -> Arc<ExecutedBlock> {
+        let block = Arc::new(block);
+        if self.executed.len() >= MAX_EXECUTED {
+            // Forget the lowest blocks first: they are the likeliest to be abandoned forks.
+            let mut numbers: Vec<(u64, B256)> = self
+                .executed
+                .values()
+                .map(|b| (b.header.number, b.hash))
+                .collect();
+            numbers.sort_unstable();
+            for (_, hash) in numbers.iter().take(self.executed.len() + 1 - MAX_EXECUTED) {
+                self.executed.remove(hash);
+            }
+        }
+        self.executed.insert(block.hash, block.clone());
+        block
+    }
+
+    /// Builds a block on `ctx.parent_hash` from `candidates` (transactions with their
+    /// senders, in the order to include them). Transactions that turn out not to be
+    /// executable on the parent's state are left out, with every later one of their sender.
+    pub fn build(
+        &mut self,
+        ctx: BlockContext,
+        candidates: Vec<(TxEnvelope, Address)>,
+    ) -> Result<Arc<ExecutedBlock>, ChainError> {
+        let parent = self
+            .header(&ctx.parent_hash)
+            .ok_or_else(|| ChainError::UnknownParent(ctx.parent_hash.to_string()))?
+            .clone();
+        let mut ctx = ctx;
+        ctx.timestamp = ctx.timestamp.max(parent.timestamp);
+        let template = self.template(&parent, &ctx)?;
+        let candidates = self.in_nonce_order(ctx.parent_hash, candidates)?;
+        let mut txs: Vec<Transaction> = candidates
+            .into_iter()
+            .take(MAX_BLOCK_TRANSACTIONS)
+            .filter(|(tx, _)| !tx.is_eip4844())
+            .map(|(tx, sender)| Transaction::from_envelope(tx, sender))
+            .collect();
+        for attempt in 0..=BUILD_ATTEMPTS {
+            let (error, back) = match self.execute(template.clone(), std::mem::take(&mut txs))? {
+                Ok(block) => {
+                    debug!(
+                        number = block.header.number,
+                        transactions = block.transactions.len(),
+                        gas_used = block.header.gas_used,
+                        attempt,
+                        "block built"
+                    );
+                    return Ok(self.remember(block));
+                }
+                Err(failed) => failed,
+            };
+            if back.is_empty() {
+                return Err(InvalidBlock::Execution(error.to_string()).into());
+            }
+            txs = back;
+            match error {
+                _ if attempt + 1 >= BUILD_ATTEMPTS => {
+                    warn!(%error, "giving up on the candidates: building an empty block");
+                    txs.clear();
+                }
+                ExecutionError::BlockGasLimit { index, .. } => txs.truncate(index),
+                ExecutionError::InvalidTransaction { index, ref reason } => {
+                    debug!(index, reason, "leaving a transaction out of the block");
+                    let sender = txs.get(index).map(|t| t.sender);
+                    let mut i = 0;
+                    txs.retain(|t| {
+                        let keep = i < index || Some(t.sender) != sender;
+                        i += 1;
+                        keep
+                    });
+                }
+                other => return Err(InvalidBlock::Execution(other.to_string()).into()),
+            }
+        }
+        Err(InvalidBlock::Execution("no block could be built".into()).into())
+    }
+
+    /// Keeps the candidates whose nonces continue their sender's nonce on the parent's state
+    /// without gaps (transactions already in uncommitted ancestors are dropped here, before
+    /// execution would refuse them).
+    fn in_nonce_order(
+        &self,
+        parent: B256,
+        candidates: Vec<(TxEnvelope, Address)>,
+    ) -> Result<Vec<(TxEnvelope, Address)>, ChainError> {
+        use alloy_consensus::Transaction as _;
+        use parallax_execution::StateView;
+        let layers = self.layers(parent)?;
+        let reader = self.db.reader()?;
+        let base = DbState::new(&reader);
+        let state = LayeredState::new(&base, &layers);
+        let mut next: HashMap<Address, u64> = HashMap::new();
+        let mut out = Vec::with_capacity(candidates.len());
+        for (tx, sender) in candidates {
+            let expected = match next.get(&sender) {
+                Some(n) => *n,
+                None => state
+                    .account(sender)
+                    .map_err(|e| ChainError::StateRoot(e.0))?
+                    .map_or(0, |a| a.nonce),
+            };
+            if tx.nonce() == expected {
+                next.insert(sender, expected + 1);
+                out.push((tx, sender));
+            } else {
+                next.insert(sender, expected);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Checks a proposed block: `header` and `transactions` must be exactly what executing
+    /// the transactions on the parent gives. `now` is this node's clock in seconds.
+    pub fn validate(
+        &mut self,
+        height: u64,
+        author: u32,
+        header: &Header,
+        transactions: Vec<TxEnvelope>,
+        now: Option<u64>,
+    ) -> Result<Arc<ExecutedBlock>, ChainError> {
+        let hash = header.hash_slow();
+        if let Some(block) = self.executed.get(&hash)
+            && block.header.number == height
+            && Some(block.header.beneficiary) == self.spec.beneficiary(author)
+        {
+            // Executed before (built here, or checked already): the same hash is the same
+            // header, parent and transactions.
+            return Ok(block.clone());
+        }
+        if header.number != height {
+            return Err(InvalidBlock::Height {
+                height,
+                number: header.number,
+            }
+            .into());
+        }
+        let parent = self
+            .header(&header.parent_hash)
+            .ok_or_else(|| ChainError::UnknownParent(header.parent_hash.to_string()))?
+            .clone();
+        if let Some(now) = now {
+            let max = now + MAX_FUTURE_DRIFT_SECS;
+            if header.timestamp < parent.timestamp || header.timestamp > max {
+                return Err(InvalidBlock::Timestamp {
+                    timestamp: header.timestamp,
+                    min: parent.timestamp,
+                    max,
+                }
+                .into());
+            }
+        } else if header.timestamp < parent.timestamp {
+            return Err(InvalidBlock::Timestamp {
+                timestamp: header.timestamp,
+                min: parent.timestamp,
+                max: u64::MAX,
+            }
+            .into());
+        }
+        if transactions.len() > MAX_BLOCK_TRANSACTIONS {
+            return Err(InvalidBlock::TooManyTransactions(transactions.len()).into());
+        }
+        if let Some(index) = transactions.iter().position(|t| t.is_eip4844()) {
+            return Err(InvalidBlock::Transaction {
+                index,
+                reason: "blob transactions are not supported".into(),
+            }
+            .into());
+        }
+        let ctx = BlockContext {
+            parent_hash: header.parent_hash,
+            author,
+            timestamp: header.timestamp,
+        };
+        let mut template = self.template(&parent, &ctx)?;
+        template.extra_data = Bytes::new();
+        let txs =
+            self.executor
+                .recover_senders(transactions)
+                .map_err(|e| InvalidBlock::Transaction {
+                    index: e.index,
+                    reason: e.to_string(),
+                })?;
+        let block = self
+            .execute(template, txs)?
+            .map_err(|(e, _)| InvalidBlock::Execution(e.to_string()))?;
+        compare_headers(header, &block.header)?;
+        Ok(self.remember(block))
+    }
+
+    /// Writes a committed block: its parent must be the head. `certificate` is the proof of
+    /// commit stored with it (for block sync). The block must have been executed by
+    /// [`Chain::build`] or [`Chain::validate`].
+    pub fn commit(
+        &mut self,
+        hash: B256,
+        certificate: Bytes,
+    ) -> Result<Arc<ExecutedBlock>, ChainError> {
+        let block =
+            self.executed.get(&hash).cloned().ok_or_else(|| {
+                ChainError::UnknownParent(format!("block {hash} was not executed"))
+            })?;
+        if block.header.parent_hash != self.head.hash {
+            return Err(ChainError::Fork {
+                number: block.header.number,
+                hash,
+                head: self.head.hash,
+            });
+        }
+        let trie = match &block.trie {
+            Some(trie) => trie.clone(),
+            None => {
+                let reader = self.db.reader()?;
+                let mut trie_reader =
+                    DbTrieReader::new(&reader).map_err(|e| ChainError::StateRoot(e.to_string()))?;
+                let out = state_root(
+                    &mut trie_reader,
+                    &HashedPostState::from_state_changes(&block.changes),
+                )
+                .map_err(|e| ChainError::StateRoot(e.to_string()))?;
+                if out.root != block.header.state_root {
+                    return Err(ChainError::StateRoot(format!(
+                        "block {} recomputed root {} differs from {}",
+                        block.header.number, out.root, block.header.state_root
+                    )));
+                }
+                out.updates
+            }
+        };
+        let write = BlockWrite {
+            header: block.header.clone(),
+            hash,
+            transactions: block.transactions.clone(),
+            receipts: block.receipts.clone(),
+            state: (*block.changes).clone(),
+            trie,
+            certificate: Some(certificate),
+        };
+        self.db.write_block(&write)?;
+        self.head = Arc::new(ExecutedHeader {
+            header: block.header.clone(),
+            hash,
+        });
+        let head_number = self.head.header.number;
+        self.executed.remove(&hash);
+        self.executed.retain(|_, b| b.header.number > head_number);
+        info!(
+            number = head_number,
+            %hash,
+            transactions = block.transactions.len(),
+            gas_used = block.header.gas_used,
+            "block committed"
+        );
+        Ok(block)
+    }
+}
+
+/// The first header field that differs, as an error.
+fn compare_headers(found: &Header, expected: &Header) -> Result<(), InvalidBlock> {
+    macro_rules! check {
+        ($($field:ident),*) => {$(
+            if found.$field != expected.$field {
+                return Err(InvalidBlock::Header {
+                    field: stringify!($field),
+                    found: format!("{:?}", found.$field),
+                    expected: format!("{:?}", expected.$field),
+                });
+            }
+        )*};
+    }
+    check!(
+        parent_hash,
+        ommers_hash,
+        beneficiary,
+        state_root,
+        transactions_root,
+        receipts_root,
+        logs_bloom,
+        difficulty,
+        number,
+        gas_limit,
+        gas_used,
+        timestamp,
+        extra_data,
+        mix_hash,
+        nonce,
+        base_fee_per_gas,
+        withdrawals_root,
+        blob_gas_used,
+        excess_blob_gas,
+        parent_beacon_block_root,
+        requests_hash
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
