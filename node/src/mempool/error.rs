@@ -140,7 +140,9 @@ pub enum MempoolError {
         state: u64,
     },
     /// The sender cannot pay for this transaction alone.
-    #[error("insufficient funds for gas * price + value: address {address} have {have} want {want}")]
+    #[error(
+        "insufficient funds for gas * price + value: address {address} have {have} want {want}"
+    )]
     InsufficientFunds {
         /// The sender.
         address: Address,
@@ -209,9 +211,9 @@ impl MempoolError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::Rlp(_) | Self::TrailingBytes | Self::TooShort => "decode",
-            Self::UnknownTxType | Self::TxTypeNotSupported { .. } | Self::TxTypeNotActive { .. } => {
-                "tx_type_not_supported"
-            }
+            Self::UnknownTxType
+            | Self::TxTypeNotSupported { .. }
+            | Self::TxTypeNotActive { .. } => "tx_type_not_supported",
             Self::EmptyAuthList => "empty_auth_list",
             Self::OversizedData { .. } => "oversized_data",
             Self::Unprotected => "unprotected",

@@ -439,11 +439,9 @@ impl Mempool {
 
     /// The ready transactions, each sender's in nonce order, senders in no particular order.
     pub fn ready(&self) -> impl Iterator<Item = &Arc<PooledTx>> + '_ {
-        self.senders.values().flat_map(|s| {
-            s.txs
-                .range(s.state_nonce..s.ready_end())
-                .map(|(_, tx)| tx)
-        })
+        self.senders
+            .values()
+            .flat_map(|s| s.txs.range(s.state_nonce..s.ready_end()).map(|(_, tx)| tx))
     }
 
     /// The nonce a new transaction from `sender` should use: past its ready run when the pool
@@ -550,9 +548,7 @@ impl Mempool {
         debug_assert_eq!(pooled.encoded.len(), checked.size);
         // The sender's queue is detached while it is worked on, which also keeps its own
         // transactions out of the eviction candidates.
-        let mut queue = self
-            .detach(sender)
-            .unwrap_or_else(|| SenderTxs::new(info));
+        let mut queue = self.detach(sender).unwrap_or_else(|| SenderTxs::new(info));
         if queue.state_nonce != info.nonce || queue.balance != info.balance {
             for stale in queue.refresh(info) {
                 self.forget(&stale);
@@ -565,11 +561,7 @@ impl Mempool {
     }
 
     /// The checks against the sender's queue and the pool's limits, then the insertion.
-    fn admit(
-        &mut self,
-        queue: &mut SenderTxs,
-        tx: PooledTx,
-    ) -> Result<AddOutcome, MempoolError> {
+    fn admit(&mut self, queue: &mut SenderTxs, tx: PooledTx) -> Result<AddOutcome, MempoolError> {
         let nonce = tx.nonce;
         let old = queue.txs.get(&nonce).cloned();
         let mut drop_own_last = None;
@@ -613,6 +605,9 @@ impl Mempool {
         let freed_bytes: usize = freed.iter().map(|t| t.encoded.len()).sum();
         let size = tx.encoded.len();
         let priority = tx.priority(self.base_fee);
+        if size > self.limits.max_bytes {
+            return Err(MempoolError::PoolFull);
+        }
         let mut evicted = Vec::new();
         while self.by_hash.len() + 1 - freed_slots > self.limits.max_transactions
             || self.bytes + size - freed_bytes > self.limits.max_bytes

@@ -1,10 +1,7 @@
 //! The checks that need no account state: decoding, type, size, signature, fees, gas.
 
 use super::{MempoolError, PoolEnv};
-use alloy_consensus::{
-    Transaction, TxEnvelope,
-    Typed2718, transaction::SignerRecoverable,
-};
+use alloy_consensus::{Transaction, TxEnvelope, Typed2718, transaction::SignerRecoverable};
 use alloy_eips::eip2718::{Decodable2718, Eip2718Error};
 use alloy_primitives::{Address, B256};
 use revm::{
@@ -30,6 +27,10 @@ pub fn decode_raw(bytes: &[u8]) -> Result<TxEnvelope, MempoolError> {
     // A typed transaction is its type byte and at least an RLP list header.
     if bytes.len() <= 1 {
         return Err(MempoolError::TooShort);
+    }
+    // Below 0x80 the first byte is a type (geth: anything else is a legacy RLP list).
+    if bytes[0] < 0x80 && alloy_consensus::TxType::try_from(bytes[0]).is_err() {
+        return Err(MempoolError::UnknownTxType);
     }
     let mut buf = bytes;
     let tx = TxEnvelope::decode_2718(&mut buf).map_err(|e| match e {
@@ -140,7 +141,8 @@ pub(super) fn check_stateless(tx: &TxEnvelope, env: &PoolEnv) -> Result<Checked,
         )
     });
     let auths = tx.authorization_list().map_or(0, |list| list.len() as u64);
-    let initial = calculate_initial_tx_gas(env.spec, input, is_create, accounts, slots, auths, None);
+    let initial =
+        calculate_initial_tx_gas(env.spec, input, is_create, accounts, slots, auths, None);
     let needed = initial.initial_total_gas();
     if gas < needed {
         return Err(MempoolError::IntrinsicGas { gas, needed });
