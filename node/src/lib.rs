@@ -4,8 +4,10 @@
 //! The node wires; it does not decide. Consensus rules live in `parallax-consensus`, block
 //! execution in `parallax-execution`, the chain spec in `parallax-genesis` and the database
 //! in `parallax-storage`. Today the binary carries the operator tooling that needs no running
-//! chain: `parallax keys generate|inspect` and `parallax genesis testnet|inspect`.
+//! chain: `parallax keys generate|inspect` and `parallax genesis testnet|inspect`, plus the transaction pool ([`mempool`]) the block
+//! producer and RPC will use.
 
 pub mod chain;
 pub mod cli;
 mod commands;
+pub mod mempool;
