@@ -1,13 +1,18 @@
-//! The Parallax node: the `parallax` binary's command line and, as the chain grows, its
-//! networking, mempool, storage wiring, RPC, gRPC admin and metrics.
+//! The Parallax node: the `parallax` binary — networking, mempool, block production and
+//! import, storage wiring, RPC and the command line.
 //!
 //! The node wires; it does not decide. Consensus rules live in `parallax-consensus`, block
 //! execution in `parallax-execution`, the chain spec in `parallax-genesis` and the database
-//! in `parallax-storage`. Today the binary carries the operator tooling that needs no running
-//! chain: `parallax keys generate|inspect` and `parallax genesis testnet|inspect`, plus the transaction pool ([`mempool`]) the block
-//! producer and RPC will use.
+//! in `parallax-storage`. Here: [`chain`] turns consensus payloads into Ethereum-format
+//! blocks (build, validate, commit), [`mempool`] admits transactions with geth's rules,
+//! [`network`] is libp2p (gossipsub and block sync), [`wire`] maps consensus types to the
+//! protobuf wire formats, and [`service`] runs them together as a validator or full node.
 
 pub mod chain;
 pub mod cli;
 mod commands;
 pub mod mempool;
+pub mod network;
+pub mod rpc;
+pub mod service;
+pub mod wire;
