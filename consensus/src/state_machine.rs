@@ -874,7 +874,8 @@ impl Consensus {
         }
     }
 
-    /// Verifies a QC: the genesis QC exactly, or a quorum of distinct known signers whose
+    /// Verifies a QC: the genesis QC exactly, or (once, then remembered) what
+    /// [`QuorumCertificate::verify`] checks: a quorum of distinct known signers whose
     /// signatures verify in one batch.
     pub(crate) fn verify_qc(&mut self, qc: &QuorumCertificate) -> Result<(), Rejection> {
         if qc.round == 0 {
@@ -886,37 +887,11 @@ impl Consensus {
                 ))
             };
         }
-        if qc.height == 0 {
-            return Err(Rejection::Malformed("QC of height 0 after round 0"));
-        }
         let digest = qc.digest();
         if self.verified.contains(&digest) {
             return Ok(());
         }
-        if qc.signatures.len() > self.cfg.validators.len() {
-            return Err(Rejection::Malformed("more signatures than validators"));
-        }
-        let mut seen = HashSet::new();
-        let mut power = 0u64;
-        let mut keys = Vec::with_capacity(qc.signatures.len());
-        let mut sigs = Vec::with_capacity(qc.signatures.len());
-        for s in &qc.signatures {
-            let (k, p) = self.signer_key(s.signer)?;
-            if !seen.insert(s.signer) {
-                return Err(Rejection::DuplicateSigner(s.signer));
-            }
-            power += p;
-            keys.push(k);
-            sigs.push(s.signature);
-        }
-        if !self.cfg.validators.is_quorum(power) {
-            return Err(Rejection::NoQuorum("QC"));
-        }
-        let msg = crypto::vote_message(self.cfg.chain_id, qc.round, qc.height, &qc.block_id);
-        let msgs = vec![msg.as_slice(); sigs.len()];
-        if !crypto::verify_batch(&msgs, &sigs, &keys) {
-            return Err(Rejection::InvalidSignature("QC"));
-        }
+        qc.verify(self.cfg.chain_id, &self.cfg.validators)?;
         self.remember_verified(digest);
         Ok(())
     }

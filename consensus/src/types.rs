@@ -7,8 +7,11 @@
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::crypto;
+use crate::state_machine::Rejection;
+use crate::validators::ValidatorSet;
 use ed25519_dalek::SigningKey;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::fmt;
 
 /// A consensus round. Round 0 is genesis; the first proposal is in round 1.
@@ -335,6 +338,55 @@ impl QuorumCertificate {
         let mut w = Writer::new();
         self.write(&mut w);
         Hash::digest(b"parallax/consensus/v1/qc-digest", &[&w.finish()])
+    }
+
+    /// Checks the certificate on its own, as block sync needs: every signer is a validator and
+    /// signs once, the signers hold a quorum of voting power, and every signature is a valid
+    /// vote on `chain_id` for the certified block (one batch verification). Pure: it caches
+    /// nothing, so it costs the full verification each time.
+    ///
+    /// A round-0 QC is refused: the only valid one is the genesis QC, which has no signatures
+    /// and certifies the genesis block by definition, so it can only be checked by comparing it
+    /// with [`QuorumCertificate::genesis`] of the chain's genesis block, which a validator set
+    /// does not know. A QC of height 0 after round 0 is refused too.
+    pub fn verify(&self, chain_id: u64, validators: &ValidatorSet) -> Result<(), Rejection> {
+        if self.round == 0 {
+            return Err(Rejection::Malformed(
+                "round-0 QC: only the genesis QC, checked against the genesis block",
+            ));
+        }
+        if self.height == 0 {
+            return Err(Rejection::Malformed("QC of height 0 after round 0"));
+        }
+        if self.signatures.len() > validators.len() {
+            return Err(Rejection::Malformed("more signatures than validators"));
+        }
+        let mut seen = HashSet::with_capacity(self.signatures.len());
+        let mut power = 0u64;
+        let mut keys = Vec::with_capacity(self.signatures.len());
+        let mut sigs = Vec::with_capacity(self.signatures.len());
+        for s in &self.signatures {
+            let (Some(key), Some(p)) = (validators.key(s.signer), validators.power(s.signer))
+            else {
+                return Err(Rejection::UnknownValidator(s.signer));
+            };
+            if !seen.insert(s.signer) {
+                return Err(Rejection::DuplicateSigner(s.signer));
+            }
+            // Bounded: at most 256 signers, total power at most MAX_TOTAL_VOTING_POWER.
+            power += p;
+            keys.push(*key);
+            sigs.push(s.signature);
+        }
+        if !validators.is_quorum(power) {
+            return Err(Rejection::NoQuorum("QC"));
+        }
+        let msg = crypto::vote_message(chain_id, self.round, self.height, &self.block_id);
+        let msgs = vec![msg.as_slice(); sigs.len()];
+        if !crypto::verify_batch(&msgs, &sigs, &keys) {
+            return Err(Rejection::InvalidSignature("QC"));
+        }
+        Ok(())
     }
 }
 
@@ -765,6 +817,75 @@ mod tests {
             block_id: b.id(),
             signatures: sigs,
         }
+    }
+
+    #[test]
+    fn a_qc_verifies_against_the_validator_set_on_its_own() {
+        let set = ValidatorSet::new((0..4).map(|i| (key(i).verifying_key(), 1)).collect()).unwrap();
+        let qc = sample_qc();
+        assert_eq!(qc.verify(9, &set), Ok(()));
+        assert_eq!(
+            qc.verify(10, &set),
+            Err(Rejection::InvalidSignature("QC")),
+            "signed for another chain"
+        );
+
+        let mut tampered = qc.clone();
+        tampered.signatures[1].signature.0[7] ^= 1;
+        assert_eq!(
+            tampered.verify(9, &set),
+            Err(Rejection::InvalidSignature("QC"))
+        );
+        let mut other_block = qc.clone();
+        other_block.block_id = Hash([5; 32]);
+        assert_eq!(
+            other_block.verify(9, &set),
+            Err(Rejection::InvalidSignature("QC"))
+        );
+
+        let mut duplicated = qc.clone();
+        duplicated.signatures.push(qc.signatures[0]);
+        assert_eq!(
+            duplicated.verify(9, &set),
+            Err(Rejection::DuplicateSigner(0))
+        );
+        // Two valid signatures of four equal powers are not more than 2/3, and repeating one
+        // does not make up the difference.
+        let mut below = qc.clone();
+        below.signatures.truncate(2);
+        assert_eq!(below.verify(9, &set), Err(Rejection::NoQuorum("QC")));
+        below.signatures.push(qc.signatures[1]);
+        assert_eq!(below.verify(9, &set), Err(Rejection::DuplicateSigner(1)));
+
+        let mut unknown = qc.clone();
+        unknown.signatures[2].signer = 4;
+        assert_eq!(unknown.verify(9, &set), Err(Rejection::UnknownValidator(4)));
+        let mut too_many = qc.clone();
+        too_many.signatures = vec![qc.signatures[0]; 5];
+        assert!(matches!(
+            too_many.verify(9, &set),
+            Err(Rejection::Malformed(_))
+        ));
+
+        // The genesis QC has no signatures: only a comparison with the chain's genesis block
+        // can accept it, so on its own it is refused, as is any signed-looking round-0 QC.
+        let genesis = QuorumCertificate::genesis(BlockInfo::genesis(Hash([1; 32])));
+        assert!(matches!(
+            genesis.verify(9, &set),
+            Err(Rejection::Malformed(_))
+        ));
+        let mut round0 = qc.clone();
+        round0.round = 0;
+        assert!(matches!(
+            round0.verify(9, &set),
+            Err(Rejection::Malformed(_))
+        ));
+        let mut height0 = qc;
+        height0.height = 0;
+        assert!(matches!(
+            height0.verify(9, &set),
+            Err(Rejection::Malformed(_))
+        ));
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //!
 //! Every byte from a peer is adversarial. Decode with the typed helpers —
 //! [`decode_transaction_batch`], [`decode_consensus_message`], [`decode_sync_request`],
-//! [`decode_sync_response`] — never with `Message::decode` directly. They:
+//! [`decode_sync_response`], [`decode_block_payload`], [`decode_committed_block`] — never with `Message::decode` directly. They:
 //! 1. reject input longer than the message kind's size limit before parsing it;
 //! 2. parse it (prost bounds nesting depth, and a malformed message is an error);
 //! 3. check what protobuf cannot express: required sub-messages present, hashes 32 bytes,
@@ -25,8 +25,8 @@ mod validate;
 
 pub use limits::*;
 pub use validate::{
-    WireError, decode_bounded, decode_consensus_message, decode_sync_request, decode_sync_response,
-    decode_transaction_batch,
+    WireError, decode_block_payload, decode_bounded, decode_committed_block,
+    decode_consensus_message, decode_sync_request, decode_sync_response, decode_transaction_batch,
 };
 
 /// The generated `parallax.v1` protobuf types and the admin service.

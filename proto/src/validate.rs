@@ -146,30 +146,44 @@ impl Checker {
 
     fn block(&self, block: &v1::Block, field: &str) -> Result<(), WireError> {
         self.hash(&block.parent_id, &format!("{field}.parent_id"))?;
-        if block.header.is_empty() || block.header.len() > MAX_HEADER_BYTES {
+        let participants = format!("{field}.participants");
+        self.count(
+            block.participants.len(),
+            MAX_SIGNATURES_PER_CERTIFICATE,
+            &participants,
+        )?;
+        if let Some(i) = block.participants.windows(2).position(|w| w[0] >= w[1]) {
             return self.fail(
-                "bad_header",
-                format!("{field}.header"),
+                "participants_not_canonical",
+                format!("{participants}[{}]", i + 1),
                 format!(
-                    "{} bytes, expected 1..={MAX_HEADER_BYTES}",
-                    block.header.len()
+                    "{} follows {}: participants must be strictly increasing",
+                    block.participants[i + 1],
+                    block.participants[i]
                 ),
             );
         }
-        let body = self.transactions(
-            &block.transactions,
-            MAX_BLOCK_TRANSACTIONS,
-            &format!("{field}.transactions"),
-        )?;
-        if body + block.header.len() > MAX_BLOCK_BYTES {
+        if block.payload.len() > MAX_PAYLOAD_BYTES {
             return self.fail(
-                "oversized_block",
-                field,
-                format!(
-                    "{} bytes, at most {MAX_BLOCK_BYTES}",
-                    body + block.header.len()
-                ),
+                "oversized_payload",
+                format!("{field}.payload"),
+                format!("{} bytes, at most {MAX_PAYLOAD_BYTES}", block.payload.len()),
             );
+        }
+        Ok(())
+    }
+
+    fn committed_block(&self, b: &v1::CommittedBlock, field: &str) -> Result<(), WireError> {
+        self.block(
+            self.required(&b.block, &format!("{field}.block"))?,
+            &format!("{field}.block"),
+        )?;
+        self.qc(
+            self.required(&b.commit_qc, &format!("{field}.commit_qc"))?,
+            &format!("{field}.commit_qc"),
+        )?;
+        if let Some(child) = &b.commit_child {
+            self.block(child, &format!("{field}.commit_child"))?;
         }
         Ok(())
     }
@@ -243,6 +257,53 @@ pub fn decode_transaction_batch(bytes: &[u8]) -> Result<v1::TransactionBatch, Wi
     Ok(batch)
 }
 
+/// Decodes the Parallax node's block payload: a non-empty header of at most
+/// [`MAX_HEADER_BYTES`] and at most [`MAX_BLOCK_TRANSACTIONS`] non-empty transactions of at
+/// most [`MAX_TRANSACTION_BYTES`] each, together at most [`MAX_BLOCK_BYTES`]. Whether the
+/// header and transactions are valid RLP and EIP-2718 is for the caller to check.
+pub fn decode_block_payload(bytes: &[u8]) -> Result<v1::BlockPayload, WireError> {
+    const KIND: &str = "block payload";
+    let payload: v1::BlockPayload = decode_bounded(KIND, bytes, MAX_PAYLOAD_BYTES)?;
+    let c = Checker { kind: KIND };
+    if payload.header.is_empty() || payload.header.len() > MAX_HEADER_BYTES {
+        return c.fail(
+            "bad_header",
+            "header",
+            format!(
+                "{} bytes, expected 1..={MAX_HEADER_BYTES}",
+                payload.header.len()
+            ),
+        );
+    }
+    let body = c.transactions(
+        &payload.transactions,
+        MAX_BLOCK_TRANSACTIONS,
+        "transactions",
+    )?;
+    if body + payload.header.len() > MAX_BLOCK_BYTES {
+        return c.fail(
+            "oversized_block",
+            "transactions",
+            format!(
+                "{} bytes with the header, at most {MAX_BLOCK_BYTES}",
+                body + payload.header.len()
+            ),
+        );
+    }
+    Ok(payload)
+}
+
+/// Decodes one committed block (a block, its commit QC and, when it heads the 2-chain that
+/// committed it, its commit child) and checks its structure. How the three relate (the child
+/// extends the block, the QC certifies the right one) needs block ids, which the consensus
+/// crate computes; the caller checks it.
+pub fn decode_committed_block(bytes: &[u8]) -> Result<v1::CommittedBlock, WireError> {
+    const KIND: &str = "committed block";
+    let block: v1::CommittedBlock = decode_bounded(KIND, bytes, MAX_COMMITTED_BLOCK_BYTES)?;
+    Checker { kind: KIND }.committed_block(&block, "committed_block")?;
+    Ok(block)
+}
+
 /// Decodes a message from the consensus topic and checks its structure.
 pub fn decode_consensus_message(bytes: &[u8]) -> Result<v1::ConsensusMessage, WireError> {
     use v1::consensus_message::Body;
@@ -270,7 +331,19 @@ pub fn decode_consensus_message(bytes: &[u8]) -> Result<v1::ConsensusMessage, Wi
                 c.required(&t.high_qc, "timeout.high_qc")?,
                 "timeout.high_qc",
             )?;
+            if let Some(tc) = &t.tc {
+                c.tc(tc, "timeout.tc")?;
+            }
             c.signature(&t.signature, "timeout.signature")?;
+        }
+        Body::Sync(s) => {
+            c.qc(
+                c.required(&s.highest_qc, "sync.highest_qc")?,
+                "sync.highest_qc",
+            )?;
+            if let Some(tc) = &s.highest_tc {
+                c.tc(tc, "sync.highest_tc")?;
+            }
         }
     }
     Ok(msg)
@@ -311,22 +384,17 @@ pub fn decode_sync_response(bytes: &[u8]) -> Result<v1::BlockSyncResponse, WireE
                 );
             }
             for (i, b) in synced.blocks.iter().enumerate() {
-                let field = format!("blocks.blocks[{i}]");
-                c.block(
-                    c.required(&b.block, &format!("{field}.block"))?,
-                    &format!("{field}.block"),
-                )?;
-                c.qc(
-                    c.required(&b.qc, &format!("{field}.qc"))?,
-                    &format!("{field}.qc"),
-                )?;
+                c.committed_block(b, &format!("blocks.blocks[{i}]"))?;
             }
-            c.qc(
-                c.required(&synced.commit_qc, "blocks.commit_qc")?,
-                "blocks.commit_qc",
-            )?;
         }
         SyncResult::Error(e) => {
+            if v1::sync_error::Code::try_from(e.code).is_err() {
+                return c.fail(
+                    "unknown_error_code",
+                    "error.code",
+                    format!("{} is not a known code", e.code),
+                );
+            }
             if e.message.len() > MAX_SYNC_ERROR_MESSAGE_BYTES {
                 return c.fail(
                     "oversized_error",

@@ -5,10 +5,11 @@ mod common;
 
 use common::*;
 use parallax_proto::{
-    MAX_CONSENSUS_MESSAGE_BYTES, MAX_SIGNATURES_PER_CERTIFICATE, MAX_SYNC_BLOCKS,
-    MAX_TRANSACTION_BYTES, MAX_TRANSACTIONS_PER_BATCH, WireError, decode_consensus_message,
-    decode_sync_request, decode_sync_response, decode_transaction_batch, v1,
-    v1::consensus_message::Body,
+    MAX_BLOCK_BYTES, MAX_COMMITTED_BLOCK_BYTES, MAX_CONSENSUS_MESSAGE_BYTES, MAX_PAYLOAD_BYTES,
+    MAX_SIGNATURES_PER_CERTIFICATE, MAX_SYNC_BLOCKS, MAX_TRANSACTION_BYTES,
+    MAX_TRANSACTIONS_PER_BATCH, WireError, decode_block_payload, decode_committed_block,
+    decode_consensus_message, decode_sync_request, decode_sync_response, decode_transaction_batch,
+    v1, v1::consensus_message::Body,
 };
 use proptest::prelude::*;
 use prost::Message;
@@ -23,10 +24,37 @@ fn well_formed_messages_decode() {
         Body::Proposal(proposal()),
         Body::Vote(vote()),
         Body::Timeout(timeout()),
+        Body::Timeout(v1::Timeout {
+            tc: None,
+            ..timeout()
+        }),
+        Body::Sync(sync_info()),
+        Body::Sync(v1::SyncInfo {
+            highest_tc: None,
+            ..sync_info()
+        }),
     ] {
         let msg = consensus(body);
         assert_eq!(decode_consensus_message(&msg.encode_to_vec()).unwrap(), msg);
+        let addressed = v1::ConsensusMessage {
+            recipient: Some(2),
+            ..msg
+        };
+        assert_eq!(
+            decode_consensus_message(&addressed.encode_to_vec()).unwrap(),
+            addressed
+        );
     }
+    let payload = block_payload();
+    assert_eq!(
+        decode_block_payload(&payload.encode_to_vec()).unwrap(),
+        payload
+    );
+    let committed = committed_head();
+    assert_eq!(
+        decode_committed_block(&committed.encode_to_vec()).unwrap(),
+        committed
+    );
     let batch = v1::TransactionBatch {
         transactions: vec![vec![1, 2, 3]],
     };
@@ -77,6 +105,7 @@ fn structural_rules_are_enforced_with_a_reason_and_a_path() {
         (
             v1::ConsensusMessage {
                 chain_id: 1,
+                recipient: None,
                 body: None,
             },
             "missing_field",
@@ -136,24 +165,65 @@ fn structural_rules_are_enforced_with_a_reason_and_a_path() {
         (
             consensus(Body::Proposal(v1::Proposal {
                 block: Some(v1::Block {
-                    header: vec![],
+                    participants: vec![0, 3, 3],
                     ..block()
                 }),
                 ..proposal()
             })),
-            "bad_header",
-            "proposal.block.header",
+            "participants_not_canonical",
+            "proposal.block.participants[2]",
         ),
         (
             consensus(Body::Proposal(v1::Proposal {
                 block: Some(v1::Block {
-                    transactions: vec![vec![]],
+                    participants: vec![3, 1],
                     ..block()
                 }),
                 ..proposal()
             })),
-            "empty_transaction",
-            "proposal.block.transactions[0]",
+            "participants_not_canonical",
+            "proposal.block.participants[1]",
+        ),
+        (
+            consensus(Body::Proposal(v1::Proposal {
+                block: Some(v1::Block {
+                    parent_id: vec![],
+                    ..block()
+                }),
+                ..proposal()
+            })),
+            "bad_hash_length",
+            "proposal.block.parent_id",
+        ),
+        (
+            consensus(Body::Timeout(v1::Timeout {
+                tc: Some(v1::TimeoutCertificate {
+                    signatures: vec![],
+                    ..tc()
+                }),
+                ..timeout()
+            })),
+            "missing_signatures",
+            "timeout.tc.signatures",
+        ),
+        (
+            consensus(Body::Sync(v1::SyncInfo {
+                highest_qc: None,
+                ..sync_info()
+            })),
+            "missing_field",
+            "sync.highest_qc",
+        ),
+        (
+            consensus(Body::Sync(v1::SyncInfo {
+                highest_tc: Some(v1::TimeoutCertificate {
+                    high_qc: None,
+                    ..tc()
+                }),
+                ..sync_info()
+            })),
+            "missing_field",
+            "sync.highest_tc.high_qc",
         ),
     ];
     for (msg, expected_reason, field) in cases {
@@ -161,6 +231,127 @@ fn structural_rules_are_enforced_with_a_reason_and_a_path() {
         assert_eq!(err.reason(), expected_reason, "{err}");
         assert!(err.to_string().contains(field), "{field} not in {err}");
     }
+}
+
+#[test]
+fn block_payloads_committed_blocks_and_sync_errors_are_checked() {
+    let payloads: Vec<(v1::BlockPayload, &str, &str)> = vec![
+        (
+            v1::BlockPayload {
+                header: vec![],
+                ..block_payload()
+            },
+            "bad_header",
+            "header",
+        ),
+        (
+            v1::BlockPayload {
+                header: vec![1; parallax_proto::MAX_HEADER_BYTES + 1],
+                ..block_payload()
+            },
+            "bad_header",
+            "header",
+        ),
+        (
+            v1::BlockPayload {
+                transactions: vec![vec![2, 1], vec![]],
+                ..block_payload()
+            },
+            "empty_transaction",
+            "transactions[1]",
+        ),
+        (
+            v1::BlockPayload {
+                transactions: vec![
+                    vec![2; MAX_TRANSACTION_BYTES];
+                    MAX_BLOCK_BYTES / MAX_TRANSACTION_BYTES
+                ],
+                ..block_payload()
+            },
+            "oversized_block",
+            "transactions",
+        ),
+    ];
+    for (payload, expected_reason, field) in payloads {
+        let err = decode_block_payload(&payload.encode_to_vec()).unwrap_err();
+        assert_eq!(err.reason(), expected_reason, "{err}");
+        assert!(err.to_string().contains(field), "{field} not in {err}");
+    }
+    assert_eq!(
+        reason(decode_block_payload(&vec![0; MAX_PAYLOAD_BYTES + 1])),
+        "too_large"
+    );
+
+    let committed: Vec<(v1::CommittedBlock, &str, &str)> = vec![
+        (
+            v1::CommittedBlock {
+                commit_qc: None,
+                ..committed_head()
+            },
+            "missing_field",
+            "committed_block.commit_qc",
+        ),
+        (
+            v1::CommittedBlock {
+                block: None,
+                ..committed_head()
+            },
+            "missing_field",
+            "committed_block.block",
+        ),
+        (
+            v1::CommittedBlock {
+                commit_child: Some(v1::Block {
+                    participants: vec![2, 1],
+                    ..block()
+                }),
+                ..committed_head()
+            },
+            "participants_not_canonical",
+            "committed_block.commit_child.participants[1]",
+        ),
+    ];
+    for (block, expected_reason, field) in committed {
+        let err = decode_committed_block(&block.encode_to_vec()).unwrap_err();
+        assert_eq!(err.reason(), expected_reason, "{err}");
+        assert!(err.to_string().contains(field), "{field} not in {err}");
+    }
+    assert_eq!(
+        reason(decode_committed_block(&vec![
+            0;
+            MAX_COMMITTED_BLOCK_BYTES + 1
+        ])),
+        "too_large"
+    );
+
+    let resp = v1::BlockSyncResponse {
+        result: Some(v1::block_sync_response::Result::Blocks(v1::SyncedBlocks {
+            blocks: vec![v1::CommittedBlock {
+                commit_child: Some(v1::Block {
+                    parent_id: hash(1)[..5].to_vec(),
+                    ..block()
+                }),
+                ..committed_head()
+            }],
+        })),
+    };
+    let err = decode_sync_response(&resp.encode_to_vec()).unwrap_err();
+    assert_eq!(err.reason(), "bad_hash_length");
+    assert!(
+        err.to_string()
+            .contains("blocks.blocks[0].commit_child.parent_id"),
+        "{err}"
+    );
+    let unknown = v1::BlockSyncResponse {
+        result: Some(v1::block_sync_response::Result::Error(v1::SyncError {
+            code: 99,
+            message: String::new(),
+        })),
+    };
+    assert_eq!(
+        reason(decode_sync_response(&unknown.encode_to_vec())),
+        "unknown_error_code"
+    );
 }
 
 #[test]
@@ -240,7 +431,6 @@ fn counts_are_bounded() {
     let empty = v1::BlockSyncResponse {
         result: Some(v1::block_sync_response::Result::Blocks(v1::SyncedBlocks {
             blocks: vec![],
-            commit_qc: Some(qc(1)),
         })),
     };
     assert_eq!(
@@ -248,6 +438,32 @@ fn counts_are_bounded() {
         "empty_response"
     );
     assert_eq!(reason(decode_sync_response(&[])), "missing_field");
+
+    let crowded = v1::Block {
+        participants: (0..=MAX_SIGNATURES_PER_CERTIFICATE as u32).collect(),
+        ..block()
+    };
+    let msg = consensus(Body::Proposal(v1::Proposal {
+        block: Some(crowded),
+        ..proposal()
+    }));
+    assert_eq!(
+        reason(decode_consensus_message(&msg.encode_to_vec())),
+        "too_many"
+    );
+    // A payload one byte over the consensus limit still fits the message limit, so the
+    // payload rule, not the size check, rejects it.
+    let heavy = v1::Block {
+        payload: vec![0; MAX_PAYLOAD_BYTES + 1],
+        ..block()
+    };
+    let msg = consensus(Body::Proposal(v1::Proposal {
+        block: Some(heavy),
+        ..proposal()
+    }));
+    let err = decode_consensus_message(&msg.encode_to_vec()).unwrap_err();
+    assert_eq!(err.reason(), "oversized_payload", "{err}");
+    assert!(err.to_string().contains("proposal.block.payload"), "{err}");
 }
 
 proptest! {
@@ -259,18 +475,30 @@ proptest! {
         let _ = decode_transaction_batch(&bytes);
         let _ = decode_sync_request(&bytes);
         let _ = decode_sync_response(&bytes);
+        let _ = decode_block_payload(&bytes);
+        let _ = decode_committed_block(&bytes);
     }
 
     #[test]
     fn mutated_valid_messages_never_panic(index in any::<prop::sample::Index>(), byte in any::<u8>(), cut in any::<prop::sample::Index>()) {
-        for mut bytes in [consensus(Body::Proposal(proposal())).encode_to_vec(), synced().encode_to_vec()] {
+        for mut bytes in [
+            consensus(Body::Proposal(proposal())).encode_to_vec(),
+            consensus(Body::Sync(sync_info())).encode_to_vec(),
+            synced().encode_to_vec(),
+            committed_head().encode_to_vec(),
+            block_payload().encode_to_vec(),
+        ] {
             let i = index.index(bytes.len());
             bytes[i] = byte;
             let _ = decode_consensus_message(&bytes);
             let _ = decode_sync_response(&bytes);
+            let _ = decode_committed_block(&bytes);
+            let _ = decode_block_payload(&bytes);
             bytes.truncate(cut.index(bytes.len()));
             let _ = decode_consensus_message(&bytes);
             let _ = decode_sync_response(&bytes);
+            let _ = decode_committed_block(&bytes);
+            let _ = decode_block_payload(&bytes);
         }
     }
 }

@@ -15,8 +15,16 @@ pub(crate) fn sig(b: u8) -> Vec<u8> {
 pub(crate) fn block() -> v1::Block {
     v1::Block {
         round: 7,
+        height: 42,
         parent_id: hash(0x11),
         author: 2,
+        participants: vec![0, 1, 3],
+        payload: vec![0x0a, 0x02, 0xc0, 0xc0, 0x12, 0x01, 0x02],
+    }
+}
+
+pub(crate) fn block_payload() -> v1::BlockPayload {
+    v1::BlockPayload {
         header: vec![0xf9, 0x02, 0x00, 0xaa],
         transactions: vec![vec![0x02, 0xf8, 0x70], vec![0xf8, 0x6b]],
     }
@@ -82,26 +90,52 @@ pub(crate) fn timeout() -> v1::Timeout {
     v1::Timeout {
         round: 8,
         high_qc: Some(qc(5)),
+        tc: Some(tc()),
         author: 3,
         signature: sig(0xe3),
+    }
+}
+
+pub(crate) fn sync_info() -> v1::SyncInfo {
+    v1::SyncInfo {
+        highest_qc: Some(qc(5)),
+        highest_tc: Some(tc()),
     }
 }
 
 pub(crate) fn consensus(body: v1::consensus_message::Body) -> v1::ConsensusMessage {
     v1::ConsensusMessage {
         chain_id: 424_242,
+        recipient: None,
         body: Some(body),
+    }
+}
+
+pub(crate) fn committed_head() -> v1::CommittedBlock {
+    v1::CommittedBlock {
+        block: Some(block()),
+        commit_qc: Some(qc(8)),
+        commit_child: Some(v1::Block {
+            round: 8,
+            height: 43,
+            parent_id: hash(0x22),
+            participants: vec![0, 1, 2],
+            ..block()
+        }),
     }
 }
 
 pub(crate) fn synced() -> v1::BlockSyncResponse {
     v1::BlockSyncResponse {
         result: Some(v1::block_sync_response::Result::Blocks(v1::SyncedBlocks {
-            blocks: vec![v1::CertifiedBlock {
-                block: Some(block()),
-                qc: Some(qc(7)),
-            }],
-            commit_qc: Some(qc(8)),
+            blocks: vec![
+                v1::CommittedBlock {
+                    block: Some(block()),
+                    commit_qc: Some(qc(7)),
+                    commit_child: None,
+                },
+                committed_head(),
+            ],
         })),
     }
 }

@@ -1,0 +1,821 @@
+//! The wire: exact conversions between the consensus crate's types and the protobufs of
+//! `parallax-proto` that travel over libp2p.
+//!
+//! * Consensus messages: [`encode_message`] and [`decode_message`] (an [`Envelope`]: chain id,
+//!   optional recipient, message).
+//! * The node's block payload (an Ethereum header and its transactions): [`encode_payload`],
+//!   [`decode_payload`] and [`decode_payload_raw`].
+//! * Committed blocks and block sync: [`encode_committed`], [`decode_committed`],
+//!   [`encode_sync_request`], [`decode_sync_request`], [`encode_sync_response`],
+//!   [`decode_sync_response`].
+//! * Transaction gossip: [`encode_tx_batch`], [`decode_tx_batch`].
+//!
+//! Decoding never panics and never trusts the input: bytes go through `parallax-proto`'s
+//! bounded decoders (size limit before parsing, structure after), then through a conversion
+//! that checks what is left and fails with a [`WireError`] whose [`WireError::reason`] is a
+//! fixed label for metrics. Decoding checks form, not authority: signatures, signers and
+//! rounds are for the consensus crate to judge.
+//!
+//! # Block ids
+//!
+//! A block's id is not on the wire. [`decode_message`] and the other decoders rebuild every
+//! block with [`Block::new`], which computes the id from the decoded fields. A block altered in
+//! transit therefore gets a different id, and the proposal signature, votes and QCs over the
+//! original id no longer verify against it: alteration is caught by verification, not here.
+//! Participants must arrive strictly increasing (the consensus codec's canonical form), so
+//! every block has exactly one encoding.
+//!
+//! Encoding is infallible and does not check limits: a value beyond them (a payload above
+//! [`parallax_proto::MAX_PAYLOAD_BYTES`], say) encodes to bytes that every peer rejects.
+
+use alloy_consensus::{Header, TxEip4844Variant, TxEnvelope};
+use alloy_eips::eip2718::{Decodable2718, Encodable2718};
+use alloy_primitives::Bytes;
+use alloy_rlp::Decodable;
+use parallax_consensus::types::{MAX_PAYLOAD_BYTES, MAX_SIGNATURES};
+use parallax_consensus::{
+    Block, Hash, Height, Message, Proposal, QuorumCertificate, Signature, SignedBy, SyncInfo,
+    Timeout, TimeoutCertificate, TimeoutSignature, ValidatorIndex, Vote,
+};
+use parallax_proto::v1;
+use prost::Message as _;
+
+/// Why bytes from a peer were rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    /// The protobuf layer rejected them: too large, malformed, or structurally invalid.
+    #[error(transparent)]
+    Proto(#[from] parallax_proto::WireError),
+    /// They parsed and passed the protobuf checks, but do not convert to a consensus or
+    /// Ethereum value.
+    #[error("invalid {kind}: {field}: {detail}")]
+    Invalid {
+        /// The message kind.
+        kind: &'static str,
+        /// Which rule, as a fixed label (`bad_header`, `commit_mismatch`, …).
+        reason: &'static str,
+        /// The offending field's path (`transactions[3]`).
+        field: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl WireError {
+    /// A short, fixed label for metrics: the protobuf layer's
+    /// ([`parallax_proto::WireError::reason`]) or this module's rule.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Proto(e) => e.reason(),
+            Self::Invalid { reason, .. } => reason,
+        }
+    }
+}
+
+/// A consensus message as it travels: for which chain, to whom, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// The chain the message belongs to; the receiver drops messages for another chain.
+    pub chain_id: u64,
+    /// The addressee of a point-to-point message (a vote to the next leader, a sync to a
+    /// validator that is behind); `None` for broadcasts. Others only relay it.
+    pub recipient: Option<ValidatorIndex>,
+    /// The message.
+    pub message: Message,
+}
+
+/// A committed block with the certificate that proves it committed (see
+/// [`decode_committed`] for the rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommittedBlock {
+    /// The block.
+    pub block: Block,
+    /// The QC of `child` when it is present, else of `block`.
+    pub commit_qc: QuorumCertificate,
+    /// The child heading the 2-chain that committed `block`, when `block` heads it.
+    pub child: Option<Block>,
+}
+
+/// A request for committed blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncRequest {
+    /// The first height wanted.
+    pub from_height: Height,
+    /// How many blocks at most (1 to [`parallax_proto::MAX_SYNC_BLOCKS`]).
+    pub max_blocks: u32,
+}
+
+/// Why a sync request was not served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncErrorCode {
+    /// The responder set no code.
+    Unspecified,
+    /// The responder does not have blocks at that height (pruned, or not yet committed).
+    RangeUnavailable,
+    /// The request asked for more than the responder serves at once.
+    TooMany,
+    /// The responder failed internally.
+    Internal,
+}
+
+/// A responder's refusal of a sync request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sync refused ({code:?}): {message}")]
+pub struct SyncError {
+    /// What went wrong.
+    pub code: SyncErrorCode,
+    /// A human-readable explanation, at most [`parallax_proto::MAX_SYNC_ERROR_MESSAGE_BYTES`]
+    /// (longer ones are cut when encoded).
+    pub message: String,
+}
+
+/// The answer to a [`SyncRequest`]: consecutive committed blocks from the requested height,
+/// or why there are none. An empty list is not a valid answer; send an error instead.
+pub type SyncResponse = Result<Vec<CommittedBlock>, SyncError>;
+
+// ---------------------------------------------------------------------------------------------
+// Consensus messages
+
+/// Encodes a consensus message for the consensus topic (or a point-to-point send to
+/// `recipient`).
+pub fn encode_message(
+    chain_id: u64,
+    message: &Message,
+    recipient: Option<ValidatorIndex>,
+) -> Vec<u8> {
+    use v1::consensus_message::Body;
+    let body = match message {
+        Message::Proposal(p) => Body::Proposal(v1::Proposal {
+            block: Some(block_to_proto(&p.block)),
+            parent_qc: Some(qc_to_proto(&p.qc)),
+            tc: p.tc.as_ref().map(tc_to_proto),
+            signature: p.signature.0.to_vec(),
+        }),
+        Message::Vote(v) => Body::Vote(v1::Vote {
+            round: v.round,
+            height: v.height,
+            block_id: v.block_id.0.to_vec(),
+            voter: v.voter,
+            signature: v.signature.0.to_vec(),
+        }),
+        Message::Timeout(t) => Body::Timeout(v1::Timeout {
+            round: t.round,
+            high_qc: Some(qc_to_proto(&t.high_qc)),
+            tc: t.tc.as_ref().map(tc_to_proto),
+            author: t.author,
+            signature: t.signature.0.to_vec(),
+        }),
+        Message::Sync(s) => Body::Sync(v1::SyncInfo {
+            highest_qc: Some(qc_to_proto(&s.highest_qc)),
+            highest_tc: s.highest_tc.as_ref().map(tc_to_proto),
+        }),
+    };
+    v1::ConsensusMessage {
+        chain_id,
+        recipient,
+        body: Some(body),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a consensus message: bounded protobuf decoding
+/// ([`parallax_proto::decode_consensus_message`]), then conversion. Every block is rebuilt
+/// with [`Block::new`], so its id is recomputed from the decoded fields: if anything was
+/// altered on the way, the id differs and the signatures over the original fail to verify.
+/// Block participants must be strictly increasing.
+pub fn decode_message(bytes: &[u8]) -> Result<Envelope, WireError> {
+    use v1::consensus_message::Body;
+    let msg = parallax_proto::decode_consensus_message(bytes)?;
+    let c = Convert {
+        kind: "consensus message",
+    };
+    let message = match c.required(msg.body, "body")? {
+        Body::Proposal(p) => {
+            let block = c.block(c.required(p.block, "proposal.block")?, "proposal.block")?;
+            let qc = c.qc(
+                c.required(p.parent_qc, "proposal.parent_qc")?,
+                "proposal.parent_qc",
+            )?;
+            let tc = p.tc.map(|tc| c.tc(tc, "proposal.tc")).transpose()?;
+            Message::Proposal(Box::new(Proposal {
+                block,
+                qc,
+                tc,
+                signature: c.signature(&p.signature, "proposal.signature")?,
+            }))
+        }
+        Body::Vote(v) => Message::Vote(Vote {
+            round: v.round,
+            height: v.height,
+            block_id: c.hash(&v.block_id, "vote.block_id")?,
+            voter: v.voter,
+            signature: c.signature(&v.signature, "vote.signature")?,
+        }),
+        Body::Timeout(t) => Message::Timeout(Timeout {
+            round: t.round,
+            high_qc: c.qc(c.required(t.high_qc, "timeout.high_qc")?, "timeout.high_qc")?,
+            tc: t.tc.map(|tc| c.tc(tc, "timeout.tc")).transpose()?,
+            author: t.author,
+            signature: c.signature(&t.signature, "timeout.signature")?,
+        }),
+        Body::Sync(s) => Message::Sync(Box::new(SyncInfo {
+            highest_qc: c.qc(
+                c.required(s.highest_qc, "sync.highest_qc")?,
+                "sync.highest_qc",
+            )?,
+            highest_tc: s
+                .highest_tc
+                .map(|tc| c.tc(tc, "sync.highest_tc"))
+                .transpose()?,
+        })),
+    };
+    Ok(Envelope {
+        chain_id: msg.chain_id,
+        recipient: msg.recipient,
+        message,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block payload
+
+/// Encodes the node's block payload: `header` RLP-encoded, and `txs`, each already an
+/// EIP-2718 encoding, as given.
+pub fn encode_payload(header: &Header, txs: &[impl AsRef<[u8]>]) -> Vec<u8> {
+    v1::BlockPayload {
+        header: alloy_rlp::encode(header),
+        transactions: txs.iter().map(|tx| tx.as_ref().to_vec()).collect(),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes the node's block payload. The header must be exactly one canonical RLP header (no
+/// trailing bytes, and it re-encodes to the same bytes); each transaction exactly one
+/// canonical EIP-2718 envelope, without a blob sidecar; sizes and counts are within
+/// `parallax-proto`'s block limits.
+pub fn decode_payload(bytes: &[u8]) -> Result<(Header, Vec<TxEnvelope>), WireError> {
+    let (header, txs) = decode_payload_inner(bytes)?;
+    Ok((header, txs.into_iter().map(|(tx, _)| tx).collect()))
+}
+
+/// [`decode_payload`] with the same checks, returning each transaction's EIP-2718 bytes
+/// instead of the decoded envelope (the bytes are canonical, so nothing is lost).
+pub fn decode_payload_raw(bytes: &[u8]) -> Result<(Header, Vec<Bytes>), WireError> {
+    let (header, txs) = decode_payload_inner(bytes)?;
+    Ok((header, txs.into_iter().map(|(_, raw)| raw).collect()))
+}
+
+fn decode_payload_inner(bytes: &[u8]) -> Result<(Header, Vec<(TxEnvelope, Bytes)>), WireError> {
+    let payload = parallax_proto::decode_block_payload(bytes)?;
+    let c = Convert {
+        kind: "block payload",
+    };
+    let mut buf = payload.header.as_slice();
+    let header = Header::decode(&mut buf)
+        .or_else(|e| c.fail("bad_header", "header", format!("not an RLP header: {e}")))?;
+    if !buf.is_empty() {
+        return c.fail(
+            "bad_header",
+            "header",
+            format!("{} trailing bytes after the header", buf.len()),
+        );
+    }
+    if alloy_rlp::encode(&header) != payload.header {
+        return c.fail("bad_header", "header", "not the canonical RLP encoding");
+    }
+    let mut txs = Vec::with_capacity(payload.transactions.len());
+    for (i, raw) in payload.transactions.into_iter().enumerate() {
+        let tx = TxEnvelope::decode_2718_exact(&raw).or_else(|e| {
+            c.fail(
+                "bad_transaction",
+                format!("transactions[{i}]"),
+                format!("not an EIP-2718 transaction: {e}"),
+            )
+        })?;
+        if let Some(blob) = tx.as_eip4844()
+            && matches!(blob.tx(), TxEip4844Variant::TxEip4844WithSidecar(_))
+        {
+            return c.fail(
+                "bad_transaction",
+                format!("transactions[{i}]"),
+                "a blob transaction with its sidecar; blocks carry transactions without",
+            );
+        }
+        if tx.encoded_2718() != raw {
+            return c.fail(
+                "bad_transaction",
+                format!("transactions[{i}]"),
+                "not the canonical EIP-2718 encoding",
+            );
+        }
+        txs.push((tx, Bytes::from(raw)));
+    }
+    Ok((header, txs))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Committed blocks and block sync
+
+/// Encodes a committed block: `block`, the QC proving it committed and, when `block` heads the
+/// 2-chain that committed it, the child (`commit_qc` then certifies the child).
+pub fn encode_committed(
+    block: &Block,
+    commit_qc: &QuorumCertificate,
+    child: Option<&Block>,
+) -> Vec<u8> {
+    committed_to_proto(block, commit_qc, child).encode_to_vec()
+}
+
+/// Decodes a committed block and checks how its parts relate: with a child, the child extends
+/// the block (`child.parent == block.id`) in the next round and at the next height, and the QC
+/// certifies the child (id, round and height); without one, the QC certifies the block itself.
+/// The QC's signatures are not verified here: that needs the validator set
+/// ([`QuorumCertificate::verify`]).
+pub fn decode_committed(bytes: &[u8]) -> Result<CommittedBlock, WireError> {
+    let committed = parallax_proto::decode_committed_block(bytes)?;
+    Convert {
+        kind: "committed block",
+    }
+    .committed(committed, "committed_block")
+}
+
+/// Encodes a block sync request.
+pub fn encode_sync_request(request: &SyncRequest) -> Vec<u8> {
+    v1::BlockSyncRequest {
+        from_height: request.from_height,
+        max_blocks: request.max_blocks,
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a block sync request (1 to [`parallax_proto::MAX_SYNC_BLOCKS`] blocks).
+pub fn decode_sync_request(bytes: &[u8]) -> Result<SyncRequest, WireError> {
+    let req = parallax_proto::decode_sync_request(bytes)?;
+    Ok(SyncRequest {
+        from_height: req.from_height,
+        max_blocks: req.max_blocks,
+    })
+}
+
+/// Encodes a block sync response. An error message longer than
+/// [`parallax_proto::MAX_SYNC_ERROR_MESSAGE_BYTES`] is cut (at a character boundary) so the
+/// response stays valid.
+pub fn encode_sync_response(response: &SyncResponse) -> Vec<u8> {
+    use v1::block_sync_response::Result as SyncResult;
+    let result = match response {
+        Ok(blocks) => SyncResult::Blocks(v1::SyncedBlocks {
+            blocks: blocks
+                .iter()
+                .map(|b| committed_to_proto(&b.block, &b.commit_qc, b.child.as_ref()))
+                .collect(),
+        }),
+        Err(e) => {
+            let mut end = e
+                .message
+                .len()
+                .min(parallax_proto::MAX_SYNC_ERROR_MESSAGE_BYTES);
+            while !e.message.is_char_boundary(end) {
+                end -= 1;
+            }
+            SyncResult::Error(v1::SyncError {
+                code: sync_code_to_proto(e.code) as i32,
+                message: e.message[..end].to_owned(),
+            })
+        }
+    };
+    v1::BlockSyncResponse {
+        result: Some(result),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a block sync response. Each committed block is checked as by
+/// [`decode_committed`], and the blocks must form a chain: consecutive heights, each the
+/// parent of the next. Whether they start at the requested height, and whether the
+/// certificates verify, is for the requester to check.
+pub fn decode_sync_response(bytes: &[u8]) -> Result<SyncResponse, WireError> {
+    use v1::block_sync_response::Result as SyncResult;
+    let resp = parallax_proto::decode_sync_response(bytes)?;
+    let c = Convert {
+        kind: "sync response",
+    };
+    match c.required(resp.result, "result")? {
+        SyncResult::Blocks(synced) => {
+            let mut blocks: Vec<CommittedBlock> = Vec::with_capacity(synced.blocks.len());
+            for (i, b) in synced.blocks.into_iter().enumerate() {
+                let field = format!("blocks.blocks[{i}]");
+                let b = c.committed(b, &field)?;
+                if let Some(prev) = blocks.last()
+                    && (prev.block.height().checked_add(1) != Some(b.block.height())
+                        || b.block.parent() != prev.block.id())
+                {
+                    return c.fail(
+                        "not_a_chain",
+                        format!("{field}.block"),
+                        format!(
+                            "height {} with parent {} does not follow height {} with id {}",
+                            b.block.height(),
+                            b.block.parent(),
+                            prev.block.height(),
+                            prev.block.id()
+                        ),
+                    );
+                }
+                blocks.push(b);
+            }
+            Ok(Ok(blocks))
+        }
+        SyncResult::Error(e) => {
+            let code = match v1::sync_error::Code::try_from(e.code) {
+                Ok(v1::sync_error::Code::Unspecified) => SyncErrorCode::Unspecified,
+                Ok(v1::sync_error::Code::RangeUnavailable) => SyncErrorCode::RangeUnavailable,
+                Ok(v1::sync_error::Code::TooMany) => SyncErrorCode::TooMany,
+                Ok(v1::sync_error::Code::Internal) => SyncErrorCode::Internal,
+                Err(_) => {
+                    return c.fail(
+                        "unknown_error_code",
+                        "error.code",
+                        format!("{} is not a known code", e.code),
+                    );
+                }
+            };
+            Ok(Err(SyncError {
+                code,
+                message: e.message,
+            }))
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transaction gossip
+
+/// Encodes a batch of transactions (EIP-2718 encodings) for the transactions topic.
+pub fn encode_tx_batch(txs: &[Bytes]) -> Vec<u8> {
+    v1::TransactionBatch {
+        transactions: txs.iter().map(|tx| tx.to_vec()).collect(),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes a gossiped transaction batch: 1 to [`parallax_proto::MAX_TRANSACTIONS_PER_BATCH`]
+/// non-empty transactions of at most [`parallax_proto::MAX_TRANSACTION_BYTES`] each. They
+/// come back as raw bytes; the mempool decodes and validates each.
+pub fn decode_tx_batch(bytes: &[u8]) -> Result<Vec<Bytes>, WireError> {
+    let batch = parallax_proto::decode_transaction_batch(bytes)?;
+    Ok(batch.transactions.into_iter().map(Bytes::from).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+
+fn block_to_proto(b: &Block) -> v1::Block {
+    v1::Block {
+        round: b.round(),
+        height: b.height(),
+        parent_id: b.parent().0.to_vec(),
+        author: b.author(),
+        participants: b.participants().to_vec(),
+        payload: b.payload().to_vec(),
+    }
+}
+
+fn qc_to_proto(qc: &QuorumCertificate) -> v1::QuorumCertificate {
+    v1::QuorumCertificate {
+        round: qc.round,
+        height: qc.height,
+        block_id: qc.block_id.0.to_vec(),
+        signatures: qc
+            .signatures
+            .iter()
+            .map(|s| v1::ValidatorSignature {
+                validator_index: s.signer,
+                signature: s.signature.0.to_vec(),
+            })
+            .collect(),
+    }
+}
+
+fn tc_to_proto(tc: &TimeoutCertificate) -> v1::TimeoutCertificate {
+    v1::TimeoutCertificate {
+        round: tc.round,
+        signatures: tc
+            .signatures
+            .iter()
+            .map(|s| v1::TimeoutSignature {
+                validator_index: s.signer,
+                high_qc_round: s.high_qc_round,
+                signature: s.signature.0.to_vec(),
+            })
+            .collect(),
+        high_qc: Some(qc_to_proto(&tc.high_qc)),
+    }
+}
+
+fn committed_to_proto(
+    block: &Block,
+    commit_qc: &QuorumCertificate,
+    child: Option<&Block>,
+) -> v1::CommittedBlock {
+    v1::CommittedBlock {
+        block: Some(block_to_proto(block)),
+        commit_qc: Some(qc_to_proto(commit_qc)),
+        commit_child: child.map(block_to_proto),
+    }
+}
+
+fn sync_code_to_proto(code: SyncErrorCode) -> v1::sync_error::Code {
+    match code {
+        SyncErrorCode::Unspecified => v1::sync_error::Code::Unspecified,
+        SyncErrorCode::RangeUnavailable => v1::sync_error::Code::RangeUnavailable,
+        SyncErrorCode::TooMany => v1::sync_error::Code::TooMany,
+        SyncErrorCode::Internal => v1::sync_error::Code::Internal,
+    }
+}
+
+/// Converts checked protobufs into consensus values. `parallax-proto`'s decoders already
+/// enforce most of these rules; the conversion checks them again instead of assuming them, so
+/// it is total on any protobuf value and never panics.
+struct Convert {
+    kind: &'static str,
+}
+
+impl Convert {
+    fn fail<T>(
+        &self,
+        reason: &'static str,
+        field: impl Into<String>,
+        detail: impl Into<String>,
+    ) -> Result<T, WireError> {
+        Err(WireError::Invalid {
+            kind: self.kind,
+            reason,
+            field: field.into(),
+            detail: detail.into(),
+        })
+    }
+
+    fn required<T>(&self, value: Option<T>, field: &str) -> Result<T, WireError> {
+        match value {
+            Some(v) => Ok(v),
+            None => self.fail("missing_field", field, "is required"),
+        }
+    }
+
+    fn hash(&self, bytes: &[u8], field: &str) -> Result<Hash, WireError> {
+        match <[u8; 32]>::try_from(bytes) {
+            Ok(h) => Ok(Hash(h)),
+            Err(_) => self.fail(
+                "bad_hash_length",
+                field,
+                format!("{} bytes, expected 32", bytes.len()),
+            ),
+        }
+    }
+
+    fn signature(&self, bytes: &[u8], field: &str) -> Result<Signature, WireError> {
+        match <[u8; 64]>::try_from(bytes) {
+            Ok(s) => Ok(Signature(s)),
+            Err(_) => self.fail(
+                "bad_signature_length",
+                field,
+                format!("{} bytes, expected 64", bytes.len()),
+            ),
+        }
+    }
+
+    fn block(&self, b: v1::Block, field: &str) -> Result<Block, WireError> {
+        let parent = self.hash(&b.parent_id, &format!("{field}.parent_id"))?;
+        if b.participants.len() > MAX_SIGNATURES {
+            return self.fail(
+                "too_many",
+                format!("{field}.participants"),
+                format!("{} entries, at most {MAX_SIGNATURES}", b.participants.len()),
+            );
+        }
+        if let Some(i) = b.participants.windows(2).position(|w| w[0] >= w[1]) {
+            return self.fail(
+                "participants_not_canonical",
+                format!("{field}.participants[{}]", i + 1),
+                "participants must be strictly increasing",
+            );
+        }
+        if b.payload.len() > MAX_PAYLOAD_BYTES {
+            return self.fail(
+                "oversized_payload",
+                format!("{field}.payload"),
+                format!("{} bytes, at most {MAX_PAYLOAD_BYTES}", b.payload.len()),
+            );
+        }
+        Ok(Block::new(
+            b.round,
+            b.height,
+            parent,
+            b.author,
+            b.participants,
+            b.payload,
+        ))
+    }
+
+    fn count(&self, len: usize, field: &str) -> Result<(), WireError> {
+        if len > MAX_SIGNATURES {
+            return self.fail(
+                "too_many",
+                field,
+                format!("{len} entries, at most {MAX_SIGNATURES}"),
+            );
+        }
+        Ok(())
+    }
+
+    fn qc(&self, qc: v1::QuorumCertificate, field: &str) -> Result<QuorumCertificate, WireError> {
+        let sigs = format!("{field}.signatures");
+        self.count(qc.signatures.len(), &sigs)?;
+        let signatures = qc
+            .signatures
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Ok(SignedBy {
+                    signer: s.validator_index,
+                    signature: self.signature(&s.signature, &format!("{sigs}[{i}].signature"))?,
+                })
+            })
+            .collect::<Result<_, WireError>>()?;
+        Ok(QuorumCertificate {
+            round: qc.round,
+            height: qc.height,
+            block_id: self.hash(&qc.block_id, &format!("{field}.block_id"))?,
+            signatures,
+        })
+    }
+
+    fn tc(&self, tc: v1::TimeoutCertificate, field: &str) -> Result<TimeoutCertificate, WireError> {
+        let sigs = format!("{field}.signatures");
+        self.count(tc.signatures.len(), &sigs)?;
+        let signatures = tc
+            .signatures
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                Ok(TimeoutSignature {
+                    signer: s.validator_index,
+                    high_qc_round: s.high_qc_round,
+                    signature: self.signature(&s.signature, &format!("{sigs}[{i}].signature"))?,
+                })
+            })
+            .collect::<Result<_, WireError>>()?;
+        let high_qc = format!("{field}.high_qc");
+        Ok(TimeoutCertificate {
+            round: tc.round,
+            signatures,
+            high_qc: self.qc(self.required(tc.high_qc, &high_qc)?, &high_qc)?,
+        })
+    }
+
+    fn committed(&self, b: v1::CommittedBlock, field: &str) -> Result<CommittedBlock, WireError> {
+        let block_field = format!("{field}.block");
+        let block = self.block(self.required(b.block, &block_field)?, &block_field)?;
+        let qc_field = format!("{field}.commit_qc");
+        let commit_qc = self.qc(self.required(b.commit_qc, &qc_field)?, &qc_field)?;
+        let child_field = format!("{field}.commit_child");
+        let child = b
+            .commit_child
+            .map(|c| self.block(c, &child_field))
+            .transpose()?;
+        if let Some(child) = &child {
+            if child.parent() != block.id() {
+                return self.fail(
+                    "commit_mismatch",
+                    format!("{child_field}.parent_id"),
+                    format!("{} is not the block's id {}", child.parent(), block.id()),
+                );
+            }
+            if block.round().checked_add(1) != Some(child.round()) {
+                return self.fail(
+                    "commit_mismatch",
+                    format!("{child_field}.round"),
+                    format!(
+                        "round {} does not follow the block's round {}",
+                        child.round(),
+                        block.round()
+                    ),
+                );
+            }
+            if block.height().checked_add(1) != Some(child.height()) {
+                return self.fail(
+                    "commit_mismatch",
+                    format!("{child_field}.height"),
+                    format!(
+                        "height {} does not follow the block's height {}",
+                        child.height(),
+                        block.height()
+                    ),
+                );
+            }
+        }
+        let certified = child.as_ref().unwrap_or(&block);
+        if commit_qc.block() != certified.info() {
+            return self.fail(
+                "commit_mismatch",
+                qc_field,
+                format!(
+                    "certifies {:?}, not the {} {:?}",
+                    commit_qc.block(),
+                    if child.is_some() {
+                        "commit child"
+                    } else {
+                        "block"
+                    },
+                    certified.info()
+                ),
+            );
+        }
+        Ok(CommittedBlock {
+            block,
+            commit_qc,
+            child,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Protobuf values built directly, skipping `parallax-proto`'s checks, still convert to
+    /// an error, never a panic.
+    #[test]
+    fn conversion_rejects_what_the_proto_layer_would() {
+        let c = Convert { kind: "test" };
+        let block = v1::Block {
+            round: 1,
+            height: 1,
+            parent_id: vec![0; 32],
+            author: 0,
+            participants: vec![2, 2],
+            payload: vec![],
+        };
+        let err = c.block(block.clone(), "b").unwrap_err();
+        assert_eq!(err.reason(), "participants_not_canonical");
+        assert!(err.to_string().contains("b.participants[1]"), "{err}");
+        let err = c
+            .block(
+                v1::Block {
+                    parent_id: vec![0; 31],
+                    ..block.clone()
+                },
+                "b",
+            )
+            .unwrap_err();
+        assert_eq!(err.reason(), "bad_hash_length");
+        let err = c
+            .block(
+                v1::Block {
+                    participants: (0..=MAX_SIGNATURES as u32).collect(),
+                    ..block
+                },
+                "b",
+            )
+            .unwrap_err();
+        assert_eq!(err.reason(), "too_many");
+
+        let qc = v1::QuorumCertificate {
+            round: 1,
+            height: 1,
+            block_id: vec![0; 32],
+            signatures: vec![v1::ValidatorSignature {
+                validator_index: 0,
+                signature: vec![0; 65],
+            }],
+        };
+        assert_eq!(
+            c.qc(qc.clone(), "qc").unwrap_err().reason(),
+            "bad_signature_length"
+        );
+        let tc = v1::TimeoutCertificate {
+            round: 2,
+            signatures: vec![],
+            high_qc: None,
+        };
+        assert_eq!(c.tc(tc, "tc").unwrap_err().reason(), "missing_field");
+    }
+
+    #[test]
+    fn long_sync_error_messages_are_cut_to_stay_valid() {
+        let message = "é".repeat(parallax_proto::MAX_SYNC_ERROR_MESSAGE_BYTES);
+        let bytes = encode_sync_response(&Err(SyncError {
+            code: SyncErrorCode::Internal,
+            message,
+        }));
+        let Err(e) = decode_sync_response(&bytes).unwrap() else {
+            panic!("expected an error response");
+        };
+        assert_eq!(e.code, SyncErrorCode::Internal);
+        assert_eq!(
+            e.message.len(),
+            parallax_proto::MAX_SYNC_ERROR_MESSAGE_BYTES
+        );
+        assert!(e.message.chars().all(|ch| ch == 'é'));
+    }
+}
