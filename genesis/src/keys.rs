@@ -21,6 +21,7 @@ const MAX_KEY_FILE_BYTES: u64 = 64 * 1024;
 pub const KEY_FILE_VERSION: u32 = 1;
 
 /// A validator's keys.
+#[derive(Clone)]
 pub struct ValidatorKeys {
     consensus: SigningKey,
     network: libp2p_identity::ed25519::Keypair,

@@ -32,6 +32,63 @@ pub enum Command {
         #[arg(long)]
         datadir: PathBuf,
     },
+    /// Run a node (validator or full node) from a TOML config; flags override its fields.
+    Run(Box<RunArgs>),
+    /// Run a one-validator development chain with the 20 development accounts funded,
+    /// serving JSON-RPC (default 127.0.0.1:8545). Without --datadir the chain is thrown away
+    /// on exit.
+    Dev {
+        /// Keep the chain here across restarts.
+        #[arg(long)]
+        datadir: Option<PathBuf>,
+        /// JSON-RPC address.
+        #[arg(long, default_value = "127.0.0.1:8545")]
+        rpc_addr: std::net::SocketAddr,
+    },
+}
+
+/// `parallax run` arguments.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The node's config file.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Node name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Genesis file.
+    #[arg(long)]
+    pub genesis: Option<PathBuf>,
+    /// Data directory.
+    #[arg(long)]
+    pub datadir: Option<PathBuf>,
+    /// Key file.
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// libp2p listen address, e.g. /ip4/127.0.0.1/tcp/30303.
+    #[arg(long)]
+    pub listen_addr: Option<libp2p::Multiaddr>,
+    /// Bootnode (repeatable), ending in /p2p/<peer id>; replaces the config's list.
+    #[arg(long = "bootnode")]
+    pub bootnodes: Vec<libp2p::Multiaddr>,
+    /// JSON-RPC address.
+    #[arg(long)]
+    pub rpc_addr: Option<std::net::SocketAddr>,
+    /// gRPC admin address.
+    #[arg(long)]
+    pub grpc_addr: Option<std::net::SocketAddr>,
+    /// Prometheus metrics address.
+    #[arg(long)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Mempool: most transactions in total.
+    #[arg(long)]
+    pub max_transactions: Option<usize>,
+    /// Mempool: most transactions per sender.
+    #[arg(long)]
+    pub max_per_sender: Option<usize>,
+    /// Threads of the parallel executor.
+    #[arg(long)]
+    pub executor_threads: Option<usize>,
 }
 
 /// `parallax keys …`
@@ -109,6 +166,27 @@ impl Cli {
             Command::Init { genesis, datadir } => {
                 commands::init::init(&genesis, &datadir, &mut out)
             }
+            Command::Run(args) => {
+                let a = *args;
+                commands::run::run(
+                    &a.config,
+                    commands::run::Overrides {
+                        name: a.name,
+                        genesis: a.genesis,
+                        datadir: a.datadir,
+                        key_file: a.key_file,
+                        listen_addr: a.listen_addr,
+                        bootnodes: a.bootnodes,
+                        rpc_addr: a.rpc_addr,
+                        grpc_addr: a.grpc_addr,
+                        metrics_addr: a.metrics_addr,
+                        max_transactions: a.max_transactions,
+                        max_per_sender: a.max_per_sender,
+                        executor_threads: a.executor_threads,
+                    },
+                )
+            }
+            Command::Dev { datadir, rpc_addr } => commands::run::dev(datadir, rpc_addr, &mut out),
         }
     }
 }

@@ -344,8 +344,101 @@ pub fn encode_sync_request(request: &SyncRequest) -> Vec<u8> {
     v1::BlockSyncRequest {
         from_height: request.from_height,
         max_blocks: request.max_blocks,
+        block_id: Vec::new(),
     }
     .encode_to_vec()
+}
+
+/// A request for an uncommitted block by id and some of its ancestors (consensus's
+/// `FetchBlock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// The block wanted.
+    pub id: Hash,
+    /// How many of its ancestors at most.
+    pub ancestors: u32,
+}
+
+/// Either kind of request on the sync protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// Committed blocks by height.
+    Committed(SyncRequest),
+    /// A block by id with ancestors.
+    Fetch(FetchRequest),
+}
+
+/// Encodes a fetch request.
+pub fn encode_fetch_request(request: &FetchRequest) -> Vec<u8> {
+    v1::BlockSyncRequest {
+        from_height: 0,
+        max_blocks: request
+            .ancestors
+            .saturating_add(1)
+            .min(parallax_proto::MAX_SYNC_BLOCKS),
+        block_id: request.id.0.to_vec(),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes either kind of request.
+pub fn decode_request(bytes: &[u8]) -> Result<Request, WireError> {
+    let req = parallax_proto::decode_sync_request(bytes)?;
+    if req.block_id.is_empty() {
+        return Ok(Request::Committed(SyncRequest {
+            from_height: req.from_height,
+            max_blocks: req.max_blocks,
+        }));
+    }
+    let mut id = [0u8; 32];
+    // Checked to be 32 bytes by the proto layer.
+    id.copy_from_slice(&req.block_id);
+    Ok(Request::Fetch(FetchRequest {
+        id: Hash(id),
+        ancestors: req.max_blocks - 1,
+    }))
+}
+
+/// Encodes the answer to a fetch: the blocks found (an error when none).
+pub fn encode_fetch_response(blocks: &[Block]) -> Vec<u8> {
+    use v1::block_sync_response::Result as SyncResult;
+    let result = if blocks.is_empty() {
+        SyncResult::Error(v1::SyncError {
+            code: v1::sync_error::Code::RangeUnavailable as i32,
+            message: "unknown block".into(),
+        })
+    } else {
+        SyncResult::Fetched(v1::FetchedBlocks {
+            blocks: blocks.iter().map(block_to_proto).collect(),
+        })
+    };
+    v1::BlockSyncResponse {
+        result: Some(result),
+    }
+    .encode_to_vec()
+}
+
+/// Decodes the answer to a fetch; a refusal is an empty list.
+pub fn decode_fetch_response(bytes: &[u8]) -> Result<Vec<Block>, WireError> {
+    use v1::block_sync_response::Result as SyncResult;
+    let resp = parallax_proto::decode_sync_response(bytes)?;
+    let c = Convert {
+        kind: "fetch response",
+    };
+    match c.required(resp.result, "result")? {
+        SyncResult::Fetched(f) => f
+            .blocks
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| c.block(b, &format!("fetched.blocks[{i}]")))
+            .collect(),
+        SyncResult::Error(_) => Ok(Vec::new()),
+        SyncResult::Blocks(_) => c.fail(
+            "unexpected_answer",
+            "result",
+            "committed blocks in answer to a fetch",
+        ),
+    }
 }
 
 /// Decodes a block sync request (1 to [`parallax_proto::MAX_SYNC_BLOCKS`] blocks).
@@ -400,6 +493,11 @@ pub fn decode_sync_response(bytes: &[u8]) -> Result<SyncResponse, WireError> {
         kind: "sync response",
     };
     match c.required(resp.result, "result")? {
+        SyncResult::Fetched(_) => c.fail(
+            "unexpected_answer",
+            "result",
+            "fetched blocks in answer to a sync request",
+        ),
         SyncResult::Blocks(synced) => {
             let mut blocks: Vec<CommittedBlock> = Vec::with_capacity(synced.blocks.len());
             for (i, b) in synced.blocks.into_iter().enumerate() {

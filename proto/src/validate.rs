@@ -353,6 +353,13 @@ pub fn decode_consensus_message(bytes: &[u8]) -> Result<v1::ConsensusMessage, Wi
 pub fn decode_sync_request(bytes: &[u8]) -> Result<v1::BlockSyncRequest, WireError> {
     const KIND: &str = "sync request";
     let req: v1::BlockSyncRequest = decode_bounded(KIND, bytes, MAX_SYNC_REQUEST_BYTES)?;
+    if !req.block_id.is_empty() && req.block_id.len() != 32 {
+        return Checker { kind: KIND }.fail(
+            "bad_hash",
+            "block_id",
+            format!("{} bytes, expected 32", req.block_id.len()),
+        );
+    }
     if req.max_blocks == 0 || req.max_blocks > MAX_SYNC_BLOCKS {
         return Checker { kind: KIND }.fail(
             "bad_block_count",
@@ -385,6 +392,16 @@ pub fn decode_sync_response(bytes: &[u8]) -> Result<v1::BlockSyncResponse, WireE
             }
             for (i, b) in synced.blocks.iter().enumerate() {
                 c.committed_block(b, &format!("blocks.blocks[{i}]"))?;
+            }
+        }
+        SyncResult::Fetched(fetched) => {
+            c.count(
+                fetched.blocks.len(),
+                MAX_SYNC_BLOCKS as usize,
+                "fetched.blocks",
+            )?;
+            for (i, b) in fetched.blocks.iter().enumerate() {
+                c.block(b, &format!("fetched.blocks[{i}]"))?;
             }
         }
         SyncResult::Error(e) => {

@@ -4,3 +4,4 @@
 pub(crate) mod genesis;
 pub(crate) mod init;
 pub(crate) mod keys;
+pub(crate) mod run;

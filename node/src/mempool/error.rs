@@ -207,6 +207,24 @@ pub enum MempoolError {
 }
 
 impl MempoolError {
+    /// Whether a peer that gossiped this transaction misbehaved: no honest node relays
+    /// bytes that do not decode, are unsigned or signed for another chain, or are oversized.
+    /// Late or underpriced transactions are not a fault (the sender saw another state).
+    pub fn is_peer_fault(&self) -> bool {
+        matches!(
+            self,
+            Self::Rlp(_)
+                | Self::TrailingBytes
+                | Self::TooShort
+                | Self::UnknownTxType
+                | Self::OversizedData { .. }
+                | Self::Unprotected
+                | Self::InvalidChainId { .. }
+                | Self::InvalidSender
+                | Self::EmptyAuthList
+        )
+    }
+
     /// A short stable label for metrics (`rejected{reason=...}`) and logs.
     pub fn reason(&self) -> &'static str {
         match self {

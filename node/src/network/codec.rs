@@ -66,7 +66,10 @@ where
     if data.len() as u64 != len {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
-            format!("frame announced {len} bytes, stream ended after {}", data.len()),
+            format!(
+                "frame announced {len} bytes, stream ended after {}",
+                data.len()
+            ),
         ));
     }
     Ok(data)
@@ -177,7 +180,9 @@ mod tests {
     fn limit_is_inclusive_and_short_frames_fail() {
         block_on(async {
             let mut wire = Cursor::new(Vec::new());
-            write_frame(&mut wire, &[7; 8], 8).await.expect("at the limit");
+            write_frame(&mut wire, &[7; 8], 8)
+                .await
+                .expect("at the limit");
             wire.set_position(0);
             assert_eq!(read_frame(&mut wire, 8).await.expect("read"), vec![7; 8]);
 

@@ -86,8 +86,13 @@ pub(crate) struct SwarmTask {
     max_response_bytes: usize,
     bootnodes: HashMap<libp2p::PeerId, Bootnode>,
     peers: HashMap<libp2p::PeerId, ConnectedPeer>,
-    pending_outbound:
-        HashMap<OutboundRequestId, (libp2p::PeerId, oneshot::Sender<Result<Vec<u8>, NetworkError>>)>,
+    pending_outbound: HashMap<
+        OutboundRequestId,
+        (
+            libp2p::PeerId,
+            oneshot::Sender<Result<Vec<u8>, NetworkError>>,
+        ),
+    >,
     pending_inbound:
         HashMap<InboundRequestId, (libp2p::PeerId, request_response::ResponseChannel<Vec<u8>>)>,
 }
@@ -363,7 +368,8 @@ impl SwarmTask {
             self.dial_bootnode(peer);
         }
         // Requests whose stream timed out or closed without an event reaching us.
-        self.pending_inbound.retain(|_, (_, channel)| channel.is_open());
+        self.pending_inbound
+            .retain(|_, (_, channel)| channel.is_open());
     }
 
     fn dial_bootnode(&mut self, peer: libp2p::PeerId) {
@@ -409,7 +415,9 @@ impl SwarmTask {
     fn emit(&self, event: NetworkEvent) -> Result<(), NetworkEvent> {
         match self.events.try_send(event) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event)) => {
+            Err(
+                mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event),
+            ) => {
                 Counters::bump(&self.counters.events_dropped);
                 Err(event)
             }
@@ -428,7 +436,9 @@ impl SwarmTask {
                         tracing::trace!(topic = topic.name(), message_id = %id, "published");
                         Ok(())
                     }
-                    Err(PublishError::NoPeersSubscribedToTopic) => Err(NetworkError::NoPeersSubscribed),
+                    Err(PublishError::NoPeersSubscribedToTopic) => {
+                        Err(NetworkError::NoPeersSubscribed)
+                    }
                     Err(PublishError::Duplicate) => Err(NetworkError::Duplicate),
                     Err(PublishError::MessageTooLarge) => Err(NetworkError::MessageTooLarge {
                         size: usize::MAX,
@@ -459,7 +469,13 @@ impl SwarmTask {
                     tracing::warn!(peer = %peer, request = %id, size = data.len(), limit = self.max_response_bytes, "oversized response dropped");
                     return;
                 }
-                if self.swarm.behaviour_mut().sync.send_response(channel, data).is_err() {
+                if self
+                    .swarm
+                    .behaviour_mut()
+                    .sync
+                    .send_response(channel, data)
+                    .is_err()
+                {
                     tracing::debug!(peer = %peer, request = %id, "request expired before the response");
                 }
             }
@@ -469,8 +485,15 @@ impl SwarmTask {
                     .iter()
                     .map(|(peer, connected)| PeerInfo {
                         peer: *peer,
-                        addresses: connected.connections.iter().map(|(_, a, _)| a.clone()).collect(),
-                        direction: connected.connections.first().map_or(Direction::Inbound, |c| c.2),
+                        addresses: connected
+                            .connections
+                            .iter()
+                            .map(|(_, a, _)| a.clone())
+                            .collect(),
+                        direction: connected
+                            .connections
+                            .first()
+                            .map_or(Direction::Inbound, |c| c.2),
                         connected_since: connected.since,
                     })
                     .collect();
@@ -480,7 +503,12 @@ impl SwarmTask {
         }
     }
 
-    fn report(&mut self, id: &gossipsub::MessageId, source: &libp2p::PeerId, validation: Validation) {
+    fn report(
+        &mut self,
+        id: &gossipsub::MessageId,
+        source: &libp2p::PeerId,
+        validation: Validation,
+    ) {
         let acceptance = match validation {
             Validation::Accept => MessageAcceptance::Accept,
             Validation::Reject => {
@@ -545,7 +573,10 @@ impl SwarmTask {
                 }
                 if num_established.get() == 1 {
                     tracing::info!(peer = %peer_id, "peer connected");
-                    if self.emit(NetworkEvent::PeerConnected { peer: peer_id }).is_err() {
+                    if self
+                        .emit(NetworkEvent::PeerConnected { peer: peer_id })
+                        .is_err()
+                    {
                         tracing::warn!(peer = %peer_id, "node lagging, PeerConnected dropped");
                     }
                 }
@@ -564,7 +595,10 @@ impl SwarmTask {
                 if num_established == 0 {
                     self.peers.remove(&peer_id);
                     tracing::info!(peer = %peer_id, "peer disconnected");
-                    if self.emit(NetworkEvent::PeerDisconnected { peer: peer_id }).is_err() {
+                    if self
+                        .emit(NetworkEvent::PeerDisconnected { peer: peer_id })
+                        .is_err()
+                    {
                         tracing::warn!(peer = %peer_id, "node lagging, PeerDisconnected dropped");
                     }
                     self.schedule_redial(peer_id);
@@ -590,7 +624,9 @@ impl SwarmTask {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!(%address, "listening");
             }
-            SwarmEvent::ListenerClosed { addresses, reason, .. } => {
+            SwarmEvent::ListenerClosed {
+                addresses, reason, ..
+            } => {
                 tracing::warn!(?addresses, ?reason, "listener closed");
             }
             _ => {}

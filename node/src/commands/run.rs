@@ -1,0 +1,223 @@
+//! `parallax run` (a node from a config file) and `parallax dev` (a one-validator
+//! development chain).
+
+use crate::service::{Node, NodeOptions};
+use eyre::{WrapErr, bail};
+use libp2p::Multiaddr;
+use parallax_genesis::{
+    Genesis, NodeConfig, Validator, ValidatorKeys, dev_accounts, parallax_genesis,
+};
+use std::{
+    io::Write,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+/// Flags that override the config file.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Overrides {
+    pub(crate) name: Option<String>,
+    pub(crate) genesis: Option<PathBuf>,
+    pub(crate) datadir: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
+    pub(crate) listen_addr: Option<Multiaddr>,
+    pub(crate) bootnodes: Vec<Multiaddr>,
+    pub(crate) rpc_addr: Option<SocketAddr>,
+    pub(crate) grpc_addr: Option<SocketAddr>,
+    pub(crate) metrics_addr: Option<SocketAddr>,
+    pub(crate) max_transactions: Option<usize>,
+    pub(crate) max_per_sender: Option<usize>,
+    pub(crate) executor_threads: Option<usize>,
+}
+
+fn runtime() -> eyre::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+async fn run_until_signal(node: Node) -> eyre::Result<()> {
+    let mut failure = tokio::time::interval(std::time::Duration::from_millis(500));
+    let failed = loop {
+        tokio::select! {
+            _ = shutdown_signal() => break None,
+            _ = failure.tick() => {
+                if let Some(e) = node.failure() {
+                    break Some(e);
+                }
+            }
+        }
+    };
+    tracing::info!("shutting down");
+    node.shutdown().await;
+    match failed {
+        Some(e) => bail!("the node stopped: {e}"),
+        None => Ok(()),
+    }
+}
+
+/// `parallax run --config FILE [overrides]`.
+pub(crate) fn run(config: &Path, o: Overrides) -> eyre::Result<()> {
+    let mut c = NodeConfig::load(config)?;
+    if let Some(v) = o.name {
+        c.name = v;
+    }
+    if let Some(v) = o.genesis {
+        c.genesis_file = v;
+    }
+    if let Some(v) = o.datadir {
+        c.datadir = v;
+    }
+    if let Some(v) = o.key_file {
+        c.key_file = v;
+    }
+    if let Some(v) = o.listen_addr {
+        c.network.listen_addr = v;
+    }
+    if !o.bootnodes.is_empty() {
+        c.network.bootnodes = o.bootnodes;
+    }
+    if let Some(v) = o.rpc_addr {
+        c.rpc_addr = v;
+    }
+    if let Some(v) = o.grpc_addr {
+        c.grpc_addr = v;
+    }
+    if let Some(v) = o.metrics_addr {
+        c.metrics_addr = v;
+    }
+    if let Some(v) = o.max_transactions {
+        c.mempool.max_transactions = v;
+    }
+    if let Some(v) = o.max_per_sender {
+        c.mempool.max_per_sender = v;
+    }
+    c.validate()
+        .wrap_err_with(|| format!("config {}", config.display()))?;
+    let genesis = Genesis::load(&c.genesis_file)?;
+    if genesis.parallax.is_none() {
+        bail!(
+            "{} is not a Parallax genesis (it has no `parallax` section)",
+            c.genesis_file.display()
+        );
+    }
+    let keys = ValidatorKeys::load(&c.key_file)?;
+    let options = NodeOptions {
+        name: c.name.clone(),
+        genesis,
+        datadir: c.datadir.clone(),
+        keys,
+        listen_addr: Some(c.network.listen_addr.clone()),
+        bootnodes: c.network.bootnodes.clone(),
+        rpc_addr: Some(c.rpc_addr),
+        mempool: c.mempool.clone(),
+        executor_threads: o.executor_threads.unwrap_or(2),
+    };
+    runtime()?.block_on(async move {
+        let node = Node::start(options).await?;
+        run_until_signal(node).await
+    })
+}
+
+/// The chain id of `parallax dev` chains (the one wallets know for local chains).
+pub(crate) const DEV_CHAIN_ID: u64 = 1337;
+
+/// `parallax dev`: a one-validator chain with the development accounts funded.
+pub(crate) fn dev(
+    datadir: Option<PathBuf>,
+    rpc_addr: SocketAddr,
+    out: &mut impl Write,
+) -> eyre::Result<()> {
+    let (datadir, _temp) = match datadir {
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("parallax-dev-")
+                .tempdir()
+                .wrap_err("cannot create a temporary data directory")?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    std::fs::create_dir_all(&datadir)
+        .wrap_err_with(|| format!("cannot create {}", datadir.display()))?;
+    let key_path = datadir.join("validator-key.json");
+    let genesis_path = datadir.join("genesis.json");
+    let keys = if key_path.exists() {
+        ValidatorKeys::load(&key_path)?
+    } else {
+        let keys = ValidatorKeys::generate()?;
+        keys.save(&key_path)?;
+        keys
+    };
+    let accounts = dev_accounts(parallax_genesis::DEV_ACCOUNTS)?;
+    let genesis = if genesis_path.exists() {
+        Genesis::load(&genesis_path)?
+    } else {
+        let validator = Validator {
+            name: "dev".into(),
+            consensus_key: keys.consensus_public_key(),
+            bridge_address: keys.bridge_address(),
+            voting_power: 1,
+            peer_id: keys.peer_id(),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let genesis = parallax_genesis(DEV_CHAIN_ID, now, vec![validator], &accounts)?;
+        let json = serde_json::to_string_pretty(&genesis.to_json())?;
+        std::fs::write(&genesis_path, json + "\n")
+            .wrap_err_with(|| format!("cannot write {}", genesis_path.display()))?;
+        genesis
+    };
+    writeln!(out, "Parallax development chain")?;
+    writeln!(out, "chain id: {}", genesis.chain_id())?;
+    writeln!(out, "data directory: {}", datadir.display())?;
+    writeln!(out, "JSON-RPC: http://{rpc_addr}")?;
+    writeln!(
+        out,
+        "accounts (10,000 ETH each; keys from the public test mnemonic, never use them for value):"
+    )?;
+    for (i, (address, key)) in accounts.iter().enumerate() {
+        writeln!(out, "  ({i}) {address} {key}")?;
+    }
+    out.flush()?;
+    let options = NodeOptions {
+        name: "dev".into(),
+        genesis,
+        datadir,
+        keys,
+        listen_addr: None,
+        bootnodes: Vec::new(),
+        rpc_addr: Some(rpc_addr),
+        mempool: Default::default(),
+        executor_threads: 2,
+    };
+    runtime()?.block_on(async move {
+        let node = Node::start(options).await?;
+        run_until_signal(node).await
+    })
+}

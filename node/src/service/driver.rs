@@ -1,0 +1,721 @@
+//! The consensus driver: one thread that owns the consensus state machine and the chain,
+//! feeds the state machine its events (messages, timers, payload verdicts, fetched blocks)
+//! and carries out its actions in order.
+//!
+//! Everything that changes the chain happens on this thread, so a block is committed once,
+//! in height order, whether consensus or block sync delivers it. The thread reads the clock
+//! (consensus does not): round timers and the minimum block interval live here.
+//!
+//! The persist-before-send contract: `Persist` and `StoreBlock` are written durably (MDBX
+//! commit with fsync) before any later action of the same list runs; if that fails the
+//! driver stops without sending anything.
+
+use super::{Input, Shared, pool_env, store};
+use crate::{
+    chain::{BlockContext, Chain, ChainError, ExecutedBlock},
+    mempool::Mempool,
+    network::{NetworkHandle, Topic, Validation},
+    wire::{self, CommittedBlock, FetchRequest},
+};
+use alloy_primitives::B256;
+use ed25519_dalek::SigningKey;
+use parallax_consensus::{
+    Action, Block, BlockInfo, Config, Consensus, Event, Hash as BlockId, Message, Rejection,
+};
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{
+        Arc, Mutex,
+        atomic::Ordering,
+        mpsc::{Receiver, RecvTimeoutError, SyncSender},
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use tokio::sync::broadcast;
+use tracing::{debug, error, info, warn};
+
+/// Most transactions put in one block.
+const MAX_BLOCK_TXS: usize = 10_000;
+/// Most timers kept (a round sets at most two).
+const MAX_TIMERS: usize = 8;
+/// Ethereum hashes of consensus blocks remembered.
+const MAX_IDS: usize = 4_096;
+
+/// This node's validator identity.
+pub(crate) struct Validator {
+    pub(crate) index: u32,
+    pub(crate) key: SigningKey,
+    pub(crate) config: Config,
+}
+
+/// The driver's state.
+pub(crate) struct Driver {
+    pub(crate) chain: Chain,
+    pub(crate) validator: Option<Validator>,
+    pub(crate) consensus: Option<Consensus>,
+    pub(crate) mempool: Arc<Mutex<Mempool>>,
+    pub(crate) net: Option<NetworkHandle>,
+    pub(crate) rt: tokio::runtime::Handle,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) commits: broadcast::Sender<Arc<ExecutedBlock>>,
+    pub(crate) inputs: SyncSender<Input>,
+    pub(crate) min_block_interval: Duration,
+    /// Ethereum hash of consensus blocks this node executed or committed.
+    pub(crate) eth: HashMap<BlockId, (B256, u64)>,
+    timers: Vec<(Instant, u64)>,
+    /// A payload consensus asked for, and when to build it if no transaction arrives.
+    build: Option<(u64, BlockInfo, Instant)>,
+}
+
+/// Why the driver stopped.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DriverError {
+    /// Storing safety data or a block failed: the node must not go on.
+    #[error("storing consensus data failed: {0}")]
+    Persist(String),
+    /// The chain refused a committed block.
+    #[error("committing failed: {0}")]
+    Commit(#[from] ChainError),
+    /// Reading consensus data back failed.
+    #[error("{0}")]
+    Store(#[from] store::StoreError),
+    /// Consensus could not be rebuilt after sync.
+    #[error("consensus: {0}")]
+    Consensus(String),
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+fn topic(message: &Message) -> Topic {
+    match message {
+        Message::Proposal(_) => Topic::Proposals,
+        Message::Vote(_) => Topic::Votes,
+        Message::Timeout(_) | Message::Sync(_) => Topic::Timeouts,
+    }
+}
+
+/// Whether a rejection means the sender misbehaved (penalise) or is merely late or early.
+fn is_fault(reason: &Rejection) -> bool {
+    !matches!(
+        reason,
+        Rejection::StaleRound { .. }
+            | Rejection::FutureRound { .. }
+            | Rejection::Duplicate
+            | Rejection::NotNextLeader(_)
+            | Rejection::LeaderChanged { .. }
+            | Rejection::Unsolicited
+    )
+}
+
+impl Driver {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        chain: Chain,
+        validator: Option<Validator>,
+        mempool: Arc<Mutex<Mempool>>,
+        net: Option<NetworkHandle>,
+        rt: tokio::runtime::Handle,
+        shared: Arc<Shared>,
+        commits: broadcast::Sender<Arc<ExecutedBlock>>,
+        inputs: SyncSender<Input>,
+        min_block_interval: Duration,
+    ) -> Self {
+        Self {
+            chain,
+            validator,
+            consensus: None,
+            mempool,
+            net,
+            rt,
+            shared,
+            commits,
+            inputs,
+            min_block_interval,
+            eth: HashMap::new(),
+            timers: Vec::new(),
+            build: None,
+        }
+    }
+
+    /// (Re)builds the state machine from the database and starts it.
+    fn start_consensus(&mut self) -> Result<(), DriverError> {
+        let Some(v) = &self.validator else {
+            return Ok(());
+        };
+        let genesis = self.chain.spec().genesis_id();
+        let recovery = store::recovery(self.chain.db(), genesis)?;
+        let head = recovery.committed;
+        let mut consensus = Consensus::new(v.config.clone(), v.index, v.key.clone(), recovery)
+            .map_err(|e| DriverError::Consensus(e.to_string()))?;
+        self.eth
+            .insert(head.id, (self.chain.head().hash, head.height));
+        let actions = consensus.start();
+        info!(
+            validator = v.index,
+            round = consensus.round(),
+            committed = head.height,
+            "consensus started"
+        );
+        self.consensus = Some(consensus);
+        self.timers.clear();
+        self.build = None;
+        self.perform(actions, None)
+    }
+
+    /// Runs until [`Input::Shutdown`] or until every sender is gone.
+    pub(crate) fn run(mut self, inputs: Receiver<Input>) -> Result<(), DriverError> {
+        self.start_consensus()?;
+        self.publish_status();
+        loop {
+            let next = self
+                .timers
+                .iter()
+                .map(|(at, _)| *at)
+                .chain(self.build.as_ref().map(|(_, _, at)| *at))
+                .min();
+            let input = match next {
+                Some(at) => match inputs.recv_timeout(at.saturating_duration_since(Instant::now()))
+                {
+                    Ok(input) => Some(input),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match inputs.recv() {
+                    Ok(input) => Some(input),
+                    Err(_) => break,
+                },
+            };
+            match input {
+                Some(Input::Shutdown) => break,
+                Some(input) => self.on_input(input)?,
+                None => {}
+            }
+            self.fire_due()?;
+            self.publish_status();
+        }
+        info!("consensus driver stopped");
+        Ok(())
+    }
+
+    fn publish_status(&self) {
+        let s = &self.shared;
+        s.head
+            .store(self.chain.head().header.number, Ordering::Relaxed);
+        if let Some(c) = &self.consensus {
+            s.round.store(c.round(), Ordering::Relaxed);
+            s.highest_qc_round
+                .store(c.highest_qc().round, Ordering::Relaxed);
+            s.committed_round
+                .store(c.committed().round, Ordering::Relaxed);
+            s.leader
+                .store(u64::from(c.leader(c.round())), Ordering::Relaxed);
+            s.locked_round
+                .store(c.safety().locked_round, Ordering::Relaxed);
+            s.last_voted_round
+                .store(c.safety().last_voted_round, Ordering::Relaxed);
+        }
+    }
+
+    fn fire_due(&mut self) -> Result<(), DriverError> {
+        let now = Instant::now();
+        let due: Vec<u64> = self
+            .timers
+            .iter()
+            .filter(|(at, _)| *at <= now)
+            .map(|(_, r)| *r)
+            .collect();
+        self.timers.retain(|(at, _)| *at > now);
+        for round in due {
+            self.feed(Event::TimerFired { round }, None)?;
+        }
+        if let Some((_, _, at)) = &self.build
+            && *at <= now
+        {
+            self.build_now()?;
+        }
+        Ok(())
+    }
+
+    fn on_input(&mut self, input: Input) -> Result<(), DriverError> {
+        match input {
+            Input::Consensus {
+                from,
+                gossip,
+                message,
+            } => self.feed(Event::Message { from, message }, gossip),
+            Input::TxArrived => {
+                if self.build.is_some() {
+                    self.build_now()?;
+                }
+                Ok(())
+            }
+            Input::Fetched(blocks) => self.feed(Event::BlockFetched { blocks }, None),
+            Input::Synced { blocks, done } => {
+                let result = self.import(blocks);
+                let reply = match &result {
+                    Ok(n) => Ok(*n),
+                    Err(e) => Err(e.to_string()),
+                };
+                let _ = done.send(reply);
+                result.map(|_| ())
+            }
+            Input::Shutdown => Ok(()),
+        }
+    }
+
+    /// Feeds one event and carries out what follows, including the events the driver
+    /// answers itself (payload verdicts).
+    fn feed(
+        &mut self,
+        event: Event,
+        gossip: Option<(crate::network::MessageId, libp2p::PeerId)>,
+    ) -> Result<(), DriverError> {
+        let Some(consensus) = self.consensus.as_mut() else {
+            return Ok(());
+        };
+        let actions = consensus.handle(event);
+        self.perform(actions, gossip)
+    }
+
+    fn perform(
+        &mut self,
+        actions: Vec<Action>,
+        gossip: Option<(crate::network::MessageId, libp2p::PeerId)>,
+    ) -> Result<(), DriverError> {
+        // The rejections in the first list are about the input itself: they decide what
+        // gossip does with the message (forward, drop, or drop and penalise the sender).
+        let mut verdict = Validation::Accept;
+        for action in &actions {
+            if let Action::Rejected { reason, .. } = action {
+                verdict = if is_fault(reason) {
+                    Validation::Reject
+                } else if verdict == Validation::Accept {
+                    Validation::Ignore
+                } else {
+                    verdict
+                };
+            }
+        }
+        if let (Some((id, source)), Some(net)) = (gossip, &self.net) {
+            net.report(id, source, verdict);
+        }
+        self.perform_rest(actions.into(), VecDeque::new())
+    }
+
+    fn perform_rest(
+        &mut self,
+        mut queue: VecDeque<Action>,
+        mut follow_ups: VecDeque<Event>,
+    ) -> Result<(), DriverError> {
+        loop {
+            while let Some(action) = queue.pop_front() {
+                if let Action::Rejected { reason, from } = &action {
+                    self.shared.count_rejection(reason);
+                    debug!(from, %reason, "consensus input rejected");
+                    continue;
+                }
+                if let Some(event) = self.act(action)? {
+                    follow_ups.push_back(event);
+                }
+            }
+            let Some(event) = follow_ups.pop_front() else {
+                return Ok(());
+            };
+            let Some(consensus) = self.consensus.as_mut() else {
+                return Ok(());
+            };
+            queue.extend(consensus.handle(event));
+        }
+    }
+
+    fn send(&self, message: Message, recipient: Option<u32>) {
+        let Some(net) = self.net.clone() else {
+            return;
+        };
+        let chain_id = self.chain.spec().chain_id;
+        let topic = topic(&message);
+        let bytes = wire::encode_message(chain_id, &message, recipient);
+        self.rt.spawn(async move {
+            if let Err(e) = net.publish(topic, bytes).await
+                && !e.is_benign()
+            {
+                warn!(error = %e, "publishing a consensus message failed");
+            }
+        });
+    }
+
+    /// Carries out one action; returns the event that answers it, if the driver answers
+    /// at once.
+    fn act(&mut self, action: Action) -> Result<Option<Event>, DriverError> {
+        match action {
+            Action::Persist(data) => {
+                store::store_safety(self.chain.db(), &data)
+                    .map_err(|e| DriverError::Persist(e.to_string()))?;
+                Ok(None)
+            }
+            Action::StoreBlock(block) => {
+                store::store_block(self.chain.db(), &block)
+                    .map_err(|e| DriverError::Persist(e.to_string()))?;
+                Ok(None)
+            }
+            Action::Send { to, message } => {
+                if Some(to) == self.validator.as_ref().map(|v| v.index) {
+                    return Ok(Some(Event::Message { from: to, message }));
+                }
+                if let Message::Proposal(p) = &message {
+                    self.note_own_proposal(&p.block);
+                }
+                self.send(message, Some(to));
+                Ok(None)
+            }
+            Action::Broadcast { message } => {
+                if let Message::Proposal(p) = &message {
+                    self.note_own_proposal(&p.block);
+                }
+                self.send(message, None);
+                Ok(None)
+            }
+            Action::SetTimer { round, duration } => {
+                self.timers.retain(|(_, r)| *r >= round);
+                if self.timers.len() >= MAX_TIMERS {
+                    self.timers.remove(0);
+                }
+                self.timers.push((Instant::now() + duration, round));
+                Ok(None)
+            }
+            Action::BuildPayload { round, parent } => {
+                let ready = self.mempool.lock().map(|m| m.ready_len()).unwrap_or(0);
+                let at = if ready > 0 {
+                    Instant::now()
+                } else {
+                    Instant::now() + self.min_block_interval
+                };
+                self.build = Some((round, parent, at));
+                if ready > 0 {
+                    return Ok(self.build_payload());
+                }
+                Ok(None)
+            }
+            Action::ValidatePayload { block } => {
+                let valid = match self.execute(&block, Some(now_secs())) {
+                    Ok(_) => true,
+                    Err(e) => {
+                        warn!(block = ?block.id(), height = block.height(), error = %e, "proposal refused");
+                        self.shared
+                            .invalid_proposals
+                            .fetch_add(1, Ordering::Relaxed);
+                        false
+                    }
+                };
+                Ok(Some(Event::PayloadValidated {
+                    block_id: block.id(),
+                    valid,
+                }))
+            }
+            Action::Commit { block, commit_qc } => {
+                let child = self
+                    .consensus
+                    .as_ref()
+                    .and_then(|c| c.block(&commit_qc.block_id))
+                    .filter(|c| c.parent() == block.id())
+                    .cloned();
+                let record = CommittedBlock {
+                    block,
+                    commit_qc,
+                    child,
+                };
+                self.commit(&record)?;
+                Ok(None)
+            }
+            Action::FetchBlock {
+                id,
+                ancestors,
+                from,
+            } => {
+                self.fetch(id, ancestors, from);
+                Ok(None)
+            }
+            Action::ReportEvidence(evidence) => {
+                error!(
+                    culprit = evidence.culprit(),
+                    round = evidence.round(),
+                    ?evidence,
+                    "validator equivocated"
+                );
+                self.shared.evidence.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            Action::Rejected { .. } => Ok(None),
+        }
+    }
+
+    fn note_own_proposal(&mut self, block: &Block) {
+        if let Ok((header, _)) = wire::decode_payload_raw(block.payload()) {
+            self.remember(block.id(), header.hash_slow(), block.height());
+        }
+    }
+
+    fn remember(&mut self, id: BlockId, hash: B256, height: u64) {
+        if self.eth.len() >= MAX_IDS {
+            let head = self.chain.head().header.number;
+            self.eth.retain(|_, (_, h)| *h + 64 >= head);
+            if self.eth.len() >= MAX_IDS {
+                self.eth.clear();
+            }
+        }
+        self.eth.insert(id, (hash, height));
+    }
+
+    fn fetch(&self, id: BlockId, ancestors: u32, from: u32) {
+        let (Some(net), Some(peer)) = (
+            self.net.clone(),
+            self.chain
+                .spec()
+                .validators
+                .get(from as usize)
+                .map(|v| v.peer_id),
+        ) else {
+            return;
+        };
+        let inputs = self.inputs.clone();
+        let request = wire::encode_fetch_request(&FetchRequest { id, ancestors });
+        self.rt.spawn(async move {
+            match net.request(peer, request).await {
+                Ok(bytes) => match wire::decode_fetch_response(&bytes) {
+                    Ok(blocks) if !blocks.is_empty() => {
+                        let _ = inputs.try_send(Input::Fetched(blocks));
+                    }
+                    Ok(_) => {}
+                    Err(e) => debug!(%peer, error = %e, "bad fetch response"),
+                },
+                Err(e) => debug!(%peer, error = %e, "block fetch failed"),
+            }
+        });
+    }
+
+    /// The Ethereum hash of a consensus block, executing it (and its unexecuted ancestors,
+    /// which consensus holds) if needed.
+    fn ensure_executed(&mut self, id: BlockId) -> Result<B256, ChainError> {
+        let mut pending: Vec<Block> = Vec::new();
+        let mut at = id;
+        loop {
+            if let Some((hash, _)) = self.eth.get(&at)
+                && self.chain.header(hash).is_some()
+            {
+                break;
+            }
+            let block = self
+                .consensus
+                .as_ref()
+                .and_then(|c| c.block(&at))
+                .cloned()
+                .ok_or_else(|| ChainError::UnknownParent(format!("consensus block {at:?}")))?;
+            at = block.parent();
+            pending.push(block);
+            if pending.len() > 64 {
+                return Err(ChainError::UnknownParent("ancestry too deep".into()));
+            }
+        }
+        let mut hash = self.eth[&at].0;
+        while let Some(block) = pending.pop() {
+            hash = self.execute(&block, None)?.hash;
+        }
+        Ok(hash)
+    }
+
+    /// Executes a consensus block's payload on its parent.
+    fn execute(
+        &mut self,
+        block: &Block,
+        now: Option<u64>,
+    ) -> Result<Arc<ExecutedBlock>, ChainError> {
+        let (header, txs) = wire::decode_payload(block.payload())
+            .map_err(|e| crate::chain::InvalidBlock::Execution(format!("payload: {e}")))?;
+        let parent = self.ensure_executed(block.parent())?;
+        if header.parent_hash != parent {
+            return Err(crate::chain::InvalidBlock::Header {
+                field: "parent_hash",
+                found: header.parent_hash.to_string(),
+                expected: parent.to_string(),
+            }
+            .into());
+        }
+        let executed = self
+            .chain
+            .validate(block.height(), block.author(), &header, txs, now)?;
+        self.remember(block.id(), executed.hash, block.height());
+        Ok(executed)
+    }
+
+    fn build_now(&mut self) -> Result<(), DriverError> {
+        if let Some(event) = self.build_payload() {
+            self.feed(event, None)?;
+        }
+        Ok(())
+    }
+
+    /// Builds the payload consensus asked for.
+    fn build_payload(&mut self) -> Option<Event> {
+        let (round, parent, _) = self.build.take()?;
+        let me = self.validator.as_ref()?.index;
+        let parent_hash = match self.ensure_executed(parent.id) {
+            Ok(hash) => hash,
+            Err(e) => {
+                warn!(round, error = %e, "cannot build: parent unknown");
+                return None;
+            }
+        };
+        let parent_header = self.chain.header(&parent_hash)?.clone();
+        let base_fee = parent_header
+            .next_block_base_fee(alloy_eips::eip1559::BaseFeeParams::ethereum())
+            .unwrap_or(0);
+        let candidates: Vec<_> = self
+            .mempool
+            .lock()
+            .map(|m| m.best(parent_header.gas_limit, base_fee, MAX_BLOCK_TXS))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| (p.envelope.clone(), p.sender))
+            .collect();
+        // Transactions already in uncommitted ancestors are skipped by execution (nonce
+        // too low), so the pool need not know about them.
+        let ctx = BlockContext {
+            parent_hash,
+            author: me,
+            timestamp: now_secs(),
+        };
+        let block = match self.chain.build(ctx, candidates) {
+            Ok(block) => block,
+            Err(e) => {
+                error!(round, error = %e, "building a block failed");
+                return None;
+            }
+        };
+        let encoded: Vec<Vec<u8>> = block
+            .transactions
+            .iter()
+            .map(alloy_eips::eip2718::Encodable2718::encoded_2718)
+            .collect();
+        let payload = wire::encode_payload(&block.header, &encoded);
+        debug!(
+            round,
+            number = block.header.number,
+            transactions = block.transactions.len(),
+            "payload built"
+        );
+        Some(Event::PayloadBuilt {
+            round,
+            parent: parent.id,
+            payload,
+        })
+    }
+
+    /// Writes a committed block (executing it first if this node never did).
+    fn commit(&mut self, record: &CommittedBlock) -> Result<(), DriverError> {
+        let height = record.block.height();
+        let head = self.chain.head().header.number;
+        if height <= head {
+            // Block sync got here first; it must be the same block.
+            let stored = self
+                .chain
+                .db()
+                .reader()
+                .ok()
+                .and_then(|r| store::committed_record(&r, height).ok().flatten());
+            if stored.as_ref().map(|s| s.block.id()) != Some(record.block.id()) {
+                return Err(DriverError::Commit(ChainError::Fork {
+                    number: height,
+                    hash: B256::ZERO,
+                    head: self.chain.head().hash,
+                }));
+            }
+            return Ok(());
+        }
+        let hash = self.ensure_executed(record.block.id())?;
+        let block = self.chain.commit(
+            hash,
+            wire::encode_committed(&record.block, &record.commit_qc, record.child.as_ref()).into(),
+        )?;
+        self.after_commit(&block);
+        Ok(())
+    }
+
+    fn after_commit(&mut self, block: &Arc<ExecutedBlock>) {
+        let head = block.header.number;
+        if let Ok(reader) = self.chain.db().reader() {
+            let env = pool_env(self.chain.spec(), &block.header);
+            let state = super::DbAccounts(&reader);
+            if let Ok(mut pool) = self.mempool.lock() {
+                // Every account whose balance or nonce changed: senders, and accounts that paid
+                // through delegated code (EIP-7702) without sending.
+                pool.on_commit(block.changes.accounts.keys().copied(), &state, &env);
+                self.shared
+                    .mempool_size
+                    .store(pool.len() as u64, Ordering::Relaxed);
+            }
+        }
+        self.shared.commits.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .committed_txs
+            .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
+        let _ = self.commits.send(block.clone());
+        if head % 16 == 0
+            && let Err(e) = store::prune_blocks(self.chain.db(), head)
+        {
+            warn!(error = %e, "pruning stored consensus blocks failed");
+        }
+    }
+
+    /// Imports blocks that block sync verified as committed; returns how many were new.
+    fn import(&mut self, records: Vec<CommittedBlock>) -> Result<u64, DriverError> {
+        let mut imported = 0;
+        for record in records {
+            let height = record.block.height();
+            let head = self.chain.head().header.number;
+            if height <= head {
+                continue;
+            }
+            if height != head + 1 {
+                break;
+            }
+            let (header, txs) = match wire::decode_payload(record.block.payload()) {
+                Ok(p) => p,
+                Err(e) => {
+                    return Err(DriverError::Commit(ChainError::Invalid(
+                        crate::chain::InvalidBlock::Execution(format!("synced payload: {e}")),
+                    )));
+                }
+            };
+            let executed =
+                self.chain
+                    .validate(height, record.block.author(), &header, txs, None)?;
+            let block = self.chain.commit(
+                executed.hash,
+                wire::encode_committed(&record.block, &record.commit_qc, record.child.as_ref())
+                    .into(),
+            )?;
+            self.remember(record.block.id(), block.hash, height);
+            self.after_commit(&block);
+            imported += 1;
+        }
+        if imported > 0 {
+            info!(
+                imported,
+                head = self.chain.head().header.number,
+                "synced blocks imported"
+            );
+            let behind = self
+                .consensus
+                .as_ref()
+                .is_some_and(|c| c.committed().height < self.chain.head().header.number);
+            if behind {
+                self.start_consensus()?;
+            }
+        }
+        Ok(imported)
+    }
+}

@@ -1,0 +1,741 @@
+//! A running node: the database, chain, mempool, network, consensus driver, block sync and
+//! RPC, wired together.
+//!
+//! ```text
+//! network ──gossip──▶ ingress task ──decoded──▶ driver thread (consensus + chain) ──▶ MDBX
+//!    ▲                 │ txs: mempool.add          │ Send/Broadcast ──▶ network.publish
+//!    │                 ▼                           │ Commit ──▶ mempool.on_commit, subscribers
+//!    └── sync client (behind? fetch committed blocks, verify certificates) ──▶ driver
+//! ```
+
+mod driver;
+pub(crate) mod store;
+mod sync;
+
+use crate::{
+    chain::{Chain, ChainError, ChainSpec, ExecutedBlock},
+    mempool::{AccountInfo, AccountSource, Mempool, MempoolError, PoolEnv},
+    network::{self, NetworkConfig, NetworkEvent, NetworkHandle, Topic, Validation},
+    wire,
+};
+use alloy_consensus::Header;
+use alloy_primitives::{Address, B256, Bytes};
+use driver::{Driver, Validator};
+use libp2p::{Multiaddr, PeerId};
+use parallax_consensus::{Config, Limits, Message, Rejection, Reputation, Timing, ValidatorSet};
+use parallax_genesis::{Genesis, MempoolConfig, ValidatorKeys};
+use parallax_storage::{Database, Reader};
+use std::{
+    collections::HashMap,
+    path::{Path, PathBuf},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+        mpsc::{SyncSender, sync_channel},
+    },
+    thread::JoinHandle,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+use thiserror::Error;
+use tokio::sync::{broadcast, oneshot};
+use tracing::{debug, info, warn};
+
+/// Capacity of the driver's input queue.
+const INPUT_CAPACITY: usize = 8_192;
+
+/// What comes into the driver thread.
+pub(crate) enum Input {
+    /// A consensus message for this node.
+    Consensus {
+        /// The validator it is attributed to.
+        from: u32,
+        /// The gossip message to report a verdict for.
+        gossip: Option<(network::MessageId, PeerId)>,
+        /// The message.
+        message: Message,
+    },
+    /// A transaction entered the mempool.
+    TxArrived,
+    /// Blocks answering a fetch.
+    Fetched(Vec<parallax_consensus::Block>),
+    /// Committed blocks block sync verified.
+    Synced {
+        /// The blocks, in height order.
+        blocks: Vec<wire::CommittedBlock>,
+        /// How many were new, or why importing failed.
+        done: oneshot::Sender<Result<u64, String>>,
+    },
+    /// Stop.
+    Shutdown,
+}
+
+/// Counters and gauges the node's parts share (read by RPC, admin and metrics).
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Committed head number.
+    pub head: AtomicU64,
+    /// Consensus round.
+    pub round: AtomicU64,
+    /// Highest QC round.
+    pub highest_qc_round: AtomicU64,
+    /// Round of the last committed block.
+    pub committed_round: AtomicU64,
+    /// Leader of the current round.
+    pub leader: AtomicU64,
+    /// Locked round.
+    pub locked_round: AtomicU64,
+    /// Last voted round.
+    pub last_voted_round: AtomicU64,
+    /// Blocks committed since start.
+    pub commits: AtomicU64,
+    /// Transactions committed since start.
+    pub committed_txs: AtomicU64,
+    /// Transactions in the mempool.
+    pub mempool_size: AtomicU64,
+    /// Proposals whose payload this node refused.
+    pub invalid_proposals: AtomicU64,
+    /// Equivocations seen.
+    pub evidence: AtomicU64,
+    /// Gossip messages that did not decode.
+    pub malformed_gossip: AtomicU64,
+    /// Sync responses that failed verification.
+    pub bad_sync_responses: AtomicU64,
+    /// Consensus inputs rejected, by reason.
+    rejections: Mutex<HashMap<&'static str, u64>>,
+}
+
+impl Shared {
+    fn count_rejection(&self, reason: &Rejection) {
+        let label = match reason {
+            Rejection::UnknownValidator(_) => "unknown_validator",
+            Rejection::DuplicateSigner(_) => "duplicate_signer",
+            Rejection::InvalidSignature(_) => "invalid_signature",
+            Rejection::NoQuorum(_) => "no_quorum",
+            Rejection::StaleRound { .. } => "stale_round",
+            Rejection::FutureRound { .. } => "future_round",
+            Rejection::NotLeader { .. } => "not_leader",
+            Rejection::NotNextLeader(_) => "not_next_leader",
+            Rejection::Malformed(_) => "malformed",
+            Rejection::LeaderChanged { .. } => "leader_changed",
+            Rejection::Equivocation { .. } => "equivocation",
+            Rejection::Duplicate => "duplicate",
+            Rejection::InvalidPayload => "invalid_payload",
+            Rejection::Unsolicited => "unsolicited",
+        };
+        if let Ok(mut map) = self.rejections.lock() {
+            *map.entry(label).or_default() += 1;
+        }
+    }
+
+    /// Rejected consensus inputs by reason.
+    pub fn rejections(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<_> = self
+            .rejections
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// The account state at the committed head, for the mempool.
+pub(crate) struct DbAccounts<'a, 'db>(pub(crate) &'a Reader<'db>);
+
+impl AccountSource for DbAccounts<'_, '_> {
+    fn account(&self, address: Address) -> Result<AccountInfo, String> {
+        match self.0.account(address) {
+            Ok(Some(a)) => Ok(AccountInfo {
+                nonce: a.nonce,
+                balance: a.balance,
+            }),
+            Ok(None) => Ok(AccountInfo::default()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// What the mempool checks transactions against: the block after `head`.
+pub(crate) fn pool_env(spec: &ChainSpec, head: &Header) -> PoolEnv {
+    PoolEnv {
+        chain_id: spec.chain_id,
+        base_fee: head
+            .next_block_base_fee(alloy_eips::eip1559::BaseFeeParams::ethereum())
+            .unwrap_or(0),
+        block_gas_limit: head.gas_limit,
+        spec: spec
+            .rules(head.number + 1, now_secs().max(head.timestamp))
+            .spec,
+    }
+}
+
+/// Why a node could not start.
+#[derive(Debug, Error)]
+pub enum NodeError {
+    /// The database could not be opened or initialised.
+    #[error("database {path}: {reason}")]
+    Database {
+        /// Where.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The chain could not be opened.
+    #[error(transparent)]
+    Chain(#[from] ChainError),
+    /// The network could not start.
+    #[error("network: {0}")]
+    Network(String),
+    /// The RPC server could not start.
+    #[error("rpc: {0}")]
+    Rpc(String),
+    /// The configuration is unusable.
+    #[error("{0}")]
+    Config(String),
+}
+
+/// Everything a node is started with.
+#[derive(Debug, Clone)]
+pub struct NodeOptions {
+    /// The node's name in logs.
+    pub name: String,
+    /// The chain's genesis.
+    pub genesis: Genesis,
+    /// The data directory (the database is `DIR/db`).
+    pub datadir: PathBuf,
+    /// The node's keys: a validator if its consensus key is in the genesis set.
+    pub keys: ValidatorKeys,
+    /// Where to listen for peers; `None` runs without networking (a one-validator chain).
+    pub listen_addr: Option<Multiaddr>,
+    /// Peers to stay connected to.
+    pub bootnodes: Vec<Multiaddr>,
+    /// JSON-RPC address; `None` serves no RPC.
+    pub rpc_addr: Option<std::net::SocketAddr>,
+    /// Mempool limits.
+    pub mempool: MempoolConfig,
+    /// Executor threads.
+    pub executor_threads: usize,
+}
+
+/// A running node.
+pub struct Node {
+    name: String,
+    shared: Arc<Shared>,
+    inputs: SyncSender<Input>,
+    driver: Option<JoinHandle<()>>,
+    driver_result: Arc<Mutex<Option<String>>>,
+    net: Option<NetworkHandle>,
+    db: Arc<Database>,
+    spec: Arc<ChainSpec>,
+    mempool: Arc<Mutex<Mempool>>,
+    commits: broadcast::Sender<Arc<ExecutedBlock>>,
+    rpc: Option<crate::rpc::RpcServer>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    validator: Option<u32>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the database in `datadir`, storing the genesis block if it is empty and refusing
+/// one that holds another chain.
+pub fn open_database(datadir: &Path, genesis: &Genesis) -> Result<Database, NodeError> {
+    let path = crate::commands::init::db_path(datadir);
+    let err = |reason: String| NodeError::Database {
+        path: path.clone(),
+        reason,
+    };
+    std::fs::create_dir_all(&path).map_err(|e| err(e.to_string()))?;
+    let db = Database::open(&path).map_err(|e| err(e.to_string()))?;
+    let block = genesis.build().map_err(|e| err(e.to_string()))?;
+    let existing = db
+        .reader()
+        .and_then(|r| r.canonical_hash(0))
+        .map_err(|e| err(e.to_string()))?;
+    match existing {
+        None => {
+            db.write_genesis(
+                &crate::commands::init::genesis_write(genesis, &block),
+                genesis.chain_id(),
+            )
+            .map_err(|e| err(e.to_string()))?;
+            info!(hash = %block.hash, "stored genesis");
+        }
+        Some(hash) if hash == block.hash => {}
+        Some(hash) => {
+            return Err(err(format!(
+                "holds genesis {hash}, the genesis file gives {}",
+                block.hash
+            )));
+        }
+    }
+    Ok(db)
+}
+
+impl Node {
+    /// Starts a node on the current tokio runtime.
+    pub async fn start(options: NodeOptions) -> Result<Self, NodeError> {
+        let spec = Arc::new(ChainSpec::new(options.genesis.clone())?);
+        let db = Arc::new(open_database(&options.datadir, &options.genesis)?);
+        let chain = Chain::open(db.clone(), spec.clone(), options.executor_threads)?;
+        let parallax = options
+            .genesis
+            .parallax
+            .clone()
+            .ok_or_else(|| NodeError::Config("the genesis has no parallax section".into()))?;
+        let validator = match options.keys.validator_index(&parallax) {
+            None => None,
+            Some(index) => {
+                let members = spec
+                    .validators
+                    .iter()
+                    .map(|v| (*v.consensus_key.verifying_key(), v.voting_power))
+                    .collect();
+                let validators = ValidatorSet::new(members)
+                    .map_err(|e| NodeError::Config(format!("validator set: {e}")))?;
+                let t = &parallax.consensus;
+                let config = Config {
+                    chain_id: spec.chain_id,
+                    validators,
+                    genesis: parallax_consensus::BlockInfo::genesis(spec.genesis_id()),
+                    timing: Timing {
+                        base_timeout: Duration::from_millis(t.base_round_timeout_ms),
+                        max_timeout: Duration::from_millis(t.max_round_timeout_ms),
+                        backoff_percent: t.timeout_backoff_percent,
+                    },
+                    limits: Limits::default(),
+                    reputation: Reputation::default(),
+                };
+                Some(Validator {
+                    index: index as u32,
+                    key: options.keys.consensus_key().clone(),
+                    config,
+                })
+            }
+        };
+        let validator_index = validator.as_ref().map(|v| v.index);
+        let min_block_interval = Duration::from_millis(parallax.consensus.min_block_interval_ms);
+
+        let (inputs, input_rx) = sync_channel(INPUT_CAPACITY);
+        let shared = Arc::new(Shared::default());
+        shared
+            .head
+            .store(chain.head().header.number, Ordering::Relaxed);
+        let mempool = Arc::new(Mutex::new(Mempool::new(options.mempool.clone())));
+        let (commits, _) = broadcast::channel(256);
+
+        let mut tasks = Vec::new();
+        let (net, events) = match &options.listen_addr {
+            None => (None, None),
+            Some(addr) => {
+                let mut config =
+                    NetworkConfig::new(options.keys.network_keypair(), addr.clone(), spec.chain_id);
+                config.bootnodes = options.bootnodes.clone();
+                let (handle, events) = network::start(config)
+                    .await
+                    .map_err(|e| NodeError::Network(e.to_string()))?;
+                (Some(handle), Some(events))
+            }
+        };
+        let peer_validators: HashMap<PeerId, u32> = spec
+            .validators
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (v.peer_id, i as u32))
+            .collect();
+        if let (Some(net), Some(events)) = (&net, events) {
+            let ingress = Ingress {
+                net: net.clone(),
+                db: db.clone(),
+                spec: spec.clone(),
+                mempool: mempool.clone(),
+                inputs: inputs.clone(),
+                shared: shared.clone(),
+                me: validator_index,
+                peer_validators: peer_validators.clone(),
+            };
+            tasks.push(tokio::spawn(ingress.run(events)));
+            let syncer = sync::Syncer {
+                net: net.clone(),
+                db: db.clone(),
+                spec: spec.clone(),
+                inputs: inputs.clone(),
+                shared: shared.clone(),
+                validators: validator
+                    .as_ref()
+                    .map(|v| v.config.validators.clone())
+                    .map_or_else(|| sync::validator_set(&spec), Ok)
+                    .map_err(NodeError::Config)?,
+            };
+            tasks.push(tokio::spawn(syncer.run()));
+        }
+
+        let driver = Driver::new(
+            chain,
+            validator,
+            mempool.clone(),
+            net.clone(),
+            tokio::runtime::Handle::current(),
+            shared.clone(),
+            commits.clone(),
+            inputs.clone(),
+            min_block_interval,
+        );
+        let driver_result = Arc::new(Mutex::new(None));
+        let result = driver_result.clone();
+        let name = options.name.clone();
+        let driver = std::thread::Builder::new()
+            .name(format!("{name}-consensus"))
+            .spawn(move || {
+                if let Err(e) = driver.run(input_rx) {
+                    tracing::error!(error = %e, "the consensus driver stopped on an error");
+                    if let Ok(mut r) = result.lock() {
+                        *r = Some(e.to_string());
+                    }
+                }
+            })
+            .map_err(|e| NodeError::Config(format!("cannot start the driver thread: {e}")))?;
+
+        let mut node = Self {
+            name: options.name.clone(),
+            shared,
+            inputs,
+            driver: Some(driver),
+            driver_result,
+            net,
+            db,
+            spec,
+            mempool,
+            commits,
+            rpc: None,
+            tasks,
+            validator: validator_index,
+        };
+        if let Some(addr) = options.rpc_addr {
+            node.rpc = Some(
+                crate::rpc::RpcServer::start(addr, node.rpc_context())
+                    .await
+                    .map_err(|e| NodeError::Rpc(e.to_string()))?,
+            );
+        }
+        info!(
+            name = %node.name,
+            validator = ?validator_index,
+            head = node.head(),
+            "node started"
+        );
+        Ok(node)
+    }
+
+    fn rpc_context(&self) -> crate::rpc::RpcContext {
+        crate::rpc::RpcContext {
+            db: self.db.clone(),
+            spec: self.spec.clone(),
+            submitter: self.submitter(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Something that puts transactions into this node's mempool and gossips them.
+    pub fn submitter(&self) -> Submitter {
+        Submitter {
+            db: self.db.clone(),
+            spec: self.spec.clone(),
+            mempool: self.mempool.clone(),
+            inputs: self.inputs.clone(),
+            net: self.net.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// The committed head's number.
+    pub fn head(&self) -> u64 {
+        self.shared.head.load(Ordering::Relaxed)
+    }
+
+    /// The shared counters.
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The database (read it through snapshots).
+    pub fn db(&self) -> &Arc<Database> {
+        &self.db
+    }
+
+    /// This node's validator index, if it is one.
+    pub fn validator(&self) -> Option<u32> {
+        self.validator
+    }
+
+    /// Committed blocks as they are written.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ExecutedBlock>> {
+        self.commits.subscribe()
+    }
+
+    /// The RPC server's bound address.
+    pub fn rpc_addr(&self) -> Option<std::net::SocketAddr> {
+        self.rpc.as_ref().map(|r| r.addr())
+    }
+
+    /// The network's listen addresses with `/p2p/<peer id>` appended.
+    pub async fn p2p_addrs(&self) -> Vec<Multiaddr> {
+        let Some(net) = &self.net else {
+            return Vec::new();
+        };
+        let id = net.local_peer_id();
+        net.listen_addrs()
+            .await
+            .into_iter()
+            .map(|a| a.with(libp2p::multiaddr::Protocol::P2p(id)))
+            .collect()
+    }
+
+    /// Publishes raw bytes on a gossip topic as they are, without encoding or checks: what a
+    /// broken or hostile peer could send (for tests and diagnostics).
+    pub async fn publish_raw(&self, topic: Topic, data: Vec<u8>) {
+        if let Some(net) = &self.net {
+            let _ = net.publish(topic, data).await;
+        }
+    }
+
+    /// How many peers are connected.
+    pub async fn peer_count(&self) -> usize {
+        match &self.net {
+            Some(net) => net.peers().await.len(),
+            None => 0,
+        }
+    }
+
+    /// The error the consensus driver stopped on, if it did.
+    pub fn failure(&self) -> Option<String> {
+        self.driver_result.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// Stops everything and waits for the driver to finish its current step (so nothing
+    /// half-written is left; the database is consistent at every commit anyway).
+    pub async fn shutdown(mut self) {
+        if let Some(rpc) = self.rpc.take() {
+            rpc.stop().await;
+        }
+        let _ = self.inputs.try_send(Input::Shutdown);
+        if let Some(driver) = self.driver.take() {
+            let _ = tokio::task::spawn_blocking(move || driver.join()).await;
+        }
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Some(net) = &self.net {
+            net.shutdown().await;
+        }
+        info!(name = %self.name, "node stopped");
+    }
+}
+
+/// Admits transactions from RPC or tests: mempool, then gossip.
+#[derive(Clone)]
+pub struct Submitter {
+    db: Arc<Database>,
+    spec: Arc<ChainSpec>,
+    mempool: Arc<Mutex<Mempool>>,
+    inputs: SyncSender<Input>,
+    net: Option<NetworkHandle>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Submitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submitter").finish_non_exhaustive()
+    }
+}
+
+impl Submitter {
+    /// Admits a raw (EIP-2718) transaction; returns its hash.
+    pub fn submit(&self, raw: &[u8]) -> Result<B256, MempoolError> {
+        let hash = admit(&self.db, &self.spec, &self.mempool, &self.shared, raw)?;
+        let _ = self.inputs.try_send(Input::TxArrived);
+        if let Some(net) = self.net.clone() {
+            let batch = wire::encode_tx_batch(&[Bytes::copy_from_slice(raw)]);
+            tokio::spawn(async move {
+                if let Err(e) = net.publish(Topic::Transactions, batch).await
+                    && !e.is_benign()
+                {
+                    debug!(error = %e, "gossiping a transaction failed");
+                }
+            });
+        }
+        Ok(hash)
+    }
+
+    /// The next nonce of `sender` counting its pooled transactions.
+    pub fn pending_nonce(&self, sender: Address, state_nonce: u64) -> u64 {
+        self.mempool
+            .lock()
+            .map(|m| m.pending_nonce(sender, state_nonce))
+            .unwrap_or(state_nonce)
+    }
+
+    /// Whether the pool holds a transaction.
+    pub fn pooled(&self, hash: &B256) -> bool {
+        self.mempool
+            .lock()
+            .map(|m| m.contains(hash))
+            .unwrap_or(false)
+    }
+}
+
+fn admit(
+    db: &Database,
+    spec: &ChainSpec,
+    mempool: &Mutex<Mempool>,
+    shared: &Shared,
+    raw: &[u8],
+) -> Result<B256, MempoolError> {
+    let reader = db
+        .reader()
+        .map_err(|e| MempoolError::State(e.to_string()))?;
+    let head = reader
+        .head_number()
+        .ok()
+        .flatten()
+        .and_then(|n| reader.header(n).ok().flatten())
+        .ok_or_else(|| MempoolError::State("no head block".into()))?;
+    let env = pool_env(spec, &head);
+    let mut pool = mempool
+        .lock()
+        .map_err(|_| MempoolError::State("pool poisoned".into()))?;
+    let outcome = pool.add_raw(raw, &DbAccounts(&reader), &env)?;
+    shared
+        .mempool_size
+        .store(pool.len() as u64, Ordering::Relaxed);
+    Ok(outcome.hash)
+}
+
+/// Decodes and routes what the network delivers.
+struct Ingress {
+    net: NetworkHandle,
+    db: Arc<Database>,
+    spec: Arc<ChainSpec>,
+    mempool: Arc<Mutex<Mempool>>,
+    inputs: SyncSender<Input>,
+    shared: Arc<Shared>,
+    me: Option<u32>,
+    peer_validators: HashMap<PeerId, u32>,
+}
+
+impl Ingress {
+    async fn run(self, mut events: tokio::sync::mpsc::Receiver<NetworkEvent>) {
+        while let Some(event) = events.recv().await {
+            match event {
+                NetworkEvent::Gossip {
+                    topic,
+                    source,
+                    message_id,
+                    data,
+                } => {
+                    let verdict = match topic {
+                        Topic::Transactions => self.on_transactions(&data),
+                        _ => match self.on_consensus(source, message_id.clone(), &data) {
+                            Some(v) => v,
+                            // The driver reports the verdict.
+                            None => continue,
+                        },
+                    };
+                    self.net.report(message_id, source, verdict);
+                }
+                NetworkEvent::SyncRequest { peer, id, data } => {
+                    let db = self.db.clone();
+                    let net = self.net.clone();
+                    let genesis = self.spec.genesis_id();
+                    tokio::task::spawn_blocking(move || {
+                        let response = sync::serve(&db, genesis, &data);
+                        net.respond(id, response);
+                        debug!(%peer, "sync request served");
+                    });
+                }
+                NetworkEvent::PeerConnected { peer } => debug!(%peer, "peer connected"),
+                NetworkEvent::PeerDisconnected { peer } => debug!(%peer, "peer disconnected"),
+            }
+        }
+    }
+
+    fn on_transactions(&self, data: &[u8]) -> Validation {
+        let Ok(batch) = wire::decode_tx_batch(data) else {
+            self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+            return Validation::Reject;
+        };
+        let mut verdict = Validation::Ignore;
+        for raw in batch {
+            match admit(&self.db, &self.spec, &self.mempool, &self.shared, &raw) {
+                Ok(_) => verdict = Validation::Accept,
+                Err(e) if e.is_peer_fault() => {
+                    debug!(error = %e, "invalid gossiped transaction");
+                    return Validation::Reject;
+                }
+                Err(_) => {}
+            }
+        }
+        if verdict == Validation::Accept {
+            let _ = self.inputs.try_send(Input::TxArrived);
+        }
+        verdict
+    }
+
+    /// `None` when the message went to the driver, which reports the verdict.
+    fn on_consensus(
+        &self,
+        source: PeerId,
+        message_id: network::MessageId,
+        data: &[u8],
+    ) -> Option<Validation> {
+        let envelope = match wire::decode_message(data) {
+            Ok(e) => e,
+            Err(e) => {
+                self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+                debug!(%source, error = %e, reason = e.reason(), "malformed consensus message");
+                return Some(Validation::Reject);
+            }
+        };
+        if envelope.chain_id != self.spec.chain_id {
+            self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+            return Some(Validation::Reject);
+        }
+        let Some(me) = self.me else {
+            // A full node relays consensus traffic it cannot judge... only when it decodes.
+            return Some(Validation::Accept);
+        };
+        if envelope.recipient.is_some_and(|r| r != me) {
+            return Some(Validation::Accept);
+        }
+        let from = envelope
+            .message
+            .author()
+            .or_else(|| self.peer_validators.get(&source).copied());
+        let Some(from) = from else {
+            return Some(Validation::Ignore);
+        };
+        let input = Input::Consensus {
+            from,
+            gossip: Some((message_id, source)),
+            message: envelope.message,
+        };
+        match self.inputs.try_send(input) {
+            Ok(()) => None,
+            Err(_) => {
+                warn!("consensus input queue full: dropping a message");
+                Some(Validation::Ignore)
+            }
+        }
+    }
+}
