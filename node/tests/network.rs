@@ -98,12 +98,23 @@ impl Node {
 
     /// The node's bound address with `/p2p/<id>`, usable as a bootnode.
     async fn bootnode_addr(&self) -> Multiaddr {
-        let addr = self.handle.listen_addrs().await.into_iter().next().expect("bound");
+        let addr = self
+            .handle
+            .listen_addrs()
+            .await
+            .into_iter()
+            .next()
+            .expect("bound");
         addr.with_p2p(self.peer_id()).expect("no /p2p yet")
     }
 
     fn count(&self, predicate: impl Fn(&Seen) -> bool) -> usize {
-        self.seen.lock().expect("log").iter().filter(|s| predicate(s)).count()
+        self.seen
+            .lock()
+            .expect("log")
+            .iter()
+            .filter(|s| predicate(s))
+            .count()
     }
 
     /// Waits until an entry matching `predicate` was seen; false after `within`.
@@ -112,7 +123,12 @@ impl Node {
     }
 
     /// Waits until `n` entries matching `predicate` were seen; false after `within`.
-    async fn wait_count(&self, n: usize, within: Duration, predicate: impl Fn(&Seen) -> bool) -> bool {
+    async fn wait_count(
+        &self,
+        n: usize,
+        within: Duration,
+        predicate: impl Fn(&Seen) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + within;
         loop {
             if self.count(&predicate) >= n {
@@ -135,7 +151,10 @@ impl Node {
 async fn warm_up(from: &Node, to: &Node, topic: Topic, within: Duration) {
     let deadline = Instant::now() + within;
     for n in 0u32.. {
-        assert!(Instant::now() < deadline, "{topic:?} never reached its receiver");
+        assert!(
+            Instant::now() < deadline,
+            "{topic:?} never reached its receiver"
+        );
         let data = format!("warmup/{topic:?}/{n}").into_bytes();
         match from.handle.publish(topic, data.clone()).await {
             Ok(()) | Err(NetworkError::NoPeersSubscribed) => {}
@@ -162,10 +181,25 @@ async fn gossip_reaches_every_node_on_every_topic_once() {
     init_tracing();
     tokio::time::timeout(Duration::from_secs(30), async {
         let listen = "/ip4/127.0.0.1/tcp/0";
-        let a = spawn(config(Keypair::generate_ed25519(), listen, vec![]), accept_all(), never_respond()).await;
+        let a = spawn(
+            config(Keypair::generate_ed25519(), listen, vec![]),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
         let boot = vec![a.bootnode_addr().await];
-        let b = spawn(config(Keypair::generate_ed25519(), listen, boot.clone()), accept_all(), never_respond()).await;
-        let c = spawn(config(Keypair::generate_ed25519(), listen, boot), accept_all(), never_respond()).await;
+        let b = spawn(
+            config(Keypair::generate_ed25519(), listen, boot.clone()),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
+        let c = spawn(
+            config(Keypair::generate_ed25519(), listen, boot),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
         assert!(connected(&b, a.peer_id(), Duration::from_secs(5)).await);
         assert!(connected(&c, a.peer_id(), Duration::from_secs(5)).await);
 
@@ -174,12 +208,20 @@ async fn gossip_reaches_every_node_on_every_topic_once() {
         }
         for topic in Topic::ALL {
             let data = format!("payload/{topic:?}").into_bytes();
-            b.handle.publish(topic, data.clone()).await.expect("publish");
+            b.handle
+                .publish(topic, data.clone())
+                .await
+                .expect("publish");
             // A hears it from B directly; C through A, which validated and forwarded it.
             for (node, source) in [(&a, b.peer_id()), (&c, a.peer_id())] {
-                let expected = Seen::Gossip { topic, source, data: data.clone() };
+                let expected = Seen::Gossip {
+                    topic,
+                    source,
+                    data: data.clone(),
+                };
                 assert!(
-                    node.wait_for(Duration::from_secs(3), |s| *s == expected).await,
+                    node.wait_for(Duration::from_secs(3), |s| *s == expected)
+                        .await,
                     "{topic:?} payload missing or wrong topic/source"
                 );
             }
@@ -210,12 +252,39 @@ async fn rejected_gossip_is_not_forwarded_and_graylists_the_sender() {
     tokio::time::timeout(Duration::from_secs(30), async {
         let listen = "/ip4/127.0.0.1/tcp/0";
         // A line: A - B - C. B rejects anything starting with "bad".
-        let a = spawn(config(Keypair::generate_ed25519(), listen, vec![]), accept_all(), never_respond()).await;
+        let a = spawn(
+            config(Keypair::generate_ed25519(), listen, vec![]),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
         let rejecting: Policy = Arc::new(|data| {
-            if data.starts_with(b"bad") { Validation::Reject } else { Validation::Accept }
+            if data.starts_with(b"bad") {
+                Validation::Reject
+            } else {
+                Validation::Accept
+            }
         });
-        let b = spawn(config(Keypair::generate_ed25519(), listen, vec![a.bootnode_addr().await]), rejecting, never_respond()).await;
-        let c = spawn(config(Keypair::generate_ed25519(), listen, vec![b.bootnode_addr().await]), accept_all(), never_respond()).await;
+        let b = spawn(
+            config(
+                Keypair::generate_ed25519(),
+                listen,
+                vec![a.bootnode_addr().await],
+            ),
+            rejecting,
+            never_respond(),
+        )
+        .await;
+        let c = spawn(
+            config(
+                Keypair::generate_ed25519(),
+                listen,
+                vec![b.bootnode_addr().await],
+            ),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
         assert!(connected(&c, b.peer_id(), Duration::from_secs(5)).await);
         assert!(connected(&b, a.peer_id(), Duration::from_secs(5)).await);
         warm_up(&a, &c, Topic::Votes, Duration::from_secs(10)).await;
@@ -225,14 +294,36 @@ async fn rejected_gossip_is_not_forwarded_and_graylists_the_sender() {
         );
 
         // Rejected by B: never forwarded to C.
-        a.handle.publish(Topic::Votes, b"bad/1".to_vec()).await.expect("publish");
-        assert!(b.wait_for(Duration::from_secs(3), |s| matches!(s, Seen::Gossip { data, .. } if data == b"bad/1")).await);
+        a.handle
+            .publish(Topic::Votes, b"bad/1".to_vec())
+            .await
+            .expect("publish");
+        assert!(
+            b.wait_for(
+                Duration::from_secs(3),
+                |s| matches!(s, Seen::Gossip { data, .. } if data == b"bad/1")
+            )
+            .await
+        );
         // Accepted by B: forwarded. Published after the rejected one, so once it arrives the
         // rejected one would have too.
-        a.handle.publish(Topic::Votes, b"good/1".to_vec()).await.expect("publish");
-        assert!(c.wait_for(Duration::from_secs(3), |s| matches!(s, Seen::Gossip { data, .. } if data == b"good/1")).await);
+        a.handle
+            .publish(Topic::Votes, b"good/1".to_vec())
+            .await
+            .expect("publish");
+        assert!(
+            c.wait_for(
+                Duration::from_secs(3),
+                |s| matches!(s, Seen::Gossip { data, .. } if data == b"good/1")
+            )
+            .await
+        );
         tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(c.gossip_count(b"bad/1"), 0, "a rejected message was forwarded");
+        assert_eq!(
+            c.gossip_count(b"bad/1"),
+            0,
+            "a rejected message was forwarded"
+        );
         assert_eq!(b.handle.stats().gossip_rejected, 1);
 
         // More rejections sink A's score at B below the graylist: B then drops A's messages,
@@ -242,12 +333,20 @@ async fn rejected_gossip_is_not_forwarded_and_graylists_the_sender() {
             a.handle.publish(Topic::Votes, data).await.expect("publish");
             tokio::time::sleep(Duration::from_millis(150)).await;
         }
-        let rejected = b.count(|s| matches!(s, Seen::Gossip { data, .. } if data.starts_with(b"bad/")));
+        let rejected =
+            b.count(|s| matches!(s, Seen::Gossip { data, .. } if data.starts_with(b"bad/")));
         assert!(rejected >= 3, "B saw only {rejected} bad messages");
         tokio::time::sleep(Duration::from_millis(300)).await;
-        a.handle.publish(Topic::Votes, b"good/2".to_vec()).await.expect("publish");
+        a.handle
+            .publish(Topic::Votes, b"good/2".to_vec())
+            .await
+            .expect("publish");
         tokio::time::sleep(Duration::from_secs(2)).await;
-        assert_eq!(b.gossip_count(b"good/2"), 0, "graylisted peer's message was processed");
+        assert_eq!(
+            b.gossip_count(b"good/2"),
+            0,
+            "graylisted peer's message was processed"
+        );
         assert_eq!(c.gossip_count(b"good/2"), 0);
         for node in [a, b, c] {
             node.handle.shutdown().await;
@@ -269,8 +368,17 @@ async fn sync_requests_are_answered_bounded_and_time_out() {
             other => Some(other.iter().rev().copied().collect()),
         });
         // A keeps the default 1 KiB request limit.
-        let a = spawn(config(Keypair::generate_ed25519(), listen, vec![]), accept_all(), responder).await;
-        let mut b_config = config(Keypair::generate_ed25519(), listen, vec![a.bootnode_addr().await]);
+        let a = spawn(
+            config(Keypair::generate_ed25519(), listen, vec![]),
+            accept_all(),
+            responder,
+        )
+        .await;
+        let mut b_config = config(
+            Keypair::generate_ed25519(),
+            listen,
+            vec![a.bootnode_addr().await],
+        );
         b_config.max_response_bytes = 1024;
         b_config.max_request_bytes = 4096;
         b_config.request_timeout = Duration::from_secs(2);
@@ -278,30 +386,69 @@ async fn sync_requests_are_answered_bounded_and_time_out() {
         assert!(connected(&b, a.peer_id(), Duration::from_secs(5)).await);
         let a_id = a.peer_id();
 
-        assert_eq!(b.handle.request(a_id, b"ping".to_vec()).await.expect("response"), b"pong");
-        assert_eq!(b.handle.request(a_id, vec![1, 2, 3]).await.expect("response"), vec![3, 2, 1]);
+        assert_eq!(
+            b.handle
+                .request(a_id, b"ping".to_vec())
+                .await
+                .expect("response"),
+            b"pong"
+        );
+        assert_eq!(
+            b.handle
+                .request(a_id, vec![1, 2, 3])
+                .await
+                .expect("response"),
+            vec![3, 2, 1]
+        );
 
         let big = b.handle.request(a_id, b"big".to_vec()).await;
-        assert!(matches!(big, Err(NetworkError::ResponseTooLarge { limit: 1024, .. })), "{big:?}");
+        assert!(
+            matches!(big, Err(NetworkError::ResponseTooLarge { limit: 1024, .. })),
+            "{big:?}"
+        );
 
         // Above A's limit: A drops it unread and counts it; B sees a failure.
         let oversized = b.handle.request(a_id, vec![9; 2048]).await;
         assert!(oversized.is_err(), "{oversized:?}");
         assert_eq!(a.handle.stats().oversized_requests, 1);
-        assert_eq!(a.count(|s| matches!(s, Seen::Request(d) if d.len() == 2048)), 0);
+        assert_eq!(
+            a.count(|s| matches!(s, Seen::Request(d) if d.len() == 2048)),
+            0
+        );
 
         // Above B's own limit: refused before sending.
         let local = b.handle.request(a_id, vec![9; 5000]).await;
-        assert!(matches!(local, Err(NetworkError::RequestTooLarge { size: 5000, limit: 4096 })), "{local:?}");
+        assert!(
+            matches!(
+                local,
+                Err(NetworkError::RequestTooLarge {
+                    size: 5000,
+                    limit: 4096
+                })
+            ),
+            "{local:?}"
+        );
 
         let started = Instant::now();
         let silent = b.handle.request(a_id, b"silent".to_vec()).await;
         let took = started.elapsed();
-        assert!(matches!(silent, Err(NetworkError::Timeout { peer }) if peer == a_id), "{silent:?}");
-        assert!(took >= Duration::from_millis(1900) && took < Duration::from_millis(3500), "{took:?}");
+        assert!(
+            matches!(silent, Err(NetworkError::Timeout { peer }) if peer == a_id),
+            "{silent:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(1900) && took < Duration::from_millis(3500),
+            "{took:?}"
+        );
 
         // Nothing above broke the connection.
-        assert_eq!(b.handle.request(a_id, b"ping".to_vec()).await.expect("response"), b"pong");
+        assert_eq!(
+            b.handle
+                .request(a_id, b"ping".to_vec())
+                .await
+                .expect("response"),
+            b"pong"
+        );
         assert!(b.handle.stats().failed_requests >= 3);
         for node in [a, b] {
             node.handle.shutdown().await;
@@ -316,26 +463,55 @@ async fn bootnode_is_redialled_after_it_restarts() {
     init_tracing();
     tokio::time::timeout(Duration::from_secs(30), async {
         let keypair = Keypair::generate_ed25519();
-        let a = spawn(config(keypair.clone(), "/ip4/127.0.0.1/tcp/0", vec![]), accept_all(), never_respond()).await;
+        let a = spawn(
+            config(keypair.clone(), "/ip4/127.0.0.1/tcp/0", vec![]),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
         let a_id = a.peer_id();
         let boot = a.bootnode_addr().await;
-        let a_listen: Multiaddr = boot.iter().filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_))).collect();
-        let b = spawn(config(Keypair::generate_ed25519(), "/ip4/127.0.0.1/tcp/0", vec![boot]), accept_all(), never_respond()).await;
+        let a_listen: Multiaddr = boot
+            .iter()
+            .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
+            .collect();
+        let b = spawn(
+            config(
+                Keypair::generate_ed25519(),
+                "/ip4/127.0.0.1/tcp/0",
+                vec![boot],
+            ),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
         assert!(connected(&b, a_id, Duration::from_secs(5)).await);
 
         a.handle.shutdown().await;
-        assert!(matches!(a.handle.publish(Topic::Votes, vec![1]).await, Err(NetworkError::Shutdown)));
+        assert!(matches!(
+            a.handle.publish(Topic::Votes, vec![1]).await,
+            Err(NetworkError::Shutdown)
+        ));
         assert!(a.handle.listen_addrs().await.is_empty());
-        assert!(b.wait_for(Duration::from_secs(5), |s| *s == Seen::Disconnected(a_id)).await);
+        assert!(
+            b.wait_for(Duration::from_secs(5), |s| *s == Seen::Disconnected(a_id))
+                .await
+        );
         // Stay down long enough for at least one redial to fail.
         tokio::time::sleep(Duration::from_secs(2)).await;
         assert!(b.handle.stats().dial_failures >= 1);
 
-        let restarted = spawn(config(keypair, &a_listen.to_string(), vec![]), accept_all(), never_respond()).await;
+        let restarted = spawn(
+            config(keypair, &a_listen.to_string(), vec![]),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
         assert_eq!(restarted.peer_id(), a_id);
         // B redials on its own: a second PeerConnected for the same peer id.
         assert!(
-            b.wait_count(2, Duration::from_secs(10), |s| *s == Seen::Connected(a_id)).await,
+            b.wait_count(2, Duration::from_secs(10), |s| *s == Seen::Connected(a_id))
+                .await,
             "B did not reconnect"
         );
         assert!(connected(&restarted, b.peer_id(), Duration::from_secs(2)).await);
@@ -357,8 +533,18 @@ async fn a_lagging_node_loses_gossip_without_blocking_the_network() {
         let mut x_config = config(Keypair::generate_ed25519(), listen, vec![]);
         x_config.event_capacity = 2;
         let (x, _unread_events) = start(x_config).await.expect("network starts");
-        let x_addr = x.listen_addrs().await.remove(0).with_p2p(x.local_peer_id()).expect("addr");
-        let y = spawn(config(Keypair::generate_ed25519(), listen, vec![x_addr]), accept_all(), never_respond()).await;
+        let x_addr = x
+            .listen_addrs()
+            .await
+            .remove(0)
+            .with_p2p(x.local_peer_id())
+            .expect("addr");
+        let y = spawn(
+            config(Keypair::generate_ed25519(), listen, vec![x_addr]),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
         assert!(connected(&y, x.local_peer_id(), Duration::from_secs(5)).await);
 
         // PeerConnected took one slot; of ten messages one fits, the rest are dropped.
@@ -366,9 +552,15 @@ async fn a_lagging_node_loses_gossip_without_blocking_the_network() {
         let mut sent = 0;
         while sent < 10 {
             assert!(Instant::now() < deadline, "X never subscribed");
-            match y.handle.publish(Topic::Transactions, format!("tx/{sent}").into_bytes()).await {
+            match y
+                .handle
+                .publish(Topic::Transactions, format!("tx/{sent}").into_bytes())
+                .await
+            {
                 Ok(()) => sent += 1,
-                Err(NetworkError::NoPeersSubscribed) => tokio::time::sleep(Duration::from_millis(50)).await,
+                Err(NetworkError::NoPeersSubscribed) => {
+                    tokio::time::sleep(Duration::from_millis(50)).await
+                }
                 Err(error) => panic!("publish: {error}"),
             }
         }
@@ -379,9 +571,14 @@ async fn a_lagging_node_loses_gossip_without_blocking_the_network() {
         }
         let stats = x.stats();
         assert_eq!(stats.events_dropped, 9, "{stats:?}");
-        assert_eq!(stats.gossip_ignored, 0, "lag drops are not the node's Ignore");
+        assert_eq!(
+            stats.gossip_ignored, 0,
+            "lag drops are not the node's Ignore"
+        );
         // The swarm task still serves commands with the node's channel full.
-        let peers = tokio::time::timeout(Duration::from_secs(1), x.peers()).await.expect("not blocked");
+        let peers = tokio::time::timeout(Duration::from_secs(1), x.peers())
+            .await
+            .expect("not blocked");
         assert_eq!(peers.len(), 1);
         x.shutdown().await;
         y.handle.shutdown().await;

@@ -567,10 +567,14 @@ pub async fn start(
     config: NetworkConfig,
 ) -> Result<(NetworkHandle, mpsc::Receiver<NetworkEvent>), NetworkError> {
     if config.event_capacity == 0 {
-        return Err(NetworkError::Config("event_capacity must be positive".into()));
+        return Err(NetworkError::Config(
+            "event_capacity must be positive".into(),
+        ));
     }
     if config.request_timeout.is_zero() {
-        return Err(NetworkError::Config("request_timeout must be positive".into()));
+        return Err(NetworkError::Config(
+            "request_timeout must be positive".into(),
+        ));
     }
     if config.max_gossip_bytes == 0 || config.max_request_bytes == 0 {
         return Err(NetworkError::Config(
