@@ -428,6 +428,7 @@ impl SwarmTask {
             }
             Command::Publish { topic, data, reply } => {
                 let hash = self.topic_hashes[&topic].clone();
+                let size = data.len();
                 let result = match self.swarm.behaviour_mut().gossipsub.publish(hash, data) {
                     Ok(id) => {
                         tracing::trace!(topic = topic.name(), message_id = %id, "published");
@@ -438,7 +439,7 @@ impl SwarmTask {
                     }
                     Err(PublishError::Duplicate) => Err(NetworkError::Duplicate),
                     Err(PublishError::MessageTooLarge) => Err(NetworkError::MessageTooLarge {
-                        size: usize::MAX,
+                        size,
                         limit: self.max_gossip_bytes,
                     }),
                     Err(error) => {
