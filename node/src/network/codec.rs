@@ -6,9 +6,12 @@
 //! announces 4 GiB and sends nothing costs us nothing.
 
 use std::io;
+use std::sync::Arc;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::StreamProtocol;
+
+use super::Counters;
 
 /// The error carried inside an [`io::Error`] when a frame exceeds its limit, so the swarm task
 /// can tell "too large" apart from other stream failures.
@@ -29,19 +32,28 @@ pub(crate) fn is_frame_too_large(error: &io::Error) -> bool {
 }
 
 /// A request-response codec over raw bytes with separate request and response limits.
-#[derive(Debug, Clone, Copy)]
+///
+/// It counts oversized inbound requests itself: request-response reports no event for an
+/// inbound stream whose request could not be read.
+#[derive(Debug, Clone)]
 pub(crate) struct SyncCodec {
     max_request_bytes: usize,
     max_response_bytes: usize,
+    counters: Arc<Counters>,
 }
 
 impl SyncCodec {
     /// A codec refusing requests above `max_request_bytes` and responses above
     /// `max_response_bytes`, in both directions.
-    pub(crate) fn new(max_request_bytes: usize, max_response_bytes: usize) -> Self {
+    pub(crate) fn new(
+        max_request_bytes: usize,
+        max_response_bytes: usize,
+        counters: Arc<Counters>,
+    ) -> Self {
         Self {
             max_request_bytes,
             max_response_bytes,
+            counters,
         }
     }
 }
@@ -107,7 +119,14 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: AsyncRead + Unpin + Send,
     {
-        read_frame(io, self.max_request_bytes).await
+        let result = read_frame(io, self.max_request_bytes).await;
+        if let Err(error) = &result
+            && is_frame_too_large(error)
+        {
+            Counters::bump(&self.counters.oversized_requests);
+            tracing::warn!(%error, "oversized sync request dropped");
+        }
+        result
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>

@@ -74,6 +74,9 @@ struct ConnectedPeer {
     since: Instant,
 }
 
+/// Where an outbound sync request's outcome goes.
+type ResponseReply = oneshot::Sender<Result<Vec<u8>, NetworkError>>;
+
 /// The state owned by the swarm task.
 pub(crate) struct SwarmTask {
     swarm: Swarm<Behaviour>,
@@ -86,13 +89,7 @@ pub(crate) struct SwarmTask {
     max_response_bytes: usize,
     bootnodes: HashMap<libp2p::PeerId, Bootnode>,
     peers: HashMap<libp2p::PeerId, ConnectedPeer>,
-    pending_outbound: HashMap<
-        OutboundRequestId,
-        (
-            libp2p::PeerId,
-            oneshot::Sender<Result<Vec<u8>, NetworkError>>,
-        ),
-    >,
+    pending_outbound: HashMap<OutboundRequestId, (libp2p::PeerId, ResponseReply)>,
     pending_inbound:
         HashMap<InboundRequestId, (libp2p::PeerId, request_response::ResponseChannel<Vec<u8>>)>,
 }
@@ -221,7 +218,11 @@ impl SwarmTask {
             .map_err(|error| NetworkError::Config(format!("sync protocol name: {error}")))?;
         let gossip_config = gossipsub_config(config.max_gossip_bytes)?;
         let (score_params, score_thresholds) = peer_score(&topic_hashes);
-        let codec = SyncCodec::new(config.max_request_bytes, config.max_response_bytes);
+        let codec = SyncCodec::new(
+            config.max_request_bytes,
+            config.max_response_bytes,
+            counters.clone(),
+        );
         let request_timeout = config.request_timeout;
         let limits = connection_limits::ConnectionLimits::default()
             .with_max_established(Some(config.max_connections))
@@ -410,18 +411,14 @@ impl SwarmTask {
         bootnode.backoff = (bootnode.backoff * 2).min(MAX_BACKOFF);
     }
 
-    /// Hands an event to the node without blocking; gives it back (counted) if the channel is
+    /// Hands an event to the node without blocking; `false` (and counted) if the channel is
     /// full or closed.
-    fn emit(&self, event: NetworkEvent) -> Result<(), NetworkEvent> {
-        match self.events.try_send(event) {
-            Ok(()) => Ok(()),
-            Err(
-                mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event),
-            ) => {
-                Counters::bump(&self.counters.events_dropped);
-                Err(event)
-            }
+    fn emit(&self, event: NetworkEvent) -> bool {
+        let delivered = self.events.try_send(event).is_ok();
+        if !delivered {
+            Counters::bump(&self.counters.events_dropped);
         }
+        delivered
     }
 
     fn on_command(&mut self, command: Command) {
@@ -431,6 +428,7 @@ impl SwarmTask {
             }
             Command::Publish { topic, data, reply } => {
                 let hash = self.topic_hashes[&topic].clone();
+                let size = data.len();
                 let result = match self.swarm.behaviour_mut().gossipsub.publish(hash, data) {
                     Ok(id) => {
                         tracing::trace!(topic = topic.name(), message_id = %id, "published");
@@ -441,7 +439,7 @@ impl SwarmTask {
                     }
                     Err(PublishError::Duplicate) => Err(NetworkError::Duplicate),
                     Err(PublishError::MessageTooLarge) => Err(NetworkError::MessageTooLarge {
-                        size: usize::MAX,
+                        size,
                         limit: self.max_gossip_bytes,
                     }),
                     Err(error) => {
@@ -573,10 +571,7 @@ impl SwarmTask {
                 }
                 if num_established.get() == 1 {
                     tracing::info!(peer = %peer_id, "peer connected");
-                    if self
-                        .emit(NetworkEvent::PeerConnected { peer: peer_id })
-                        .is_err()
-                    {
+                    if !self.emit(NetworkEvent::PeerConnected { peer: peer_id }) {
                         tracing::warn!(peer = %peer_id, "node lagging, PeerConnected dropped");
                     }
                 }
@@ -595,10 +590,7 @@ impl SwarmTask {
                 if num_established == 0 {
                     self.peers.remove(&peer_id);
                     tracing::info!(peer = %peer_id, "peer disconnected");
-                    if self
-                        .emit(NetworkEvent::PeerDisconnected { peer: peer_id })
-                        .is_err()
-                    {
+                    if !self.emit(NetworkEvent::PeerDisconnected { peer: peer_id }) {
                         tracing::warn!(peer = %peer_id, "node lagging, PeerDisconnected dropped");
                     }
                     self.schedule_redial(peer_id);
@@ -657,7 +649,7 @@ impl SwarmTask {
                     message_id: MessageId(message_id.clone()),
                     data: message.data,
                 };
-                if self.emit(event).is_err() {
+                if !self.emit(event) {
                     tracing::warn!(peer = %propagation_source, topic = topic.name(), "node lagging, gossip dropped");
                     // Not counted as the node's Ignore: `events_dropped` has it.
                     let _ = self
@@ -707,7 +699,7 @@ impl SwarmTask {
                         id: RequestId(request_id),
                         data: request,
                     };
-                    if self.emit(event).is_ok() {
+                    if self.emit(event) {
                         self.pending_inbound.insert(request_id, (peer, channel));
                     } else {
                         tracing::warn!(peer = %peer, "node lagging, sync request dropped");
@@ -754,13 +746,8 @@ impl SwarmTask {
                 ..
             } => {
                 self.pending_inbound.remove(&request_id);
-                match error {
-                    request_response::InboundFailure::Io(error) if is_frame_too_large(&error) => {
-                        Counters::bump(&self.counters.oversized_requests);
-                        tracing::warn!(peer = %peer, %error, "oversized sync request dropped");
-                    }
-                    error => tracing::debug!(peer = %peer, %error, "inbound sync request failed"),
-                }
+                // Unreadable (e.g. oversized) requests raise no event; the codec counts them.
+                tracing::debug!(peer = %peer, %error, "inbound sync request failed");
             }
             request_response::Event::ResponseSent { .. } => {}
         }
