@@ -328,7 +328,8 @@ pub fn encode_committed(
 
 /// Decodes a committed block and checks how its parts relate: with a child, the child extends
 /// the block (`child.parent == block.id`) in the next round and at the next height, and the QC
-/// certifies the child (id, round and height); without one, the QC certifies the block itself.
+/// certifies the child (id, round and height); without one (the block was committed as an
+/// ancestor of a later 2-chain's head) the QC certifies a block above it, in a later round.
 /// The QC's signatures are not verified here: that needs the validator set
 /// ([`QuorumCertificate::verify`]).
 pub fn decode_committed(bytes: &[u8]) -> Result<CommittedBlock, WireError> {
@@ -812,22 +813,32 @@ impl Convert {
                 );
             }
         }
-        let certified = child.as_ref().unwrap_or(&block);
-        if commit_qc.block() != certified.info() {
-            return self.fail(
-                "commit_mismatch",
-                qc_field,
-                format!(
-                    "certifies {:?}, not the {} {:?}",
-                    commit_qc.block(),
-                    if child.is_some() {
-                        "commit child"
-                    } else {
-                        "block"
-                    },
-                    certified.info()
-                ),
-            );
+        match &child {
+            Some(child) if commit_qc.block() != child.info() => {
+                return self.fail(
+                    "commit_mismatch",
+                    qc_field,
+                    format!(
+                        "certifies {:?}, not the commit child {:?}",
+                        commit_qc.block(),
+                        child.info()
+                    ),
+                );
+            }
+            // A block committed as an ancestor carries the QC of the 2-chain that committed
+            // it, which certifies a descendant: a higher block in a later round.
+            None if commit_qc.height <= block.height() || commit_qc.round <= block.round() => {
+                return self.fail(
+                    "commit_mismatch",
+                    qc_field,
+                    format!(
+                        "certifies {:?}, which is not above the block {:?}",
+                        commit_qc.block(),
+                        block.info()
+                    ),
+                );
+            }
+            _ => {}
         }
         Ok(CommittedBlock {
             block,

@@ -156,6 +156,13 @@ fn balance(node: &Node, who: Address) -> U256 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn four_validators_commit_restart_sync_and_halt_without_forking() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
     let net = Net::new(4, 1);
     let mut nodes: Vec<Option<Node>> = Vec::new();
     for i in 0..4 {

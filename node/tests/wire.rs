@@ -528,7 +528,7 @@ fn committed_blocks_round_trip_and_must_fit_together() {
     let set = validators();
 
     // The head of the 2-chain, with its child, and an ancestor, certified by its own QC.
-    for (block, qc, child) in [(&c.b2.block, &qc3, Some(&b3)), (&c.b1.block, &c.qc1, None)] {
+    for (block, qc, child) in [(&c.b2.block, &qc3, Some(&b3)), (&c.b1.block, &qc3, None)] {
         let bytes = wire::encode_committed(block, qc, child);
         let decoded = wire::decode_committed(&bytes).unwrap();
         assert_eq!(
@@ -565,8 +565,16 @@ fn committed_blocks_round_trip_and_must_fit_together() {
             wire::encode_committed(&c.b2.block, &c.qc2, Some(&b3)),
             "commit_qc",
         ),
-        // Without a child, the QC must certify the block.
-        (wire::encode_committed(&c.b2.block, &qc3, None), "commit_qc"),
+        // Without a child (an ancestor committed by a later 2-chain), the QC must certify a
+        // higher block: the block's own QC or an ancestor's proves nothing.
+        (
+            wire::encode_committed(&c.b2.block, &c.qc2, None),
+            "commit_qc",
+        ),
+        (
+            wire::encode_committed(&c.b2.block, &c.qc1, None),
+            "commit_qc",
+        ),
     ];
     for (bytes, field) in cases {
         let err = wire::decode_committed(&bytes).unwrap_err();
@@ -604,7 +612,7 @@ fn sync_requests_and_responses_round_trip() {
     let blocks = vec![
         CommittedBlock {
             block: c.b1.block.clone(),
-            commit_qc: c.qc1.clone(),
+            commit_qc: qc3.clone(),
             child: None,
         },
         CommittedBlock {
@@ -649,7 +657,7 @@ fn sync_requests_and_responses_round_trip() {
     );
     // A mismatched committed block inside a response is caught with its path.
     let mut bad = blocks;
-    bad[1].child = None;
+    bad[1].commit_qc = c.qc1.clone();
     let err = wire::decode_sync_response(&wire::encode_sync_response(&Ok(bad))).unwrap_err();
     assert_eq!(err.reason(), "commit_mismatch");
     assert!(

@@ -635,7 +635,17 @@ impl Driver {
             }
             return Ok(());
         }
-        let hash = self.ensure_executed(record.block.id())?;
+        let hash = match self.ensure_executed(record.block.id()) {
+            Ok(hash) => hash,
+            Err(ChainError::UnknownParent(what)) => {
+                // Consensus committed a block whose ancestors this node does not hold
+                // (it was down or is catching up): block sync brings them, with their proofs.
+                warn!(height, missing = %what, "committed block above a gap: waiting for block sync");
+                self.shared.commit_gaps.fetch_add(1, Ordering::Relaxed);
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let block = self.chain.commit(
             hash,
             wire::encode_committed(&record.block, &record.commit_qc, record.child.as_ref()).into(),
@@ -659,6 +669,9 @@ impl Driver {
             }
         }
         self.shared.commits.fetch_add(1, Ordering::Relaxed);
+        self.shared
+            .last_commit_ms
+            .store(super::now_millis(), Ordering::Relaxed);
         self.shared
             .committed_txs
             .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);

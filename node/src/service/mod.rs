@@ -98,6 +98,10 @@ pub struct Shared {
     pub evidence: AtomicU64,
     /// Gossip messages that did not decode.
     pub malformed_gossip: AtomicU64,
+    /// When this node last committed a block (Unix milliseconds; 0: not since start).
+    pub last_commit_ms: AtomicU64,
+    /// Blocks consensus committed above a gap in this node's chain (left to block sync).
+    pub commit_gaps: AtomicU64,
     /// Sync responses that failed verification.
     pub bad_sync_responses: AtomicU64,
     /// Consensus inputs rejected, by reason.
@@ -153,6 +157,12 @@ impl AccountSource for DbAccounts<'_, '_> {
             Err(e) => Err(e.to_string()),
         }
     }
+}
+
+pub(crate) fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn now_secs() -> u64 {

@@ -34,6 +34,8 @@ const EXTEND_TO_PROOF: u64 = 16;
 const MAX_RESPONSE_BLOCK_BYTES: usize = 24 * 1024 * 1024;
 /// Most ancestors served for one fetch.
 const MAX_FETCH: u32 = 64;
+/// A node that committed a block this recently is following consensus, not behind.
+const QUIET_BEFORE_SYNC_MS: u64 = 2_000;
 /// Pause between polls when up to date.
 const IDLE_POLL: Duration = Duration::from_millis(1_000);
 
@@ -210,8 +212,13 @@ impl Syncer {
         }
     }
 
-    /// One request to one peer; returns how many blocks were imported.
+    /// One request to one peer; returns how many blocks were imported. A node that is
+    /// committing blocks itself is not behind and asks nothing.
     async fn round(&self, turn: usize) -> Result<u64, String> {
+        let last = self.shared.last_commit_ms.load(Ordering::Relaxed);
+        if last != 0 && super::now_millis().saturating_sub(last) < QUIET_BEFORE_SYNC_MS {
+            return Ok(0);
+        }
         let peers = self.net.peers().await;
         if peers.is_empty() {
             return Ok(0);
