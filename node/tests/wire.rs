@@ -726,3 +726,54 @@ proptest! {
         let _ = wire::decode_payload(&payload);
     }
 }
+
+#[test]
+fn fetch_requests_and_answers_round_trip() {
+    use parallax_node::wire::{FetchRequest, Request};
+    let c = chain();
+    let fetch = FetchRequest {
+        id: c.b2.block.id(),
+        ancestors: 5,
+    };
+    assert_eq!(
+        wire::decode_request(&wire::encode_fetch_request(&fetch)).unwrap(),
+        Request::Fetch(fetch)
+    );
+    let by_height = SyncRequest {
+        from_height: 9,
+        max_blocks: 3,
+    };
+    assert_eq!(
+        wire::decode_request(&wire::encode_sync_request(&by_height)).unwrap(),
+        Request::Committed(by_height)
+    );
+    let blocks = vec![c.b2.block.clone(), c.b1.block.clone()];
+    assert_eq!(
+        wire::decode_fetch_response(&wire::encode_fetch_response(&blocks)).unwrap(),
+        blocks
+    );
+    // Nothing found is a refusal, read as no blocks.
+    assert!(
+        wire::decode_fetch_response(&wire::encode_fetch_response(&[]))
+            .unwrap()
+            .is_empty()
+    );
+    // Committed blocks are not an answer to a fetch, nor fetched blocks to a sync request.
+    let committed = wire::encode_sync_response(&Ok(vec![CommittedBlock {
+        block: c.b1.block.clone(),
+        commit_qc: c.qc2.clone(),
+        child: Some(c.b2.block.clone()),
+    }]));
+    assert_eq!(
+        wire::decode_fetch_response(&committed)
+            .unwrap_err()
+            .reason(),
+        "unexpected_answer"
+    );
+    assert_eq!(
+        wire::decode_sync_response(&wire::encode_fetch_response(&blocks))
+            .unwrap_err()
+            .reason(),
+        "unexpected_answer"
+    );
+}

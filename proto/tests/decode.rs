@@ -65,6 +65,7 @@ fn well_formed_messages_decode() {
     let req = v1::BlockSyncRequest {
         from_height: 10,
         max_blocks: MAX_SYNC_BLOCKS,
+        block_id: Vec::new(),
     };
     assert_eq!(decode_sync_request(&req.encode_to_vec()).unwrap(), req);
     for resp in [synced(), sync_error()] {
@@ -418,10 +419,22 @@ fn counts_are_bounded() {
     );
     assert_eq!(reason(decode_transaction_batch(&[])), "empty_batch");
 
+    // A fetch by id names a 32-byte block id.
+    let fetch = v1::BlockSyncRequest {
+        from_height: 0,
+        max_blocks: 4,
+        block_id: vec![7; 31],
+    };
+    assert_eq!(
+        reason(decode_sync_request(&fetch.encode_to_vec())),
+        "bad_hash"
+    );
+
     for max_blocks in [0, MAX_SYNC_BLOCKS + 1] {
         let req = v1::BlockSyncRequest {
             from_height: 1,
             max_blocks,
+            block_id: Vec::new(),
         };
         assert_eq!(
             reason(decode_sync_request(&req.encode_to_vec())),

@@ -56,6 +56,7 @@ fn sync_messages() {
         &v1::BlockSyncRequest {
             from_height: 300,
             max_blocks: 64,
+            block_id: Vec::new(),
         },
         "08ac021040",
     );

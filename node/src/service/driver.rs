@@ -246,7 +246,13 @@ impl Driver {
                 from,
                 gossip,
                 message,
-            } => self.feed(Event::Message { from, message }, gossip),
+            } => self.feed(
+                Event::Message {
+                    from,
+                    message: *message,
+                },
+                gossip,
+            ),
             Input::TxArrived => {
                 if self.build.is_some() {
                     self.build_now()?;
@@ -676,7 +682,7 @@ impl Driver {
             .committed_txs
             .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
         let _ = self.commits.send(block.clone());
-        if head % 16 == 0
+        if head.is_multiple_of(16)
             && let Err(e) = store::prune_blocks(self.chain.db(), head)
         {
             warn!(error = %e, "pruning stored consensus blocks failed");

@@ -52,7 +52,7 @@ pub(crate) enum Input {
         /// The gossip message to report a verdict for.
         gossip: Option<(network::MessageId, PeerId)>,
         /// The message.
-        message: Message,
+        message: Box<Message>,
     },
     /// A transaction entered the mempool.
     TxArrived,
@@ -738,7 +738,7 @@ impl Ingress {
         let input = Input::Consensus {
             from,
             gossip: Some((message_id, source)),
-            message: envelope.message,
+            message: Box::new(envelope.message),
         };
         match self.inputs.try_send(input) {
             Ok(()) => None,

@@ -298,3 +298,133 @@ impl Syncer {
         Ok(imported)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use parallax_consensus::{BlockInfo, QuorumCertificate, SignedBy, Vote};
+
+    const CHAIN: u64 = 9;
+
+    fn key(i: u32) -> SigningKey {
+        SigningKey::from_bytes(&[i as u8 + 1; 32])
+    }
+
+    fn set() -> ValidatorSet {
+        ValidatorSet::new((0..4).map(|i| (key(i).verifying_key(), 1)).collect()).unwrap()
+    }
+
+    fn qc(block: BlockInfo, signers: &[u32]) -> QuorumCertificate {
+        QuorumCertificate {
+            round: block.round,
+            height: block.height,
+            block_id: block.id,
+            signatures: signers
+                .iter()
+                .map(|s| SignedBy {
+                    signer: *s,
+                    signature: Vote::sign(CHAIN, block, *s, &key(*s)).signature,
+                })
+                .collect(),
+        }
+    }
+
+    /// Blocks 1..=3 in rounds 1, 2, 4 on `genesis`, and block 4 in round 5.
+    fn blocks(genesis: BlockId) -> Vec<Block> {
+        let mut out: Vec<Block> = Vec::new();
+        let mut parent = genesis;
+        for (height, round) in [(1, 1), (2, 2), (3, 4), (4, 5)] {
+            let b = Block::new(round, height, parent, 0, vec![0, 1, 2], vec![height as u8]);
+            parent = b.id();
+            out.push(b);
+        }
+        out
+    }
+
+    #[test]
+    fn junk_and_unavailable_requests_get_error_answers() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let genesis = BlockId([0xab; 32]);
+        for junk in [&[0xff_u8; 40][..], &[], &[0x08, 0x01]] {
+            let answer = serve(&db, genesis, junk);
+            match wire::decode_sync_response(&answer) {
+                Ok(Err(refusal)) => assert!(!refusal.message.is_empty()),
+                other => panic!("junk {junk:?} answered with {other:?}"),
+            }
+        }
+        // A range above the head is refused as unavailable.
+        let ask = wire::encode_sync_request(&SyncRequest {
+            from_height: 5,
+            max_blocks: 4,
+        });
+        let answer = wire::decode_sync_response(&serve(&db, genesis, &ask)).unwrap();
+        assert_eq!(answer.unwrap_err().code, SyncErrorCode::RangeUnavailable);
+        // An unknown block id yields no blocks.
+        let fetch = wire::encode_fetch_request(&wire::FetchRequest {
+            id: BlockId([3; 32]),
+            ancestors: 2,
+        });
+        assert!(
+            wire::decode_fetch_response(&serve(&db, genesis, &fetch))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn only_blocks_below_a_verified_two_chain_count_as_committed() {
+        let genesis = BlockId([0xab; 32]);
+        let b = blocks(genesis);
+        // Block 3 (round 4) heads the 2-chain with block 4 (round 5); blocks 1 and 2 were
+        // committed with it and carry its QC.
+        let proof = qc(b[3].info(), &[0, 1, 2]);
+        let records: Vec<CommittedBlock> = (0..3)
+            .map(|i| CommittedBlock {
+                block: b[i].clone(),
+                commit_qc: proof.clone(),
+                child: (i == 2).then(|| b[3].clone()),
+            })
+            .collect();
+        assert_eq!(verify_committed(&records, genesis, 0, CHAIN, &set()), Ok(3));
+        // Without the last record the first two are not proven yet.
+        assert_eq!(
+            verify_committed(&records[..2], genesis, 0, CHAIN, &set()),
+            Ok(0)
+        );
+
+        // A QC with a forged signature, or without a quorum, proves nothing.
+        let mut forged = records.clone();
+        forged[2].commit_qc.signatures[1].signature = forged[2].commit_qc.signatures[0].signature;
+        assert!(matches!(
+            verify_committed(&forged, genesis, 0, CHAIN, &set()),
+            Err(SyncVerifyError::Proof { height: 3, .. })
+        ));
+        let mut thin = records.clone();
+        thin[2].commit_qc = qc(b[3].info(), &[0, 1]);
+        assert!(verify_committed(&thin, genesis, 0, CHAIN, &set()).is_err());
+        // Signed for another chain.
+        assert!(verify_committed(&records, genesis, 0, CHAIN + 1, &set()).is_err());
+
+        // A child in a later round than the next is no 2-chain.
+        let late = Block::new(6, 4, b[2].id(), 0, vec![0, 1, 2], vec![9]);
+        let mut gap = records.clone();
+        gap[2].child = Some(late.clone());
+        gap[2].commit_qc = qc(late.info(), &[0, 1, 2]);
+        assert!(verify_committed(&gap, genesis, 0, CHAIN, &set()).is_err());
+
+        // Blocks that do not continue this node's head are refused.
+        assert_eq!(
+            verify_committed(&records, BlockId([1; 32]), 0, CHAIN, &set()),
+            Err(SyncVerifyError::Parent(1))
+        );
+        assert_eq!(
+            verify_committed(&records[1..], b[0].id(), 0, CHAIN, &set()),
+            Err(SyncVerifyError::Height {
+                found: 2,
+                expected: 1
+            })
+        );
+    }
+}
