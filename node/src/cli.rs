@@ -86,6 +86,9 @@ pub struct RunArgs {
     /// Mempool: most transactions per sender.
     #[arg(long)]
     pub max_per_sender: Option<usize>,
+    /// Mempool: most bytes of transactions in total.
+    #[arg(long)]
+    pub mempool_max_bytes: Option<usize>,
     /// Threads of the parallel executor.
     #[arg(long)]
     pub executor_threads: Option<usize>,
@@ -182,6 +185,7 @@ impl Cli {
                         metrics_addr: a.metrics_addr,
                         max_transactions: a.max_transactions,
                         max_per_sender: a.max_per_sender,
+                        mempool_max_bytes: a.mempool_max_bytes,
                         executor_threads: a.executor_threads,
                     },
                 )

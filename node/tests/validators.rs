@@ -222,6 +222,23 @@ async fn four_validators_commit_restart_sync_and_halt_without_forking() {
         get(&nodes, 1) >= before + 3
     })
     .await;
+    // Junk on the sync protocol gets an error answer, not a crash.
+    let target = nodes[1].as_ref().unwrap().peer_id().unwrap();
+    for junk in [vec![0xff; 100], vec![], vec![0x08]] {
+        let answer = nodes[0]
+            .as_ref()
+            .unwrap()
+            .request_raw(target, junk)
+            .await
+            .expect("an answer");
+        assert!(
+            matches!(
+                parallax_node::wire::decode_sync_response(&answer),
+                Ok(Err(_))
+            ),
+            "junk was not refused"
+        );
+    }
     wait_for("the junk to be counted", Duration::from_secs(10), || {
         (1..4).all(|i| {
             nodes[i]

@@ -27,6 +27,7 @@ pub(crate) struct Overrides {
     pub(crate) metrics_addr: Option<SocketAddr>,
     pub(crate) max_transactions: Option<usize>,
     pub(crate) max_per_sender: Option<usize>,
+    pub(crate) mempool_max_bytes: Option<usize>,
     pub(crate) executor_threads: Option<usize>,
 }
 
@@ -115,6 +116,9 @@ pub(crate) fn run(config: &Path, o: Overrides) -> eyre::Result<()> {
     }
     if let Some(v) = o.max_per_sender {
         c.mempool.max_per_sender = v;
+    }
+    if let Some(v) = o.mempool_max_bytes {
+        c.mempool.max_bytes = v;
     }
     c.validate()
         .wrap_err_with(|| format!("config {}", config.display()))?;

@@ -520,6 +520,20 @@ impl Node {
         }
     }
 
+    /// Sends raw bytes as a block-sync request to `peer` and returns the raw answer (for
+    /// tests and diagnostics: what a broken or hostile peer could ask).
+    pub async fn request_raw(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, String> {
+        match &self.net {
+            Some(net) => net.request(peer, data).await.map_err(|e| e.to_string()),
+            None => Err("no network".into()),
+        }
+    }
+
+    /// This node's libp2p peer id, when it is networked.
+    pub fn peer_id(&self) -> Option<PeerId> {
+        self.net.as_ref().map(NetworkHandle::local_peer_id)
+    }
+
     /// How many peers are connected.
     pub async fn peer_count(&self) -> usize {
         match &self.net {
