@@ -254,6 +254,9 @@ impl Driver {
                 gossip,
             ),
             Input::TxArrived => {
+                self.shared
+                    .tx_signal
+                    .store(false, std::sync::atomic::Ordering::Release);
                 if self.build.is_some() {
                     self.build_now()?;
                 }

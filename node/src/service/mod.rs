@@ -104,6 +104,8 @@ pub struct Shared {
     pub commit_gaps: AtomicU64,
     /// Sync responses that failed verification.
     pub bad_sync_responses: AtomicU64,
+    /// A `TxArrived` is queued for the driver.
+    tx_signal: std::sync::atomic::AtomicBool,
     /// Consensus inputs rejected, by reason.
     rejections: Mutex<HashMap<&'static str, u64>>,
 }
@@ -140,6 +142,15 @@ impl Shared {
             .unwrap_or_default();
         v.sort();
         v
+    }
+}
+
+/// Tells the driver transactions arrived, once until it has seen it: a burst of
+/// transactions is one wake-up, and never crowds consensus messages out of its queue.
+fn signal_tx(inputs: &SyncSender<Input>, shared: &Shared) {
+    if !shared.tx_signal.swap(true, Ordering::AcqRel) && inputs.try_send(Input::TxArrived).is_err()
+    {
+        shared.tx_signal.store(false, Ordering::Release);
     }
 }
 
@@ -588,7 +599,7 @@ impl Submitter {
     /// Admits a raw (EIP-2718) transaction; returns its hash.
     pub fn submit(&self, raw: &[u8]) -> Result<B256, MempoolError> {
         let hash = admit(&self.db, &self.spec, &self.mempool, &self.shared, raw)?;
-        let _ = self.inputs.try_send(Input::TxArrived);
+        signal_tx(&self.inputs, &self.shared);
         if let Some(net) = self.net.clone() {
             let batch = wire::encode_tx_batch(&[Bytes::copy_from_slice(raw)]);
             tokio::spawn(async move {
@@ -711,7 +722,7 @@ impl Ingress {
             }
         }
         if verdict == Validation::Accept {
-            let _ = self.inputs.try_send(Input::TxArrived);
+            signal_tx(&self.inputs, &self.shared);
         }
         verdict
     }
