@@ -102,6 +102,8 @@ pub struct Shared {
     pub last_commit_ms: AtomicU64,
     /// Blocks consensus committed above a gap in this node's chain (left to block sync).
     pub commit_gaps: AtomicU64,
+    /// Relayed consensus messages whose signature did not verify.
+    pub forged_relays: AtomicU64,
     /// Sync responses that failed verification.
     pub bad_sync_responses: AtomicU64,
     /// A `TxArrived` is queued for the driver.
@@ -385,6 +387,7 @@ impl Node {
                 shared: shared.clone(),
                 me: validator_index,
                 peer_validators: peer_validators.clone(),
+                validators: sync::validator_set(&spec).map_err(NodeError::Config)?,
             };
             tasks.push(tokio::spawn(ingress.run(events)));
             let syncer = sync::Syncer {
@@ -657,6 +660,37 @@ fn admit(
     Ok(outcome.hash)
 }
 
+/// Whether a consensus message carries a valid signature of its author (a proposal, vote or
+/// timeout), or a valid highest QC (a sync message). What it says is for consensus to judge.
+pub(crate) fn authentic(message: &Message, chain_id: u64, validators: &ValidatorSet) -> bool {
+    use parallax_consensus::crypto;
+    let signed = |author: u32, msg: Vec<u8>, sig| {
+        validators
+            .key(author)
+            .is_some_and(|key| crypto::verify(key, &msg, sig))
+    };
+    match message {
+        Message::Proposal(p) => signed(
+            p.block.author(),
+            crypto::proposal_message(chain_id, p.block.round(), &p.block.id()),
+            &p.signature,
+        ),
+        Message::Vote(v) => signed(
+            v.voter,
+            crypto::vote_message(chain_id, v.round, v.height, &v.block_id),
+            &v.signature,
+        ),
+        Message::Timeout(t) => signed(
+            t.author,
+            crypto::timeout_message(chain_id, t.round, t.high_qc.round),
+            &t.signature,
+        ),
+        Message::Sync(sync) => {
+            sync.highest_qc.round == 0 || sync.highest_qc.verify(chain_id, validators).is_ok()
+        }
+    }
+}
+
 /// Decodes and routes what the network delivers.
 struct Ingress {
     net: NetworkHandle,
@@ -667,6 +701,7 @@ struct Ingress {
     shared: Arc<Shared>,
     me: Option<u32>,
     peer_validators: HashMap<PeerId, u32>,
+    validators: ValidatorSet,
 }
 
 impl Ingress {
@@ -746,12 +781,22 @@ impl Ingress {
             self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
             return Some(Validation::Reject);
         }
-        let Some(me) = self.me else {
-            // A full node relays consensus traffic it cannot judge... only when it decodes.
-            return Some(Validation::Accept);
+        // Messages this node only relays (a full node relays everything; a validator relays
+        // point-to-point messages for others) are checked for their author's signature, so
+        // nobody forwards forgeries on a peer's behalf.
+        let relay_only = match self.me {
+            None => true,
+            Some(me) => envelope.recipient.is_some_and(|r| r != me),
         };
-        if envelope.recipient.is_some_and(|r| r != me) {
-            return Some(Validation::Accept);
+        if relay_only {
+            return Some(
+                if authentic(&envelope.message, self.spec.chain_id, &self.validators) {
+                    Validation::Accept
+                } else {
+                    self.shared.forged_relays.fetch_add(1, Ordering::Relaxed);
+                    Validation::Reject
+                },
+            );
         }
         let from = envelope
             .message
@@ -772,5 +817,45 @@ impl Ingress {
                 Some(Validation::Ignore)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use parallax_consensus::{BlockInfo, Hash as BlockId, QuorumCertificate, Timeout, Vote};
+
+    fn key(i: u32) -> SigningKey {
+        SigningKey::from_bytes(&[i as u8 + 7; 32])
+    }
+
+    #[test]
+    fn relayed_messages_must_carry_their_authors_signature() {
+        let set = ValidatorSet::new((0..4).map(|i| (key(i).verifying_key(), 1)).collect()).unwrap();
+        let block = BlockInfo {
+            id: BlockId([5; 32]),
+            round: 3,
+            height: 2,
+        };
+        let vote = Vote::sign(11, block, 1, &key(1));
+        assert!(authentic(&Message::Vote(vote.clone()), 11, &set));
+        // Another chain, another voter's name, a changed block: all forgeries.
+        assert!(!authentic(&Message::Vote(vote.clone()), 12, &set));
+        let mut renamed = vote.clone();
+        renamed.voter = 2;
+        assert!(!authentic(&Message::Vote(renamed), 11, &set));
+        let mut moved = vote;
+        moved.block_id = BlockId([6; 32]);
+        assert!(!authentic(&Message::Vote(moved), 11, &set));
+        // An author outside the set.
+        let outsider = Vote::sign(11, block, 9, &key(9));
+        assert!(!authentic(&Message::Vote(outsider), 11, &set));
+        let genesis = QuorumCertificate::genesis(BlockInfo::genesis(BlockId([1; 32])));
+        let timeout = Timeout::sign(11, 4, genesis, 3, &key(3));
+        assert!(authentic(&Message::Timeout(timeout.clone()), 11, &set));
+        let mut late = timeout;
+        late.round = 5;
+        assert!(!authentic(&Message::Timeout(late), 11, &set));
     }
 }
