@@ -25,8 +25,8 @@ use alloy_trie::EMPTY_ROOT_HASH;
 use overlay::{Layer, LayeredState};
 use parallax_consensus::Hash as BlockId;
 use parallax_execution::{
-    BlockEnv, BlockExecutor, ChainRules, DbState, ExecutionError, ParallelExecutor, SpecId,
-    Transaction,
+    BlockEnv, BlockExecutor, ChainRules, DbState, ExecutionError, ParallelExecutor,
+    SequentialExecutor, SpecId, Transaction,
     state_root::{DbTrieReader, HashedPostState, state_root},
 };
 use parallax_genesis::{EthereumHardfork, Genesis, Validator};
@@ -460,6 +460,15 @@ impl Chain {
         let started = Instant::now();
         let output = match self.executor.execute(&block, &state) {
             Ok(output) => output,
+            // A worker failure is the executor's own fault, not a verdict on the block: the
+            // sequential executor (the reference the parallel one must equal) decides.
+            Err(ExecutionError::Worker(reason)) => {
+                warn!(number = header.number, %reason, "parallel executor failed; executing sequentially");
+                match SequentialExecutor.execute(&block, &state) {
+                    Ok(output) => output,
+                    Err(e) => return Ok(Err((e, block.transactions))),
+                }
+            }
             Err(e) => return Ok(Err((e, block.transactions))),
         };
         let execution_time = started.elapsed();
