@@ -10,7 +10,7 @@
 //! commit with fsync) before any later action of the same list runs; if that fails the
 //! driver stops without sending anything.
 
-use super::{Input, Shared, pool_env, store};
+use super::{Input, Shared, now_secs, pool_env, store};
 use crate::{
     chain::{BlockContext, Chain, ChainError, ExecutedBlock},
     mempool::Mempool,
@@ -29,7 +29,7 @@ use std::{
         atomic::Ordering,
         mpsc::{Receiver, RecvTimeoutError, SyncSender},
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 use tokio::sync::broadcast;
 use tracing::{debug, error, info, warn};
@@ -82,12 +82,6 @@ pub(crate) enum DriverError {
     /// Consensus could not be rebuilt after sync.
     #[error("consensus: {0}")]
     Consensus(String),
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn topic(message: &Message) -> Topic {

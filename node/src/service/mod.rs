@@ -178,7 +178,7 @@ pub(crate) fn now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -320,13 +320,7 @@ impl Node {
         let validator = match options.keys.validator_index(&parallax) {
             None => None,
             Some(index) => {
-                let members = spec
-                    .validators
-                    .iter()
-                    .map(|v| (*v.consensus_key.verifying_key(), v.voting_power))
-                    .collect();
-                let validators = ValidatorSet::new(members)
-                    .map_err(|e| NodeError::Config(format!("validator set: {e}")))?;
+                let validators = sync::validator_set(&spec).map_err(NodeError::Config)?;
                 let t = &parallax.consensus;
                 let config = Config {
                     chain_id: spec.chain_id,
