@@ -350,7 +350,7 @@ fn dispatch(ctx: &RpcContext, method: &str, params: &[Value]) -> Result<Value, R
                 "blockNumber": hex_u64(number),
                 "status": if receipt.status() { "0x1" } else { "0x0" },
                 "cumulativeGasUsed": hex_u64(receipt.cumulative_gas_used()),
-                "gasUsed": hex_u64(receipt.cumulative_gas_used() - previous),
+                "gasUsed": hex_u64(receipt.cumulative_gas_used().saturating_sub(previous)),
                 "type": hex_u64(u64::from(tx.tx_type() as u8)),
                 "to": tx.to(),
                 "logs": [],
