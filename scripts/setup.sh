@@ -35,16 +35,22 @@ if ! have_libclang; then
   fi
 fi
 
-# solc-js (pinned in package.json) compiles execution/contracts for the contracts test. Without
-# Node.js, or when npm ci fails, this only warns: that test then fails and says what to run.
+# npm packages pinned in package.json: solc-js compiles the Solidity contracts, ethers and viem
+# drive the wallet end-to-end tests, hardhat is the Ethereum node benchmarks compare against.
+# Without Node.js, or when npm ci fails, this only warns: the tests that need them then fail and
+# say what to run.
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [ ! -d "$repo_root/node_modules/solc" ]; then
+missing_npm=""
+for pkg in solc ethers viem hardhat; do
+  [ -d "$repo_root/node_modules/$pkg" ] || missing_npm="$missing_npm $pkg"
+done
+if [ -n "$missing_npm" ]; then
   if command -v npm >/dev/null 2>&1; then
-    echo "==> npm ci (solc-js for execution/contracts)"
+    echo "==> npm ci (missing:$missing_npm)"
     (cd "$repo_root" && npm ci --no-audit --no-fund) ||
       echo "warning: npm ci failed; run \`npm ci\` at the repository root (Node.js 20)" >&2
   else
     echo "warning: Node.js is missing; install Node.js 20 and npm, then run \`npm ci\` at the" >&2
-    echo "         repository root (parallax-execution's contracts test needs solc-js)" >&2
+    echo "         repository root (the contracts and wallet tests need solc-js, ethers and viem)" >&2
   fi
 fi
