@@ -24,13 +24,18 @@ use tokio_tungstenite::tungstenite::Message;
 const CHAIN_ID: u64 = 7_070;
 
 fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
 }
 
 /// A raw HTTP POST: status and body.
 fn post(addr: SocketAddr, body: &[u8]) -> (u16, String) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     write!(
         stream,
         "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
@@ -69,10 +74,7 @@ fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
 
 fn ok(addr: SocketAddr, method: &str, params: Value) -> Value {
     let v = call(addr, method, params.clone());
-    assert!(
-        v.get("error").is_none(),
-        "{method} {params} failed: {v}"
-    );
+    assert!(v.get("error").is_none(), "{method} {params} failed: {v}");
     v["result"].clone()
 }
 
@@ -112,6 +114,10 @@ struct Chain {
 
 impl Chain {
     async fn start() -> Self {
+        Self::with_limits(Default::default()).await
+    }
+
+    async fn with_limits(rpc_limits: parallax_node::rpc::RpcLimits) -> Self {
         let keys = ValidatorKeys::generate().unwrap();
         let validator = Validator {
             name: "solo".into(),
@@ -139,6 +145,7 @@ impl Chain {
             listen_addr: None,
             bootnodes: Vec::new(),
             rpc_addr: Some(rpc),
+            rpc_limits: Default::default(),
             mempool: Default::default(),
             executor_threads: 1,
         })
@@ -152,7 +159,15 @@ impl Chain {
         }
     }
 
-    fn sign(&self, from: usize, nonce: u64, to: TxKind, value: u64, input: Bytes, gas: u64) -> String {
+    fn sign(
+        &self,
+        from: usize,
+        nonce: u64,
+        to: TxKind,
+        value: u64,
+        input: Bytes,
+        gas: u64,
+    ) -> String {
         let signer = PrivateKeySigner::from_bytes(&self.accounts[from].1).unwrap();
         let tx = TxEip1559 {
             chain_id: CHAIN_ID,
@@ -343,11 +358,16 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
         .unwrap();
     for (id, params) in [
         (1, json!(["newHeads"])),
-        (2, json!(["logs", {"address": token, "topics": [transfer_topic]}])),
+        (
+            2,
+            json!(["logs", {"address": token, "topics": [transfer_topic]}]),
+        ),
         (3, json!(["newPendingTransactions"])),
     ] {
         let request = json!({"jsonrpc":"2.0","id":id,"method":"eth_subscribe","params":params});
-        ws.send(Message::Text(request.to_string().into())).await.unwrap();
+        ws.send(Message::Text(request.to_string().into()))
+            .await
+            .unwrap();
     }
     let mut subscriptions = std::collections::HashMap::new();
     while subscriptions.len() < 3 {
@@ -358,7 +378,10 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
             .unwrap();
         let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
         if let Some(id) = v.get("id") {
-            subscriptions.insert(v["result"].as_str().unwrap().to_owned(), id.as_u64().unwrap());
+            subscriptions.insert(
+                v["result"].as_str().unwrap().to_owned(),
+                id.as_u64().unwrap(),
+            );
         }
     }
 
@@ -496,16 +519,41 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
     // Filters saw the deployment's and the transfer's logs, the new blocks, the hashes.
     let logs = ok(rpc, "eth_getFilterChanges", json!([filter_id]));
     assert_eq!(logs.as_array().unwrap().len(), 2, "{logs}");
-    assert_eq!(ok(rpc, "eth_getFilterChanges", json!([filter_id])), json!([]));
-    let whole_range = ok(rpc, "eth_newFilter", json!([{"address": token, "fromBlock": "0x0"}]));
-    assert_eq!(ok(rpc, "eth_getFilterLogs", json!([whole_range])).as_array().unwrap().len(), 2);
+    assert_eq!(
+        ok(rpc, "eth_getFilterChanges", json!([filter_id])),
+        json!([])
+    );
+    let whole_range = ok(
+        rpc,
+        "eth_newFilter",
+        json!([{"address": token, "fromBlock": "0x0"}]),
+    );
+    assert_eq!(
+        ok(rpc, "eth_getFilterLogs", json!([whole_range]))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     let blocks = ok(rpc, "eth_getFilterChanges", json!([block_filter]));
     assert!(blocks.as_array().unwrap().len() as u64 >= 2);
     let pending = ok(rpc, "eth_getFilterChanges", json!([pending_filter]));
-    assert!(pending.as_array().unwrap().contains(&transfer_hash), "{pending}");
-    assert_eq!(ok(rpc, "eth_uninstallFilter", json!([filter_id])), json!(true));
-    assert_eq!(ok(rpc, "eth_uninstallFilter", json!([filter_id])), json!(false));
-    assert_eq!(err(rpc, "eth_getFilterChanges", json!([filter_id])).1, "filter not found");
+    assert!(
+        pending.as_array().unwrap().contains(&transfer_hash),
+        "{pending}"
+    );
+    assert_eq!(
+        ok(rpc, "eth_uninstallFilter", json!([filter_id])),
+        json!(true)
+    );
+    assert_eq!(
+        ok(rpc, "eth_uninstallFilter", json!([filter_id])),
+        json!(false)
+    );
+    assert_eq!(
+        err(rpc, "eth_getFilterChanges", json!([filter_id])).1,
+        "filter not found"
+    );
 
     // The WebSocket got heads in order, both token logs and the pending hash.
     let mut heads = Vec::new();
@@ -525,16 +573,48 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
             _ => panic!("unexpected message {v}"),
         }
     }
-    assert!(heads.len() >= 3 && heads.windows(2).all(|w| w[1] == w[0] + 1), "{heads:?}");
+    assert!(
+        heads.len() >= 3 && heads.windows(2).all(|w| w[1] == w[0] + 1),
+        "{heads:?}"
+    );
     assert_eq!(logs.len(), 2, "{logs:?}");
     assert_eq!(logs[1]["transactionHash"], transfer_hash);
     assert!(pending.contains(&transfer_hash), "{pending:?}");
     let _ = before_transfer;
     // Over plain HTTP there are no subscriptions.
-    assert_eq!(err(rpc, "eth_subscribe", json!(["newHeads"])).1, "notifications not supported");
+    assert_eq!(
+        err(rpc, "eth_subscribe", json!(["newHeads"])).1,
+        "notifications not supported"
+    );
 
     drop(ws);
     let chain = std::sync::Arc::into_inner(chain_ref).unwrap();
     let mut chain = chain;
+    chain.node.take().unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_over_the_limit_are_refused_with_503_and_served_again_later() {
+    let mut chain = Chain::with_limits(parallax_node::rpc::RpcLimits {
+        max_connections: 2,
+        ..Default::default()
+    })
+    .await;
+    let rpc = chain.rpc;
+    tokio::task::spawn_blocking(move || {
+        // Two idle keep-alive connections hold both permits.
+        let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(rpc).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(200));
+        let (status, body) = post(rpc, br#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#);
+        assert_eq!(status, 503, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["message"], "too many connections");
+        drop(held);
+        wait_for("a free connection slot", Duration::from_secs(5), || {
+            post(rpc, br#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#).0 == 200
+        });
+    })
+    .await
+    .unwrap();
     chain.node.take().unwrap().shutdown().await;
 }
