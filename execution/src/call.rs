@@ -932,11 +932,14 @@ struct OverriddenAccount {
     replaced: bool,
 }
 
-/// The base state with the overrides on top, as a revm database.
+/// The base state with the overrides on top, as a revm database. Base reads are cached:
+/// [`estimate_gas`] and [`create_access_list`] run the same message many times.
 struct CallDb<'a, S: ?Sized> {
     base: &'a S,
     accounts: HashMap<Address, OverriddenAccount>,
     codes: HashMap<B256, Bytecode>,
+    read_accounts: HashMap<Address, Option<AccountInfo>>,
+    read_slots: HashMap<(Address, U256), U256>,
 }
 
 impl<'a, S: StateView + ?Sized> CallDb<'a, S> {
@@ -997,6 +1000,8 @@ impl<'a, S: StateView + ?Sized> CallDb<'a, S> {
             base,
             accounts,
             codes,
+            read_accounts: HashMap::default(),
+            read_slots: HashMap::default(),
         })
     }
 }
@@ -1008,14 +1013,21 @@ impl<S: StateView + ?Sized> Database for CallDb<'_, S> {
         if let Some(account) = self.accounts.get(&address) {
             return Ok(Some(account.info.clone()));
         }
-        Ok(self.base.account(address)?.map(to_info))
+        if let Some(info) = self.read_accounts.get(&address) {
+            return Ok(info.clone());
+        }
+        let info = self.base.account(address)?.map(to_info);
+        self.read_accounts.insert(address, info.clone());
+        Ok(info)
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, StateError> {
         if let Some(code) = self.codes.get(&code_hash) {
             return Ok(code.clone());
         }
-        Ok(self.base.code(code_hash)?.unwrap_or_default())
+        let code = self.base.code(code_hash)?.unwrap_or_default();
+        self.codes.insert(code_hash, code.clone());
+        Ok(code)
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, StateError> {
@@ -1027,7 +1039,12 @@ impl<S: StateView + ?Sized> Database for CallDb<'_, S> {
                 return Ok(U256::ZERO);
             }
         }
-        self.base.storage(address, index)
+        if let Some(value) = self.read_slots.get(&(address, index)) {
+            return Ok(*value);
+        }
+        let value = self.base.storage(address, index)?;
+        self.read_slots.insert((address, index), value);
+        Ok(value)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, StateError> {
