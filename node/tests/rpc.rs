@@ -342,7 +342,7 @@ async fn malformed_requests_get_errors_and_the_node_keeps_serving() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn contracts_state_logs_filters_subscriptions_and_proofs() {
-    let mut chain = Chain::start().await;
+    let chain = Chain::start().await;
     let rpc = chain.rpc;
     let (alice, _) = chain.accounts[0];
     let (bob, _) = chain.accounts[1];
