@@ -15,6 +15,7 @@ import {
   expected,
   rpc,
   rpcRaw,
+  target,
   withTimeout,
 } from './lib/harness.mjs';
 
@@ -230,6 +231,14 @@ test('estimateGas: a plain transfer is exactly 21000; a contract call sent with 
     assert.ok(r.gasUsed <= estimate, `gasUsed ${r.gasUsed} > estimate ${estimate}`);
     // geth's binary search stops within 1.5% of the smallest limit that succeeds
     assert.ok(estimate * 1000n <= r.gasUsed * 1016n + 1000n, `estimate ${estimate} far above gasUsed ${r.gasUsed}`);
+  }
+  // an estimate capped below what the call needs is an error, not a number under the cap
+  const data = recorder.interface.encodeFunctionData('fill', [20]);
+  const capped = await rpcRaw('eth_estimateGas', [{ from: alice.address, to: await recorder.getAddress(), data, gas: '0x7530' }]);
+  assert.ok(capped.error, `eth_estimateGas under a 30000 cap should fail: ${JSON.stringify(capped)}`);
+  if (!(await target()).hardhat) {
+    assert.equal(capped.error.code, -32000, JSON.stringify(capped));
+    assert.equal(capped.error.message, 'gas required exceeds allowance (30000)');
   }
   // the same call with too little gas runs out of gas: status 0, the whole limit used
   const estimate = await recorder.fill.estimateGas(20);
