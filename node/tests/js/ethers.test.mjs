@@ -268,11 +268,22 @@ test('getFeeData and a send with its fees', { timeout: TEST_MS }, async () => {
   assert.equal(r.gasPrice, b.baseFeePerGas + tip);
 });
 
-test('rejected transactions: nonce too low, insufficient funds, already known (-32000)', { timeout: TEST_MS }, async () => {
-  const nonce = await provider.getTransactionCount(bob.address, 'latest');
+async function transferBase() {
   const fees = await provider.getFeeData();
-  const base = { to: alice.address, value: 1n, gasLimit: 21_000n, chainId: CHAIN_ID, maxFeePerGas: fees.maxFeePerGas, maxPriorityFeePerGas: fees.maxPriorityFeePerGas, type: 2 };
-  const low = await bob.signTransaction({ ...base, nonce: nonce - 1 });
+  return {
+    to: alice.address,
+    value: 1n,
+    gasLimit: 21_000n,
+    chainId: CHAIN_ID,
+    maxFeePerGas: fees.maxFeePerGas,
+    maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+    type: 2,
+  };
+}
+
+test('a rejected transaction: nonce too low (-32000, geth\'s wording)', { timeout: TEST_MS }, async () => {
+  const nonce = await provider.getTransactionCount(bob.address, 'latest');
+  const low = await bob.signTransaction({ ...(await transferBase()), nonce: nonce - 1 });
   const lowRes = await rpcRaw('eth_sendRawTransaction', [low]);
   assert.ok(lowRes.error, JSON.stringify(lowRes));
   assert.equal(lowRes.error.code, -32000);
@@ -280,19 +291,22 @@ test('rejected transactions: nonce too low, insufficient funds, already known (-
     lowRes.error.message,
     await expected(new RegExp(`^nonce too low: next nonce ${nonce}, tx nonce ${nonce - 1}$`), /^Nonce too low/),
   );
+});
 
+test('a rejected transaction: insufficient funds (-32000, geth\'s wording)', { timeout: TEST_MS }, async () => {
   const poor = ethers.Wallet.createRandom();
-  const broke = await poor.signTransaction({ ...base, nonce: 0 });
+  const broke = await poor.signTransaction({ ...(await transferBase()), nonce: 0 });
   const brokeRes = await rpcRaw('eth_sendRawTransaction', [broke]);
   assert.equal(brokeRes.error?.code, -32000, JSON.stringify(brokeRes));
   assert.match(brokeRes.error.message, await expected(/^insufficient funds for gas \* price \+ value: balance 0, tx cost \d+, overshot \d+$/, /^Sender doesn't have enough funds to send tx/));
+});
 
-  // the same bytes twice: the second is "already known" (hardhat mines the first at once and
-  // reports a nonce problem instead)
-  const ok = await bob.signTransaction({ ...base, nonce });
+test('a rejected transaction: the same bytes twice are "already known" (-32000)', { timeout: TEST_MS }, async () => {
+  const nonce = await provider.getTransactionCount(bob.address, 'latest');
+  const ok = await bob.signTransaction({ ...(await transferBase()), nonce });
   const first = await rpc('eth_sendRawTransaction', [ok]);
   assert.equal(first, ethers.keccak256(ok));
-  // (if the first was already mined, geth says the nonce is too low)
+  // (if the first was already mined, geth says the nonce is too low; hardhat mines at once)
   const again = await rpcRaw('eth_sendRawTransaction', [ok]);
   assert.equal(again.error?.code, -32000, JSON.stringify(again));
   assert.match(again.error.message, await expected(/^(already known|nonce too low: next nonce \d+, tx nonce \d+)$/, /./));
