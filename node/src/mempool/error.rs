@@ -130,7 +130,7 @@ pub enum MempoolError {
         needed: u64,
     },
     /// The nonce is already used.
-    #[error("nonce too low: address {address}, tx: {tx} state: {state}")]
+    #[error("nonce too low: next nonce {state}, tx nonce {tx}")]
     NonceTooLow {
         /// The sender.
         address: Address,
@@ -141,7 +141,8 @@ pub enum MempoolError {
     },
     /// The sender cannot pay for this transaction alone.
     #[error(
-        "insufficient funds for gas * price + value: address {address} have {have} want {want}"
+        "insufficient funds for gas * price + value: balance {have}, tx cost {want}, overshot {}",
+        want.saturating_sub(*have)
     )]
     InsufficientFunds {
         /// The sender.

@@ -560,10 +560,7 @@ fn refuses_nonce_too_low_and_max_nonce() {
     state.set(k.address(), 5, U256::from(10u128.pow(24)));
     let mut pool = pool();
     let e = refuse(&mut pool, transfer(&k, 3, 1), &state, &env());
-    assert_eq!(
-        e.to_string(),
-        format!("nonce too low: address {}, tx: 3 state: 5", k.address())
-    );
+    assert_eq!(e.to_string(), "nonce too low: next nonce 5, tx nonce 3");
     let e = refuse(&mut pool, transfer(&k, u64::MAX, 1), &state, &env());
     assert_eq!(
         e.to_string(),
@@ -585,8 +582,7 @@ fn refuses_insufficient_funds_alone_and_with_pooled_transactions() {
     assert_eq!(
         e.to_string(),
         format!(
-            "insufficient funds for gas * price + value: address {} have {} want {}",
-            k.address(),
+            "insufficient funds for gas * price + value: balance {}, tx cost {}, overshot 1",
             cost - U256::from(1),
             cost
         )

@@ -133,7 +133,7 @@ fn panic_reason(code: u64) -> String {
         0x51 => "uninitialized function",
         _ => return format!("unknown panic code: {code:#x}"),
     };
-    format!("{what} (0x{code:02x})")
+    what.to_owned()
 }
 
 #[cfg(test)]
@@ -163,7 +163,7 @@ mod tests {
             .unwrap();
         assert_eq!(
             RpcError::reverted(&panic).message,
-            "execution reverted: arithmetic underflow or overflow (0x11)"
+            "execution reverted: arithmetic underflow or overflow"
         );
         let custom: Bytes = "0xdeadbeef".parse().unwrap();
         assert_eq!(RpcError::reverted(&custom).message, "execution reverted");

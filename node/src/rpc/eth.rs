@@ -729,7 +729,7 @@ impl Api<'_> {
                 let from = resolve(from_block.as_ref());
                 let to = resolve(to_block.as_ref());
                 if from > to {
-                    return Err(RpcError::params("invalid block range params"));
+                    return Err(RpcError::server("invalid block range params"));
                 }
                 Ok((from, to))
             }
@@ -848,7 +848,7 @@ impl Api<'_> {
             } else {
                 header.gas_used as f64 / header.gas_limit as f64
             });
-            if let Some(p) = &percentiles {
+            if let Some(p) = percentiles.as_ref().filter(|p| !p.is_empty()) {
                 rewards.push(rewards_at(&self.block_tips(&header)?, header.gas_used, p));
             }
             last = Some(header);
@@ -862,7 +862,8 @@ impl Api<'_> {
             base_fee_per_blob_gas: vec![0; count as usize + 1],
             blob_gas_used_ratio: vec![0.0; count as usize],
             oldest_block: oldest,
-            reward: percentiles.map(|_| rewards),
+            // geth leaves `reward` out when no percentiles were asked for.
+            reward: percentiles.filter(|p| !p.is_empty()).map(|_| rewards),
         };
         serde_json::to_value(history).map_err(RpcError::internal)
     }
