@@ -13,7 +13,9 @@ use std::{
 };
 
 mod common;
-use common::{BIN, Procs, block_number, dev, free_addr, free_base, print_log_tails, rpc, start, wait_for};
+use common::{
+    BIN, Procs, block_number, dev, free_addr, free_base, print_log_tails, rpc, start, wait_for,
+};
 
 /// Longest a `node --test` run may take.
 const JS_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -115,7 +117,11 @@ fn chain_id(addr: SocketAddr) -> u64 {
     .unwrap()
 }
 
-fn target_env(read: SocketAddr, send: SocketAddr, validators: usize) -> Vec<(&'static str, String)> {
+fn target_env(
+    read: SocketAddr,
+    send: SocketAddr,
+    validators: usize,
+) -> Vec<(&'static str, String)> {
     vec![
         ("PARALLAX_HTTP", format!("http://{read}")),
         ("PARALLAX_WS", format!("ws://{read}")),
@@ -190,7 +196,8 @@ fn wallet_subset_passes_against_four_validators() {
     }));
     if let Err(panic) = result {
         let logs: Vec<(String, PathBuf)> = (0..4).map(|i| (format!("node{i}"), log(i))).collect();
-        let logs: Vec<(String, &Path)> = logs.iter().map(|(n, p)| (n.clone(), p.as_path())).collect();
+        let logs: Vec<(String, &Path)> =
+            logs.iter().map(|(n, p)| (n.clone(), p.as_path())).collect();
         print_log_tails(&logs, 20);
         std::panic::resume_unwind(panic);
     }
