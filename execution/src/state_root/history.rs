@@ -79,3 +79,137 @@ pub fn reverse_post_state<K: TransactionKind>(
     }
     Ok(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::Header;
+    use alloy_primitives::{KECCAK256_EMPTY, U256};
+    use parallax_storage::{Account, BlockWrite, Database, StateChanges, StorageChanges};
+    use std::collections::BTreeMap;
+
+    fn account(nonce: u64) -> Account {
+        Account {
+            nonce,
+            balance: U256::from(nonce),
+            code_hash: KECCAK256_EMPTY,
+        }
+    }
+
+    /// Commits blocks 0..=3 of the history below (no trie nodes: only changesets matter).
+    fn history() -> (tempfile::TempDir, Database) {
+        let (a, b) = (Address::with_last_byte(1), Address::with_last_byte(2));
+        let slot = B256::with_last_byte(9);
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let blocks: [StateChanges; 4] = [
+            // 0: a exists with slot = 1.
+            StateChanges {
+                accounts: BTreeMap::from([(a, Some(account(1)))]),
+                storage: BTreeMap::from([(
+                    a,
+                    StorageChanges {
+                        wiped: false,
+                        slots: BTreeMap::from([(slot, U256::from(1))]),
+                    },
+                )]),
+                ..Default::default()
+            },
+            // 1: the slot becomes 2, b is created.
+            StateChanges {
+                accounts: BTreeMap::from([(b, Some(account(5)))]),
+                storage: BTreeMap::from([(
+                    a,
+                    StorageChanges {
+                        wiped: false,
+                        slots: BTreeMap::from([(slot, U256::from(2))]),
+                    },
+                )]),
+                ..Default::default()
+            },
+            // 2: a is destroyed (its slot cleared with it).
+            StateChanges {
+                accounts: BTreeMap::from([(a, None)]),
+                ..Default::default()
+            },
+            // 3: b changes.
+            StateChanges {
+                accounts: BTreeMap::from([(b, Some(account(6)))]),
+                ..Default::default()
+            },
+        ];
+        let mut parent = B256::ZERO;
+        for (number, changes) in (0u64..).zip(blocks) {
+            let mut block = BlockWrite::new(Header {
+                number,
+                parent_hash: parent,
+                ..Default::default()
+            });
+            block.state = changes;
+            if number == 0 {
+                db.write_genesis(&block, 1).unwrap();
+            } else {
+                db.write_block(&block).unwrap();
+            }
+            parent = block.hash;
+        }
+        (dir, db)
+    }
+
+    #[test]
+    fn undoes_later_blocks_with_the_first_recorded_before_value() {
+        let (_dir, db) = history();
+        let tx = db.reader().unwrap();
+        let (a, b) = (
+            keccak256(Address::with_last_byte(1)),
+            keccak256(Address::with_last_byte(2)),
+        );
+        let slot = keccak256(B256::with_last_byte(9));
+
+        // After block 0: a as it was (the slot's first later change recorded 1), b absent.
+        let state = reverse_post_state(&tx, 0, 10).unwrap();
+        assert_eq!(
+            state.accounts,
+            BTreeMap::from([(a, Some(account(1))), (b, None)])
+        );
+        assert_eq!(state.storages.len(), 1);
+        assert!(!state.storages[&a].wiped);
+        assert_eq!(
+            state.storages[&a].slots,
+            BTreeMap::from([(slot, U256::from(1))])
+        );
+
+        // After block 1: the destruction's record of the slot (2) is the value then.
+        let state = reverse_post_state(&tx, 1, 10).unwrap();
+        assert_eq!(
+            state.accounts,
+            BTreeMap::from([(a, Some(account(1))), (b, Some(account(5)))])
+        );
+        assert_eq!(
+            state.storages[&a].slots,
+            BTreeMap::from([(slot, U256::from(2))])
+        );
+
+        // After block 2: only b's last change is undone.
+        let state = reverse_post_state(&tx, 2, 10).unwrap();
+        assert_eq!(state.accounts, BTreeMap::from([(b, Some(account(5)))]));
+        assert!(state.storages.is_empty());
+
+        assert!(reverse_post_state(&tx, 3, 0).unwrap().is_empty());
+        assert!(matches!(
+            reverse_post_state(&tx, 0, 2),
+            Err(StateRootError::HistoryTooDeep {
+                requested: 0,
+                head: 3,
+                max_blocks: 2
+            })
+        ));
+        assert!(matches!(
+            reverse_post_state(&tx, 4, 10),
+            Err(StateRootError::Storage(StorageError::BlockNotAvailable {
+                requested: 4,
+                head: Some(3)
+            }))
+        ));
+    }
+}
