@@ -108,6 +108,8 @@ pub struct Shared {
     pub bad_sync_responses: AtomicU64,
     /// A `TxArrived` is queued for the driver.
     tx_signal: std::sync::atomic::AtomicBool,
+    /// Hashes of transactions as the mempool admits them (RPC filters and subscriptions).
+    pub(crate) pending_txs: PendingFeed,
     /// Consensus inputs rejected, by reason.
     rejections: Mutex<HashMap<&'static str, u64>>,
 }
@@ -144,6 +146,16 @@ impl Shared {
             .unwrap_or_default();
         v.sort();
         v
+    }
+}
+
+/// A broadcast of the hashes the mempool admits; lagging receivers lose the oldest.
+#[derive(Debug)]
+pub(crate) struct PendingFeed(pub(crate) broadcast::Sender<B256>);
+
+impl Default for PendingFeed {
+    fn default() -> Self {
+        Self(broadcast::channel(4096).0)
     }
 }
 
@@ -462,6 +474,12 @@ impl Node {
             spec: self.spec.clone(),
             submitter: self.submitter(),
             shared: self.shared.clone(),
+            net: self.net.clone(),
+            commits: self.commits.clone(),
+            pending: self.shared.pending_txs.0.clone(),
+            limits: Arc::new(crate::rpc::RpcLimits::default()),
+            stats: Arc::new(crate::rpc::RpcStats::default()),
+            filters: Arc::new(crate::rpc::filters::Filters::default()),
         }
     }
 
@@ -618,6 +636,11 @@ impl Submitter {
             .unwrap_or(state_nonce)
     }
 
+    /// A pooled transaction.
+    pub fn pooled_tx(&self, hash: &B256) -> Option<Arc<crate::mempool::PooledTx>> {
+        self.mempool.lock().ok().and_then(|m| m.get(hash))
+    }
+
     /// Whether the pool holds a transaction.
     pub fn pooled(&self, hash: &B256) -> bool {
         self.mempool
@@ -651,6 +674,8 @@ fn admit(
     shared
         .mempool_size
         .store(pool.len() as u64, Ordering::Relaxed);
+    drop(pool);
+    let _ = shared.pending_txs.0.send(outcome.hash);
     Ok(outcome.hash)
 }
 

@@ -1,0 +1,965 @@
+//! The `web3_`, `net_`, `eth_` and `parallax_` methods that read the database or the
+//! mempool. Every method runs on the blocking pool with one MDBX read transaction, so a
+//! call sees one consistent snapshot.
+
+use super::{
+    RpcContext,
+    error::{LIMIT_EXCEEDED, RpcError},
+    filters,
+};
+use alloy_consensus::{
+    BlockBody, Header, ReceiptEnvelope, Transaction as _, TxEnvelope,
+    transaction::{Recovered, SignerRecoverable, TransactionInfo},
+};
+use alloy_eips::{
+    BlockId, BlockNumberOrTag, eip1559::BaseFeeParams, eip2718::Encodable2718, eip4895::Withdrawals,
+};
+use alloy_primitives::{Address, B256, Bytes, U64, U256, keccak256};
+use alloy_rpc_types_eth::{
+    Block as RpcBlock, BlockTransactions, FeeHistory, Filter, FilterBlockOption,
+    Header as RpcHeader, Log as RpcLog, Transaction as RpcTransaction, TransactionReceipt,
+};
+use parallax_storage::Reader;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+
+/// Every method this server answers (for per-method counters).
+pub(crate) const METHODS: &[&str] = &[
+    "web3_clientVersion",
+    "web3_sha3",
+    "net_version",
+    "net_listening",
+    "net_peerCount",
+    "eth_chainId",
+    "eth_syncing",
+    "eth_blockNumber",
+    "eth_accounts",
+    "eth_coinbase",
+    "eth_mining",
+    "eth_hashrate",
+    "eth_getBlockByNumber",
+    "eth_getBlockByHash",
+    "eth_getBlockTransactionCountByNumber",
+    "eth_getBlockTransactionCountByHash",
+    "eth_getUncleCountByBlockNumber",
+    "eth_getUncleCountByBlockHash",
+    "eth_getUncleByBlockNumberAndIndex",
+    "eth_getUncleByBlockHashAndIndex",
+    "eth_getTransactionByHash",
+    "eth_getRawTransactionByHash",
+    "eth_getTransactionByBlockNumberAndIndex",
+    "eth_getTransactionByBlockHashAndIndex",
+    "eth_getTransactionReceipt",
+    "eth_getBlockReceipts",
+    "eth_getBalance",
+    "eth_getCode",
+    "eth_getStorageAt",
+    "eth_getTransactionCount",
+    "eth_call",
+    "eth_estimateGas",
+    "eth_createAccessList",
+    "eth_getProof",
+    "eth_gasPrice",
+    "eth_maxPriorityFeePerGas",
+    "eth_feeHistory",
+    "eth_blobBaseFee",
+    "eth_sendRawTransaction",
+    "eth_getLogs",
+    "eth_newFilter",
+    "eth_newBlockFilter",
+    "eth_newPendingTransactionFilter",
+    "eth_getFilterChanges",
+    "eth_getFilterLogs",
+    "eth_uninstallFilter",
+    "eth_subscribe",
+    "eth_unsubscribe",
+    "parallax_validators",
+    "parallax_consensusStatus",
+];
+
+/// The tip suggested when recent blocks carry no transactions (geth's default, 1 gwei).
+const DEFAULT_TIP: u128 = 1_000_000_000;
+/// Blocks the tip oracle samples.
+const TIP_SAMPLE_BLOCKS: u64 = 20;
+/// Tips below this are ignored by the oracle (geth's `IgnorePrice`).
+const IGNORED_TIP: u128 = 2;
+
+/// Runs a method that reads the database.
+pub(crate) fn dispatch(
+    ctx: &RpcContext,
+    method: &str,
+    params: &[Value],
+) -> Result<Value, RpcError> {
+    let reader = ctx.db.reader().map_err(RpcError::internal)?;
+    let api = Api { ctx, reader };
+    api.run(method, params)
+}
+
+/// One call's view: the context and a read snapshot.
+pub(crate) struct Api<'a> {
+    pub(crate) ctx: &'a RpcContext,
+    pub(crate) reader: Reader<'a>,
+}
+
+/// `params[i]`, decoded; a missing optional parameter decodes from `null`.
+pub(crate) fn param<T: DeserializeOwned>(params: &[Value], i: usize) -> Result<T, RpcError> {
+    let v = params.get(i).cloned().unwrap_or(Value::Null);
+    serde_json::from_value(v).map_err(|e| RpcError::params(format!("invalid argument {i}: {e}")))
+}
+
+/// `params[i]`, which must be present.
+pub(crate) fn required<T: DeserializeOwned>(params: &[Value], i: usize) -> Result<T, RpcError> {
+    match params.get(i) {
+        None | Some(Value::Null) => Err(RpcError::params(format!(
+            "missing value for required argument {i}"
+        ))),
+        Some(_) => param(params, i),
+    }
+}
+
+/// Refuses more than `max` parameters, as geth does.
+pub(crate) fn at_most(params: &[Value], max: usize) -> Result<(), RpcError> {
+    if params.len() > max {
+        return Err(RpcError::params(format!(
+            "too many arguments, want at most {max}"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn hex_u64(v: u64) -> Value {
+    Value::String(format!("{v:#x}"))
+}
+
+/// A quantity given as a hex string or a JSON number (geth accepts both for counts).
+fn quantity(params: &[Value], i: usize) -> Result<u64, RpcError> {
+    match params.get(i) {
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .ok_or_else(|| RpcError::params(format!("invalid argument {i}: not a u64"))),
+        _ => required::<U64>(params, i).map(|v| v.to()),
+    }
+}
+
+impl Api<'_> {
+    fn run(&self, method: &str, p: &[Value]) -> Result<Value, RpcError> {
+        let ctx = self.ctx;
+        match method {
+            "web3_clientVersion" => Ok(json!(client_version())),
+            "web3_sha3" => {
+                at_most(p, 1)?;
+                let data: Bytes = required(p, 0)?;
+                Ok(json!(keccak256(&data)))
+            }
+            "net_version" => Ok(json!(ctx.spec.chain_id.to_string())),
+            "eth_chainId" => Ok(hex_u64(ctx.spec.chain_id)),
+            // Committed blocks are final and a node serves only what it committed.
+            "eth_syncing" | "eth_mining" => Ok(json!(false)),
+            "eth_hashrate" => Ok(hex_u64(0)),
+            "eth_blockNumber" => Ok(hex_u64(self.head()?)),
+            "eth_accounts" => Ok(json!([])),
+            "eth_coinbase" => Err(RpcError::server(
+                "etherbase must be explicitly specified",
+            )),
+            "eth_getBlockByNumber" | "eth_getBlockByHash" => {
+                at_most(p, 2)?;
+                let full: bool = param::<Option<bool>>(p, 1)?.unwrap_or(false);
+                let number = if method == "eth_getBlockByHash" {
+                    self.number_of_hash(required(p, 0)?)?
+                } else {
+                    self.number_of_tag(required(p, 0)?)?
+                };
+                match number {
+                    Some(n) => self.block(n, full),
+                    None => Ok(Value::Null),
+                }
+            }
+            "eth_getBlockTransactionCountByNumber" | "eth_getBlockTransactionCountByHash" => {
+                at_most(p, 1)?;
+                let number = if method.ends_with("ByHash") {
+                    self.number_of_hash(required(p, 0)?)?
+                } else {
+                    self.number_of_tag(required(p, 0)?)?
+                };
+                let Some(n) = number else {
+                    return Ok(Value::Null);
+                };
+                let body = self.reader.body(n).map_err(RpcError::internal)?;
+                Ok(body.map_or(Value::Null, |b| hex_u64(u64::from(b.tx_count))))
+            }
+            "eth_getUncleCountByBlockNumber" | "eth_getUncleCountByBlockHash" => {
+                at_most(p, 1)?;
+                let number = if method.ends_with("ByBlockHash") {
+                    self.number_of_hash(required(p, 0)?)?
+                } else {
+                    self.number_of_tag(required(p, 0)?)?
+                };
+                Ok(number.map_or(Value::Null, |_| hex_u64(0)))
+            }
+            "eth_getUncleByBlockNumberAndIndex" | "eth_getUncleByBlockHashAndIndex" => {
+                Ok(Value::Null)
+            }
+            "eth_getTransactionByHash" | "eth_getRawTransactionByHash" => {
+                at_most(p, 1)?;
+                let hash: B256 = required(p, 0)?;
+                let raw = method == "eth_getRawTransactionByHash";
+                if let Some(found) = self
+                    .reader
+                    .transaction_by_hash(hash)
+                    .map_err(RpcError::internal)?
+                {
+                    let n = found.location.block_number;
+                    let index = found.location.index;
+                    if raw {
+                        return Ok(json!(Bytes::from(found.transaction.encoded_2718())));
+                    }
+                    let header = self.header(n)?;
+                    return self.transaction_json(&header, found.transaction, u64::from(index));
+                }
+                // Still pending?
+                match self.ctx.submitter.pooled_tx(&hash) {
+                    Some(tx) if raw => Ok(json!(tx.encoded)),
+                    Some(tx) => {
+                        let rpc = RpcTransaction::from_transaction(
+                            Recovered::new_unchecked(tx.envelope.clone(), tx.sender),
+                            TransactionInfo {
+                                hash: Some(hash),
+                                ..Default::default()
+                            },
+                        );
+                        serde_json::to_value(rpc).map_err(RpcError::internal)
+                    }
+                    None => Ok(Value::Null),
+                }
+            }
+            "eth_getTransactionByBlockNumberAndIndex" | "eth_getTransactionByBlockHashAndIndex" => {
+                at_most(p, 2)?;
+                let number = if method.contains("ByBlockHash") {
+                    self.number_of_hash(required(p, 0)?)?
+                } else {
+                    self.number_of_tag(required(p, 0)?)?
+                };
+                let index: U64 = required(p, 1)?;
+                let Some(n) = number else {
+                    return Ok(Value::Null);
+                };
+                let Ok(index) = u32::try_from(index.to::<u64>()) else {
+                    return Ok(Value::Null);
+                };
+                let Some(tx) = self
+                    .reader
+                    .transaction(n, index)
+                    .map_err(RpcError::internal)?
+                else {
+                    return Ok(Value::Null);
+                };
+                let header = self.header(n)?;
+                self.transaction_json(&header, tx, u64::from(index))
+            }
+            "eth_getTransactionReceipt" => {
+                at_most(p, 1)?;
+                let hash: B256 = required(p, 0)?;
+                let Some(found) = self
+                    .reader
+                    .transaction_by_hash(hash)
+                    .map_err(RpcError::internal)?
+                else {
+                    return Ok(Value::Null);
+                };
+                let n = found.location.block_number;
+                let index = found.location.index as usize;
+                let receipts = self.receipts(n)?;
+                Ok(receipts.into_iter().nth(index).unwrap_or(Value::Null))
+            }
+            "eth_getBlockReceipts" => {
+                at_most(p, 1)?;
+                let id: BlockId = required(p, 0)?;
+                match self.number_of_id(id)? {
+                    Some(n) => Ok(Value::Array(self.receipts(n)?)),
+                    None => Ok(Value::Null),
+                }
+            }
+            "eth_getBalance" | "eth_getTransactionCount" | "eth_getCode" => {
+                at_most(p, 2)?;
+                let address: Address = required(p, 0)?;
+                let tag: Option<BlockId> = param(p, 1)?;
+                let n = self.state_block(tag)?;
+                let account = self.account_at(address, n)?;
+                match method {
+                    "eth_getBalance" => Ok(json!(account.balance)),
+                    "eth_getCode" => {
+                        if account.code_hash == alloy_primitives::KECCAK256_EMPTY {
+                            return Ok(json!(Bytes::new()));
+                        }
+                        let code = self
+                            .reader
+                            .bytecode(account.code_hash)
+                            .map_err(RpcError::internal)?
+                            .unwrap_or_default();
+                        Ok(json!(code))
+                    }
+                    _ => {
+                        let pending = matches!(tag, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+                        let nonce = if pending {
+                            self.ctx.submitter.pending_nonce(address, account.nonce)
+                        } else {
+                            account.nonce
+                        };
+                        Ok(hex_u64(nonce))
+                    }
+                }
+            }
+            "eth_getStorageAt" => {
+                at_most(p, 3)?;
+                let address: Address = required(p, 0)?;
+                let slot: U256 = required::<StorageKey>(p, 1)?.0;
+                let n = self.state_block(param(p, 2)?)?;
+                let slot = B256::from(slot);
+                let value = if n == self.head()? {
+                    self.reader.storage(address, slot)
+                } else {
+                    self.reader.storage_at(address, slot, n)
+                }
+                .map_err(RpcError::internal)?;
+                Ok(json!(B256::from(value)))
+            }
+            "eth_call" | "eth_estimateGas" | "eth_createAccessList" | "eth_getProof" => {
+                self.evm_method(method, p)
+            }
+            "eth_gasPrice" => {
+                let head = self.header(self.head()?)?;
+                let next = next_base_fee(&head);
+                Ok(json!(U256::from(u128::from(next) + self.suggested_tip()?)))
+            }
+            "eth_maxPriorityFeePerGas" => Ok(json!(U256::from(self.suggested_tip()?))),
+            "eth_blobBaseFee" => Ok(hex_u64(1)),
+            "eth_feeHistory" => {
+                at_most(p, 3)?;
+                let count = quantity(p, 0)?;
+                let newest: BlockNumberOrTag = required(p, 1)?;
+                let percentiles: Option<Vec<f64>> = param(p, 2)?;
+                self.fee_history(count, newest, percentiles)
+            }
+            "eth_sendRawTransaction" => {
+                at_most(p, 1)?;
+                let raw: Bytes = required(p, 0)?;
+                let hash = self
+                    .ctx
+                    .submitter
+                    .submit(&raw)
+                    .map_err(|e| RpcError::server(e.to_string()))?;
+                Ok(json!(hash))
+            }
+            "eth_getLogs" => {
+                at_most(p, 1)?;
+                let filter: Filter = required(p, 0)?;
+                let logs = self.logs(&filter)?;
+                serde_json::to_value(logs).map_err(RpcError::internal)
+            }
+            "eth_newFilter" => {
+                at_most(p, 1)?;
+                let filter: Filter = required(p, 0)?;
+                // Check the range now, as geth does, so a bad filter fails at install.
+                self.log_range(&filter)?;
+                let next = self.head()? + 1;
+                ctx.filters.install(filters::Kind::Logs { filter, next }, &ctx.limits)
+            }
+            "eth_newBlockFilter" => {
+                let next = self.head()? + 1;
+                ctx.filters.install(filters::Kind::Blocks { next }, &ctx.limits)
+            }
+            "eth_newPendingTransactionFilter" => ctx.filters.install(
+                filters::Kind::Pending {
+                    hashes: Default::default(),
+                },
+                &ctx.limits,
+            ),
+            "eth_getFilterChanges" => {
+                at_most(p, 1)?;
+                let id: String = required(p, 0)?;
+                filters::changes(self, &id)
+            }
+            "eth_getFilterLogs" => {
+                at_most(p, 1)?;
+                let id: String = required(p, 0)?;
+                let filter = ctx.filters.log_filter(&id)?;
+                let logs = self.logs(&filter)?;
+                serde_json::to_value(logs).map_err(RpcError::internal)
+            }
+            "eth_uninstallFilter" => {
+                at_most(p, 1)?;
+                let id: String = required(p, 0)?;
+                Ok(json!(ctx.filters.uninstall(&id)))
+            }
+            "parallax_validators" => Ok(Value::Array(
+                ctx.spec
+                    .validators
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        json!({
+                            "index": i,
+                            "name": v.name,
+                            "consensusKey": format!("0x{}", hex::encode(v.consensus_key.to_bytes())),
+                            "bridgeAddress": v.bridge_address,
+                            "votingPower": hex_u64(v.voting_power),
+                            "peerId": v.peer_id.to_string(),
+                        })
+                    })
+                    .collect(),
+            )),
+            "parallax_consensusStatus" => {
+                let s = &ctx.shared;
+                let last_commit_ms = s.last_commit_ms.load(Ordering::Relaxed);
+                Ok(json!({
+                    "head": hex_u64(self.head()?),
+                    "round": hex_u64(s.round.load(Ordering::Relaxed)),
+                    "leader": s.leader.load(Ordering::Relaxed),
+                    "highestQcRound": hex_u64(s.highest_qc_round.load(Ordering::Relaxed)),
+                    "committedRound": hex_u64(s.committed_round.load(Ordering::Relaxed)),
+                    "lockedRound": hex_u64(s.locked_round.load(Ordering::Relaxed)),
+                    "lastVotedRound": hex_u64(s.last_voted_round.load(Ordering::Relaxed)),
+                    "lastCommitMs": (last_commit_ms != 0).then_some(last_commit_ms),
+                    "commits": s.commits.load(Ordering::Relaxed),
+                    "mempoolSize": s.mempool_size.load(Ordering::Relaxed),
+                }))
+            }
+            other => Err(RpcError::method_not_found(other)),
+        }
+    }
+
+    /// The committed head's number.
+    pub(crate) fn head(&self) -> Result<u64, RpcError> {
+        Ok(self
+            .reader
+            .head_number()
+            .map_err(RpcError::internal)?
+            .unwrap_or(0))
+    }
+
+    /// The header of a stored block.
+    pub(crate) fn header(&self, n: u64) -> Result<Header, RpcError> {
+        self.reader
+            .header(n)
+            .map_err(RpcError::internal)?
+            .ok_or_else(RpcError::header_not_found)
+    }
+
+    /// A block tag's number; `None` when the block does not exist (yet).
+    pub(crate) fn number_of_tag(&self, tag: BlockNumberOrTag) -> Result<Option<u64>, RpcError> {
+        let head = self.head()?;
+        Ok(match tag {
+            // BFT finality: the committed head is final, and there is no pending block
+            // beyond what the mempool holds.
+            BlockNumberOrTag::Latest
+            | BlockNumberOrTag::Safe
+            | BlockNumberOrTag::Finalized
+            | BlockNumberOrTag::Pending => Some(head),
+            BlockNumberOrTag::Earliest => Some(0),
+            BlockNumberOrTag::Number(n) => (n <= head).then_some(n),
+        })
+    }
+
+    /// A block hash's number; `None` when no committed block has it.
+    pub(crate) fn number_of_hash(&self, hash: B256) -> Result<Option<u64>, RpcError> {
+        self.reader.block_number(hash).map_err(RpcError::internal)
+    }
+
+    /// An EIP-1898 block id's number (committed blocks are all canonical).
+    pub(crate) fn number_of_id(&self, id: BlockId) -> Result<Option<u64>, RpcError> {
+        match id {
+            BlockId::Hash(h) => self.number_of_hash(h.block_hash),
+            BlockId::Number(tag) => self.number_of_tag(tag),
+        }
+    }
+
+    /// The block whose post-state a state method reads (`latest` when absent); geth's
+    /// "header not found" when there is no such block.
+    pub(crate) fn state_block(&self, id: Option<BlockId>) -> Result<u64, RpcError> {
+        let id = id.unwrap_or(BlockId::Number(BlockNumberOrTag::Latest));
+        match &id {
+            BlockId::Hash(h) => self
+                .number_of_hash(h.block_hash)?
+                .ok_or_else(|| RpcError::server("header for hash not found")),
+            BlockId::Number(_) => self
+                .number_of_id(id)?
+                .ok_or_else(RpcError::header_not_found),
+        }
+    }
+
+    /// The account after block `n` (empty when it does not exist).
+    pub(crate) fn account_at(
+        &self,
+        address: Address,
+        n: u64,
+    ) -> Result<parallax_storage::Account, RpcError> {
+        let account = if n == self.head()? {
+            self.reader.account(address)
+        } else {
+            self.reader.account_at(address, n)
+        }
+        .map_err(RpcError::internal)?;
+        Ok(account.unwrap_or_default())
+    }
+
+    /// A block as `eth_getBlockBy*` returns it.
+    fn block(&self, n: u64, full: bool) -> Result<Value, RpcError> {
+        let header = self.header(n)?;
+        let txs = self
+            .reader
+            .transactions(n)
+            .map_err(RpcError::internal)?
+            .unwrap_or_default();
+        let hash = header.hash_slow();
+        let body = BlockBody {
+            transactions: txs,
+            ommers: Vec::new(),
+            withdrawals: header.withdrawals_root.map(|_| Withdrawals::default()),
+        };
+        let size = alloy_consensus::Block::<TxEnvelope>::rlp_length_for(&header, &body);
+        let withdrawals = body.withdrawals.clone();
+        let transactions = if full {
+            let mut list = Vec::with_capacity(body.transactions.len());
+            for (i, tx) in body.transactions.into_iter().enumerate() {
+                list.push(self.rpc_transaction(&header, hash, tx, i as u64)?);
+            }
+            BlockTransactions::Full(list)
+        } else {
+            BlockTransactions::Hashes(body.transactions.iter().map(|t| *t.tx_hash()).collect())
+        };
+        let block = RpcBlock {
+            header: RpcHeader {
+                hash,
+                inner: header,
+                total_difficulty: Some(U256::ZERO),
+                size: Some(U256::from(size)),
+            },
+            uncles: Vec::new(),
+            transactions,
+            withdrawals,
+        };
+        serde_json::to_value(block).map_err(RpcError::internal)
+    }
+
+    /// A newHeads notification's header.
+    pub(crate) fn rpc_header(&self, n: u64) -> Result<Value, RpcError> {
+        let header = self.header(n)?;
+        let hash = header.hash_slow();
+        let rpc = RpcHeader {
+            hash,
+            inner: header,
+            total_difficulty: Some(U256::ZERO),
+            size: None,
+        };
+        serde_json::to_value(rpc).map_err(RpcError::internal)
+    }
+
+    fn rpc_transaction(
+        &self,
+        header: &Header,
+        block_hash: B256,
+        tx: TxEnvelope,
+        index: u64,
+    ) -> Result<RpcTransaction, RpcError> {
+        let from = tx
+            .recover_signer()
+            .map_err(|e| RpcError::internal(format!("stored transaction: {e}")))?;
+        let hash = *tx.tx_hash();
+        Ok(RpcTransaction::from_transaction(
+            Recovered::new_unchecked(tx, from),
+            TransactionInfo {
+                hash: Some(hash),
+                index: Some(index),
+                block_hash: Some(block_hash),
+                block_number: Some(header.number),
+                base_fee: header.base_fee_per_gas,
+                block_timestamp: None,
+            },
+        ))
+    }
+
+    fn transaction_json(
+        &self,
+        header: &Header,
+        tx: TxEnvelope,
+        index: u64,
+    ) -> Result<Value, RpcError> {
+        let rpc = self.rpc_transaction(header, header.hash_slow(), tx, index)?;
+        serde_json::to_value(rpc).map_err(RpcError::internal)
+    }
+
+    /// The receipts of block `n`, as `eth_getTransactionReceipt` returns each.
+    fn receipts(&self, n: u64) -> Result<Vec<Value>, RpcError> {
+        let header = self.header(n)?;
+        let block_hash = header.hash_slow();
+        let txs = self
+            .reader
+            .transactions(n)
+            .map_err(RpcError::internal)?
+            .unwrap_or_default();
+        let receipts = self
+            .reader
+            .receipts(n)
+            .map_err(RpcError::internal)?
+            .unwrap_or_default();
+        let mut out = Vec::with_capacity(receipts.len());
+        let mut previous_gas = 0u64;
+        let mut log_index = 0u64;
+        for (i, (tx, receipt)) in txs.iter().zip(receipts).enumerate() {
+            let from = tx
+                .recover_signer()
+                .map_err(|e| RpcError::internal(format!("stored transaction: {e}")))?;
+            let hash = *tx.tx_hash();
+            let cumulative = receipt.cumulative_gas_used();
+            let gas_used = cumulative.saturating_sub(previous_gas);
+            previous_gas = cumulative;
+            let contract_address = tx.to().is_none().then(|| from.create(tx.nonce()));
+            let inner: ReceiptEnvelope<RpcLog> = receipt.map_logs(|log| {
+                let rpc = RpcLog {
+                    inner: log,
+                    block_hash: Some(block_hash),
+                    block_number: Some(n),
+                    block_timestamp: Some(header.timestamp),
+                    transaction_hash: Some(hash),
+                    transaction_index: Some(i as u64),
+                    log_index: Some(log_index),
+                    removed: false,
+                };
+                log_index += 1;
+                rpc
+            });
+            let rpc = TransactionReceipt {
+                inner,
+                transaction_hash: hash,
+                transaction_index: Some(i as u64),
+                block_hash: Some(block_hash),
+                block_number: Some(n),
+                gas_used,
+                effective_gas_price: tx.effective_gas_price(header.base_fee_per_gas),
+                blob_gas_used: None,
+                blob_gas_price: None,
+                from,
+                to: tx.to(),
+                contract_address,
+            };
+            out.push(serde_json::to_value(rpc).map_err(RpcError::internal)?);
+        }
+        Ok(out)
+    }
+
+    /// The matching logs of block `n`.
+    pub(crate) fn block_logs(&self, n: u64, filter: &Filter) -> Result<Vec<RpcLog>, RpcError> {
+        let header = self.header(n)?;
+        if !filter.matches_bloom(header.logs_bloom) {
+            return Ok(Vec::new());
+        }
+        let block_hash = header.hash_slow();
+        let receipts = self
+            .reader
+            .receipts(n)
+            .map_err(RpcError::internal)?
+            .unwrap_or_default();
+        let mut txs: Option<Vec<TxEnvelope>> = None;
+        let mut out = Vec::new();
+        let mut log_index = 0u64;
+        for (i, receipt) in receipts.iter().enumerate() {
+            for log in receipt.logs() {
+                if filter.matches(log) {
+                    if txs.is_none() {
+                        txs = Some(
+                            self.reader
+                                .transactions(n)
+                                .map_err(RpcError::internal)?
+                                .unwrap_or_default(),
+                        );
+                    }
+                    let hash = txs.as_ref().and_then(|t| t.get(i)).map(|t| *t.tx_hash());
+                    out.push(RpcLog {
+                        inner: log.clone(),
+                        block_hash: Some(block_hash),
+                        block_number: Some(n),
+                        block_timestamp: Some(header.timestamp),
+                        transaction_hash: hash,
+                        transaction_index: Some(i as u64),
+                        log_index: Some(log_index),
+                        removed: false,
+                    });
+                }
+                log_index += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The blocks a log filter covers: from `fromBlock` (default latest) to `toBlock`
+    /// (default latest), or the one block with `blockHash`.
+    pub(crate) fn log_range(&self, filter: &Filter) -> Result<(u64, u64), RpcError> {
+        let head = self.head()?;
+        let resolve = |tag: Option<&BlockNumberOrTag>| -> u64 {
+            match tag {
+                None
+                | Some(
+                    BlockNumberOrTag::Latest
+                    | BlockNumberOrTag::Safe
+                    | BlockNumberOrTag::Finalized
+                    | BlockNumberOrTag::Pending,
+                ) => head,
+                Some(BlockNumberOrTag::Earliest) => 0,
+                Some(BlockNumberOrTag::Number(n)) => *n,
+            }
+        };
+        match &filter.block_option {
+            FilterBlockOption::AtBlockHash(hash) => {
+                let n = self
+                    .number_of_hash(*hash)?
+                    .ok_or_else(|| RpcError::server("unknown block"))?;
+                Ok((n, n))
+            }
+            FilterBlockOption::Range {
+                from_block,
+                to_block,
+            } => {
+                let from = resolve(from_block.as_ref());
+                let to = resolve(to_block.as_ref());
+                if from > to {
+                    return Err(RpcError::params("invalid block range params"));
+                }
+                Ok((from, to))
+            }
+        }
+    }
+
+    /// `eth_getLogs`: the matching logs of a bounded range.
+    pub(crate) fn logs(&self, filter: &Filter) -> Result<Vec<RpcLog>, RpcError> {
+        let (from, to) = self.log_range(filter)?;
+        let to = to.min(self.head()?);
+        let limits = &self.ctx.limits;
+        if to >= from && to - from >= limits.max_log_range {
+            return Err(RpcError::new(
+                LIMIT_EXCEEDED,
+                format!("query exceeds max block range {}", limits.max_log_range),
+            ));
+        }
+        let mut out = Vec::new();
+        for n in from..=to {
+            out.extend(self.block_logs(n, filter)?);
+            if out.len() > limits.max_logs {
+                return Err(RpcError::new(
+                    LIMIT_EXCEEDED,
+                    format!("query returned more than {} results", limits.max_logs),
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The effective tips (with their gas) of block `n`'s transactions, lowest first.
+    fn block_tips(&self, header: &Header) -> Result<Vec<(u128, u64)>, RpcError> {
+        let n = header.number;
+        let base_fee = header.base_fee_per_gas.unwrap_or(0);
+        let txs = self
+            .reader
+            .transactions(n)
+            .map_err(RpcError::internal)?
+            .unwrap_or_default();
+        let receipts = self
+            .reader
+            .receipts(n)
+            .map_err(RpcError::internal)?
+            .unwrap_or_default();
+        let mut previous = 0;
+        let mut tips: Vec<(u128, u64)> = txs
+            .iter()
+            .zip(&receipts)
+            .map(|(tx, r)| {
+                let gas = r.cumulative_gas_used().saturating_sub(previous);
+                previous = r.cumulative_gas_used();
+                let tip = tx.effective_tip_per_gas(base_fee).unwrap_or(0);
+                (tip, gas)
+            })
+            .collect();
+        tips.sort_unstable();
+        Ok(tips)
+    }
+
+    /// geth's tip oracle: the 60th percentile of the recent blocks' lowest tips (tips below
+    /// 2 wei ignored), 1 gwei when they carried nothing.
+    fn suggested_tip(&self) -> Result<u128, RpcError> {
+        let head = self.head()?;
+        let mut samples = Vec::new();
+        for n in head.saturating_sub(TIP_SAMPLE_BLOCKS - 1)..=head {
+            let header = self.header(n)?;
+            let tips = self.block_tips(&header)?;
+            // geth samples the few cheapest transactions of each block.
+            samples.extend(
+                tips.iter()
+                    .map(|(tip, _)| *tip)
+                    .filter(|t| *t >= IGNORED_TIP)
+                    .take(3),
+            );
+        }
+        if samples.is_empty() {
+            return Ok(DEFAULT_TIP);
+        }
+        samples.sort_unstable();
+        Ok(samples[(samples.len() - 1) * 60 / 100])
+    }
+
+    fn fee_history(
+        &self,
+        count: u64,
+        newest: BlockNumberOrTag,
+        percentiles: Option<Vec<f64>>,
+    ) -> Result<Value, RpcError> {
+        if let Some(p) = &percentiles {
+            for (i, v) in p.iter().enumerate() {
+                if !(0.0..=100.0).contains(v) || (i > 0 && *v < p[i - 1]) {
+                    return Err(RpcError::params(format!("invalid reward percentile: {v}")));
+                }
+            }
+        }
+        let newest = self
+            .number_of_tag(newest)?
+            .ok_or_else(|| RpcError::params("request beyond head block"))?;
+        let count = count.min(self.ctx.limits.max_fee_history).min(newest + 1);
+        if count == 0 {
+            return Ok(
+                json!({"oldestBlock": hex_u64(0), "baseFeePerGas": [], "gasUsedRatio": [],
+                "baseFeePerBlobGas": [], "blobGasUsedRatio": []}),
+            );
+        }
+        let oldest = newest + 1 - count;
+        let mut base_fees = Vec::with_capacity(count as usize + 1);
+        let mut ratios = Vec::with_capacity(count as usize);
+        let mut rewards = Vec::new();
+        let mut last = None;
+        for n in oldest..=newest {
+            let header = self.header(n)?;
+            base_fees.push(u128::from(header.base_fee_per_gas.unwrap_or(0)));
+            ratios.push(if header.gas_limit == 0 {
+                0.0
+            } else {
+                header.gas_used as f64 / header.gas_limit as f64
+            });
+            if let Some(p) = &percentiles {
+                rewards.push(rewards_at(&self.block_tips(&header)?, header.gas_used, p));
+            }
+            last = Some(header);
+        }
+        if let Some(head) = &last {
+            base_fees.push(u128::from(next_base_fee(head)));
+        }
+        let history = FeeHistory {
+            base_fee_per_gas: base_fees,
+            gas_used_ratio: ratios,
+            base_fee_per_blob_gas: vec![0; count as usize + 1],
+            blob_gas_used_ratio: vec![0.0; count as usize],
+            oldest_block: oldest,
+            reward: percentiles.map(|_| rewards),
+        };
+        serde_json::to_value(history).map_err(RpcError::internal)
+    }
+}
+
+/// A storage slot given as any hex quantity or 32-byte word (geth accepts both).
+struct StorageKey(U256);
+
+impl<'de> serde::Deserialize<'de> for StorageKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let hex = s
+            .strip_prefix("0x")
+            .or_else(|| s.strip_prefix("0X"))
+            .ok_or_else(|| serde::de::Error::custom("hex string without 0x prefix"))?;
+        if hex.len() > 64 {
+            return Err(serde::de::Error::custom(
+                "hex string too long for a storage key",
+            ));
+        }
+        U256::from_str_radix(if hex.is_empty() { "0" } else { hex }, 16)
+            .map(StorageKey)
+            .map_err(|_| serde::de::Error::custom("invalid hex string"))
+    }
+}
+
+/// The base fee of the block after `header`.
+pub(crate) fn next_base_fee(header: &Header) -> u64 {
+    header
+        .next_block_base_fee(BaseFeeParams::ethereum())
+        .unwrap_or(0)
+}
+
+/// geth's fee-history rewards: for each percentile, the tip of the transaction at which the
+/// block's cumulative gas reaches that share.
+fn rewards_at(tips: &[(u128, u64)], gas_used: u64, percentiles: &[f64]) -> Vec<u128> {
+    if tips.is_empty() {
+        return vec![0; percentiles.len()];
+    }
+    let mut out = Vec::with_capacity(percentiles.len());
+    let mut i = 0;
+    let mut sum = tips[0].1;
+    for p in percentiles {
+        let threshold = (gas_used as f64 * p / 100.0) as u64;
+        while sum < threshold && i < tips.len() - 1 {
+            i += 1;
+            sum += tips[i].1;
+        }
+        out.push(tips[i].0);
+    }
+    out
+}
+
+/// `web3_clientVersion`.
+pub(crate) fn client_version() -> String {
+    format!(
+        "parallax/v{}/{}-{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fee_history_rewards_follow_gas_weighted_percentiles() {
+        // Three transactions: tips 1, 5, 10 with gas 21000, 50000, 29000 (100000 total).
+        let tips = [(1, 21_000), (5, 50_000), (10, 29_000)];
+        assert_eq!(
+            rewards_at(&tips, 100_000, &[0.0, 20.0, 25.0, 70.0, 75.0, 100.0]),
+            vec![1, 1, 5, 5, 10, 10]
+        );
+        assert_eq!(rewards_at(&[], 0, &[50.0]), vec![0]);
+    }
+
+    #[test]
+    fn storage_keys_accept_quantities_and_words() {
+        let k: StorageKey = serde_json::from_value(json!("0x0")).unwrap();
+        assert_eq!(k.0, U256::ZERO);
+        let k: StorageKey =
+            serde_json::from_value(json!(format!("0x{}", "0".repeat(63) + "2"))).unwrap();
+        assert_eq!(k.0, U256::from(2));
+        assert!(serde_json::from_value::<StorageKey>(json!("2")).is_err());
+        assert!(
+            serde_json::from_value::<StorageKey>(json!(format!("0x{}", "1".repeat(65)))).is_err()
+        );
+    }
+
+    #[test]
+    fn missing_and_extra_arguments_use_geths_words() {
+        let e = required::<Address>(&[], 0).unwrap_err();
+        assert_eq!(e.message, "missing value for required argument 0");
+        assert_eq!(e.code, -32602);
+        let e = at_most(&[json!(1), json!(2)], 1).unwrap_err();
+        assert_eq!(e.message, "too many arguments, want at most 1");
+        let e = required::<Address>(&[json!("0x12")], 0).unwrap_err();
+        assert!(
+            e.message.starts_with("invalid argument 0:"),
+            "{}",
+            e.message
+        );
+    }
+}

@@ -1,0 +1,534 @@
+//! Ethereum JSON-RPC 2.0 over HTTP and WebSocket on one address, for wallets (MetaMask),
+//! dapp libraries (ethers, viem, web3.py) and scripts (Foundry, Hardhat).
+//!
+//! - Transport ([`RpcServer`]): `POST /` is HTTP JSON-RPC, `GET /` upgrades to a WebSocket
+//!   (the same methods plus `eth_subscribe`). CORS allows any origin so browser wallets can
+//!   call it. Batches, request bodies, WebSocket messages, open connections, subscriptions,
+//!   installed filters, `eth_getLogs` ranges and results, and `eth_call`'s gas and time are
+//!   bounded ([`RpcLimits`]); going over a limit is a clear error, never a crash.
+//! - Methods ([`eth`]): the `web3_`, `net_` and `eth_` methods geth serves for a full node,
+//!   reading committed blocks and state (at any block, through the storage's history) from
+//!   MDBX, plus `parallax_validators` and `parallax_consensusStatus`.
+//! - Filters and subscriptions ([`filters`], [`pubsub`]) follow committed blocks and the
+//!   mempool.
+//!
+//! Errors ([`error`]) use geth's codes and wording: -32700, -32600, -32601 "the method X does
+//! not exist/is not available", -32602, -32000 for rejected transactions and missing blocks,
+//! and 3 "execution reverted: …" with the revert data.
+
+pub(crate) mod error;
+pub(crate) mod eth;
+pub(crate) mod evm;
+pub(crate) mod filters;
+pub(crate) mod pubsub;
+
+use crate::{
+    chain::{ChainSpec, ExecutedBlock},
+    network::NetworkHandle,
+    service::{Shared, Submitter},
+};
+use alloy_primitives::B256;
+use axum::{
+    Router,
+    body::Body,
+    extract::{State, WebSocketUpgrade},
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use error::{INVALID_REQUEST, PARSE_ERROR, RpcError};
+use parallax_storage::Database;
+use serde_json::{Value, json};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    pin::Pin,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    task::{Context, Poll},
+    time::Duration,
+};
+use tokio::{
+    io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf},
+    net::{TcpListener, TcpStream},
+    sync::{OwnedSemaphorePermit, Semaphore, broadcast, oneshot},
+};
+use tracing::{debug, info, warn};
+
+/// The RPC server's limits.
+#[derive(Debug, Clone)]
+pub struct RpcLimits {
+    /// Largest HTTP request body or WebSocket message, in bytes.
+    pub max_request_bytes: usize,
+    /// Most calls in one batch.
+    pub max_batch: usize,
+    /// Most open connections (HTTP and WebSocket together).
+    pub max_connections: usize,
+    /// Most blocks one `eth_getLogs` (or filter poll) may scan.
+    pub max_log_range: u64,
+    /// Most logs one `eth_getLogs` may return.
+    pub max_logs: usize,
+    /// Gas cap of `eth_call`, `eth_estimateGas` and `eth_createAccessList`.
+    pub gas_cap: u64,
+    /// Time limit of one EVM call.
+    pub evm_timeout: Duration,
+    /// Most installed filters.
+    pub max_filters: usize,
+    /// A filter not polled for this long is removed.
+    pub filter_ttl: Duration,
+    /// Most subscriptions on one WebSocket.
+    pub max_subscriptions: usize,
+    /// Most blocks `eth_feeHistory` reports.
+    pub max_fee_history: u64,
+}
+
+impl Default for RpcLimits {
+    fn default() -> Self {
+        Self {
+            max_request_bytes: 5 * 1024 * 1024,
+            max_batch: 100,
+            max_connections: 512,
+            max_log_range: 10_000,
+            max_logs: 10_000,
+            gas_cap: 50_000_000,
+            evm_timeout: Duration::from_secs(5),
+            max_filters: 1024,
+            filter_ttl: Duration::from_secs(300),
+            max_subscriptions: 128,
+            max_fee_history: 1024,
+        }
+    }
+}
+
+/// Request counters (read by metrics).
+#[derive(Debug, Default)]
+pub struct RpcStats {
+    /// Calls answered, by method (unknown methods count under `unknown`).
+    calls: Mutex<HashMap<&'static str, u64>>,
+    /// Calls answered with an error.
+    pub errors: AtomicU64,
+    /// Requests that were not JSON or not JSON-RPC.
+    pub malformed: AtomicU64,
+    /// Requests over a size or batch limit.
+    pub oversized: AtomicU64,
+    /// Connections refused at the connection limit.
+    pub refused_connections: AtomicU64,
+    /// WebSocket connections closed because the client did not keep up.
+    pub slow_subscribers: AtomicU64,
+}
+
+impl RpcStats {
+    fn count_call(&self, method: &str) {
+        let label = eth::METHODS
+            .iter()
+            .find(|m| **m == method)
+            .copied()
+            .unwrap_or("unknown");
+        if let Ok(mut calls) = self.calls.lock() {
+            *calls.entry(label).or_default() += 1;
+        }
+    }
+
+    /// Calls by method, sorted.
+    pub fn calls(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<_> = self
+            .calls
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// What the handlers read.
+#[derive(Clone)]
+pub(crate) struct RpcContext {
+    pub(crate) db: Arc<Database>,
+    pub(crate) spec: Arc<ChainSpec>,
+    pub(crate) submitter: Submitter,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) net: Option<NetworkHandle>,
+    pub(crate) commits: broadcast::Sender<Arc<ExecutedBlock>>,
+    pub(crate) pending: broadcast::Sender<B256>,
+    pub(crate) limits: Arc<RpcLimits>,
+    pub(crate) stats: Arc<RpcStats>,
+    pub(crate) filters: Arc<filters::Filters>,
+}
+
+/// A running RPC server.
+pub(crate) struct RpcServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    feeder: tokio::task::JoinHandle<()>,
+}
+
+impl RpcServer {
+    /// Binds `addr` and serves HTTP and WebSocket JSON-RPC.
+    pub(crate) async fn start(addr: SocketAddr, ctx: RpcContext) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let listener = LimitedListener {
+            inner: listener,
+            permits: Arc::new(Semaphore::new(ctx.limits.max_connections)),
+            stats: ctx.stats.clone(),
+        };
+        let feeder = tokio::spawn(filters::feed_pending(
+            ctx.filters.clone(),
+            ctx.pending.subscribe(),
+        ));
+        let cors = tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::Any)
+            .allow_methods([
+                axum::http::Method::GET,
+                axum::http::Method::POST,
+                axum::http::Method::OPTIONS,
+            ])
+            .allow_headers(tower_http::cors::Any)
+            .max_age(Duration::from_secs(86_400));
+        let app = Router::new()
+            .route("/", get(websocket).post(http))
+            .layer(cors)
+            .with_state(ctx);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let serve = axum::serve(listener, app).with_graceful_shutdown(async {
+                let _ = stopped.await;
+            });
+            if let Err(e) = serve.await {
+                tracing::error!(error = %e, "rpc server failed");
+            }
+        });
+        info!(%addr, "JSON-RPC listening (HTTP and WebSocket)");
+        Ok(Self {
+            addr,
+            stop: Some(stop),
+            task,
+            feeder,
+        })
+    }
+
+    /// The bound address.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops serving. Open WebSockets are closed when the runtime stops.
+    pub(crate) async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.feeder.abort();
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
+        self.task.abort();
+    }
+}
+
+/// A TCP listener that holds at most `permits` connections open; one more is answered with
+/// HTTP 503 and closed.
+struct LimitedListener {
+    inner: TcpListener,
+    permits: Arc<Semaphore>,
+    stats: Arc<RpcStats>,
+}
+
+/// A connection holding its permit.
+struct LimitedStream {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            let (stream, peer) = match self.inner.accept().await {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    warn!(error = %e, "accepting an RPC connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            match self.permits.clone().try_acquire_owned() {
+                Ok(permit) => {
+                    return (
+                        LimitedStream {
+                            stream,
+                            _permit: permit,
+                        },
+                        peer,
+                    );
+                }
+                Err(_) => {
+                    self.stats
+                        .refused_connections
+                        .fetch_add(1, Ordering::Relaxed);
+                    debug!(%peer, "RPC connection refused: too many connections");
+                    tokio::spawn(refuse(stream));
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// Answers a connection over the limit with 503 and a JSON-RPC error, then closes it.
+async fn refuse(mut stream: TcpStream) {
+    let body = json!({"jsonrpc": "2.0", "id": null, "error":
+        {"code": -32000, "message": "too many connections"}})
+    .to_string();
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = stream.write_all(response.as_bytes()).await;
+        let _ = stream.shutdown().await;
+    })
+    .await;
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
+/// `POST /`: one JSON-RPC request or batch.
+async fn http(State(ctx): State<RpcContext>, body: Body) -> Response {
+    let bytes = match axum::body::to_bytes(body, ctx.limits.max_request_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            ctx.stats.oversized.fetch_add(1, Ordering::Relaxed);
+            let e = RpcError::new(
+                INVALID_REQUEST,
+                format!(
+                    "request body too large: the limit is {} bytes",
+                    ctx.limits.max_request_bytes
+                ),
+            );
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                error_response(Value::Null, &e),
+            );
+        }
+    };
+    match handle_message(&ctx, &bytes, None).await {
+        Some(response) => json_response(StatusCode::OK, response),
+        None => StatusCode::OK.into_response(),
+    }
+}
+
+/// `GET /`: upgrade to a WebSocket.
+async fn websocket(State(ctx): State<RpcContext>, upgrade: WebSocketUpgrade) -> Response {
+    let max = ctx.limits.max_request_bytes;
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| pubsub::serve(ctx, socket))
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A response object carrying an error.
+pub(crate) fn error_response(id: Value, e: &RpcError) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "error": e.to_json()}).to_string()
+}
+
+/// Handles one message (a request or a batch); `None` when nothing is to be answered (only
+/// notifications).
+pub(crate) async fn handle_message(
+    ctx: &RpcContext,
+    bytes: &[u8],
+    conn: Option<&pubsub::Connection>,
+) -> Option<String> {
+    let request: Value = match serde_json::from_slice(bytes) {
+        Ok(v) => v,
+        Err(e) => {
+            ctx.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            let e = RpcError::new(PARSE_ERROR, format!("parse error: {e}"));
+            return Some(error_response(Value::Null, &e));
+        }
+    };
+    match request {
+        Value::Array(calls) => {
+            if calls.is_empty() {
+                ctx.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                return Some(error_response(
+                    Value::Null,
+                    &RpcError::new(INVALID_REQUEST, "empty batch"),
+                ));
+            }
+            if calls.len() > ctx.limits.max_batch {
+                ctx.stats.oversized.fetch_add(1, Ordering::Relaxed);
+                return Some(error_response(
+                    Value::Null,
+                    &RpcError::new(
+                        INVALID_REQUEST,
+                        format!(
+                            "batch too large: {} calls, the limit is {}",
+                            calls.len(),
+                            ctx.limits.max_batch
+                        ),
+                    ),
+                ));
+            }
+            let mut out = Vec::with_capacity(calls.len());
+            for call in calls {
+                if let Some(response) = call_one(ctx, call, conn).await {
+                    out.push(response);
+                }
+            }
+            if out.is_empty() {
+                None
+            } else {
+                Some(Value::Array(out).to_string())
+            }
+        }
+        call => call_one(ctx, call, conn).await.map(|v| v.to_string()),
+    }
+}
+
+/// One call: `None` for a notification (a request without `id`).
+async fn call_one(
+    ctx: &RpcContext,
+    call: Value,
+    conn: Option<&pubsub::Connection>,
+) -> Option<Value> {
+    let Value::Object(mut call) = call else {
+        ctx.stats.malformed.fetch_add(1, Ordering::Relaxed);
+        return Some(error_value(
+            Value::Null,
+            &RpcError::new(INVALID_REQUEST, "invalid request"),
+        ));
+    };
+    let id = call.remove("id");
+    let notification = id.is_none();
+    let id = id.unwrap_or(Value::Null);
+    if !matches!(id, Value::Null | Value::String(_) | Value::Number(_)) {
+        ctx.stats.malformed.fetch_add(1, Ordering::Relaxed);
+        return Some(error_value(
+            Value::Null,
+            &RpcError::new(INVALID_REQUEST, "invalid request: bad id"),
+        ));
+    }
+    let method = match call.remove("method") {
+        Some(Value::String(m)) => m,
+        _ => {
+            ctx.stats.malformed.fetch_add(1, Ordering::Relaxed);
+            return Some(error_value(
+                id,
+                &RpcError::new(INVALID_REQUEST, "invalid request: no method"),
+            ));
+        }
+    };
+    let params = match call.remove("params") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(p)) => p,
+        Some(_) => {
+            let e = RpcError::params("non-array args");
+            ctx.stats.errors.fetch_add(1, Ordering::Relaxed);
+            return (!notification).then(|| error_value(id, &e));
+        }
+    };
+    ctx.stats.count_call(&method);
+    debug!(method = %method, "rpc call");
+    let result = route(ctx, method, params, conn).await;
+    if notification {
+        return None;
+    }
+    Some(match result {
+        Ok(value) => json!({"jsonrpc": "2.0", "id": id, "result": value}),
+        Err(e) => {
+            ctx.stats.errors.fetch_add(1, Ordering::Relaxed);
+            error_value(id, &e)
+        }
+    })
+}
+
+fn error_value(id: Value, e: &RpcError) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "error": e.to_json()})
+}
+
+/// Runs a method: subscriptions and network queries here, everything that reads the
+/// database or runs the EVM on the blocking pool.
+async fn route(
+    ctx: &RpcContext,
+    method: String,
+    params: Vec<Value>,
+    conn: Option<&pubsub::Connection>,
+) -> Result<Value, RpcError> {
+    match method.as_str() {
+        "eth_subscribe" | "eth_unsubscribe" => match conn {
+            Some(conn) if method == "eth_subscribe" => conn.subscribe(ctx, &params),
+            Some(conn) => conn.unsubscribe(&params),
+            None => Err(RpcError::new(
+                error::METHOD_NOT_FOUND,
+                "notifications not supported",
+            )),
+        },
+        "net_peerCount" => {
+            let peers = match &ctx.net {
+                Some(net) => net.peers().await.len(),
+                None => 0,
+            };
+            Ok(Value::String(format!("{peers:#x}")))
+        }
+        "net_listening" => Ok(Value::Bool(ctx.net.is_some())),
+        _ => {
+            let ctx = ctx.clone();
+            tokio::task::spawn_blocking(move || eth::dispatch(&ctx, &method, &params))
+                .await
+                .unwrap_or_else(|e| Err(RpcError::internal(format!("handler failed: {e}"))))
+        }
+    }
+}
