@@ -11,9 +11,13 @@
 //! checks both executors against real Ethereum mainnet blocks ([`fixture`]).
 //!
 //! The crate knows nothing of consensus or networking: it reads state through
-//! [`StateView`] ([`DbState`] over a `parallax_storage` transaction, [`InMemoryState`] for
-//! fixtures and tests) and returns what a block changed.
+//! [`StateView`] ([`DbState`] over a `parallax_storage` transaction, [`HistoricalState`] for
+//! the state after an older block, [`InMemoryState`] for fixtures and tests) and returns what
+//! a block changed. For the JSON-RPC it also runs single messages without committing them
+//! ([`call()`], [`estimate_gas`], [`create_access_list`], in the [`call`] module) and proves
+//! accounts against the state root ([`state_root::account_proof`]).
 
+pub mod call;
 mod evm;
 pub mod fixture;
 mod parallel;
@@ -24,12 +28,17 @@ mod state_db;
 pub mod state_root;
 mod types;
 
+pub use call::{
+    AccessListResult, AccountOverride, BlockOverrides, CallError, CallFailure, CallOptions,
+    CallOutcome, CallRequest, EstimateError, StateOverrides, call, create_access_list,
+    estimate_gas,
+};
 pub use parallel::ParallelExecutor;
 pub use revm::primitives::hardfork::SpecId;
 pub use senders::{RecoveryError, recover_senders};
 pub use sequential::SequentialExecutor;
 pub use state::{InMemoryAccount, InMemoryState, StateError, StateView};
-pub use state_db::DbState;
+pub use state_db::{DbState, HistoricalState};
 pub use types::{
     AccountState, Block, BlockEnv, BlockOutput, ChainRules, ExecutionError, Transaction, Withdrawal,
 };

@@ -97,6 +97,7 @@ impl Net {
             ),
             bootnodes,
             rpc_addr: None,
+            rpc_limits: Default::default(),
             mempool: Default::default(),
             executor_threads: 1,
         })

@@ -138,6 +138,7 @@ pub(crate) fn run(config: &Path, o: Overrides) -> eyre::Result<()> {
         listen_addr: Some(c.network.listen_addr.clone()),
         bootnodes: c.network.bootnodes.clone(),
         rpc_addr: Some(c.rpc_addr),
+        rpc_limits: Default::default(),
         mempool: c.mempool.clone(),
         executor_threads: o.executor_threads.unwrap_or(2),
     };
@@ -217,6 +218,7 @@ pub(crate) fn dev(
         listen_addr: None,
         bootnodes: Vec::new(),
         rpc_addr: Some(rpc_addr),
+        rpc_limits: Default::default(),
         mempool: Default::default(),
         executor_threads: 2,
     };

@@ -1,12 +1,222 @@
-//! `eth_call`, `eth_estimateGas`, `eth_createAccessList` and `eth_getProof`.
+//! `eth_call`, `eth_estimateGas`, `eth_createAccessList` (the execution crate's call API over
+//! the state after any committed block) and `eth_getProof` (Merkle proofs against the head's
+//! state root).
 
-use super::{error::RpcError, eth::Api};
-use serde_json::Value;
+use super::{
+    error::{RpcError, SERVER_ERROR},
+    eth::{Api, at_most, hex_u64, param, required},
+};
+use alloy_consensus::Header;
+use alloy_eips::BlockId;
+use alloy_primitives::{B256, KECCAK256_EMPTY, TxKind, U256};
+use alloy_rpc_types_eth::{
+    BlockOverrides as RpcBlockOverrides, EIP1186AccountProofResponse, EIP1186StorageProof,
+    TransactionRequest, state::StateOverride,
+};
+use alloy_trie::EMPTY_ROOT_HASH;
+use parallax_execution::{
+    BlockEnv, DbState, HistoricalState, StateView,
+    call::{
+        self, AccountOverride, BlockOverrides, CallError, CallOptions, CallOutcome, CallRequest,
+        EstimateError, StateOverrides,
+    },
+};
+use serde_json::{Value, json};
+use std::time::Instant;
+
+/// What one EVM method was asked.
+struct Prepared {
+    request: CallRequest,
+    state_overrides: StateOverrides,
+    block_overrides: BlockOverrides,
+    header: Header,
+    number: u64,
+}
 
 impl Api<'_> {
     /// The methods that run the EVM or walk the state trie.
-    pub(crate) fn evm_method(&self, method: &str, _params: &[Value]) -> Result<Value, RpcError> {
-        // Served once the execution crate's call API lands (issue #6).
-        Err(RpcError::method_not_found(method))
+    pub(crate) fn evm_method(&self, method: &str, p: &[Value]) -> Result<Value, RpcError> {
+        if method == "eth_getProof" {
+            return Err(RpcError::method_not_found(method));
+        }
+        at_most(p, if method == "eth_call" { 4 } else { 3 })?;
+        let prepared = self.prepare(method, p)?;
+        let head = self.head()?;
+        if prepared.number == head {
+            self.run_evm(method, &DbState::new(&self.reader), &prepared)
+        } else {
+            let state =
+                HistoricalState::new(&self.reader, prepared.number).map_err(RpcError::internal)?;
+            self.run_evm(method, &state, &prepared)
+        }
+    }
+
+    fn prepare(&self, method: &str, p: &[Value]) -> Result<Prepared, RpcError> {
+        let request: TransactionRequest = required(p, 0)?;
+        let id: Option<BlockId> = param(p, 1)?;
+        let number = self.state_block(id)?;
+        let header = self.header(number)?;
+        let overrides: Option<StateOverride> = param(p, 2)?;
+        let block_overrides: Option<RpcBlockOverrides> = if method == "eth_call" {
+            param(p, 3)?
+        } else {
+            None
+        };
+        Ok(Prepared {
+            request: call_request(request)?,
+            state_overrides: overrides.map(state_overrides).unwrap_or_default(),
+            block_overrides: block_overrides.map(block_overrides_of).transpose()?.unwrap_or_default(),
+            header,
+            number,
+        })
+    }
+
+    fn run_evm<S: StateView>(
+        &self,
+        method: &str,
+        state: &S,
+        prepared: &Prepared,
+    ) -> Result<Value, RpcError> {
+        let header = &prepared.header;
+        let env = block_env(header);
+        let rules = self.ctx.spec.rules(header.number, header.timestamp);
+        let options = CallOptions {
+            gas_cap: self.ctx.limits.gas_cap,
+            deadline: Some(Instant::now() + self.ctx.limits.evm_timeout),
+        };
+        let args = (
+            state,
+            &env,
+            &rules,
+            &prepared.request,
+            &prepared.state_overrides,
+            &prepared.block_overrides,
+            &options,
+        );
+        match method {
+            "eth_call" => {
+                let outcome = call::call(args.0, args.1, args.2, args.3, args.4, args.5, args.6)
+                    .map_err(call_error)?;
+                match outcome {
+                    CallOutcome::Success { output, .. } => Ok(json!(output)),
+                    CallOutcome::Revert { output, .. } => Err(RpcError::reverted(&output)),
+                    CallOutcome::Halt { reason, .. } => Err(RpcError::server(reason)),
+                }
+            }
+            "eth_estimateGas" => {
+                let gas =
+                    call::estimate_gas(args.0, args.1, args.2, args.3, args.4, args.5, args.6)
+                        .map_err(|e| match e {
+                            EstimateError::Reverted { output } => RpcError::reverted(&output),
+                            EstimateError::Call(e) => call_error(e),
+                            other => RpcError::server(other.to_string()),
+                        })?;
+                Ok(hex_u64(gas))
+            }
+            _ => {
+                let result =
+                    call::create_access_list(args.0, args.1, args.2, args.3, args.4, args.5, args.6)
+                        .map_err(call_error)?;
+                let mut out = json!({
+                    "accessList": result.access_list,
+                    "gasUsed": hex_u64(result.gas_used),
+                });
+                if let Some(failure) = result.failure {
+                    out["error"] = json!(failure.to_string());
+                }
+                Ok(out)
+            }
+        }
+    }
+}
+
+/// The block environment a call at `header`'s post-state runs in: that block's own.
+fn block_env(header: &Header) -> BlockEnv {
+    BlockEnv {
+        number: header.number,
+        timestamp: header.timestamp,
+        beneficiary: header.beneficiary,
+        gas_limit: header.gas_limit,
+        base_fee: header.base_fee_per_gas,
+        difficulty: header.difficulty,
+        prevrandao: Some(header.mix_hash),
+        excess_blob_gas: header.excess_blob_gas,
+        parent_beacon_block_root: header.parent_beacon_block_root,
+        parent_hash: Some(header.parent_hash),
+    }
+}
+
+fn call_request(request: TransactionRequest) -> Result<CallRequest, RpcError> {
+    if let (Some(input), Some(data)) = (&request.input.input, &request.input.data)
+        && input != data
+    {
+        return Err(RpcError::params(
+            "both \"data\" and \"input\" are set and not equal. Please use \"input\" to pass transaction call data",
+        ));
+    }
+    Ok(CallRequest {
+        from: request.from,
+        to: match request.to {
+            Some(TxKind::Call(to)) => Some(to),
+            Some(TxKind::Create) | None => None,
+        },
+        gas: request.gas,
+        gas_price: request.gas_price,
+        max_fee_per_gas: request.max_fee_per_gas,
+        max_priority_fee_per_gas: request.max_priority_fee_per_gas,
+        value: request.value,
+        input: request.input.into_input().unwrap_or_default(),
+        nonce: request.nonce,
+        access_list: request.access_list,
+        authorization_list: request.authorization_list,
+        blob_versioned_hashes: request.blob_versioned_hashes,
+        max_fee_per_blob_gas: request.max_fee_per_blob_gas,
+    })
+}
+
+fn state_overrides(overrides: StateOverride) -> StateOverrides {
+    overrides
+        .into_iter()
+        .map(|(address, o)| {
+            (
+                address,
+                AccountOverride {
+                    balance: o.balance,
+                    nonce: o.nonce,
+                    code: o.code,
+                    state: o.state.map(|m| m.into_iter().collect()),
+                    state_diff: o.state_diff.map(|m| m.into_iter().collect()),
+                },
+            )
+        })
+        .collect()
+}
+
+fn block_overrides_of(o: RpcBlockOverrides) -> Result<BlockOverrides, RpcError> {
+    let too_big = |what: &str| RpcError::params(format!("block override {what} is too large"));
+    Ok(BlockOverrides {
+        number: o
+            .number
+            .map(|n| u64::try_from(n).map_err(|_| too_big("number")))
+            .transpose()?,
+        timestamp: o.time,
+        gas_limit: o.gas_limit,
+        coinbase: o.coinbase,
+        base_fee: o
+            .base_fee
+            .map(|n| u64::try_from(n).map_err(|_| too_big("baseFee")))
+            .transpose()?,
+        prevrandao: o.random,
+    })
+}
+
+/// A call that could not run, as geth reports it.
+fn call_error(e: CallError) -> RpcError {
+    match e {
+        CallError::InvalidTransaction { message, gas } => {
+            RpcError::new(SERVER_ERROR, format!("err: {message} (supplied gas {gas})"))
+        }
+        CallError::State(_) => RpcError::internal(e),
+        other => RpcError::server(other.to_string()),
     }
 }

@@ -252,6 +252,8 @@ pub struct NodeOptions {
     pub bootnodes: Vec<Multiaddr>,
     /// JSON-RPC address; `None` serves no RPC.
     pub rpc_addr: Option<std::net::SocketAddr>,
+    /// JSON-RPC limits.
+    pub rpc_limits: crate::rpc::RpcLimits,
     /// Mempool limits.
     pub mempool: MempoolConfig,
     /// Executor threads.
@@ -271,6 +273,7 @@ pub struct Node {
     mempool: Arc<Mutex<Mempool>>,
     commits: broadcast::Sender<Arc<ExecutedBlock>>,
     rpc: Option<crate::rpc::RpcServer>,
+    rpc_limits: crate::rpc::RpcLimits,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     validator: Option<u32>,
 }
@@ -449,6 +452,7 @@ impl Node {
             mempool,
             commits,
             rpc: None,
+            rpc_limits: options.rpc_limits.clone(),
             tasks,
             validator: validator_index,
         };
@@ -477,7 +481,7 @@ impl Node {
             net: self.net.clone(),
             commits: self.commits.clone(),
             pending: self.shared.pending_txs.0.clone(),
-            limits: Arc::new(crate::rpc::RpcLimits::default()),
+            limits: Arc::new(self.rpc_limits.clone()),
             stats: Arc::new(crate::rpc::RpcStats::default()),
             filters: Arc::new(crate::rpc::filters::Filters::default()),
         }

@@ -1,0 +1,619 @@
+//! The JSON-RPC server of a one-validator node on 127.0.0.1, as a client sees it: malformed
+//! and oversized requests get JSON-RPC errors in geth's words and the node keeps serving;
+//! a deployed ERC-20 is read at the head and at past blocks, its reverts come back as code 3
+//! with the revert data, its events are found by `eth_getLogs`, installed filters and
+//! WebSocket subscriptions; gas estimates are exact; account proofs verify against the
+//! header's state root.
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use futures::{SinkExt, StreamExt};
+use parallax_genesis::{Validator, ValidatorKeys, dev_accounts, parallax_genesis};
+use parallax_node::service::{Node, NodeOptions};
+use serde_json::{Value, json};
+use std::{
+    io::{Read, Write},
+    net::{SocketAddr, TcpListener, TcpStream},
+    time::{Duration, Instant},
+};
+use tokio_tungstenite::tungstenite::Message;
+
+const CHAIN_ID: u64 = 7_070;
+
+fn free_addr() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// A raw HTTP POST: status and body.
+fn post(addr: SocketAddr, body: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // The server may answer (413, 503) before reading everything; a failed write is fine.
+    let _ = write!(
+        stream,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = stream.write_all(body);
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response).into_owned();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn raw(addr: SocketAddr, body: &str) -> Value {
+    let (status, body) = post(addr, body.as_bytes());
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {body:?}"))
+}
+
+fn call(addr: SocketAddr, method: &str, params: Value) -> Value {
+    raw(
+        addr,
+        &json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params}).to_string(),
+    )
+}
+
+fn ok(addr: SocketAddr, method: &str, params: Value) -> Value {
+    let v = call(addr, method, params.clone());
+    assert!(v.get("error").is_none(), "{method} {params} failed: {v}");
+    v["result"].clone()
+}
+
+fn err(addr: SocketAddr, method: &str, params: Value) -> (i64, String, Value) {
+    let v = call(addr, method, params.clone());
+    let e = &v["error"];
+    assert!(e.is_object(), "{method} {params} did not fail: {v}");
+    (
+        e["code"].as_i64().unwrap(),
+        e["message"].as_str().unwrap().to_owned(),
+        e["data"].clone(),
+    )
+}
+
+fn quantity(v: &Value) -> u64 {
+    u64::from_str_radix(v.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+}
+
+fn word(v: &Value) -> U256 {
+    v.as_str().unwrap().parse().unwrap()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+struct Chain {
+    node: Option<Node>,
+    rpc: SocketAddr,
+    accounts: Vec<(Address, B256)>,
+    _dir: tempfile::TempDir,
+}
+
+impl Chain {
+    async fn start() -> Self {
+        Self::with_limits(Default::default()).await
+    }
+
+    async fn with_limits(rpc_limits: parallax_node::rpc::RpcLimits) -> Self {
+        let keys = ValidatorKeys::generate().unwrap();
+        let validator = Validator {
+            name: "solo".into(),
+            consensus_key: keys.consensus_public_key(),
+            bridge_address: keys.bridge_address(),
+            voting_power: 1,
+            peer_id: keys.peer_id(),
+        };
+        let accounts = dev_accounts(4).unwrap();
+        let mut genesis =
+            parallax_genesis(CHAIN_ID, 1_700_000_000, vec![validator], &accounts).unwrap();
+        genesis
+            .parallax
+            .as_mut()
+            .unwrap()
+            .consensus
+            .min_block_interval_ms = 100;
+        let dir = tempfile::tempdir().unwrap();
+        let rpc = free_addr();
+        let node = Node::start(NodeOptions {
+            name: "solo".into(),
+            genesis,
+            datadir: dir.path().join("solo"),
+            keys,
+            listen_addr: None,
+            bootnodes: Vec::new(),
+            rpc_addr: Some(rpc),
+            rpc_limits,
+            mempool: Default::default(),
+            executor_threads: 1,
+        })
+        .await
+        .unwrap();
+        Self {
+            node: Some(node),
+            rpc,
+            accounts,
+            _dir: dir,
+        }
+    }
+
+    fn sign(
+        &self,
+        from: usize,
+        nonce: u64,
+        to: TxKind,
+        value: u64,
+        input: Bytes,
+        gas: u64,
+    ) -> String {
+        let signer = PrivateKeySigner::from_bytes(&self.accounts[from].1).unwrap();
+        let tx = TxEip1559 {
+            chain_id: CHAIN_ID,
+            nonce,
+            gas_limit: gas,
+            max_fee_per_gas: 20_000_000_000,
+            max_priority_fee_per_gas: 1_000_000_000,
+            to,
+            value: U256::from(value),
+            input,
+            ..Default::default()
+        };
+        let sig = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+        Bytes::from(TxEnvelope::from(tx.into_signed(sig)).encoded_2718()).to_string()
+    }
+
+    /// Sends a raw transaction and waits for its receipt.
+    fn send(&self, raw: String) -> Value {
+        let hash = ok(self.rpc, "eth_sendRawTransaction", json!([raw]));
+        let mut receipt = Value::Null;
+        wait_for("a receipt", Duration::from_secs(20), || {
+            receipt = ok(self.rpc, "eth_getTransactionReceipt", json!([hash]));
+            !receipt.is_null()
+        });
+        receipt
+    }
+}
+
+fn abi_word(v: impl Into<U256>) -> [u8; 32] {
+    v.into().to_be_bytes()
+}
+
+fn addr_word(a: Address) -> [u8; 32] {
+    let mut w = [0u8; 32];
+    w[12..].copy_from_slice(a.as_slice());
+    w
+}
+
+/// The ERC-20 of `execution/contracts` deployed with `supply` for `holder`.
+fn token_deployment(holder: Address, supply: u64) -> Bytes {
+    let artifact: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../execution/contracts/artifacts/Token.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let code: Bytes = artifact["bytecode"].as_str().unwrap().parse().unwrap();
+    let mut data = code.to_vec();
+    // constructor(string name, string symbol, address holder, uint256 supply)
+    data.extend(abi_word(U256::from(0x80)));
+    data.extend(abi_word(U256::from(0xc0)));
+    data.extend(addr_word(holder));
+    data.extend(abi_word(U256::from(supply)));
+    for s in ["Test", "TST"] {
+        data.extend(abi_word(U256::from(s.len())));
+        let mut padded = [0u8; 32];
+        padded[..s.len()].copy_from_slice(s.as_bytes());
+        data.extend(padded);
+    }
+    data.into()
+}
+
+fn balance_of(who: Address) -> Bytes {
+    let mut data = vec![0x70, 0xa0, 0x82, 0x31];
+    data.extend(addr_word(who));
+    data.into()
+}
+
+fn transfer_call(to: Address, amount: u64) -> Bytes {
+    let mut data = vec![0xa9, 0x05, 0x9c, 0xbb];
+    data.extend(addr_word(to));
+    data.extend(abi_word(U256::from(amount)));
+    data.into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn malformed_requests_get_errors_and_the_node_keeps_serving() {
+    let mut chain = Chain::start().await;
+    let rpc = chain.rpc;
+    tokio::task::spawn_blocking(move || {
+        // Not JSON, not an object, no method.
+        assert_eq!(raw(rpc, "{oops")["error"]["code"], -32700);
+        assert_eq!(raw(rpc, "42")["error"]["code"], -32600);
+        assert_eq!(raw(rpc, r#"{"jsonrpc":"2.0","id":1}"#)["error"]["code"], -32600);
+        assert_eq!(raw(rpc, "[]")["error"]["message"], "empty batch");
+        // Unknown method, in geth's words.
+        let (code, message, _) = err(rpc, "eth_nope", json!([]));
+        assert_eq!((code, message.as_str()), (
+            -32601,
+            "the method eth_nope does not exist/is not available"
+        ));
+        // Wrong types, huge numbers, missing and extra arguments.
+        assert_eq!(err(rpc, "eth_getBalance", json!([12, "latest"])).0, -32602);
+        assert_eq!(
+            err(rpc, "eth_getBalance", json!([Address::ZERO, format!("0x{}", "f".repeat(70))])).0,
+            -32602
+        );
+        assert_eq!(
+            err(rpc, "eth_getBlockByNumber", json!(["0x1", true, 3])).1,
+            "too many arguments, want at most 2"
+        );
+        assert_eq!(
+            err(rpc, "eth_getTransactionReceipt", json!([])).1,
+            "missing value for required argument 0"
+        );
+        assert_eq!(
+            raw(rpc, r#"{"jsonrpc":"2.0","id":1,"method":"eth_getBalance","params":{"a":1}}"#)["error"]["code"],
+            -32602
+        );
+        // A block that does not exist yet is geth's "header not found".
+        let (code, message, _) = err(rpc, "eth_getBalance", json!([Address::ZERO, "0xffffffff"]));
+        assert_eq!((code, message.as_str()), (-32000, "header not found"));
+        assert_eq!(ok(rpc, "eth_getBlockByNumber", json!(["0xffffffff", false])), Value::Null);
+        // Junk raw transactions are refused with -32000.
+        for junk in ["0x", "0x00", "0x02f8", "0xdeadbeef"] {
+            assert_eq!(err(rpc, "eth_sendRawTransaction", json!([junk])).0, -32000, "{junk}");
+        }
+        assert_eq!(err(rpc, "eth_sendRawTransaction", json!(["nothex"])).0, -32602);
+        // A body over the limit: 413 with a JSON-RPC error.
+        let huge = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"method":"eth_sendRawTransaction","params":["0x{}"]}}"#,
+            "00".repeat(3 * 1024 * 1024)
+        );
+        let (status, body) = post(rpc, huge.as_bytes());
+        assert_eq!(status, 413, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["code"], -32600);
+        // Batches: mixed good and bad calls answer each; too long is refused whole;
+        // notifications get no answer.
+        let batch = raw(
+            rpc,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"eth_chainId"},{"jsonrpc":"2.0","id":2,"method":"nope"},7]"#,
+        );
+        let batch = batch.as_array().unwrap();
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch[0]["result"], format!("{CHAIN_ID:#x}"));
+        assert_eq!(batch[1]["error"]["code"], -32601);
+        assert_eq!(batch[2]["error"]["code"], -32600);
+        let long: Vec<Value> = (0..101)
+            .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"eth_chainId"}))
+            .collect();
+        let v = raw(rpc, &Value::Array(long).to_string());
+        assert_eq!(v["error"]["code"], -32600);
+        assert!(v["error"]["message"].as_str().unwrap().starts_with("batch too large"));
+        let (status, body) = post(rpc, br#"{"jsonrpc":"2.0","method":"eth_chainId"}"#);
+        assert_eq!((status, body.as_str()), (200, ""));
+        // Still serving, and the chain still moves.
+        let before = quantity(&ok(rpc, "eth_blockNumber", json!([])));
+        wait_for("a new block", Duration::from_secs(10), || {
+            quantity(&ok(rpc, "eth_blockNumber", json!([]))) > before
+        });
+        // Identity methods.
+        assert_eq!(ok(rpc, "eth_chainId", json!([])), format!("{CHAIN_ID:#x}"));
+        assert_eq!(ok(rpc, "net_version", json!([])), CHAIN_ID.to_string());
+        assert!(
+            ok(rpc, "web3_clientVersion", json!([]))
+                .as_str()
+                .unwrap()
+                .starts_with("parallax/v")
+        );
+        assert_eq!(
+            ok(rpc, "web3_sha3", json!(["0x68656c6c6f"])),
+            json!(keccak256(b"hello"))
+        );
+        assert_eq!(ok(rpc, "eth_accounts", json!([])), json!([]));
+    })
+    .await
+    .unwrap();
+    chain.node.take().unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn contracts_state_logs_filters_subscriptions_and_proofs() {
+    let chain = Chain::start().await;
+    let rpc = chain.rpc;
+    let (alice, _) = chain.accounts[0];
+    let (bob, _) = chain.accounts[1];
+    let carol = Address::repeat_byte(0xca);
+    let transfer_topic = keccak256("Transfer(address,address,uint256)");
+
+    // A WebSocket on the same address, subscribed to heads and to the token's logs before
+    // the token exists: its address is known in advance (alice's first creation).
+    let token = alice.create(0);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{rpc}"))
+        .await
+        .unwrap();
+    for (id, params) in [
+        (1, json!(["newHeads"])),
+        (
+            2,
+            json!(["logs", {"address": token, "topics": [transfer_topic]}]),
+        ),
+        (3, json!(["newPendingTransactions"])),
+    ] {
+        let request = json!({"jsonrpc":"2.0","id":id,"method":"eth_subscribe","params":params});
+        ws.send(Message::Text(request.to_string().into()))
+            .await
+            .unwrap();
+    }
+    let mut subscriptions = std::collections::HashMap::new();
+    while subscriptions.len() < 3 {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
+        if let Some(id) = v.get("id") {
+            subscriptions.insert(
+                v["result"].as_str().unwrap().to_owned(),
+                id.as_u64().unwrap(),
+            );
+        }
+    }
+
+    let chain_ref = std::sync::Arc::new(chain);
+    let c = chain_ref.clone();
+    let (filter_id, block_filter, pending_filter, before_transfer, transfer_hash) =
+        tokio::task::spawn_blocking(move || {
+            let block_filter = ok(rpc, "eth_newBlockFilter", json!([]));
+            let pending_filter = ok(rpc, "eth_newPendingTransactionFilter", json!([]));
+            let filter_id = ok(rpc, "eth_newFilter", json!([{"address": token}]));
+
+            let receipt = c.send(c.sign(0, 0, TxKind::Create, 0, token_deployment(alice, 1_000), 2_000_000));
+            assert_eq!(receipt["status"], "0x1");
+            assert_eq!(receipt["contractAddress"], json!(token));
+            let deployed_at = quantity(&receipt["blockNumber"]);
+            // Mint log: from zero to alice.
+            assert_eq!(receipt["logs"][0]["topics"][0], json!(transfer_topic));
+            assert_eq!(receipt["logs"][0]["address"], json!(token));
+
+            let balance = |who: Address, block: Value| {
+                word(&ok(rpc, "eth_call", json!([{"to": token, "data": balance_of(who)}, block])))
+            };
+            assert_eq!(balance(alice, json!("latest")), U256::from(1_000));
+
+            // An exact estimate: the transfer succeeds with it and fails with one gas less.
+            let data = transfer_call(bob, 250);
+            let estimate = quantity(&ok(
+                rpc,
+                "eth_estimateGas",
+                json!([{"from": alice, "to": token, "data": data}]),
+            ));
+            assert!(estimate > 21_000);
+            let (code, _, _) = err(
+                rpc,
+                "eth_call",
+                json!([{"from": alice, "to": token, "data": data, "gas": format!("{:#x}", estimate - 1)}]),
+            );
+            assert_ne!(code, 3, "one gas below the estimate runs out of gas, it does not revert");
+            let before_transfer = quantity(&ok(rpc, "eth_blockNumber", json!([])));
+            let receipt = c.send(c.sign(0, 1, TxKind::Call(token), 0, data, estimate));
+            assert_eq!(receipt["status"], "0x1", "{receipt}");
+            assert_eq!(quantity(&receipt["gasUsed"]), estimate);
+            let transfer_block = quantity(&receipt["blockNumber"]);
+            let transfer_hash = receipt["transactionHash"].clone();
+
+            // State at the head and in the past, by number and by EIP-1898 block hash.
+            assert_eq!(balance(bob, json!("latest")), U256::from(250));
+            assert_eq!(balance(bob, json!(format!("{before_transfer:#x}"))), U256::ZERO);
+            let old_hash = ok(rpc, "eth_getBlockByNumber", json!([format!("{before_transfer:#x}"), false]))["hash"].clone();
+            assert_eq!(balance(bob, json!({"blockHash": old_hash})), U256::ZERO);
+            assert_eq!(balance(alice, json!(format!("{deployed_at:#x}"))), U256::from(1_000));
+            assert_eq!(
+                ok(rpc, "eth_getCode", json!([token, format!("{:#x}", deployed_at - 1)])),
+                "0x"
+            );
+            assert_ne!(ok(rpc, "eth_getCode", json!([token, "latest"])), "0x");
+            // balanceOf is slot 0: keccak(bob . 0).
+            let mut preimage = addr_word(bob).to_vec();
+            preimage.extend([0u8; 32]);
+            let slot = keccak256(&preimage);
+            assert_eq!(word(&ok(rpc, "eth_getStorageAt", json!([token, slot, "latest"]))), U256::from(250));
+            assert_eq!(
+                word(&ok(rpc, "eth_getStorageAt", json!([token, slot, format!("{before_transfer:#x}")]))),
+                U256::ZERO
+            );
+
+            // A state override: carol's balance slot set in the call only.
+            let mut preimage = addr_word(carol).to_vec();
+            preimage.extend([0u8; 32]);
+            let carol_slot = keccak256(&preimage);
+            let overridden = ok(rpc, "eth_call", json!([
+                {"to": token, "data": balance_of(carol)}, "latest",
+                {token.to_string(): {"stateDiff": {carol_slot.to_string(): B256::from(U256::from(77))}}}
+            ]));
+            assert_eq!(word(&overridden), U256::from(77));
+            assert_eq!(balance(carol, json!("latest")), U256::ZERO);
+
+            // A revert: code 3, the reason, and the revert data.
+            let too_much = transfer_call(bob, 1_000_000);
+            let (code, message, data) =
+                err(rpc, "eth_call", json!([{"from": alice, "to": token, "data": too_much}]));
+            assert_eq!(code, 3);
+            assert!(message.starts_with("execution reverted"), "{message}");
+            assert!(data.as_str().unwrap().starts_with("0x"), "{data}");
+            let (code, message2, data2) =
+                err(rpc, "eth_estimateGas", json!([{"from": alice, "to": token, "data": too_much}]));
+            assert_eq!((code, &message2, &data2), (3, &message, &data));
+
+            // Logs: by address, by topic OR-list, by block hash; none elsewhere.
+            let all = ok(rpc, "eth_getLogs", json!([{"address": token, "fromBlock": "earliest"}]));
+            assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+            let to_bob = ok(rpc, "eth_getLogs", json!([{
+                "fromBlock": "0x0", "toBlock": "latest",
+                "topics": [[transfer_topic, B256::repeat_byte(1)], null, [B256::from(addr_word(bob))]]
+            }]));
+            let to_bob = to_bob.as_array().unwrap();
+            assert_eq!(to_bob.len(), 1);
+            assert_eq!(to_bob[0]["transactionHash"], transfer_hash);
+            assert_eq!(quantity(&to_bob[0]["blockNumber"]), transfer_block);
+            let block_hash = to_bob[0]["blockHash"].clone();
+            assert_eq!(ok(rpc, "eth_getLogs", json!([{"blockHash": block_hash, "address": token}])).as_array().unwrap().len(), 1);
+            assert_eq!(ok(rpc, "eth_getLogs", json!([{"address": carol, "fromBlock": "earliest"}])), json!([]));
+            assert_eq!(err(rpc, "eth_getLogs", json!([{"fromBlock": "0x5", "toBlock": "0x1"}])).0, -32602);
+
+            // Blocks: by number and by hash agree; the hash is keccak(rlp(header)).
+            let by_number = ok(rpc, "eth_getBlockByNumber", json!([format!("{transfer_block:#x}"), true]));
+            let by_hash = ok(rpc, "eth_getBlockByHash", json!([block_hash, true]));
+            assert_eq!(by_number, by_hash);
+            assert_eq!(by_number["transactions"][0]["hash"], transfer_hash);
+            assert_eq!(by_number["transactions"][0]["from"], json!(alice));
+            let receipts = ok(rpc, "eth_getBlockReceipts", json!([format!("{transfer_block:#x}")]));
+            assert_eq!(receipts[0]["transactionHash"], transfer_hash);
+            assert_eq!(
+                ok(rpc, "eth_getTransactionByBlockHashAndIndex", json!([block_hash, "0x0"]))["hash"],
+                transfer_hash
+            );
+            assert_eq!(ok(rpc, "eth_getTransactionByHash", json!([transfer_hash]))["blockHash"], block_hash);
+
+            // A proof of bob's balance slot and of an absent account, against the head's root.
+            let head = ok(rpc, "eth_getBlockByNumber", json!(["latest", false]));
+            let proof = ok(rpc, "eth_getProof", json!([token, [slot], "latest"]));
+            let root: B256 = head["stateRoot"].as_str().unwrap().parse().unwrap();
+            let first: Bytes = proof["accountProof"][0].as_str().unwrap().parse().unwrap();
+            assert_eq!(keccak256(&first), root, "the proof starts at the state root");
+            assert_eq!(word(&proof["storageProof"][0]["value"]), U256::from(250));
+            let absent = ok(rpc, "eth_getProof", json!([carol, [], "latest"]));
+            assert_eq!(absent["balance"], "0x0");
+            assert!(!absent["accountProof"].as_array().unwrap().is_empty());
+
+            (filter_id, block_filter, pending_filter, before_transfer, transfer_hash)
+        })
+        .await
+        .unwrap();
+
+    // Filters saw the deployment's and the transfer's logs, the new blocks, the hashes.
+    let logs = ok(rpc, "eth_getFilterChanges", json!([filter_id]));
+    assert_eq!(logs.as_array().unwrap().len(), 2, "{logs}");
+    assert_eq!(
+        ok(rpc, "eth_getFilterChanges", json!([filter_id])),
+        json!([])
+    );
+    let whole_range = ok(
+        rpc,
+        "eth_newFilter",
+        json!([{"address": token, "fromBlock": "0x0"}]),
+    );
+    assert_eq!(
+        ok(rpc, "eth_getFilterLogs", json!([whole_range]))
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let blocks = ok(rpc, "eth_getFilterChanges", json!([block_filter]));
+    assert!(blocks.as_array().unwrap().len() as u64 >= 2);
+    let pending = ok(rpc, "eth_getFilterChanges", json!([pending_filter]));
+    assert!(
+        pending.as_array().unwrap().contains(&transfer_hash),
+        "{pending}"
+    );
+    assert_eq!(
+        ok(rpc, "eth_uninstallFilter", json!([filter_id])),
+        json!(true)
+    );
+    assert_eq!(
+        ok(rpc, "eth_uninstallFilter", json!([filter_id])),
+        json!(false)
+    );
+    assert_eq!(
+        err(rpc, "eth_getFilterChanges", json!([filter_id])).1,
+        "filter not found"
+    );
+
+    // The WebSocket got heads in order, both token logs and the pending hash.
+    let mut heads = Vec::new();
+    let mut logs = Vec::new();
+    let mut pending = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while (logs.len() < 2 || pending.len() < 2 || heads.len() < 3) && Instant::now() < deadline {
+        let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await else {
+            break;
+        };
+        let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
+        let sub = v["params"]["subscription"].as_str().unwrap_or_default();
+        match subscriptions.get(sub) {
+            Some(1) => heads.push(quantity(&v["params"]["result"]["number"])),
+            Some(2) => logs.push(v["params"]["result"].clone()),
+            Some(3) => pending.push(v["params"]["result"].clone()),
+            _ => panic!("unexpected message {v}"),
+        }
+    }
+    assert!(
+        heads.len() >= 3 && heads.windows(2).all(|w| w[1] == w[0] + 1),
+        "{heads:?}"
+    );
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    assert_eq!(logs[1]["transactionHash"], transfer_hash);
+    assert!(pending.contains(&transfer_hash), "{pending:?}");
+    let _ = before_transfer;
+    // Over plain HTTP there are no subscriptions.
+    assert_eq!(
+        err(rpc, "eth_subscribe", json!(["newHeads"])).1,
+        "notifications not supported"
+    );
+
+    drop(ws);
+    let chain = std::sync::Arc::into_inner(chain_ref).unwrap();
+    let mut chain = chain;
+    chain.node.take().unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn connections_over_the_limit_are_refused_with_503_and_served_again_later() {
+    let mut chain = Chain::with_limits(parallax_node::rpc::RpcLimits {
+        max_connections: 2,
+        ..Default::default()
+    })
+    .await;
+    let rpc = chain.rpc;
+    tokio::task::spawn_blocking(move || {
+        // Two idle keep-alive connections hold both permits.
+        let held: Vec<TcpStream> = (0..2).map(|_| TcpStream::connect(rpc).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(200));
+        let (status, body) = post(rpc, br#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#);
+        assert_eq!(status, 503, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["error"]["message"], "too many connections");
+        drop(held);
+        wait_for("a free connection slot", Duration::from_secs(5), || {
+            post(rpc, br#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#).0 == 200
+        });
+    })
+    .await
+    .unwrap();
+    chain.node.take().unwrap().shutdown().await;
+}
