@@ -701,8 +701,9 @@ struct Measured {
     error_samples: Vec<String>,
     /// The connection ran out of transactions before the end.
     exhausted: bool,
-    /// Per sender: transactions accepted, in nonce order from the first (warm-up included).
-    accepted: Vec<(Address, u64)>,
+    /// Per sender: the hashes of the transactions accepted, in nonce order from the first
+    /// (warm-up included).
+    accepted: Vec<(Address, Vec<Value>)>,
 }
 
 impl Measured {
@@ -743,8 +744,8 @@ async fn connection(
     let mut conn: Option<Conn> = None;
     let mut next = index;
     let mut turn = 0usize;
-    let mut accepted: Vec<u64> = match &work {
-        Work::Send(senders) => vec![0; senders.len()],
+    let mut accepted: Vec<Vec<Value>> = match &work {
+        Work::Send(senders) => vec![Vec::new(); senders.len()],
         Work::Cycle(_) => Vec::new(),
     };
     loop {
@@ -789,7 +790,7 @@ async fn connection(
         let t1 = Instant::now();
         if let (Some(s), Work::Send(senders)) = (sender, &mut work) {
             match outcome {
-                Ok(()) => accepted[s] += 1,
+                Ok(()) => accepted[s].push(req.expect.clone().unwrap_or_default()),
                 Err(_) => senders[s].1.clear(),
             }
         }
@@ -1001,23 +1002,32 @@ async fn measure(target: &mut Target, method: Method, accounts: &Accounts, args:
 }
 
 /// Waits until every accepted transaction is in a block (the senders' nonces reach the
-/// count accepted) and says how long that took after the load ended.
-async fn inclusion(target: &Target, accepted: &[(Address, u64)]) -> String {
+/// count accepted) and says how long that took after the load ended, or what is stuck.
+async fn inclusion(target: &Target, accepted: &[(Address, Vec<Value>)]) -> String {
     let started = Instant::now();
-    let total: u64 = accepted.iter().map(|(_, n)| n).sum();
+    let total: usize = accepted.iter().map(|(_, h)| h.len()).sum();
     let mut rpc = Rpc::new(target.addr);
-    let mut pending: Vec<(Address, u64)> =
-        accepted.iter().filter(|(_, n)| *n > 0).copied().collect();
-    let timeout = Duration::from_secs(180);
+    let mut pending: Vec<&(Address, Vec<Value>)> =
+        accepted.iter().filter(|(_, h)| !h.is_empty()).collect();
+    let timeout = Duration::from_secs(60);
+    let mut nonces = Vec::new();
     while !pending.is_empty() && started.elapsed() < timeout {
         let mut still = Vec::new();
-        for (a, n) in pending {
+        nonces.clear();
+        for entry in pending {
             match rpc
-                .quantity("eth_getTransactionCount", json!([a, "latest"]))
+                .quantity("eth_getTransactionCount", json!([entry.0, "latest"]))
                 .await
             {
-                Ok(nonce) if nonce >= n => {}
-                _ => still.push((a, n)),
+                Ok(nonce) if nonce >= entry.1.len() as u64 => {}
+                Ok(nonce) => {
+                    nonces.push(nonce);
+                    still.push(entry);
+                }
+                Err(_) => {
+                    nonces.push(0);
+                    still.push(entry);
+                }
             }
         }
         pending = still;
@@ -1026,18 +1036,47 @@ async fn inclusion(target: &Target, accepted: &[(Address, u64)]) -> String {
         }
     }
     if pending.is_empty() {
-        format!(
+        return format!(
             "all {total} accepted transactions (warm-up included) in blocks {:.1} s after the load",
             started.elapsed().as_secs_f64()
-        )
-    } else {
-        format!(
-            "{} of {} senders still had accepted transactions outside blocks {} s after the load",
-            pending.len(),
-            accepted.len(),
-            timeout.as_secs()
-        )
+        );
     }
+    let missing: u64 = pending
+        .iter()
+        .zip(&nonces)
+        .map(|((_, h), n)| h.len() as u64 - n)
+        .sum();
+    let mut text = format!(
+        "{missing} of {total} accepted transactions, from {} of {} senders, not in a block {} s \
+         after the load",
+        pending.len(),
+        accepted.len(),
+        timeout.as_secs()
+    );
+    // What the server says about the first few stuck senders' next transaction.
+    for ((address, hashes), nonce) in pending.iter().zip(&nonces).take(3) {
+        let pool_nonce = rpc
+            .call("eth_getTransactionCount", json!([address, "pending"]))
+            .await;
+        let next = &hashes[*nonce as usize];
+        let known = rpc.call("eth_getTransactionByHash", json!([next])).await;
+        let known = match known {
+            Ok(Value::Null) => "unknown to the server".to_owned(),
+            Ok(tx) => format!("known, blockNumber {}", tx["blockNumber"]),
+            Err(e) => e,
+        };
+        let _ = write!(
+            text,
+            "\n    {address}: {} accepted, nonce {nonce} in blocks, pending nonce {}; \
+             transaction {nonce} ({next}) {known}",
+            hashes.len(),
+            pool_nonce.map_or_else(|e| e, |v| v.to_string()),
+        );
+    }
+    if let Ok(status) = rpc.call("parallax_consensusStatus", json!([])).await {
+        let _ = write!(text, "\n    consensus status: {status}");
+    }
+    text
 }
 
 /// Prints the table, the ratios and the bar; returns whether the run is a failure (errors on
