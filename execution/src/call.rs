@@ -530,6 +530,10 @@ pub fn create_access_list<S: StateView>(
     if let Some(initial) = &request.access_list {
         list.add_list(initial);
     }
+    // The list is sent with the call: a legacy request becomes an EIP-2930 one.
+    if sim.tx.tx_type == 0 && rules.spec.is_enabled_in(SpecId::BERLIN) {
+        sim.tx.tx_type = 1;
+    }
     let gas = sim.default_gas();
     loop {
         let access_list = list.to_access_list();
@@ -928,11 +932,14 @@ struct OverriddenAccount {
     replaced: bool,
 }
 
-/// The base state with the overrides on top, as a revm database.
+/// The base state with the overrides on top, as a revm database. Base reads are cached:
+/// [`estimate_gas`] and [`create_access_list`] run the same message many times.
 struct CallDb<'a, S: ?Sized> {
     base: &'a S,
     accounts: HashMap<Address, OverriddenAccount>,
     codes: HashMap<B256, Bytecode>,
+    read_accounts: HashMap<Address, Option<AccountInfo>>,
+    read_slots: HashMap<(Address, U256), U256>,
 }
 
 impl<'a, S: StateView + ?Sized> CallDb<'a, S> {
@@ -993,6 +1000,8 @@ impl<'a, S: StateView + ?Sized> CallDb<'a, S> {
             base,
             accounts,
             codes,
+            read_accounts: HashMap::default(),
+            read_slots: HashMap::default(),
         })
     }
 }
@@ -1004,14 +1013,21 @@ impl<S: StateView + ?Sized> Database for CallDb<'_, S> {
         if let Some(account) = self.accounts.get(&address) {
             return Ok(Some(account.info.clone()));
         }
-        Ok(self.base.account(address)?.map(to_info))
+        if let Some(info) = self.read_accounts.get(&address) {
+            return Ok(info.clone());
+        }
+        let info = self.base.account(address)?.map(to_info);
+        self.read_accounts.insert(address, info.clone());
+        Ok(info)
     }
 
     fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, StateError> {
         if let Some(code) = self.codes.get(&code_hash) {
             return Ok(code.clone());
         }
-        Ok(self.base.code(code_hash)?.unwrap_or_default())
+        let code = self.base.code(code_hash)?.unwrap_or_default();
+        self.codes.insert(code_hash, code.clone());
+        Ok(code)
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, StateError> {
@@ -1023,7 +1039,12 @@ impl<S: StateView + ?Sized> Database for CallDb<'_, S> {
                 return Ok(U256::ZERO);
             }
         }
-        self.base.storage(address, index)
+        if let Some(value) = self.read_slots.get(&(address, index)) {
+            return Ok(*value);
+        }
+        let value = self.base.storage(address, index)?;
+        self.read_slots.insert((address, index), value);
+        Ok(value)
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, StateError> {
@@ -1144,5 +1165,124 @@ impl<CTX> Inspector<CTX> for CallInspector {
         if let Some(tracer) = &mut self.tracer {
             tracer.step(interp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ABI encoding of `Error(reason)`.
+    fn error_string(reason: &str) -> Vec<u8> {
+        let mut out = vec![0x08, 0xc3, 0x79, 0xa0];
+        out.extend_from_slice(&U256::from(32).to_be_bytes::<32>());
+        out.extend_from_slice(&U256::from(reason.len()).to_be_bytes::<32>());
+        out.extend_from_slice(reason.as_bytes());
+        out.resize(out.len().next_multiple_of(32) + 4, 0);
+        out
+    }
+
+    #[test]
+    fn revert_reasons_decode_error_strings_only() {
+        assert_eq!(
+            revert_reason(&error_string("not enough")).as_deref(),
+            Some("not enough")
+        );
+        assert_eq!(
+            revert_message(&error_string("no")),
+            "execution reverted: no"
+        );
+        assert_eq!(revert_reason(&[0xde, 0xad, 0xbe, 0xef]), None);
+        assert_eq!(revert_message(&[]), "execution reverted");
+        // A length running past the data is not a reason (and does not panic).
+        let mut bad = error_string("abc");
+        bad[4 + 63] = 0xff;
+        assert_eq!(revert_reason(&bad), None);
+        assert_eq!(
+            CallFailure::Revert {
+                output: error_string("x").into()
+            }
+            .to_string(),
+            "execution reverted: x"
+        );
+    }
+
+    #[test]
+    fn timeouts_print_like_go_durations() {
+        let timeout = |ms| CallError::Timeout {
+            timeout: Duration::from_millis(ms),
+        };
+        assert_eq!(
+            timeout(5_000).to_string(),
+            "execution aborted (timeout = 5s)"
+        );
+        assert_eq!(
+            timeout(1_500).to_string(),
+            "execution aborted (timeout = 1.5s)"
+        );
+        assert_eq!(
+            timeout(300).to_string(),
+            "execution aborted (timeout = 300ms)"
+        );
+    }
+
+    #[test]
+    fn halts_use_geths_words() {
+        assert_eq!(
+            halt_message(&HaltReason::OutOfGas(OutOfGasError::Basic)),
+            "out of gas"
+        );
+        assert_eq!(halt_message(&HaltReason::OpcodeNotFound), "invalid opcode");
+        assert_eq!(
+            halt_message(&HaltReason::CallNotAllowedInsideStatic),
+            "write protection"
+        );
+        assert_eq!(
+            EstimateError::GasRequiredExceedsAllowance { allowance: 7 }.to_string(),
+            "gas required exceeds allowance (7)"
+        );
+    }
+
+    #[test]
+    fn default_gas_follows_the_cap_and_the_block() {
+        let state = crate::InMemoryState::new();
+        let block = BlockEnv {
+            number: 1,
+            timestamp: 1,
+            beneficiary: Address::ZERO,
+            gas_limit: 30_000_000,
+            base_fee: Some(1),
+            difficulty: U256::ZERO,
+            prevrandao: Some(B256::ZERO),
+            excess_blob_gas: Some(0),
+            parent_beacon_block_root: None,
+            parent_hash: None,
+        };
+        let rules = ChainRules::new(1, SpecId::PRAGUE);
+        let gas = |gas: Option<u64>, gas_cap: u64| {
+            Simulation::new(
+                &state,
+                &block,
+                &rules,
+                &CallRequest {
+                    gas,
+                    ..Default::default()
+                },
+                &StateOverrides::default(),
+                &BlockOverrides::default(),
+                &CallOptions {
+                    gas_cap,
+                    deadline: None,
+                },
+            )
+            .unwrap()
+            .default_gas()
+        };
+        assert_eq!(gas(None, DEFAULT_GAS_CAP), 30_000_000);
+        assert_eq!(gas(None, 1_000_000), 1_000_000);
+        assert_eq!(gas(None, 0), 30_000_000);
+        assert_eq!(gas(Some(60_000_000), DEFAULT_GAS_CAP), DEFAULT_GAS_CAP);
+        assert_eq!(gas(Some(40_000_000), DEFAULT_GAS_CAP), 40_000_000);
+        assert_eq!(gas(Some(60_000_000), 0), 60_000_000);
     }
 }

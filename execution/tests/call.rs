@@ -58,6 +58,8 @@ const NUMBER: u8 = 0x27;
 const TOUCH: u8 = 0x28;
 /// A contract that reads slot 2.
 const READ2: u8 = 0x29;
+/// A contract that clears its slot 0 (set to 1): a refund makes it need more than it uses.
+const CLEAR: u8 = 0x2a;
 
 fn store_code() -> Bytes {
     // PUSH1 1 PUSH1 0 SSTORE STOP
@@ -130,6 +132,10 @@ fn state() -> InMemoryState {
     );
     state.insert_account(addr(TOUCH), account(touch_code(), 0));
     state.insert_account(addr(READ2), account(read_code(2), 0));
+    // PUSH1 0 PUSH1 0 SSTORE STOP
+    let mut clear = account(Bytes::from_static(&[0x60, 0, 0x60, 0, 0x55, 0x00]), 0);
+    clear.storage.insert(U256::ZERO, U256::from(1));
+    state.insert_account(addr(CLEAR), clear);
     state
 }
 
@@ -478,7 +484,21 @@ fn a_plain_transfer_is_estimated_at_21000() {
 
 #[test]
 fn estimates_are_the_smallest_limit_that_succeeds() {
-    for request in [to(STORE), to(READ), to(FORWARD), to(TOUCH)] {
+    let create = CallRequest {
+        // Init code: SLOAD(0), BALANCE(0x31), then return empty code.
+        input: Bytes::from_static(&[
+            0x60, 0, 0x54, 0x50, 0x60, 0x31, 0x31, 0x50, 0x60, 0, 0x60, 0, 0xf3,
+        ]),
+        ..Default::default()
+    };
+    for request in [
+        to(STORE),
+        to(READ),
+        to(FORWARD),
+        to(TOUCH),
+        to(CLEAR),
+        create,
+    ] {
         let estimate = estimate(&request).unwrap();
         assert!(
             succeeds_with(&request, estimate),
@@ -492,9 +512,12 @@ fn estimates_are_the_smallest_limit_that_succeeds() {
     }
     // The forwarding call needs more than it uses: the 63/64 rule keeps back part of the
     // gas at the CALL, and the estimate accounts for it.
-    let estimate = estimate(&to(FORWARD)).unwrap();
-    let used = run(&to(FORWARD)).unwrap().gas_used();
-    assert!(estimate > used, "estimate {estimate}, used {used}");
+    // So does the clearing call, whose refund is paid only after it ran.
+    for contract in [FORWARD, CLEAR] {
+        let estimate = estimate(&to(contract)).unwrap();
+        let used = run(&to(contract)).unwrap().gas_used();
+        assert!(estimate > used, "estimate {estimate}, used {used}");
+    }
 }
 
 #[test]
@@ -582,6 +605,33 @@ fn access_lists_record_what_a_call_touches() {
     .unwrap();
     assert_eq!(result.gas_used, with_list.gas_used());
     assert_ne!(result.gas_used, run(&to(TOUCH)).unwrap().gas_used());
+
+    // A creation: the new contract is not listed bare, its slot is; the sender never is.
+    let sender = addr(RICH);
+    let created = create_access_list(
+        &state(),
+        &block(),
+        &rules(),
+        &CallRequest {
+            from: Some(sender),
+            input: Bytes::from_static(&[
+                0x60, 0, 0x54, 0x50, 0x73, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+                0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x31, 0x50, 0x00,
+            ]),
+            ..Default::default()
+        },
+        &StateOverrides::default(),
+        &BlockOverrides::default(),
+        &CallOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        created.access_list,
+        AccessList(vec![AccessListItem {
+            address: sender.create(0),
+            storage_keys: vec![slot(0)],
+        }])
+    );
 
     let reverted = create_access_list(
         &state(),

@@ -4,9 +4,15 @@
 use super::{HashedPostState, StateRootError, TrieReader};
 use alloy_primitives::{B256, U256};
 use alloy_rlp::Encodable;
-use alloy_trie::{BranchNodeCompact, HashBuilder, Nibbles, TrieAccount};
+use alloy_trie::{
+    BranchNodeCompact, HashBuilder, Nibbles, TrieAccount,
+    proof::{ProofNodes, ProofRetainer},
+};
 use parallax_storage::{Account, TrieNodeUpdates, TrieUpdates};
-use std::{collections::BTreeMap, time::Instant};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Instant,
+};
 use tracing::debug;
 
 /// The result of [`state_root`].
@@ -129,7 +135,7 @@ pub fn state_root<R: TrieReader + ?Sized>(
 }
 
 /// One trie as the walk sees it: stored nodes, stored leaves and how a leaf value is encoded.
-trait TrieView {
+pub(super) trait TrieView {
     /// A leaf's value before encoding.
     type Value;
 
@@ -156,10 +162,10 @@ trait TrieView {
 
 /// The storage trie of one account. A wiped trie is seen as empty: its stored nodes and leaves
 /// are about to be deleted.
-struct StorageView<'r, R: ?Sized> {
-    reader: &'r mut R,
-    owner: B256,
-    wiped: bool,
+pub(super) struct StorageView<'r, R: ?Sized> {
+    pub(super) reader: &'r mut R,
+    pub(super) owner: B256,
+    pub(super) wiped: bool,
 }
 
 impl<R: TrieReader + ?Sized> TrieView for StorageView<'_, R> {
@@ -212,11 +218,11 @@ impl<R: TrieReader + ?Sized> TrieView for StorageView<'_, R> {
 
 /// The account trie. A leaf needs its account's storage root: the new one for accounts whose
 /// storage the block changed, the stored one otherwise.
-struct AccountView<'r, R: ?Sized> {
-    reader: &'r mut R,
-    storage_roots: &'r BTreeMap<B256, B256>,
+pub(super) struct AccountView<'r, R: ?Sized> {
+    pub(super) reader: &'r mut R,
+    pub(super) storage_roots: &'r BTreeMap<B256, B256>,
     /// Work done looking up stored storage roots.
-    nested: StateRootStats,
+    pub(super) nested: StateRootStats,
 }
 
 impl<R: TrieReader + ?Sized> TrieView for AccountView<'_, R> {
@@ -275,8 +281,8 @@ impl<R: TrieReader + ?Sized> TrieView for AccountView<'_, R> {
 }
 
 /// A trie's new root, its node updates and the work done.
-struct TrieResult {
-    root: B256,
+pub(super) struct TrieResult {
+    pub(super) root: B256,
     nodes: TrieNodeUpdates,
     stats: StateRootStats,
 }
@@ -290,10 +296,39 @@ fn update_trie<V: TrieView>(
     changes: &BTreeMap<B256, Option<V::Value>>,
     keep_updates: bool,
 ) -> Result<TrieResult, StateRootError> {
+    walk_trie(view, changes, &BTreeSet::new(), keep_updates).map(|(result, _)| result)
+}
+
+/// The unchanged trie's root and the proof nodes of `targets`: the nodes on the path from
+/// the root to each target key (to where it would be, for an absent key).
+///
+/// The targets are walked like changed keys, so every stored node on their paths is opened
+/// and re-hashed (which is what the hash builder's proof retainer needs) while the stored
+/// hashes of the subtrees beside them are reused.
+pub(super) fn trie_proof<V: TrieView>(
+    view: &mut V,
+    targets: &BTreeSet<B256>,
+) -> Result<(TrieResult, ProofNodes), StateRootError> {
+    walk_trie(view, &BTreeMap::new(), targets, false)
+}
+
+fn walk_trie<V: TrieView>(
+    view: &mut V,
+    changes: &BTreeMap<B256, Option<V::Value>>,
+    targets: &BTreeSet<B256>,
+    keep_updates: bool,
+) -> Result<(TrieResult, ProofNodes), StateRootError> {
+    let mut hb = HashBuilder::default().with_updates(keep_updates);
+    if !targets.is_empty() {
+        hb = hb.with_proof_retainer(ProofRetainer::new(
+            targets.iter().map(|key| Nibbles::unpack(key)).collect(),
+        ));
+    }
     let mut walk = Walk {
         view,
         changes,
-        hb: HashBuilder::default().with_updates(keep_updates),
+        targets,
+        hb,
         visited: Vec::new(),
         stats: StateRootStats::default(),
         buf: Vec::with_capacity(128),
@@ -301,19 +336,24 @@ fn update_trie<V: TrieView>(
     let empty = Nibbles::default();
     let top = walk.node_under(&empty)?;
     if changes.is_empty()
+        && targets.is_empty()
         && let Some((path, node)) = &top
         && path.is_empty()
         && let Some(root) = node.root_hash
     {
         walk.stats.hashes_reused += 1;
-        return Ok(TrieResult {
-            root,
-            nodes: TrieNodeUpdates::new(),
-            stats: walk.stats,
-        });
+        return Ok((
+            TrieResult {
+                root,
+                nodes: TrieNodeUpdates::new(),
+                stats: walk.stats,
+            },
+            ProofNodes::default(),
+        ));
     }
     walk.subtree(&empty, top)?;
     let root = walk.hb.root();
+    let proof = walk.hb.take_proof_nodes();
     let Walk {
         hb, visited, stats, ..
     } = walk;
@@ -329,7 +369,7 @@ fn update_trie<V: TrieView>(
         }
         nodes.extend(updated.into_iter().map(|(path, node)| (path, Some(node))));
     }
-    Ok(TrieResult { root, nodes, stats })
+    Ok((TrieResult { root, nodes, stats }, proof))
 }
 
 /// The smallest 32-byte key under `prefix`.
@@ -374,6 +414,8 @@ enum Take {
 struct Walk<'v, 'c, V: TrieView> {
     view: &'v mut V,
     changes: &'c BTreeMap<B256, Option<V::Value>>,
+    /// Keys whose proofs are wanted: walked like changed keys, without a change.
+    targets: &'c BTreeSet<B256>,
     hb: HashBuilder,
     /// Paths of the stored nodes whose subtrees were re-hashed.
     visited: Vec<Nibbles>,
@@ -397,12 +439,11 @@ impl<V: TrieView> Walk<'_, '_, V> {
         }
     }
 
-    /// Whether the block changes a key under `prefix`.
+    /// Whether the block changes a key under `prefix`, or a proof target is under it.
     fn changed_under(&self, prefix: &Nibbles) -> bool {
-        self.changes
-            .range(lower_key(prefix)..=upper_key(prefix))
-            .next()
-            .is_some()
+        let range = lower_key(prefix)..=upper_key(prefix);
+        self.changes.range(range.clone()).next().is_some()
+            || self.targets.range(range).next().is_some()
     }
 
     /// The topmost stored node under `prefix` (at it or below it), checked.

@@ -26,6 +26,10 @@
 //! again; they agree with what a from-scratch [`HashBuilder`] build would store (the tests check
 //! this over random multi-block histories).
 //!
+//! [`account_proof`] gives EIP-1186 proofs (`eth_getProof`) of the latest committed state by
+//! the same walk: the proof targets are walked like changed keys, so the nodes on their
+//! paths are rebuilt (and retained) while the stored hashes beside them are reused.
+//!
 //! Reads go through the [`TrieReader`] trait: [`MemoryTrieStore`] keeps everything in
 //! `BTreeMap`s (tests, tools, benchmarks) and can apply a block's results; [`DbTrieReader`]
 //! reads a `parallax_storage` transaction.
@@ -44,6 +48,7 @@ mod compute;
 mod db;
 mod memory;
 mod post_state;
+mod proof;
 mod reader;
 
 #[cfg(test)]
@@ -53,6 +58,7 @@ pub use compute::{StateRootOutput, StateRootStats, state_root};
 pub use db::DbTrieReader;
 pub use memory::{MemoryTrieStore, StorageTrieNodes, storage_root_from_scratch};
 pub use post_state::{HashedPostState, HashedStorage};
+pub use proof::{AccountProof, StorageProof, account_proof, account_proof_from};
 pub use reader::TrieReader;
 
 use alloy_trie::Nibbles;

@@ -262,3 +262,122 @@ proptest! {
         prop_assert_eq!(&store.storage_nodes, &scratch.storage_nodes);
     }
 }
+
+/// A from-scratch proof: every leaf fed to a hash builder that retains the nodes on the paths
+/// to `targets`.
+fn scratch_proof(
+    leaves: &BTreeMap<B256, Vec<u8>>,
+    targets: &[B256],
+) -> (B256, alloy_trie::proof::ProofNodes) {
+    let mut hb = alloy_trie::HashBuilder::default().with_proof_retainer(
+        alloy_trie::proof::ProofRetainer::new(targets.iter().map(Nibbles::unpack).collect()),
+    );
+    for (key, value) in leaves {
+        hb.add_leaf(Nibbles::unpack(key), value);
+    }
+    let root = hb.root();
+    (root, hb.take_proof_nodes())
+}
+
+fn nodes_to(nodes: &alloy_trie::proof::ProofNodes, key: B256) -> Vec<alloy_primitives::Bytes> {
+    nodes
+        .matching_nodes_sorted(&Nibbles::unpack(key))
+        .into_iter()
+        .map(|(_, node)| node)
+        .collect()
+}
+
+#[test]
+fn proofs_equal_from_scratch_proofs_and_verify() {
+    use alloy_primitives::Address;
+    use alloy_trie::{EMPTY_ROOT_HASH, TrieAccount, proof::verify_proof};
+
+    let address = |i: u64| Address::from_word(B256::from(U256::from(i)));
+    let slot = |s: u64| B256::from(U256::from(s));
+    for size in [0u64, 1, 2, 3, 17, 300] {
+        let mut accounts = BTreeMap::new();
+        let mut storages: BTreeMap<B256, BTreeMap<B256, U256>> = BTreeMap::new();
+        for i in 0..size {
+            accounts.insert(keccak256(address(i)), account(i + 1));
+            let slots = match i % 3 {
+                0 => 0,
+                1 => 1,
+                _ => i % 50,
+            };
+            if slots > 0 {
+                storages.insert(
+                    keccak256(address(i)),
+                    (0..slots)
+                        .map(|s| (keccak256(slot(s)), U256::from(s + 1)))
+                        .collect(),
+                );
+            }
+        }
+        let (mut store, root) = MemoryTrieStore::from_leaves(accounts.clone(), storages.clone());
+        let leaves: BTreeMap<B256, Vec<u8>> = accounts
+            .iter()
+            .map(|(hashed, a)| {
+                let storage_root = storages.get(hashed).map_or(EMPTY_ROOT_HASH, |slots| {
+                    alloy_trie::root::storage_root(slots.iter().map(|(k, v)| (*k, *v)))
+                });
+                let leaf = TrieAccount {
+                    nonce: a.nonce,
+                    balance: a.balance,
+                    storage_root,
+                    code_hash: a.code_hash,
+                };
+                (*hashed, alloy_rlp::encode(leaf))
+            })
+            .collect();
+        // Present accounts with and without storage, and absent ones.
+        for i in [0, 1, 2, size / 2, size.saturating_sub(1), size, size + 1000] {
+            let target = address(i);
+            let hashed = keccak256(target);
+            let slots = [slot(0), slot(1), slot(7), slot(10_000)];
+            let proof = account_proof_from(&mut store, target, &slots).unwrap();
+            assert_eq!(proof.state_root, root, "size {size}, account {i}");
+            let (scratch_root, scratch) = scratch_proof(&leaves, &[hashed]);
+            assert_eq!(scratch_root, root);
+            assert_eq!(
+                proof.account_proof,
+                nodes_to(&scratch, hashed),
+                "size {size}, account {i}"
+            );
+            verify_proof(
+                root,
+                Nibbles::unpack(hashed),
+                leaves.get(&hashed).cloned(),
+                &proof.account_proof,
+            )
+            .unwrap();
+            assert_eq!(proof.account.is_some(), accounts.contains_key(&hashed));
+            let storage: BTreeMap<B256, Vec<u8>> = storages
+                .get(&hashed)
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| (*k, alloy_rlp::encode(v)))
+                .collect();
+            let hashed_slots: Vec<B256> = slots.iter().map(keccak256).collect();
+            let (storage_root, scratch) = scratch_proof(&storage, &hashed_slots);
+            assert_eq!(proof.storage_root(), storage_root);
+            for (storage_proof, hashed_slot) in proof.storage_proofs.iter().zip(&hashed_slots) {
+                let expected = storages
+                    .get(&hashed)
+                    .and_then(|slots| slots.get(hashed_slot))
+                    .copied()
+                    .unwrap_or_default();
+                assert_eq!(storage_proof.value, expected);
+                if proof.account.is_some() {
+                    assert_eq!(storage_proof.proof, nodes_to(&scratch, *hashed_slot));
+                }
+                verify_proof(
+                    storage_root,
+                    Nibbles::unpack(hashed_slot),
+                    storage.get(hashed_slot).cloned(),
+                    &storage_proof.proof,
+                )
+                .unwrap();
+            }
+        }
+    }
+}

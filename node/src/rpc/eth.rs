@@ -363,7 +363,13 @@ impl Api<'_> {
                 // Check the range now, as geth does, so a bad filter fails at install.
                 self.log_range(&filter)?;
                 let next = self.head()? + 1;
-                ctx.filters.install(filters::Kind::Logs { filter, next }, &ctx.limits)
+                ctx.filters.install(
+                    filters::Kind::Logs {
+                        filter: Box::new(filter),
+                        next,
+                    },
+                    &ctx.limits,
+                )
             }
             "eth_newBlockFilter" => {
                 let next = self.head()? + 1;

@@ -37,7 +37,7 @@ impl Api<'_> {
     /// The methods that run the EVM or walk the state trie.
     pub(crate) fn evm_method(&self, method: &str, p: &[Value]) -> Result<Value, RpcError> {
         if method == "eth_getProof" {
-            return Err(RpcError::method_not_found(method));
+            return self.proof(p);
         }
         at_most(p, if method == "eth_call" { 4 } else { 3 })?;
         let prepared = self.prepare(method, p)?;
@@ -65,7 +65,10 @@ impl Api<'_> {
         Ok(Prepared {
             request: call_request(request)?,
             state_overrides: overrides.map(state_overrides).unwrap_or_default(),
-            block_overrides: block_overrides.map(block_overrides_of).transpose()?.unwrap_or_default(),
+            block_overrides: block_overrides
+                .map(block_overrides_of)
+                .transpose()?
+                .unwrap_or_default(),
             header,
             number,
         })
@@ -114,9 +117,10 @@ impl Api<'_> {
                 Ok(hex_u64(gas))
             }
             _ => {
-                let result =
-                    call::create_access_list(args.0, args.1, args.2, args.3, args.4, args.5, args.6)
-                        .map_err(call_error)?;
+                let result = call::create_access_list(
+                    args.0, args.1, args.2, args.3, args.4, args.5, args.6,
+                )
+                .map_err(call_error)?;
                 let mut out = json!({
                     "accessList": result.access_list,
                     "gasUsed": hex_u64(result.gas_used),
@@ -127,6 +131,62 @@ impl Api<'_> {
                 Ok(out)
             }
         }
+    }
+
+    /// `eth_getProof(address, slots, block)`: served for the head block, whose trie nodes
+    /// are stored.
+    fn proof(&self, p: &[Value]) -> Result<Value, RpcError> {
+        at_most(p, 3)?;
+        let address = required(p, 0)?;
+        let slots: Vec<alloy_serde::storage::JsonStorageKey> = required(p, 1)?;
+        if slots.len() > 1024 {
+            return Err(RpcError::params("too many storage keys: the limit is 1024"));
+        }
+        let number = self.state_block(param(p, 2)?)?;
+        let head = self.head()?;
+        if number != head {
+            return Err(RpcError::server(format!(
+                "proofs are only available for the latest block ({head}); block {number} is older"
+            )));
+        }
+        let keys: Vec<B256> = slots.iter().map(|k| k.as_b256()).collect();
+        let proof = parallax_execution::state_root::account_proof(&self.reader, address, &keys)
+            .map_err(RpcError::internal)?;
+        let header = self.header(head)?;
+        if proof.state_root != header.state_root {
+            return Err(RpcError::internal(format!(
+                "the proof's root {} is not the head's state root {}",
+                proof.state_root, header.state_root
+            )));
+        }
+        let storage_hash = proof.storage_root();
+        let (balance, nonce, code_hash) = match &proof.account {
+            Some(a) => (a.balance, a.nonce, a.code_hash),
+            None => (U256::ZERO, 0, KECCAK256_EMPTY),
+        };
+        let response = EIP1186AccountProofResponse {
+            address: proof.address,
+            balance,
+            code_hash,
+            nonce,
+            storage_hash: if proof.account.is_some() {
+                storage_hash
+            } else {
+                EMPTY_ROOT_HASH
+            },
+            account_proof: proof.account_proof,
+            storage_proof: proof
+                .storage_proofs
+                .into_iter()
+                .zip(slots)
+                .map(|(s, key)| EIP1186StorageProof {
+                    key,
+                    value: s.value,
+                    proof: s.proof,
+                })
+                .collect(),
+        };
+        serde_json::to_value(response).map_err(RpcError::internal)
     }
 }
 

@@ -32,7 +32,7 @@ pub(crate) enum Kind {
     /// Logs matching `filter` in blocks from `next` on.
     Logs {
         /// The filter.
-        filter: Filter,
+        filter: Box<Filter>,
         /// The first block not yet reported.
         next: u64,
     },
@@ -134,7 +134,7 @@ impl Filters {
             .ok_or_else(not_found)?;
         installed.last_poll = Instant::now();
         match &installed.kind {
-            Kind::Logs { filter, .. } => Ok(filter.clone()),
+            Kind::Logs { filter, .. } => Ok((**filter).clone()),
             _ => Err(not_found()),
         }
     }
