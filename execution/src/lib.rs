@@ -15,7 +15,8 @@
 //! the state after an older block, [`InMemoryState`] for fixtures and tests) and returns what
 //! a block changed. For the JSON-RPC it also runs single messages without committing them
 //! ([`call()`], [`estimate_gas`], [`create_access_list`], in the [`call`] module) and proves
-//! accounts against the state root ([`state_root::account_proof`]).
+//! accounts against the state root of the head ([`state_root::account_proof`]) or of an
+//! earlier block ([`state_root::account_proof_at`]).
 
 pub mod call;
 mod evm;

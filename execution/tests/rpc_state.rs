@@ -1,7 +1,10 @@
 //! The state the RPC reads from a database: a few blocks executed and committed to a temporary
 //! MDBX database (with their state roots and trie nodes), then [`HistoricalState`] at every
 //! height against what the state was right after that block was committed, calls over it,
-//! and EIP-1186 proofs of the head state verified against the head header's state root.
+//! and EIP-1186 proofs of the head state and of every earlier height verified against that
+//! block's header state root. After the executed blocks come two written as state changes:
+//! one creating accounts with storage and clearing a slot, one destroying an account and
+//! wiping another's storage, so that proofs at earlier heights have deletions to undo.
 
 #[path = "common/contracts.rs"]
 mod contracts;
@@ -16,14 +19,30 @@ use parallax_execution::{
     AccountState, Block, BlockExecutor, BlockOverrides, CallOptions, CallOutcome, CallRequest,
     ChainRules, DbState, HistoricalState, InMemoryState, SequentialExecutor, SpecId,
     StateOverrides, StateView, call,
-    state_root::{DbTrieReader, HashedPostState, account_proof, state_root},
+    state_root::{
+        DbTrieReader, HashedPostState, StateRootError, account_proof, account_proof_at,
+        reverse_post_state, state_root,
+    },
 };
-use parallax_storage::{BlockWrite, Database, StateChanges, StorageError};
+use parallax_storage::{Account, BlockWrite, Database, StateChanges, StorageChanges, StorageError};
 use std::collections::BTreeMap;
 use workloads::{CHAIN_ID, addr, block_env, eoa, ether, token_account};
 
 const TOKEN: Address = Address::new([0x77; 20]);
-const BLOCKS: u64 = 4;
+/// Blocks executed by the EVM after genesis.
+const EXECUTED: u64 = 4;
+/// All blocks after genesis: the executed ones, then [`created_block`] and [`destroying_block`].
+const BLOCKS: u64 = EXECUTED + 2;
+/// Created with storage in [`created_block`]; its storage is wiped and rewritten in
+/// [`destroying_block`].
+const CREATED: Address = Address::new([0x31; 20]);
+/// Created with storage in [`created_block`], destroyed in [`destroying_block`].
+const EPHEMERAL: Address = Address::new([0x32; 20]);
+
+/// The token holder whose balance [`created_block`] clears.
+fn cleared_holder() -> Address {
+    addr(1, 150)
+}
 
 fn eoas() -> Vec<Address> {
     (0..200).map(|i| addr(1, i)).collect()
@@ -57,7 +76,13 @@ fn commit(db: &Database, number: u64, parent: B256, changes: StateChanges) -> B2
 fn tracked() -> (Vec<Address>, Vec<U256>) {
     let mut addresses: Vec<Address> = eoas().into_iter().take(8).collect();
     addresses.extend((0..8).map(|i| addr(2, i)));
-    addresses.extend([TOKEN, workloads::BENEFICIARY, addr(3, 0)]);
+    addresses.extend([
+        TOKEN,
+        workloads::BENEFICIARY,
+        addr(3, 0),
+        CREATED,
+        EPHEMERAL,
+    ]);
     let slots = addresses
         .iter()
         .map(|a| token::balance_slot(*a))
@@ -133,8 +158,57 @@ fn block(number: u64) -> Block {
     }
 }
 
-/// A database with a genesis (200 funded accounts and a token with 200 holders) and
-/// [`BLOCKS`] executed blocks, and the snapshot of the state after each block.
+fn storage(wiped: bool, slots: &[(u64, u64)]) -> StorageChanges {
+    StorageChanges {
+        wiped,
+        slots: slots
+            .iter()
+            .map(|(slot, value)| (B256::from(U256::from(*slot)), U256::from(*value)))
+            .collect(),
+    }
+}
+
+/// Creates [`CREATED`] and [`EPHEMERAL`] with storage, and clears a token balance slot.
+fn created_block() -> StateChanges {
+    let code_hash = keccak256(token::runtime_code());
+    let mut changes = StateChanges::default();
+    for (address, nonce) in [(CREATED, 1), (EPHEMERAL, 2)] {
+        let account = Account {
+            nonce,
+            balance: ether(nonce),
+            code_hash,
+        };
+        changes.accounts.insert(address, Some(account));
+    }
+    changes
+        .storage
+        .insert(CREATED, storage(false, &[(1, 5), (2, 6)]));
+    changes.storage.insert(EPHEMERAL, storage(false, &[(3, 9)]));
+    let mut token_slots = storage(false, &[]);
+    token_slots.slots.insert(
+        B256::from(token::balance_slot(cleared_holder())),
+        U256::ZERO,
+    );
+    changes.storage.insert(TOKEN, token_slots);
+    changes
+}
+
+/// Destroys [`EPHEMERAL`], wipes the storage of [`CREATED`] (re-creating one slot) and moves
+/// some ether.
+fn destroying_block(db: &Database) -> StateChanges {
+    let reader = db.reader().unwrap();
+    let mut changes = StateChanges::default();
+    changes.accounts.insert(EPHEMERAL, None);
+    changes.storage.insert(CREATED, storage(true, &[(7, 1)]));
+    let payer = addr(1, 1);
+    let mut account = reader.account(payer).unwrap().unwrap();
+    account.balance -= ether(1);
+    changes.accounts.insert(payer, Some(account));
+    changes
+}
+
+/// A database with a genesis (200 funded accounts and a token with 200 holders), [`EXECUTED`]
+/// executed blocks and the two written ones, and the snapshot of the state after each block.
 fn chain() -> (tempfile::TempDir, Database, Vec<Snapshot>) {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path()).unwrap();
@@ -146,7 +220,7 @@ fn chain() -> (tempfile::TempDir, Database, Vec<Snapshot>) {
     genesis.insert_account(TOKEN, token_account(&holders, ether(1_000)));
     let mut parent = commit(&db, 0, B256::ZERO, genesis.to_changes());
     let mut snapshots = vec![snapshot(&DbState::new(&db.reader().unwrap()))];
-    for number in 1..=BLOCKS {
+    for number in 1..=EXECUTED {
         let block = block(number);
         let output = {
             let reader = db.reader().unwrap();
@@ -161,6 +235,11 @@ fn chain() -> (tempfile::TempDir, Database, Vec<Snapshot>) {
         parent = commit(&db, number, parent, output.state);
         snapshots.push(snapshot(&DbState::new(&db.reader().unwrap())));
     }
+    parent = commit(&db, EXECUTED + 1, parent, created_block());
+    snapshots.push(snapshot(&DbState::new(&db.reader().unwrap())));
+    let changes = destroying_block(&db);
+    commit(&db, EXECUTED + 2, parent, changes);
+    snapshots.push(snapshot(&DbState::new(&db.reader().unwrap())));
     (dir, db, snapshots)
 }
 
@@ -313,4 +392,117 @@ fn account_proofs_verify_against_the_head_state_root() {
         )
         .is_err()
     );
+}
+
+#[test]
+fn account_proofs_at_every_height_verify_against_that_blocks_state_root() {
+    let (_dir, db, _) = chain();
+    let reader = db.reader().unwrap();
+    let slot = |s: U256| B256::from(s);
+    let slots: Vec<B256> = [
+        token::balance_slot(addr(1, 0)), // changed by the executed blocks
+        token::balance_slot(addr(2, 1)), // set by a later block
+        token::balance_slot(cleared_holder()), // cleared to zero by a later block
+        token::balance_slot(addr(1, 199)), // never changed
+        token::total_supply_slot(),
+        U256::from(987_654), // never set
+        U256::from(1),       // CREATED's, wiped later
+        U256::from(3),       // EPHEMERAL's, destroyed later
+        U256::from(7),       // CREATED's, set after the wipe
+    ]
+    .into_iter()
+    .map(slot)
+    .collect();
+    let addresses = [
+        TOKEN,
+        addr(1, 0),   // a sender: changed
+        addr(1, 1),   // a sender, and paying in the last block
+        addr(1, 100), // never changed
+        addr(2, 0),   // created by a transfer in a later block
+        CREATED,
+        EPHEMERAL,
+        workloads::BENEFICIARY,
+        Address::repeat_byte(0xab), // never exists
+    ];
+    // The chain does exercise what the proofs have to undo.
+    let cleared = slots[2];
+    assert!(
+        !reader
+            .storage_at(TOKEN, cleared, EXECUTED)
+            .unwrap()
+            .is_zero()
+    );
+    assert!(reader.storage(TOKEN, cleared).unwrap().is_zero());
+    assert!(reader.account_at(CREATED, EXECUTED).unwrap().is_none());
+    assert!(
+        reader
+            .account_at(EPHEMERAL, EXECUTED + 1)
+            .unwrap()
+            .is_some()
+    );
+    assert!(reader.account(EPHEMERAL).unwrap().is_none());
+    assert!(reader.account_at(addr(2, 0), 0).unwrap().is_none());
+
+    for number in 0..=BLOCKS {
+        let root = reader.header(number).unwrap().unwrap().state_root;
+        for address in addresses {
+            let proof = account_proof_at(&reader, number, address, &slots)
+                .unwrap_or_else(|e| panic!("block {number}, {address}: {e}"));
+            let at = format!("block {number}, {address}");
+            assert_eq!(proof.state_root, root, "{at}: the root of that block");
+            assert_eq!(proof.address, address);
+            let expected = reader.account_at(address, number).unwrap();
+            assert_eq!(
+                proof.account.map(|a| (a.balance, a.nonce, a.code_hash)),
+                expected.map(|a| (a.balance, a.nonce, a.code_hash)),
+                "{at}"
+            );
+            verify_proof(
+                root,
+                Nibbles::unpack(keccak256(address)),
+                proof.account.map(alloy_rlp::encode),
+                &proof.account_proof,
+            )
+            .unwrap_or_else(|e| panic!("{at}: account proof: {e}"));
+            assert_eq!(proof.storage_proofs.len(), slots.len());
+            for (storage, slot) in proof.storage_proofs.iter().zip(&slots) {
+                assert_eq!(storage.key, *slot);
+                let value = reader.storage_at(address, *slot, number).unwrap();
+                assert_eq!(storage.value, value, "{at}, slot {slot}");
+                verify_proof(
+                    proof.storage_root(),
+                    Nibbles::unpack(keccak256(slot)),
+                    (!value.is_zero()).then(|| alloy_rlp::encode(value)),
+                    &storage.proof,
+                )
+                .unwrap_or_else(|e| panic!("{at}, slot {slot}: storage proof: {e}"));
+            }
+            if number == BLOCKS {
+                assert_eq!(proof, account_proof(&reader, address, &slots).unwrap());
+            }
+        }
+    }
+
+    // The overlay is empty at the head; too far back and after the head are errors.
+    assert!(reverse_post_state(&reader, BLOCKS, 0).unwrap().is_empty());
+    assert!(!reverse_post_state(&reader, 0, BLOCKS).unwrap().is_empty());
+    let err = reverse_post_state(&reader, 0, BLOCKS - 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StateRootError::HistoryTooDeep {
+                requested: 0,
+                head: BLOCKS,
+                max_blocks,
+            } if max_blocks == BLOCKS - 1
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("proofs reach at most"), "{err}");
+    assert!(matches!(
+        account_proof_at(&reader, BLOCKS + 1, TOKEN, &[]),
+        Err(StateRootError::Storage(
+            StorageError::BlockNotAvailable { .. }
+        ))
+    ));
 }

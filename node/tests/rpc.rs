@@ -2,8 +2,8 @@
 //! and oversized requests get JSON-RPC errors in geth's words and the node keeps serving;
 //! a deployed ERC-20 is read at the head and at past blocks, its reverts come back as code 3
 //! with the revert data, its events are found by `eth_getLogs`, installed filters and
-//! WebSocket subscriptions; gas estimates are exact; account proofs verify against the
-//! header's state root.
+//! WebSocket subscriptions; gas estimates are exact; account proofs, at the head and
+//! at an older block, verify against that block's state root.
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
@@ -506,6 +506,14 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
             let first: Bytes = proof["accountProof"][0].as_str().unwrap().parse().unwrap();
             assert_eq!(keccak256(&first), root, "the proof starts at the state root");
             assert_eq!(word(&proof["storageProof"][0]["value"]), U256::from(250));
+            // At an older block: bob's slot was still unset, against that block's root.
+            let old_block = format!("{before_transfer:#x}");
+            let old = ok(rpc, "eth_getProof", json!([token, [slot], old_block]));
+            let old_root: B256 = ok(rpc, "eth_getBlockByNumber", json!([old_block, false]))["stateRoot"]
+                .as_str().unwrap().parse().unwrap();
+            let old_first: Bytes = old["accountProof"][0].as_str().unwrap().parse().unwrap();
+            assert_eq!(keccak256(&old_first), old_root, "an old proof starts at that block's root");
+            assert_eq!(word(&old["storageProof"][0]["value"]), U256::ZERO);
             let absent = ok(rpc, "eth_getProof", json!([carol, [], "latest"]));
             assert_eq!(absent["balance"], "0x0");
             assert!(!absent["accountProof"].as_array().unwrap().is_empty());

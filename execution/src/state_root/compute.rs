@@ -1,7 +1,7 @@
 //! The incremental walk over stored branch nodes, shared by the account trie and the storage
 //! tries.
 
-use super::{HashedPostState, StateRootError, TrieReader};
+use super::{HashedPostState, HashedStorage, StateRootError, TrieReader};
 use alloy_primitives::{B256, U256};
 use alloy_rlp::Encodable;
 use alloy_trie::{
@@ -73,38 +73,16 @@ pub fn state_root<R: TrieReader + ?Sized>(
 
     // The storage tries the block changed, and their new roots.
     let mut storage_roots = BTreeMap::new();
-    for (hashed_address, storage) in &post_state.storages {
-        if post_state.is_destroyed(hashed_address) {
-            continue;
-        }
-        let changes: BTreeMap<B256, Option<U256>> = storage
-            .slots
-            .iter()
-            .map(|(slot, value)| (*slot, (!value.is_zero()).then_some(*value)))
-            .collect();
-        let mut view = StorageView {
-            reader: &mut *reader,
-            owner: *hashed_address,
-            wiped: storage.wiped,
-        };
-        let result = update_trie(&mut view, &changes, true)?;
+    for (hashed_address, result) in changed_storage_tries(&mut *reader, post_state, true)? {
         stats.add(&result.stats);
         stats.storage_tries_updated += 1;
-        storage_roots.insert(*hashed_address, result.root);
+        storage_roots.insert(hashed_address, result.root);
         if !result.nodes.is_empty() {
-            updates.storage_nodes.insert(*hashed_address, result.nodes);
+            updates.storage_nodes.insert(hashed_address, result.nodes);
         }
     }
 
-    // Accounts whose storage root changed are changed leaves too, with their stored info.
-    let mut account_changes = post_state.accounts.clone();
-    for hashed_address in storage_roots.keys() {
-        if !account_changes.contains_key(hashed_address) {
-            stats.leaf_reads += 1;
-            let account = reader.account(*hashed_address)?;
-            account_changes.insert(*hashed_address, account);
-        }
-    }
+    let account_changes = account_changes(&mut *reader, post_state, &storage_roots, &mut stats)?;
     let mut view = AccountView {
         reader,
         storage_roots: &storage_roots,
@@ -132,6 +110,57 @@ pub fn state_root<R: TrieReader + ?Sized>(
         updates,
         stats,
     })
+}
+
+/// The changes of one account's storage as the walk takes them: `None` deletes a slot.
+pub(super) fn storage_changes(storage: &HashedStorage) -> BTreeMap<B256, Option<U256>> {
+    storage
+        .slots
+        .iter()
+        .map(|(slot, value)| (*slot, (!value.is_zero()).then_some(*value)))
+        .collect()
+}
+
+/// Recomputes the storage trie of every account whose storage `post_state` changes (destroyed
+/// accounts excepted: they have no storage root), over the stored tries `reader` sees.
+pub(super) fn changed_storage_tries<R: TrieReader + ?Sized>(
+    reader: &mut R,
+    post_state: &HashedPostState,
+    keep_updates: bool,
+) -> Result<BTreeMap<B256, TrieResult>, StateRootError> {
+    let mut results = BTreeMap::new();
+    for (hashed_address, storage) in &post_state.storages {
+        if post_state.is_destroyed(hashed_address) {
+            continue;
+        }
+        let mut view = StorageView {
+            reader: &mut *reader,
+            owner: *hashed_address,
+            wiped: storage.wiped,
+        };
+        let result = update_trie(&mut view, &storage_changes(storage), keep_updates)?;
+        results.insert(*hashed_address, result);
+    }
+    Ok(results)
+}
+
+/// The account-trie leaves `post_state` changes: its accounts, plus the accounts whose storage
+/// root changed (those in `storage_roots`) with their stored info.
+pub(super) fn account_changes<R: TrieReader + ?Sized>(
+    reader: &mut R,
+    post_state: &HashedPostState,
+    storage_roots: &BTreeMap<B256, B256>,
+    stats: &mut StateRootStats,
+) -> Result<BTreeMap<B256, Option<Account>>, StateRootError> {
+    let mut changes = post_state.accounts.clone();
+    for hashed_address in storage_roots.keys() {
+        if !changes.contains_key(hashed_address) {
+            stats.leaf_reads += 1;
+            let account = reader.account(*hashed_address)?;
+            changes.insert(*hashed_address, account);
+        }
+    }
+    Ok(changes)
 }
 
 /// One trie as the walk sees it: stored nodes, stored leaves and how a leaf value is encoded.
@@ -283,8 +312,8 @@ impl<R: TrieReader + ?Sized> TrieView for AccountView<'_, R> {
 /// A trie's new root, its node updates and the work done.
 pub(super) struct TrieResult {
     pub(super) root: B256,
-    nodes: TrieNodeUpdates,
-    stats: StateRootStats,
+    pub(super) nodes: TrieNodeUpdates,
+    pub(super) stats: StateRootStats,
 }
 
 /// Updates one trie: `changes` maps changed keys to their new value (`None` deletes).
@@ -299,17 +328,20 @@ fn update_trie<V: TrieView>(
     walk_trie(view, changes, &BTreeSet::new(), keep_updates).map(|(result, _)| result)
 }
 
-/// The unchanged trie's root and the proof nodes of `targets`: the nodes on the path from
-/// the root to each target key (to where it would be, for an absent key).
+/// The root of the trie with `changes` applied, and its proof nodes for `targets`: the nodes
+/// on the path from the root to each target key (to where it would be, for an absent key),
+/// in the changed trie.
 ///
 /// The targets are walked like changed keys, so every stored node on their paths is opened
 /// and re-hashed (which is what the hash builder's proof retainer needs) while the stored
-/// hashes of the subtrees beside them are reused.
+/// hashes of the subtrees beside them and beside the changes are reused. With no changes it
+/// proves the stored trie.
 pub(super) fn trie_proof<V: TrieView>(
     view: &mut V,
+    changes: &BTreeMap<B256, Option<V::Value>>,
     targets: &BTreeSet<B256>,
 ) -> Result<(TrieResult, ProofNodes), StateRootError> {
-    walk_trie(view, &BTreeMap::new(), targets, false)
+    walk_trie(view, changes, targets, false)
 }
 
 fn walk_trie<V: TrieView>(

@@ -29,6 +29,9 @@
 //! [`account_proof`] gives EIP-1186 proofs (`eth_getProof`) of the latest committed state by
 //! the same walk: the proof targets are walked like changed keys, so the nodes on their
 //! paths are rebuilt (and retained) while the stored hashes beside them are reused.
+//! [`account_proof_at`] proves the state after an earlier block the same way, over the head's
+//! stored trie with the later blocks' changes undone ([`reverse_post_state`], from the
+//! changesets) as an overlay, at most [`MAX_PROOF_HISTORY`] blocks back.
 //!
 //! Reads go through the [`TrieReader`] trait: [`MemoryTrieStore`] keeps everything in
 //! `BTreeMap`s (tests, tools, benchmarks) and can apply a block's results; [`DbTrieReader`]
@@ -46,6 +49,7 @@
 
 mod compute;
 mod db;
+mod history;
 mod memory;
 mod post_state;
 mod proof;
@@ -56,9 +60,13 @@ mod tests;
 
 pub use compute::{StateRootOutput, StateRootStats, state_root};
 pub use db::DbTrieReader;
+pub use history::{MAX_PROOF_HISTORY, reverse_post_state};
 pub use memory::{MemoryTrieStore, StorageTrieNodes, storage_root_from_scratch};
 pub use post_state::{HashedPostState, HashedStorage};
-pub use proof::{AccountProof, StorageProof, account_proof, account_proof_from};
+pub use proof::{
+    AccountProof, StorageProof, account_proof, account_proof_at, account_proof_from,
+    account_proof_over,
+};
 pub use reader::TrieReader;
 
 use alloy_trie::Nibbles;
@@ -88,6 +96,21 @@ pub enum StateRootError {
         owner: Option<alloy_primitives::B256>,
         /// What was found.
         reason: String,
+    },
+    /// A proof of a past state was asked further back than the changes undone for it may
+    /// reach.
+    #[error(
+        "block {requested} is {} blocks before the head {head}; proofs reach at most \
+         {max_blocks} blocks back",
+        head - requested
+    )]
+    HistoryTooDeep {
+        /// The block asked for.
+        requested: u64,
+        /// The head block.
+        head: u64,
+        /// The furthest back a proof reaches, in blocks.
+        max_blocks: u64,
     },
 }
 

@@ -381,3 +381,64 @@ fn proofs_equal_from_scratch_proofs_and_verify() {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A proof over the stored tries with an overlay of changes (creations, destructions,
+    /// wipes, slot writes and deletions) is the proof of the state with the overlay applied.
+    #[test]
+    fn proofs_over_an_overlay_equal_proofs_of_the_applied_state(
+        size in 1u64..60,
+        changes in prop::collection::vec((0u64..70, 0u8..5, 0u64..40, 0u64..3), 1..24),
+        targets in prop::collection::vec(0u64..70, 1..6),
+    ) {
+        use alloy_primitives::Address;
+
+        let address = |i: u64| Address::from_word(B256::from(U256::from(i)));
+        let slot = |s: u64| B256::from(U256::from(s));
+        let mut accounts = BTreeMap::new();
+        let mut storages: BTreeMap<B256, BTreeMap<B256, U256>> = BTreeMap::new();
+        for i in 0..size {
+            let hashed = keccak256(address(i));
+            accounts.insert(hashed, account(i + 1));
+            let slots = [0, 1, 30][(i % 3) as usize];
+            storages.insert(hashed, (0..slots).map(|s| (keccak256(slot(s)), U256::from(s + 1))).collect());
+        }
+        let (mut store, _) = MemoryTrieStore::from_leaves(accounts, storages);
+        let mut post = HashedPostState::default();
+        for (i, kind, s, value) in &changes {
+            let hashed = keccak256(address(*i));
+            match kind {
+                0 => { post.accounts.insert(hashed, Some(account(value + 100))); }
+                1 => {
+                    post.accounts.insert(hashed, None);
+                    post.storages.insert(hashed, HashedStorage { wiped: true, slots: BTreeMap::new() });
+                }
+                2 => { post.storages.entry(hashed).or_default().wiped = true; }
+                _ => {
+                    if post.is_destroyed(&hashed) {
+                        continue;
+                    }
+                    if *i >= size {
+                        post.accounts.entry(hashed).or_insert(Some(account(*i + 1)));
+                    }
+                    post.storages.entry(hashed).or_default().slots.insert(keccak256(slot(*s)), U256::from(*value));
+                }
+            }
+        }
+        let mut applied = store.clone();
+        let out = state_root(&mut store, &post).unwrap();
+        applied.apply(&post, &out.updates);
+        let slots = [slot(0), slot(1), slot(5), slot(29), slot(1_000)];
+        for i in changes.iter().map(|c| c.0).chain(targets) {
+            let over = account_proof_over(&mut store, &post, address(i), &slots).unwrap();
+            prop_assert_eq!(over.state_root, out.root);
+            let expected = account_proof_from(&mut applied, address(i), &slots).unwrap();
+            prop_assert_eq!(over, expected, "account {}", i);
+        }
+        // No overlay: the stored state's proof.
+        let plain = account_proof_over(&mut store, &HashedPostState::default(), address(0), &slots).unwrap();
+        prop_assert_eq!(plain, account_proof_from(&mut store, address(0), &slots).unwrap());
+    }
+}

@@ -78,6 +78,26 @@ pub(crate) const METHODS: &[&str] = &[
     "parallax_consensusStatus",
 ];
 
+/// Methods that read at most a few keys (never a range, never the EVM), so they may run on
+/// an async worker without holding it for long.
+pub(crate) const POINT_READS: &[&str] = &[
+    "web3_clientVersion",
+    "net_version",
+    "eth_chainId",
+    "eth_syncing",
+    "eth_mining",
+    "eth_hashrate",
+    "eth_blockNumber",
+    "eth_accounts",
+    "eth_getBalance",
+    "eth_getTransactionCount",
+    "eth_getStorageAt",
+    "eth_getCode",
+    "eth_getBlockTransactionCountByNumber",
+    "eth_getBlockTransactionCountByHash",
+    "eth_uninstallFilter",
+];
+
 /// The tip suggested when recent blocks carry no transactions (geth's default, 1 gwei).
 const DEFAULT_TIP: u128 = 1_000_000_000;
 /// Blocks the tip oracle samples.

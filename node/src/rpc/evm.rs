@@ -1,6 +1,6 @@
 //! `eth_call`, `eth_estimateGas`, `eth_createAccessList` (the execution crate's call API over
-//! the state after any committed block) and `eth_getProof` (Merkle proofs against the head's
-//! state root).
+//! the state after any committed block) and `eth_getProof` (Merkle proofs against the state
+//! root of the head or of a recent block).
 
 use super::{
     error::{RpcError, SERVER_ERROR},
@@ -20,6 +20,7 @@ use parallax_execution::{
         self, AccountOverride, BlockOverrides, CallError, CallOptions, CallOutcome, CallRequest,
         EstimateError, StateOverrides,
     },
+    state_root::{self, StateRootError},
 };
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -133,8 +134,11 @@ impl Api<'_> {
         }
     }
 
-    /// `eth_getProof(address, slots, block)`: served for the head block, whose trie nodes
-    /// are stored.
+    /// `eth_getProof(address, slots, block)`: the head block's proof from its stored trie
+    /// nodes; an earlier block's (at most
+    /// [`MAX_PROOF_HISTORY`](parallax_execution::state_root::MAX_PROOF_HISTORY) blocks
+    /// back, -32000 beyond) from those nodes with the later blocks' changes undone. Either is
+    /// checked against that block's header before it is answered.
     fn proof(&self, p: &[Value]) -> Result<Value, RpcError> {
         at_most(p, 3)?;
         let address = required(p, 0)?;
@@ -144,18 +148,21 @@ impl Api<'_> {
         }
         let number = self.state_block(param(p, 2)?)?;
         let head = self.head()?;
-        if number != head {
-            return Err(RpcError::server(format!(
-                "proofs are only available for the latest block ({head}); block {number} is older"
-            )));
-        }
         let keys: Vec<B256> = slots.iter().map(|k| k.as_b256()).collect();
-        let proof = parallax_execution::state_root::account_proof(&self.reader, address, &keys)
-            .map_err(RpcError::internal)?;
-        let header = self.header(head)?;
+        let proof = if number == head {
+            state_root::account_proof(&self.reader, address, &keys)
+        } else {
+            state_root::account_proof_at(&self.reader, number, address, &keys)
+        }
+        .map_err(|e| match e {
+            // "block N is D blocks before the head H; proofs reach at most M blocks back"
+            StateRootError::HistoryTooDeep { .. } => RpcError::server(e.to_string()),
+            e => RpcError::internal(e),
+        })?;
+        let header = self.header(number)?;
         if proof.state_root != header.state_root {
             return Err(RpcError::internal(format!(
-                "the proof's root {} is not the head's state root {}",
+                "the proof's root {} is not the state root {} of block {number}",
                 proof.state_root, header.state_root
             )));
         }

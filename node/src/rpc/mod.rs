@@ -533,6 +533,9 @@ async fn route(
         }
         // geth answers true whenever it serves RPC.
         "net_listening" => Ok(Value::Bool(true)),
+        // Point reads answer on the async worker: a few MDBX lookups cost less than handing
+        // the call to the blocking pool and waking a thread for it.
+        m if eth::POINT_READS.contains(&m) => eth::dispatch(ctx, m, &params),
         _ => {
             let ctx = ctx.clone();
             tokio::task::spawn_blocking(move || eth::dispatch(&ctx, &method, &params))

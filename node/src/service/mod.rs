@@ -661,6 +661,12 @@ fn admit(
     shared: &Shared,
     raw: &[u8],
 ) -> Result<B256, MempoolError> {
+    // The pool first, then the snapshot: a snapshot taken before the lock can predate a
+    // commit whose `on_commit` already moved the sender's nonce on, and checking against it
+    // would queue the transaction behind a nonce that is already in a block, for good.
+    let mut pool = mempool
+        .lock()
+        .map_err(|_| MempoolError::State("pool poisoned".into()))?;
     let reader = db
         .reader()
         .map_err(|e| MempoolError::State(e.to_string()))?;
@@ -671,9 +677,6 @@ fn admit(
         .and_then(|n| reader.header(n).ok().flatten())
         .ok_or_else(|| MempoolError::State("no head block".into()))?;
     let env = pool_env(spec, &head);
-    let mut pool = mempool
-        .lock()
-        .map_err(|_| MempoolError::State("pool poisoned".into()))?;
     let outcome = pool.add_raw(raw, &DbAccounts(&reader), &env)?;
     shared
         .mempool_size
