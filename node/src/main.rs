@@ -3,6 +3,11 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc: the node allocates from many threads at once (RPC handlers, executor workers,
+/// networking), where glibc's allocator spends its time on arena locks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = parallax_node::cli::Cli::parse();
     parallax_node::cli::init_tracing();

@@ -112,7 +112,7 @@ pub(crate) fn dispatch(
     params: &[Value],
 ) -> Result<Value, RpcError> {
     let reader = ctx.db.reader().map_err(RpcError::internal)?;
-    let api = Api { ctx, reader };
+    let api = Api::new(ctx, reader);
     api.run(method, params)
 }
 
@@ -120,6 +120,19 @@ pub(crate) fn dispatch(
 pub(crate) struct Api<'a> {
     pub(crate) ctx: &'a RpcContext,
     pub(crate) reader: Reader<'a>,
+    /// The snapshot's head number, read once.
+    head: std::cell::Cell<Option<u64>>,
+}
+
+impl<'a> Api<'a> {
+    /// A view over `reader`.
+    pub(crate) fn new(ctx: &'a RpcContext, reader: Reader<'a>) -> Self {
+        Self {
+            ctx,
+            reader,
+            head: std::cell::Cell::new(None),
+        }
+    }
 }
 
 /// `params[i]`, decoded; a missing optional parameter decodes from `null`.
@@ -455,13 +468,18 @@ impl Api<'_> {
         }
     }
 
-    /// The committed head's number.
+    /// The committed head's number (as of this call's snapshot).
     pub(crate) fn head(&self) -> Result<u64, RpcError> {
-        Ok(self
+        if let Some(head) = self.head.get() {
+            return Ok(head);
+        }
+        let head = self
             .reader
             .head_number()
             .map_err(RpcError::internal)?
-            .unwrap_or(0))
+            .unwrap_or(0);
+        self.head.set(Some(head));
+        Ok(head)
     }
 
     /// The header of a stored block.

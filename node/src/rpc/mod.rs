@@ -40,11 +40,10 @@ use error::{INVALID_REQUEST, PARSE_ERROR, RpcError};
 use parallax_storage::Database;
 use serde_json::{Value, json};
 use std::{
-    collections::HashMap,
     net::SocketAddr,
     pin::Pin,
     sync::{
-        Arc, Mutex,
+        Arc,
         atomic::{AtomicU64, Ordering},
     },
     task::{Context, Poll},
@@ -103,10 +102,11 @@ impl Default for RpcLimits {
 }
 
 /// Request counters (read by metrics).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RpcStats {
-    /// Calls answered, by method (unknown methods count under `unknown`).
-    calls: Mutex<HashMap<&'static str, u64>>,
+    /// Calls answered, by method: one counter per entry of [`eth::METHODS`], then one for
+    /// unknown methods.
+    calls: Vec<AtomicU64>,
     /// Calls answered with an error.
     pub errors: AtomicU64,
     /// Requests that were not JSON or not JSON-RPC.
@@ -119,25 +119,41 @@ pub struct RpcStats {
     pub slow_subscribers: AtomicU64,
 }
 
-impl RpcStats {
-    fn count_call(&self, method: &str) {
-        let label = eth::METHODS
-            .iter()
-            .find(|m| **m == method)
-            .copied()
-            .unwrap_or("unknown");
-        if let Ok(mut calls) = self.calls.lock() {
-            *calls.entry(label).or_default() += 1;
+impl Default for RpcStats {
+    fn default() -> Self {
+        Self {
+            calls: (0..=eth::METHODS.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            errors: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            oversized: AtomicU64::new(0),
+            refused_connections: AtomicU64::new(0),
+            slow_subscribers: AtomicU64::new(0),
         }
     }
+}
 
-    /// Calls by method, sorted.
+impl RpcStats {
+    fn count_call(&self, method: &str) {
+        let i = eth::METHODS
+            .iter()
+            .position(|m| *m == method)
+            .unwrap_or(eth::METHODS.len());
+        self.calls[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls by method (those called at least once), sorted; unknown methods count under
+    /// `unknown`.
     pub fn calls(&self) -> Vec<(&'static str, u64)> {
-        let mut v: Vec<_> = self
-            .calls
-            .lock()
-            .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
-            .unwrap_or_default();
+        let mut v: Vec<_> = eth::METHODS
+            .iter()
+            .copied()
+            .chain(["unknown"])
+            .zip(&self.calls)
+            .map(|(m, c)| (m, c.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
         v.sort();
         v
     }
@@ -156,6 +172,9 @@ pub(crate) struct RpcContext {
     pub(crate) limits: Arc<RpcLimits>,
     pub(crate) stats: Arc<RpcStats>,
     pub(crate) filters: Arc<filters::Filters>,
+    /// Calls on the blocking pool at once: more would only make the threads take turns on
+    /// the cores (the others wait here, without a thread).
+    pub(crate) blocking: Arc<Semaphore>,
 }
 
 /// A running RPC server.
@@ -192,7 +211,7 @@ impl RpcServer {
         let app = Router::new()
             .route("/", get(websocket).post(http))
             .layer(cors)
-            .with_state(ctx);
+            .with_state(Arc::new(ctx));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
@@ -345,7 +364,7 @@ impl AsyncWrite for LimitedStream {
 }
 
 /// `POST /`: one JSON-RPC request or batch.
-async fn http(State(ctx): State<RpcContext>, body: Body) -> Response {
+async fn http(State(ctx): State<Arc<RpcContext>>, body: Body) -> Response {
     let bytes = match axum::body::to_bytes(body, ctx.limits.max_request_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -370,12 +389,12 @@ async fn http(State(ctx): State<RpcContext>, body: Body) -> Response {
 }
 
 /// `GET /`: upgrade to a WebSocket.
-async fn websocket(State(ctx): State<RpcContext>, upgrade: WebSocketUpgrade) -> Response {
+async fn websocket(State(ctx): State<Arc<RpcContext>>, upgrade: WebSocketUpgrade) -> Response {
     let max = ctx.limits.max_request_bytes;
     upgrade
         .max_message_size(max)
         .max_frame_size(max)
-        .on_upgrade(move |socket| pubsub::serve(ctx, socket))
+        .on_upgrade(move |socket| pubsub::serve((*ctx).clone(), socket))
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -537,6 +556,9 @@ async fn route(
         // the call to the blocking pool and waking a thread for it.
         m if eth::POINT_READS.contains(&m) => eth::dispatch(ctx, m, &params),
         _ => {
+            let Ok(_permit) = ctx.blocking.acquire().await else {
+                return Err(RpcError::internal("the server is stopping"));
+            };
             let ctx = ctx.clone();
             tokio::task::spawn_blocking(move || eth::dispatch(&ctx, &method, &params))
                 .await

@@ -198,10 +198,7 @@ async fn follow_blocks(
         let ctx = sink.ctx.clone();
         let filter = filter.clone();
         let read = tokio::task::spawn_blocking(move || -> Result<(u64, Vec<Value>), RpcError> {
-            let api = Api {
-                ctx: &ctx,
-                reader: ctx.db.reader().map_err(RpcError::internal)?,
-            };
+            let api = Api::new(&ctx, ctx.db.reader().map_err(RpcError::internal)?);
             let head = api.head()?;
             // Never more than a bounded batch per wake-up; the rest follows on the next.
             let to = head.min(sent + 256);

@@ -484,6 +484,9 @@ impl Node {
             limits: Arc::new(self.rpc_limits.clone()),
             stats: Arc::new(crate::rpc::RpcStats::default()),
             filters: Arc::new(crate::rpc::filters::Filters::default()),
+            blocking: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()) * 2 + 2,
+            )),
         }
     }
 
