@@ -458,10 +458,10 @@ pub(crate) async fn handle_message(
             if out.is_empty() {
                 None
             } else {
-                Some(Value::Array(out).to_string())
+                Some(format!("[{}]", out.join(",")))
             }
         }
-        call => call_one(ctx, call, conn).await.map(|v| v.to_string()),
+        call => call_one(ctx, call, conn).await,
     }
 }
 
@@ -470,7 +470,7 @@ async fn call_one(
     ctx: &RpcContext,
     call: Value,
     conn: Option<&pubsub::Connection>,
-) -> Option<Value> {
+) -> Option<String> {
     let Value::Object(mut call) = call else {
         ctx.stats.malformed.fetch_add(1, Ordering::Relaxed);
         return Some(error_value(
@@ -514,7 +514,8 @@ async fn call_one(
         return None;
     }
     Some(match result {
-        Ok(value) => json!({"jsonrpc": "2.0", "id": id, "result": value}),
+        // Written directly: a response object is the same three members every time.
+        Ok(value) => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{value}}}"#),
         Err(e) => {
             ctx.stats.errors.fetch_add(1, Ordering::Relaxed);
             error_value(id, &e)
@@ -522,8 +523,8 @@ async fn call_one(
     })
 }
 
-fn error_value(id: Value, e: &RpcError) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "error": e.to_json()})
+fn error_value(id: Value, e: &RpcError) -> String {
+    error_response(id, e)
 }
 
 /// Runs a method: subscriptions and network queries here, everything that reads the
