@@ -12,12 +12,12 @@ use serde_json::{Value, json};
 use std::{
     net::SocketAddr,
     path::PathBuf,
-    process::{Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
 mod common;
-use common::{BIN, Procs, block_number, dev, free_addr, free_base, rpc, start, wait_for};
+use common::{BIN, Procs, Testnet, block_number, dev, free_addr, rpc, start, wait_for};
 
 fn signed_transfer(key: B256, chain_id: u64, nonce: u64, to: Address, value: u64) -> String {
     let signer = PrivateKeySigner::from_bytes(&key).unwrap();
@@ -54,25 +54,10 @@ fn last_voted(addr: SocketAddr) -> Option<u64> {
 
 #[test]
 fn four_processes_commit_and_a_killed_validator_catches_up() {
-    let dir = tempfile::tempdir().unwrap();
-    let net = dir.path().join("net");
-    let base = free_base(4);
-    let status = Command::new(BIN)
-        .args(["genesis", "testnet", "--validators", "4", "--base-port"])
-        .arg(base.to_string())
-        .arg("--out")
-        .arg(&net)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let config = |i: usize| net.join(format!("node{i}/config.toml"));
-    let log = |i: usize| dir.path().join(format!("node{i}.log"));
-    let rpc_addr = |i: usize| -> SocketAddr {
-        format!("127.0.0.1:{}", base + 10 * i as u16 + 1)
-            .parse()
-            .unwrap()
-    };
+    let testnet = Testnet::generate(4);
+    let config = |i: usize| testnet.config(i);
+    let log = |i: usize| testnet.log(i);
+    let rpc_addr = |i: usize| testnet.rpc_addr(i);
     let mut procs = Procs((0..4).map(|i| Some(start(&config(i), &log(i)))).collect());
 
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

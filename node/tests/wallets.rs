@@ -13,9 +13,7 @@ use std::{
 };
 
 mod common;
-use common::{
-    BIN, Procs, block_number, dev, free_addr, free_base, print_log_tails, rpc, start, wait_for,
-};
+use common::{Procs, Testnet, block_number, dev, free_addr, print_log_tails, rpc, start, wait_for};
 
 /// Longest a `node --test` run may take.
 const JS_TIMEOUT: Duration = Duration::from_secs(15 * 60);
@@ -158,26 +156,12 @@ fn wallet_tests_pass_against_parallax_dev() {
 #[test]
 fn wallet_subset_passes_against_four_validators() {
     require_node_modules();
-    let dir = tempfile::tempdir().unwrap();
-    let net = dir.path().join("net");
-    let base = free_base(4);
     // `genesis testnet` funds the 20 development accounts the wallet tests sign with.
-    let status = Command::new(BIN)
-        .args(["genesis", "testnet", "--validators", "4", "--base-port"])
-        .arg(base.to_string())
-        .arg("--out")
-        .arg(&net)
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let config = |i: usize| net.join(format!("node{i}/config.toml"));
-    let log = |i: usize| dir.path().join(format!("node{i}.log"));
-    let rpc_addr = |i: usize| -> SocketAddr {
-        format!("127.0.0.1:{}", base + 10 * i as u16 + 1)
-            .parse()
-            .unwrap()
-    };
+    let testnet = Testnet::generate(4);
+    let dir = &testnet.dir;
+    let config = |i: usize| testnet.config(i);
+    let log = |i: usize| testnet.log(i);
+    let rpc_addr = |i: usize| testnet.rpc_addr(i);
     let _procs = Procs((0..4).map(|i| Some(start(&config(i), &log(i)))).collect());
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         wait_for("blocks on every node", Duration::from_secs(90), || {
