@@ -88,19 +88,24 @@ impl Api<'_> {
             gas_cap: self.ctx.limits.gas_cap,
             deadline: Some(Instant::now() + self.ctx.limits.evm_timeout),
         };
-        let args = (
-            state,
-            &env,
-            &rules,
-            &prepared.request,
-            &prepared.state_overrides,
-            &prepared.block_overrides,
-            &options,
-        );
+        // The three share one signature: the state, the block, the rules, the request, its
+        // overrides and the limits.
+        macro_rules! run {
+            ($f:path) => {
+                $f(
+                    state,
+                    &env,
+                    &rules,
+                    &prepared.request,
+                    &prepared.state_overrides,
+                    &prepared.block_overrides,
+                    &options,
+                )
+            };
+        }
         match method {
             "eth_call" => {
-                let outcome = call::call(args.0, args.1, args.2, args.3, args.4, args.5, args.6)
-                    .map_err(call_error)?;
+                let outcome = run!(call::call).map_err(call_error)?;
                 match outcome {
                     CallOutcome::Success { output, .. } => Ok(json!(output)),
                     CallOutcome::Revert { output, .. } => Err(RpcError::reverted(&output)),
@@ -108,20 +113,15 @@ impl Api<'_> {
                 }
             }
             "eth_estimateGas" => {
-                let gas =
-                    call::estimate_gas(args.0, args.1, args.2, args.3, args.4, args.5, args.6)
-                        .map_err(|e| match e {
-                            EstimateError::Reverted { output } => RpcError::reverted(&output),
-                            EstimateError::Call(e) => call_error(e),
-                            other => RpcError::server(other.to_string()),
-                        })?;
+                let gas = run!(call::estimate_gas).map_err(|e| match e {
+                    EstimateError::Reverted { output } => RpcError::reverted(&output),
+                    EstimateError::Call(e) => call_error(e),
+                    other => RpcError::server(other.to_string()),
+                })?;
                 Ok(hex_u64(gas))
             }
             _ => {
-                let result = call::create_access_list(
-                    args.0, args.1, args.2, args.3, args.4, args.5, args.6,
-                )
-                .map_err(call_error)?;
+                let result = run!(call::create_access_list).map_err(call_error)?;
                 let mut out = json!({
                     "accessList": result.access_list,
                     "gasUsed": hex_u64(result.gas_used),
