@@ -307,14 +307,14 @@ impl Api<'_> {
                 };
                 let n = found.location.block_number;
                 let index = found.location.index as usize;
-                let receipts = self.receipts(n)?;
-                Ok(receipts.into_iter().nth(index).unwrap_or(Value::Null))
+                let receipts = self.receipts(n, Some(index))?;
+                Ok(receipts.into_iter().next().unwrap_or(Value::Null))
             }
             "eth_getBlockReceipts" => {
                 at_most(p, 1)?;
                 let id: BlockId = required(p, 0)?;
                 match self.number_of_id(id)? {
-                    Some(n) => Ok(Value::Array(self.receipts(n)?)),
+                    Some(n) => Ok(Value::Array(self.receipts(n, None)?)),
                     None => Ok(Value::Null),
                 }
             }
@@ -638,10 +638,11 @@ impl Api<'_> {
         serde_json::to_value(rpc).map_err(RpcError::internal)
     }
 
-    /// The receipts of block `n`, as `eth_getTransactionReceipt` returns each.
-    fn receipts(&self, n: u64) -> Result<Vec<Value>, RpcError> {
-        let header = self.header(n)?;
-        let block_hash = header.hash_slow();
+    /// Block `n`'s transactions and receipts, in order (empty when it is not stored).
+    fn transactions_and_receipts(
+        &self,
+        n: u64,
+    ) -> Result<(Vec<TxEnvelope>, Vec<ReceiptEnvelope>), RpcError> {
         let txs = self
             .reader
             .transactions(n)
@@ -652,10 +653,25 @@ impl Api<'_> {
             .receipts(n)
             .map_err(RpcError::internal)?
             .unwrap_or_default();
+        Ok((txs, receipts))
+    }
+
+    /// The receipts of block `n`, as `eth_getTransactionReceipt` returns each; with `only`,
+    /// just that transaction's (the others are walked for their gas and log positions, but
+    /// their senders are not recovered).
+    fn receipts(&self, n: u64, only: Option<usize>) -> Result<Vec<Value>, RpcError> {
+        let header = self.header(n)?;
+        let block_hash = header.hash_slow();
+        let (txs, receipts) = self.transactions_and_receipts(n)?;
         let mut out = Vec::with_capacity(receipts.len());
         let mut previous_gas = 0u64;
         let mut log_index = 0u64;
         for (i, (tx, receipt)) in txs.iter().zip(receipts).enumerate() {
+            if only.is_some_and(|only| only != i) {
+                previous_gas = receipt.cumulative_gas_used();
+                log_index += receipt.logs().len() as u64;
+                continue;
+            }
             let from = tx
                 .recover_signer()
                 .map_err(|e| RpcError::internal(format!("stored transaction: {e}")))?;
@@ -805,18 +821,8 @@ impl Api<'_> {
 
     /// The effective tips (with their gas) of block `n`'s transactions, lowest first.
     fn block_tips(&self, header: &Header) -> Result<Vec<(u128, u64)>, RpcError> {
-        let n = header.number;
         let base_fee = header.base_fee_per_gas.unwrap_or(0);
-        let txs = self
-            .reader
-            .transactions(n)
-            .map_err(RpcError::internal)?
-            .unwrap_or_default();
-        let receipts = self
-            .reader
-            .receipts(n)
-            .map_err(RpcError::internal)?
-            .unwrap_or_default();
+        let (txs, receipts) = self.transactions_and_receipts(header.number)?;
         let mut previous = 0;
         let mut tips: Vec<(u128, u64)> = txs
             .iter()
