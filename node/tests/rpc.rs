@@ -625,3 +625,64 @@ async fn connections_over_the_limit_are_refused_with_503_and_served_again_later(
     .unwrap();
     chain.node.take().unwrap().shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn browser_preflights_are_allowed_and_log_queries_are_bounded() {
+    let mut chain = Chain::with_limits(parallax_node::rpc::RpcLimits {
+        max_log_range: 3,
+        ..Default::default()
+    })
+    .await;
+    let rpc = chain.rpc;
+    tokio::task::spawn_blocking(move || {
+        // A browser wallet's CORS preflight.
+        let mut stream = TcpStream::connect(rpc).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        write!(
+            stream,
+            "OPTIONS / HTTP/1.1\r\nHost: {rpc}\r\nOrigin: https://wallet.example\r\n\
+             Access-Control-Request-Method: POST\r\n\
+             Access-Control-Request-Headers: content-type\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let response = response.to_ascii_lowercase();
+        assert!(response.starts_with("http/1.1 200"), "{response}");
+        assert!(
+            response.contains("access-control-allow-origin: *"),
+            "{response}"
+        );
+        assert!(
+            response.contains("access-control-allow-methods:"),
+            "{response}"
+        );
+
+        // More blocks than the range limit: -32005, in either form of range.
+        wait_for("five blocks", Duration::from_secs(20), || {
+            quantity(&ok(rpc, "eth_blockNumber", json!([]))) >= 5
+        });
+        let (code, message, _) = err(
+            rpc,
+            "eth_getLogs",
+            json!([{"fromBlock": "0x0", "toBlock": "0x4"}]),
+        );
+        assert_eq!(
+            (code, message.as_str()),
+            (-32005, "query exceeds max block range 3")
+        );
+        assert_eq!(
+            ok(
+                rpc,
+                "eth_getLogs",
+                json!([{"fromBlock": "0x1", "toBlock": "0x3"}])
+            ),
+            json!([])
+        );
+    })
+    .await
+    .unwrap();
+    chain.node.take().unwrap().shutdown().await;
+}
