@@ -62,7 +62,7 @@ const TX_GAS: u64 = 21_000;
 const CALL_STIPEND: u64 = 2_300;
 
 /// How many interpreter steps pass between two looks at the clock.
-const DEADLINE_CHECK_INTERVAL: u32 = 4_096;
+const DEADLINE_CHECK_INTERVAL: u64 = 4_096;
 
 /// A message call (or, with `to == None`, a contract creation) to simulate: the fields of a
 /// JSON-RPC transaction object. Absent fields take geth's defaults (see [`call`]).
@@ -141,6 +141,12 @@ pub struct CallOptions {
     /// thousand EVM steps) and the call fails with [`CallError::Timeout`]. Checking costs
     /// an inspector, so none is installed without a deadline.
     pub deadline: Option<Instant>,
+    /// When set, execution stops after this many interpreter steps (instructions, counted
+    /// over all call frames) and the call fails with [`CallError::StepLimit`]. The limit only
+    /// observes: a call that finishes within it has exactly the outcome it has without one.
+    /// A server uses it to answer cheap calls where it stands and hand the rest to a thread
+    /// that may take longer.
+    pub step_limit: Option<u64>,
 }
 
 impl Default for CallOptions {
@@ -148,6 +154,7 @@ impl Default for CallOptions {
         Self {
             gas_cap: DEFAULT_GAS_CAP,
             deadline: None,
+            step_limit: None,
         }
     }
 }
@@ -248,6 +255,12 @@ pub enum CallError {
     Timeout {
         /// Time from the start of the call to its deadline.
         timeout: Duration,
+    },
+    /// The step limit of [`CallOptions`] was reached before the call finished.
+    #[error("execution stopped after {limit} steps")]
+    StepLimit {
+        /// The limit.
+        limit: u64,
     },
     /// Reading the state failed.
     #[error("state read failed: {0}")]
@@ -562,6 +575,7 @@ struct Simulation<'a, S: ?Sized> {
     requested_gas: Option<u64>,
     gas_cap: u64,
     deadline: Option<Instant>,
+    step_limit: Option<u64>,
     started: Instant,
     /// The fee fields as given: `(fee cap, tip cap)`.
     fees: (u128, u128),
@@ -687,6 +701,7 @@ impl<'a, S: StateView + ?Sized> Simulation<'a, S> {
             requested_gas: request.gas,
             gas_cap: options.gas_cap,
             deadline: options.deadline,
+            step_limit: options.step_limit,
             started,
             fees: (fee_cap, tip),
         })
@@ -743,29 +758,24 @@ impl<'a, S: StateView + ?Sized> Simulation<'a, S> {
             .with_db(&mut self.db)
             .with_cfg(self.cfg.clone())
             .with_block(self.block.clone());
-        if self.deadline.is_none() && tracer.is_none() {
+        if self.deadline.is_none() && self.step_limit.is_none() && tracer.is_none() {
             let mut evm = ctx.build_mainnet();
             return Ok((evm.transact_one(tx)?, None));
         }
         let inspector = CallInspector {
             deadline: self.deadline,
+            step_limit: self.step_limit,
             steps: 0,
-            timed_out: false,
+            stopped: None,
             tracer,
         };
         let mut evm = ctx.build_mainnet_with_inspector(inspector);
         let result = evm.inspect_one_tx(tx);
-        let inspector = std::mem::replace(
-            &mut evm.inspector,
-            CallInspector {
-                deadline: None,
-                steps: 0,
-                timed_out: false,
-                tracer: None,
-            },
-        );
-        if inspector.timed_out {
-            return Err(EVMError::Custom(TIMED_OUT.to_owned()));
+        let inspector = std::mem::replace(&mut evm.inspector, CallInspector::idle());
+        match inspector.stopped {
+            Some(Stop::Deadline) => return Err(EVMError::Custom(TIMED_OUT.to_owned())),
+            Some(Stop::Steps) => return Err(EVMError::Custom(STEP_LIMIT.to_owned())),
+            None => {}
         }
         Ok((result?, inspector.tracer))
     }
@@ -802,6 +812,9 @@ impl<'a, S: StateView + ?Sized> Simulation<'a, S> {
     fn error(&self, error: EVMError<StateError>, gas: u64) -> CallError {
         match error {
             EVMError::Database(e) => CallError::State(e.0),
+            EVMError::Custom(e) if e == STEP_LIMIT => CallError::StepLimit {
+                limit: self.step_limit.unwrap_or_default(),
+            },
             EVMError::Custom(e) if e == TIMED_OUT => {
                 let timeout = self
                     .deadline
@@ -874,6 +887,8 @@ impl<'a, S: StateView + ?Sized> Simulation<'a, S> {
 
 /// The marker of an aborted run.
 const TIMED_OUT: &str = "call deadline passed";
+/// The marker of a run stopped by its step limit.
+const STEP_LIMIT: &str = "call step limit reached";
 
 fn outcome(result: ExecutionResult) -> CallOutcome {
     let gas_used = result.tx_gas_used();
@@ -1140,27 +1155,56 @@ impl AccessTracer {
     }
 }
 
-/// The inspector of a call: the deadline check and the access-list tracer, each optional.
+/// The inspector of a call: the deadline check, the step limit and the access-list tracer,
+/// each optional.
 struct CallInspector {
     deadline: Option<Instant>,
-    steps: u32,
-    timed_out: bool,
+    step_limit: Option<u64>,
+    steps: u64,
+    /// Why the run was stopped, once it was.
+    stopped: Option<Stop>,
     tracer: Option<AccessTracer>,
+}
+
+/// Why [`CallInspector`] stopped a run.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    Deadline,
+    Steps,
+}
+
+impl CallInspector {
+    fn idle() -> Self {
+        Self {
+            deadline: None,
+            step_limit: None,
+            steps: 0,
+            stopped: None,
+            tracer: None,
+        }
+    }
 }
 
 impl<CTX> Inspector<CTX> for CallInspector {
     fn step(&mut self, interp: &mut Interpreter, _context: &mut CTX) {
-        if let Some(deadline) = self.deadline {
-            if self.timed_out {
-                interp.halt(InstructionResult::OutOfGas);
-                return;
-            }
-            self.steps = self.steps.wrapping_add(1);
-            if self.steps.is_multiple_of(DEADLINE_CHECK_INTERVAL) && Instant::now() >= deadline {
-                self.timed_out = true;
-                interp.halt(InstructionResult::OutOfGas);
-                return;
-            }
+        if self.stopped.is_some() {
+            // Every frame still running is halted in turn.
+            interp.halt(InstructionResult::OutOfGas);
+            return;
+        }
+        self.steps += 1;
+        if self.step_limit.is_some_and(|limit| self.steps > limit) {
+            self.stopped = Some(Stop::Steps);
+            interp.halt(InstructionResult::OutOfGas);
+            return;
+        }
+        if let Some(deadline) = self.deadline
+            && self.steps.is_multiple_of(DEADLINE_CHECK_INTERVAL)
+            && Instant::now() >= deadline
+        {
+            self.stopped = Some(Stop::Deadline);
+            interp.halt(InstructionResult::OutOfGas);
+            return;
         }
         if let Some(tracer) = &mut self.tracer {
             tracer.step(interp);
@@ -1272,7 +1316,7 @@ mod tests {
                 &BlockOverrides::default(),
                 &CallOptions {
                     gas_cap,
-                    deadline: None,
+                    ..CallOptions::default()
                 },
             )
             .unwrap()

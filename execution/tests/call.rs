@@ -365,6 +365,43 @@ fn a_passed_deadline_aborts_the_call() {
 }
 
 #[test]
+fn a_step_limit_stops_long_calls_and_leaves_short_ones_unchanged() {
+    let with_limit = |limit: u64| CallOptions {
+        step_limit: Some(limit),
+        ..CallOptions::default()
+    };
+    let run_with = |target: &CallRequest, options: &CallOptions| {
+        call(
+            &state(),
+            &block(),
+            &rules(),
+            target,
+            &StateOverrides::default(),
+            &BlockOverrides::default(),
+            options,
+        )
+    };
+    // An endless loop is stopped at the limit, not by its gas.
+    let err = run_with(&to(LOOP), &with_limit(10_000)).unwrap_err();
+    assert!(
+        matches!(err, CallError::StepLimit { limit: 10_000 }),
+        "{err:?}"
+    );
+    // A short read within the limit has exactly the unbounded outcome...
+    let unbounded = run(&to(READ)).unwrap();
+    assert_eq!(run_with(&to(READ), &with_limit(10_000)).unwrap(), unbounded);
+    // ...and the smallest limit it fits in is its number of steps: one fewer stops it.
+    let fits = (1..10_000u64)
+        .find(|&n| run_with(&to(READ), &with_limit(n)).is_ok())
+        .expect("the read fits in 10,000 steps");
+    assert_eq!(run_with(&to(READ), &with_limit(fits)).unwrap(), unbounded);
+    assert!(matches!(
+        run_with(&to(READ), &with_limit(fits - 1)),
+        Err(CallError::StepLimit { .. })
+    ));
+}
+
+#[test]
 fn state_and_block_overrides_apply() {
     let slot = |n: u64| B256::from(U256::from(n));
     // stateDiff patches one slot, the others stay.

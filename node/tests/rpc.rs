@@ -458,6 +458,14 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
             assert_eq!(word(&overridden), U256::from(77));
             assert_eq!(balance(carol, json!("latest")), U256::ZERO);
 
+            // A call far longer than the server answers inline (60,000 steps: a countdown
+            // from 10,000, then return 42) is answered in full, on the blocking pool.
+            let countdown = "0x6127105b6001900380600357602a60005260206000f3";
+            let long = ok(rpc, "eth_call", json!([
+                {"to": carol}, "latest", {carol.to_string(): {"code": countdown}}
+            ]));
+            assert_eq!(word(&long), U256::from(42));
+
             // A revert: code 3, the reason, and the revert data.
             let too_much = transfer_call(bob, 1_000_000);
             let (code, message, data) =

@@ -123,12 +123,44 @@ pub(crate) fn dispatch(
     api.run(method, params)
 }
 
+/// Most EVM steps an `eth_call` may take on an async worker (see [`try_inline`]). A token's
+/// `balanceOf` takes a few hundred; ten thousand steps take well under a millisecond unless
+/// most of them read cold storage.
+pub(crate) const INLINE_STEPS: u64 = 10_000;
+
+/// Runs an `eth_call` at the head where the request stands, with the EVM stopped after
+/// [`INLINE_STEPS`]: `Some` answer when it finished (exactly the answer of an unbounded run,
+/// since the limit only observes), `None` when the call must go to the blocking pool (it ran
+/// longer, or reads a past block's state).
+pub(crate) fn try_inline(
+    ctx: &RpcContext,
+    method: &str,
+    params: &[Value],
+) -> Option<Result<Value, RpcError>> {
+    if method != "eth_call" {
+        return None;
+    }
+    let reader = match ctx.db.reader() {
+        Ok(r) => r,
+        Err(e) => return Some(Err(RpcError::internal(e))),
+    };
+    let mut api = Api::new(ctx, reader);
+    api.step_limit = Some(INLINE_STEPS);
+    let result = api.run(method, params);
+    (!api.over_budget.get()).then_some(result)
+}
+
 /// One call's view: the context and a read snapshot.
 pub(crate) struct Api<'a> {
     pub(crate) ctx: &'a RpcContext,
     pub(crate) reader: Reader<'a>,
     /// The snapshot's head number, read once.
     head: std::cell::Cell<Option<u64>>,
+    /// A step limit for the EVM methods (see [`try_inline`]).
+    pub(crate) step_limit: Option<u64>,
+    /// Set when a call met [`Self::step_limit`] (or was not tried under it): its answer is
+    /// not the call's.
+    pub(crate) over_budget: std::cell::Cell<bool>,
 }
 
 impl<'a> Api<'a> {
@@ -138,6 +170,8 @@ impl<'a> Api<'a> {
             ctx,
             reader,
             head: std::cell::Cell::new(None),
+            step_limit: None,
+            over_budget: std::cell::Cell::new(false),
         }
     }
 }

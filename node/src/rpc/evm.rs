@@ -43,6 +43,11 @@ impl Api<'_> {
         at_most(p, if method == "eth_call" { 4 } else { 3 })?;
         let prepared = self.prepare(method, p)?;
         let head = self.head()?;
+        if self.step_limit.is_some() && prepared.number != head {
+            // Past state is read through the history tables: not tried under a step limit.
+            self.over_budget.set(true);
+            return Err(RpcError::internal("not tried under a step limit"));
+        }
         if prepared.number == head {
             self.run_evm(method, &DbState::new(&self.reader), &prepared)
         } else {
@@ -87,6 +92,7 @@ impl Api<'_> {
         let options = CallOptions {
             gas_cap: self.ctx.limits.gas_cap,
             deadline: Some(Instant::now() + self.ctx.limits.evm_timeout),
+            step_limit: self.step_limit,
         };
         // The three share one signature: the state, the block, the rules, the request, its
         // overrides and the limits.
@@ -105,7 +111,12 @@ impl Api<'_> {
         }
         match method {
             "eth_call" => {
-                let outcome = run!(call::call).map_err(call_error)?;
+                let outcome = run!(call::call).map_err(|e| {
+                    if matches!(e, CallError::StepLimit { .. }) {
+                        self.over_budget.set(true);
+                    }
+                    call_error(e)
+                })?;
                 match outcome {
                     CallOutcome::Success { output, .. } => Ok(json!(output)),
                     CallOutcome::Revert { output, .. } => Err(RpcError::reverted(&output)),

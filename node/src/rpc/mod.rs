@@ -556,6 +556,8 @@ async fn route(
         // Point reads answer on the async worker: a few MDBX lookups cost less than handing
         // the call to the blocking pool and waking a thread for it.
         m if eth::POINT_READS.contains(&m) => eth::dispatch(ctx, m, &params),
+        // A short `eth_call` is answered here too; a longer one goes on to the pool.
+        m if let Some(answer) = eth::try_inline(ctx, m, &params) => answer,
         _ => {
             let Ok(_permit) = ctx.blocking.acquire().await else {
                 return Err(RpcError::internal("the server is stopping"));
