@@ -17,12 +17,13 @@
 //!
 //! What it prints and how to read it: `node/benches/README.md`.
 
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes as EvmBytes, TxKind, U256};
-use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use bytes::Bytes;
+use parallax_node::loadgen::{
+    Conn, Rpc, RpcCallError, http_request, request_body,
+    tx::{self, Fees, Unsigned, balance_of},
+};
 use serde_json::{Value, json, value::RawValue};
 use std::{
     collections::VecDeque,
@@ -33,10 +34,6 @@ use std::{
     process::{Child, Command, ExitCode, Stdio},
     sync::Arc,
     time::{Duration, Instant},
-};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpStream,
 };
 
 /// The `parallax` binary under test.
@@ -66,8 +63,6 @@ const DEPLOYER: usize = 0;
 const HOLDER: usize = 1;
 /// Dev accounts that fund the load senders (the rest of the 20).
 const FUNDERS: std::ops::Range<usize> = 2..20;
-/// The ERC-20 `balanceOf(address)` selector.
-const BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
 
 /// A benchmarked JSON-RPC method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -285,246 +280,6 @@ fn free_addr() -> SocketAddr {
         .expect("a free port")
 }
 
-/// One keep-alive HTTP/1.1 connection, spoken by hand: the request is written as one
-/// prepared buffer and the response is read with the few rules a JSON-RPC server's answer
-/// needs (status line, `Content-Length` or chunked body). A general client (hyper) cost the
-/// load generator about a third of a core on this machine, taken from the server under
-/// test; this one costs a fraction of it, for either target alike.
-struct Conn {
-    stream: TcpStream,
-    host: String,
-    buf: Vec<u8>,
-}
-
-/// Upper bound of a response the benchmark accepts (its largest is a deploy receipt).
-const MAX_RESPONSE: usize = 1 << 20;
-
-impl Conn {
-    async fn open(addr: SocketAddr) -> Result<Self, String> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        Ok(Self {
-            stream,
-            host: addr.to_string(),
-            buf: Vec::with_capacity(4096),
-        })
-    }
-
-    /// POSTs a JSON body to `/` and returns the response body of a 200.
-    async fn post(&mut self, body: Bytes) -> Result<Bytes, String> {
-        let wire = http_request(&self.host, &body);
-        self.post_wire(&wire).await
-    }
-
-    /// Sends a request prepared by [`http_request`] and returns the response body of a 200.
-    async fn post_wire(&mut self, wire: &[u8]) -> Result<Bytes, String> {
-        self.stream
-            .write_all(wire)
-            .await
-            .map_err(|e| format!("request: {e}"))?;
-        self.buf.clear();
-        // The head.
-        let head_end = loop {
-            if let Some(i) = find(&self.buf, b"\r\n\r\n") {
-                break i + 4;
-            }
-            self.fill().await?;
-        };
-        let head = std::str::from_utf8(&self.buf[..head_end])
-            .map_err(|_| "response head is not text".to_string())?;
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|c| c.parse::<u16>().ok())
-            .ok_or_else(|| format!("bad status line in {head:?}"))?;
-        let mut length = None;
-        let mut chunked = false;
-        for line in lines {
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            let value = value.trim();
-            if name.eq_ignore_ascii_case("content-length") {
-                length = Some(
-                    value
-                        .parse::<usize>()
-                        .map_err(|_| format!("bad Content-Length {value:?}"))?,
-                );
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                chunked = value.eq_ignore_ascii_case("chunked");
-            }
-        }
-        let body = if chunked {
-            self.chunked_body(head_end).await?
-        } else {
-            let length = length.ok_or("response without Content-Length")?;
-            if length > MAX_RESPONSE {
-                return Err(format!("response of {length} bytes"));
-            }
-            while self.buf.len() < head_end + length {
-                self.fill().await?;
-            }
-            if self.buf.len() > head_end + length {
-                return Err("bytes after the response".into());
-            }
-            Bytes::copy_from_slice(&self.buf[head_end..])
-        };
-        if status != 200 {
-            return Err(format!(
-                "HTTP {status}: {}",
-                String::from_utf8_lossy(&body[..body.len().min(200)])
-            ));
-        }
-        Ok(body)
-    }
-
-    /// Decodes a chunked body that starts at `from` in the buffer.
-    async fn chunked_body(&mut self, from: usize) -> Result<Bytes, String> {
-        let mut body = Vec::new();
-        let mut at = from;
-        loop {
-            let line_end = loop {
-                if let Some(i) = find(&self.buf[at..], b"\r\n") {
-                    break at + i;
-                }
-                self.fill().await?;
-            };
-            let size_text = std::str::from_utf8(&self.buf[at..line_end]).unwrap_or("");
-            let size_text = size_text.split(';').next().unwrap_or("").trim();
-            let size = usize::from_str_radix(size_text, 16)
-                .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-            if body.len() + size > MAX_RESPONSE {
-                return Err("response too large".into());
-            }
-            let data = line_end + 2;
-            while self.buf.len() < data + size + 2 {
-                self.fill().await?;
-            }
-            if size == 0 {
-                return Ok(Bytes::from(body));
-            }
-            body.extend_from_slice(&self.buf[data..data + size]);
-            at = data + size + 2;
-        }
-    }
-
-    /// Reads more of the response into the buffer.
-    async fn fill(&mut self) -> Result<(), String> {
-        if self.buf.len() > MAX_RESPONSE + 64 * 1024 {
-            return Err("response too large".into());
-        }
-        let n = self
-            .stream
-            .read_buf(&mut self.buf)
-            .await
-            .map_err(|e| format!("response: {e}"))?;
-        if n == 0 {
-            return Err("connection closed by the server".into());
-        }
-        Ok(())
-    }
-}
-
-/// The position of `needle` in `haystack`.
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// The bytes of a keep-alive `POST /` of a JSON body to `host`.
-fn http_request(host: &str, body: &[u8]) -> Vec<u8> {
-    let mut wire = format!(
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    wire.extend_from_slice(body);
-    wire
-}
-
-/// A JSON-RPC request body.
-fn request_body(method: &str, params: Value) -> Bytes {
-    Bytes::from(json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string())
-}
-
-/// The `result` of a JSON-RPC response, or its error as text.
-fn result_of(body: &[u8]) -> Result<Value, String> {
-    let mut v: Value =
-        serde_json::from_slice(body).map_err(|e| format!("response is not JSON: {e}"))?;
-    if let Some(error) = v.get("error").filter(|e| !e.is_null()) {
-        return Err(format!("JSON-RPC error {error}"));
-    }
-    match v.get_mut("result") {
-        Some(result) => Ok(result.take()),
-        None => Err("response without result".into()),
-    }
-}
-
-/// A JSON-RPC client for the setup (deploys, funding, checks) on one connection.
-struct Rpc {
-    addr: SocketAddr,
-    conn: Option<Conn>,
-}
-
-impl Rpc {
-    fn new(addr: SocketAddr) -> Self {
-        Self { addr, conn: None }
-    }
-
-    async fn call(&mut self, method: &str, params: Value) -> Result<Value, String> {
-        if self.conn.is_none() {
-            self.conn = Some(Conn::open(self.addr).await?);
-        }
-        let conn = self.conn.as_mut().expect("just opened");
-        match conn.post(request_body(method, params)).await {
-            Ok(body) => result_of(&body).map_err(|e| format!("{method}: {e}")),
-            Err(e) => {
-                self.conn = None;
-                Err(format!("{method}: {e}"))
-            }
-        }
-    }
-
-    async fn quantity(&mut self, method: &str, params: Value) -> Result<u64, String> {
-        let v = self.call(method, params).await?;
-        v.as_str()
-            .and_then(|s| s.strip_prefix("0x"))
-            .and_then(|h| u64::from_str_radix(h, 16).ok())
-            .ok_or_else(|| format!("{method}: not a quantity: {v}"))
-    }
-
-    async fn balance(&mut self, who: Address) -> Result<U256, String> {
-        let v = self.call("eth_getBalance", json!([who, "latest"])).await?;
-        v.as_str()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| format!("eth_getBalance: not a quantity: {v}"))
-    }
-
-    async fn send(&mut self, raw: &str) -> Result<B256, String> {
-        let v = self.call("eth_sendRawTransaction", json!([raw])).await?;
-        serde_json::from_value(v).map_err(|e| format!("eth_sendRawTransaction: {e}"))
-    }
-
-    /// Waits for a transaction's receipt and returns it.
-    async fn receipt(&mut self, hash: B256, timeout: Duration) -> Result<Value, String> {
-        let start = Instant::now();
-        loop {
-            let r = self
-                .call("eth_getTransactionReceipt", json!([hash]))
-                .await?;
-            if !r.is_null() {
-                return Ok(r);
-            }
-            if start.elapsed() > timeout {
-                return Err(format!("no receipt for {hash} after {timeout:?}"));
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
 /// Waits until the server answers `eth_chainId` with `chain_id`.
 async fn wait_ready(server: &mut Server, addr: SocketAddr, chain_id: u64) -> Result<(), String> {
     let start = Instant::now();
@@ -547,7 +302,7 @@ async fn wait_ready(server: &mut Server, addr: SocketAddr, chain_id: u64) -> Res
     }
 }
 
-/// A signed EIP-1559 transaction: its raw bytes (0x-hex) and hash.
+/// A signed EIP-1559 transaction with the benchmark's fees: its raw bytes (0x-hex) and hash.
 fn sign(
     key: &PrivateKeySigner,
     chain_id: u64,
@@ -557,67 +312,27 @@ fn sign(
     value: U256,
     input: Vec<u8>,
 ) -> (String, B256) {
-    let tx = TxEip1559 {
-        chain_id,
-        nonce,
-        gas_limit: gas,
-        max_fee_per_gas: MAX_FEE,
-        max_priority_fee_per_gas: TIP,
-        to,
-        value,
-        input: EvmBytes::from(input),
-        ..Default::default()
+    let fees = Fees {
+        max_fee: MAX_FEE,
+        tip: TIP,
     };
-    let sig = key
-        .sign_hash_sync(&tx.signature_hash())
-        .expect("signing never fails");
-    let envelope = TxEnvelope::from(tx.into_signed(sig));
-    let hash = *envelope.tx_hash();
-    (format!("0x{}", hex::encode(envelope.encoded_2718())), hash)
+    tx::sign(
+        key,
+        Unsigned {
+            chain_id,
+            nonce,
+            to,
+            gas,
+            value,
+            input,
+            fees,
+        },
+    )
 }
 
-/// ABI encoding of the token constructor's `(string, string, address, uint256)`.
-fn constructor_args(name: &str, symbol: &str, holder: Address, supply: U256) -> Vec<u8> {
-    fn word(out: &mut Vec<u8>, v: U256) {
-        out.extend_from_slice(&v.to_be_bytes::<32>());
-    }
-    fn string(out: &mut Vec<u8>, s: &str) {
-        word(out, U256::from(s.len()));
-        out.extend_from_slice(s.as_bytes());
-        out.resize(out.len() + (32 - s.len() % 32) % 32, 0);
-    }
-    let padded = |s: &str| s.len().div_ceil(32) * 32;
-    let mut out = Vec::new();
-    word(&mut out, U256::from(4 * 32));
-    word(&mut out, U256::from(4 * 32 + 32 + padded(name)));
-    let mut addr = [0u8; 32];
-    addr[12..].copy_from_slice(holder.as_slice());
-    out.extend_from_slice(&addr);
-    word(&mut out, supply);
-    string(&mut out, name);
-    string(&mut out, symbol);
-    out
-}
-
-/// `balanceOf(who)` call data.
-fn balance_of(who: Address) -> Vec<u8> {
-    let mut data = BALANCE_OF.to_vec();
-    data.extend_from_slice(&[0u8; 12]);
-    data.extend_from_slice(who.as_slice());
-    data
-}
-
-/// The token's creation code from its checked-in artifact.
-fn token_creation_code() -> Vec<u8> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../execution/contracts/artifacts/Token.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let artifact: Value = serde_json::from_str(&text).expect("Token.json is JSON");
-    let code = artifact["bytecode"]
-        .as_str()
-        .expect("Token.json has bytecode");
-    hex::decode(code.trim_start_matches("0x")).expect("bytecode is hex")
+/// A failed setup call, as the benchmark's error text.
+fn text(e: RpcCallError) -> String {
+    e.to_string()
 }
 
 /// The accounts the benchmark uses.
@@ -630,11 +345,7 @@ struct Accounts {
 
 impl Accounts {
     fn derive(senders: usize) -> Self {
-        let all = parallax_genesis::dev_accounts(20 + senders as u32).expect("mnemonic accounts");
-        let mut all: Vec<(Address, PrivateKeySigner)> = all
-            .into_iter()
-            .map(|(a, k)| (a, PrivateKeySigner::from_bytes(&k).expect("a valid key")))
-            .collect();
+        let mut all = tx::mnemonic_accounts(0, 20 + senders as u32);
         let senders = all.split_off(20);
         Self { dev: all, senders }
     }
@@ -666,10 +377,16 @@ async fn prepare(
     let (deployer, key) = &accounts.dev[DEPLOYER];
     let nonce = rpc
         .quantity("eth_getTransactionCount", json!([deployer, "pending"]))
-        .await?;
+        .await
+        .map_err(text)?;
     let holder = accounts.dev[HOLDER].0;
-    let mut code = token_creation_code();
-    code.extend(constructor_args("Bench", "BNC", holder, U256::from(SUPPLY)));
+    let mut code = tx::token_creation_code();
+    code.extend(tx::constructor_args(
+        "Bench",
+        "BNC",
+        holder,
+        U256::from(SUPPLY),
+    ));
     let (raw, hash) = sign(
         key,
         chain_id,
@@ -679,11 +396,14 @@ async fn prepare(
         U256::ZERO,
         code,
     );
-    let sent = rpc.send(&raw).await?;
+    let sent = rpc.send(&raw).await.map_err(text)?;
     if sent != hash {
         return Err(format!("{name}: deploy hash {sent}, expected {hash}"));
     }
-    let receipt = rpc.receipt(hash, Duration::from_secs(60)).await?;
+    let receipt = rpc
+        .receipt(hash, Duration::from_secs(60))
+        .await
+        .map_err(text)?;
     if receipt["status"] != "0x1" {
         return Err(format!("{name}: token deploy failed: {receipt}"));
     }
@@ -702,7 +422,8 @@ async fn prepare(
             "eth_call",
             json!([{"to": token, "data": EvmBytes::from(balance_of(holder))}, "latest"]),
         )
-        .await;
+        .await
+        .map_err(text);
     let call_unsupported = match probe {
         Ok(v) if v == expected_balance_word() => None,
         Ok(v) => {
@@ -745,7 +466,8 @@ async fn fund(name: &str, rpc: &mut Rpc, chain_id: u64, accounts: &Accounts) -> 
     for (address, _) in &funders {
         nonces.push(
             rpc.quantity("eth_getTransactionCount", json!([address, "pending"]))
-                .await?,
+                .await
+                .map_err(text)?,
         );
     }
     let mut last = Vec::new();
@@ -761,19 +483,22 @@ async fn fund(name: &str, rpc: &mut Rpc, chain_id: u64, accounts: &Accounts) -> 
             Vec::new(),
         );
         nonces[f] += 1;
-        rpc.send(&raw).await?;
+        rpc.send(&raw).await.map_err(text)?;
         if i + funders.len() >= accounts.senders.len() {
             last.push(hash);
         }
     }
     for hash in last {
-        let r = rpc.receipt(hash, Duration::from_secs(120)).await?;
+        let r = rpc
+            .receipt(hash, Duration::from_secs(120))
+            .await
+            .map_err(text)?;
         if r["status"] != "0x1" {
             return Err(format!("{name}: funding transfer failed: {r}"));
         }
     }
     for (address, _) in &accounts.senders {
-        if rpc.balance(*address).await? < U256::from(SENDER_FUNDS) {
+        if rpc.balance(*address).await.map_err(text)? < U256::from(SENDER_FUNDS) {
             return Err(format!("{name}: {address} not funded"));
         }
     }
@@ -931,7 +656,7 @@ async fn connection(
         if response.is_err() {
             conn = None;
         }
-        let outcome = check(response, &req.expect);
+        let outcome = check(response.map_err(|e| e.to_string()), &req.expect);
         let t1 = Instant::now();
         if let (Some(s), Work::Send(senders)) = (sender, &mut work) {
             match outcome {
@@ -1199,9 +924,13 @@ async fn inclusion(target: &Target, accepted: &[(Address, Vec<Value>)]) -> Strin
     for ((address, hashes), nonce) in pending.iter().zip(&nonces).take(3) {
         let pool_nonce = rpc
             .call("eth_getTransactionCount", json!([address, "pending"]))
-            .await;
+            .await
+            .map_err(|e| e.to_string());
         let next = &hashes[*nonce as usize];
-        let known = rpc.call("eth_getTransactionByHash", json!([next])).await;
+        let known = rpc
+            .call("eth_getTransactionByHash", json!([next]))
+            .await
+            .map_err(|e| e.to_string());
         let known = match known {
             Ok(Value::Null) => "unknown to the server".to_owned(),
             Ok(tx) => format!("known, blockNumber {}", tx["blockNumber"]),

@@ -34,6 +34,9 @@ pub enum Command {
     },
     /// Run a node (validator or full node) from a TOML config; flags override its fields.
     Run(Box<RunArgs>),
+    /// Measure a running chain.
+    #[command(subcommand)]
+    Bench(BenchCommand),
     /// Run a one-validator development chain with the 20 development accounts funded,
     /// serving JSON-RPC (default 127.0.0.1:8545). Without --datadir the chain is thrown away
     /// on exit.
@@ -92,6 +95,48 @@ pub struct RunArgs {
     /// Threads of the parallel executor.
     #[arg(long)]
     pub executor_threads: Option<usize>,
+}
+
+/// `parallax bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Send signed transactions at a fixed rate over nodes' JSON-RPC and report offered and
+    /// committed transactions/s, submission-to-commit latency and block intervals. The
+    /// senders (development-mnemonic accounts from index 1000) are funded from the 20
+    /// funded development accounts, which the chain's genesis must hold (`parallax dev`
+    /// and `parallax genesis testnet` chains do).
+    Load {
+        /// A node's JSON-RPC URL (repeatable); transactions are spread over all of them.
+        #[arg(long = "rpc", required = true)]
+        rpcs: Vec<String>,
+        /// Target transactions per second, over all nodes.
+        #[arg(long, default_value_t = 1000)]
+        tps: u64,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 30)]
+        duration: u64,
+        /// What each transaction does.
+        #[arg(long, value_enum, default_value_t = LoadKind::Transfer)]
+        kind: LoadKind,
+        /// Sender accounts.
+        #[arg(long, default_value_t = 400)]
+        senders: usize,
+        /// Keep-alive connections per node.
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        /// Seconds to wait after the load for accepted transactions to commit.
+        #[arg(long, default_value_t = 30)]
+        drain: u64,
+    },
+}
+
+/// What `parallax bench load` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadKind {
+    /// ETH transfers of 1 wei.
+    Transfer,
+    /// ERC-20 `transfer`s of the test token.
+    Erc20,
 }
 
 /// `parallax keys …`
@@ -191,6 +236,29 @@ impl Cli {
                 )
             }
             Command::Dev { datadir, rpc_addr } => commands::run::dev(datadir, rpc_addr, &mut out),
+            Command::Bench(BenchCommand::Load {
+                rpcs,
+                tps,
+                duration,
+                kind,
+                senders,
+                connections,
+                drain,
+            }) => commands::bench::load(
+                commands::bench::LoadArgs {
+                    rpcs,
+                    tps,
+                    duration: std::time::Duration::from_secs(duration),
+                    kind: match kind {
+                        LoadKind::Transfer => crate::loadgen::load::Kind::Transfer,
+                        LoadKind::Erc20 => crate::loadgen::load::Kind::Erc20,
+                    },
+                    senders,
+                    connections,
+                    drain: std::time::Duration::from_secs(drain),
+                },
+                &mut out,
+            ),
         }
     }
 }

@@ -6,12 +6,14 @@
 //! in `parallax-storage`. Here: [`chain`] turns consensus payloads into Ethereum-format
 //! blocks (build, validate, commit), [`mempool`] admits transactions with geth's rules,
 //! [`network`] is libp2p (gossipsub and block sync), [`wire`] maps consensus types to the
-//! protobuf wire formats, [`rpc`] serves Ethereum JSON-RPC over HTTP and WebSocket, and
-//! [`service`] runs them together as a validator or full node.
+//! protobuf wire formats, [`rpc`] serves Ethereum JSON-RPC over HTTP and WebSocket,
+//! [`service`] runs them together as a validator or full node, and [`loadgen`] is the
+//! transaction load of `parallax bench load` (and the RPC benchmark's client).
 
 pub mod chain;
 pub mod cli;
 mod commands;
+pub mod loadgen;
 pub mod mempool;
 pub mod network;
 pub mod rpc;

@@ -397,10 +397,11 @@ impl Driver {
                 } else {
                     Instant::now() + self.min_block_interval
                 };
+                // Built by the run loop (`fire_due`), never here: a validator that is its own
+                // quorum would otherwise propose, vote and build again inside this call for as
+                // long as transactions keep arriving, reading no input and publishing no
+                // status in the meantime.
                 self.build = Some((round, parent, at));
-                if ready > 0 {
-                    return Ok(self.build_payload());
-                }
                 Ok(None)
             }
             Action::ValidatePayload { block } => {
