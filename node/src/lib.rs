@@ -6,13 +6,16 @@
 //! in `parallax-storage`. Here: [`chain`] turns consensus payloads into Ethereum-format
 //! blocks (build, validate, commit), [`mempool`] admits transactions with geth's rules,
 //! [`network`] is libp2p (gossipsub and block sync), [`wire`] maps consensus types to the
-//! protobuf wire formats, [`rpc`] serves Ethereum JSON-RPC over HTTP and WebSocket, and
+//! protobuf wire formats, [`rpc`] serves Ethereum JSON-RPC over HTTP and WebSocket,
+//! [`admin`] serves the gRPC admin service, [`metrics`] the Prometheus endpoint, and
 //! [`service`] runs them together as a validator or full node.
 
+pub mod admin;
 pub mod chain;
 pub mod cli;
 mod commands;
 pub mod mempool;
+pub mod metrics;
 pub mod network;
 pub mod rpc;
 pub mod service;
