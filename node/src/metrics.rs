@@ -542,8 +542,7 @@ async fn serve_connection(mut stream: TcpStream, sources: &Sources) {
     let read = tokio::time::timeout(REQUEST_TIMEOUT, async {
         let mut buf = [0u8; 1024];
         loop {
-            if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n")
-            {
+            if head.windows(4).any(|w| w == b"\r\n\r\n") || head.windows(2).any(|w| w == b"\n\n") {
                 return true;
             }
             if head.len() >= MAX_REQUEST_BYTES {
@@ -567,7 +566,11 @@ async fn serve_connection(mut stream: TcpStream, sources: &Sources) {
             "text/plain; version=0.0.4; charset=utf-8",
             render(sources).await,
         ),
-        Request::NotFound => ("404 Not Found", "text/plain", "not found: try /metrics\n".into()),
+        Request::NotFound => (
+            "404 Not Found",
+            "text/plain",
+            "not found: try /metrics\n".into(),
+        ),
         Request::MethodNotAllowed => (
             "405 Method Not Allowed",
             "text/plain",

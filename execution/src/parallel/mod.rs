@@ -1040,7 +1040,8 @@ impl BlockExecutor for ParallelExecutor {
         block: &Block,
         state: &S,
     ) -> Result<BlockOutput, ExecutionError> {
-        self.execute_with_stats(block, state).map(|(output, _)| output)
+        self.execute_with_stats(block, state)
+            .map(|(output, _)| output)
     }
 }
 

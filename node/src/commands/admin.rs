@@ -38,9 +38,16 @@ pub(crate) fn query(what: AdminQuery, grpc: &str, out: &mut impl Write) -> eyre:
 
 fn status_error(url: &str, status: tonic::Status) -> eyre::Report {
     if status.code() == tonic::Code::Unavailable {
-        eyre!("the admin service at {url} is unavailable: {}", status.message())
+        eyre!(
+            "the admin service at {url} is unavailable: {}",
+            status.message()
+        )
     } else {
-        eyre!("the admin service at {url} answered {:?}: {}", status.code(), status.message())
+        eyre!(
+            "the admin service at {url} answered {:?}: {}",
+            status.code(),
+            status.message()
+        )
     }
 }
 
@@ -56,7 +63,10 @@ async fn ask(what: AdminQuery, url: &str) -> eyre::Result<Vec<(String, String)>>
             let mut why = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
-                why = format!("{why}: {s}");
+                let text = s.to_string();
+                if !why.contains(&text) {
+                    why = format!("{why}: {text}");
+                }
                 source = s.source();
             }
             eyre!("cannot connect to the admin service at {url}: {why}")
