@@ -36,6 +36,8 @@ pub const MAX_CONNECTIONS: usize = 16;
 pub const MAX_REQUEST_BYTES: usize = 8 * 1024;
 /// How long a client has to send its request head.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a scrape waits for the network's peer list.
+const PEERS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A histogram with fixed upper bounds, recorded with atomics.
 #[derive(Debug)]
@@ -209,9 +211,13 @@ fn escape(value: &str) -> String {
 pub(crate) async fn render(src: &Sources) -> String {
     let s = &src.shared;
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+    // The peer list comes from the network task; a scrape does not wait long for it.
     let peers = match &src.net {
-        Some(net) => net.peers().await.len() as u64,
-        None => 0,
+        Some(net) => tokio::time::timeout(PEERS_TIMEOUT, net.peers())
+            .await
+            .ok()
+            .map(|p| p.len() as u64),
+        None => Some(0),
     };
     let mut out = String::with_capacity(8 * 1024);
     single(
@@ -325,13 +331,15 @@ pub(crate) async fn render(src: &Sources) -> String {
         "Transactions in the mempool.",
         load(&s.mempool_size),
     );
-    single(
+    header(
         &mut out,
         "parallax_peers",
         "gauge",
-        "Connected libp2p peers.",
-        peers,
+        "Connected libp2p peers (left out when the network did not answer within a second).",
     );
+    if let Some(peers) = peers {
+        let _ = writeln!(out, "parallax_peers {peers}");
+    }
     single(
         &mut out,
         "parallax_syncing",

@@ -1,8 +1,14 @@
-//! What an operator sees of a running `parallax dev`: the gRPC admin service through
-//! `parallax admin …`, Prometheus metrics on `GET /metrics`, and the log formats. Every
-//! process is started on free 127.0.0.1 ports and killed when the test ends.
+//! What an operator sees of a running `parallax dev` and of a four-validator `parallax run`
+//! network: the gRPC admin service through `parallax admin …`, Prometheus metrics on
+//! `GET /metrics`, and the log formats. Every process is started on free 127.0.0.1 ports
+//! and killed when the test ends.
 
-use serde_json::Value;
+use alloy_consensus::{SignableTransaction, TxEip1559};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, TxKind, U256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use serde_json::{Value, json};
 use std::{
     collections::{BTreeMap, HashMap},
     io::{Read, Write},
@@ -13,7 +19,28 @@ use std::{
 };
 
 mod common;
-use common::{BIN, Procs, block_number, free_addr, print_log_tails, wait_for};
+use common::{
+    BIN, Procs, Testnet, block_number, free_addr, print_log_tails, rpc as rpc_call, start, wait_for,
+};
+
+/// A signed transfer from development account 0 on the dev chain (chain id 1337).
+fn dev_transfer(nonce: u64) -> String {
+    let (_, key) = parallax_genesis::dev_accounts(1).unwrap()[0];
+    let signer = PrivateKeySigner::from_bytes(&key).unwrap();
+    let tx = TxEip1559 {
+        chain_id: 1337,
+        nonce,
+        gas_limit: 21_000,
+        max_fee_per_gas: 20_000_000_000,
+        max_priority_fee_per_gas: 1_000_000_000,
+        to: TxKind::Call(Address::repeat_byte(0x42)),
+        value: U256::from(1_000u64),
+        ..Default::default()
+    };
+    let sig = signer.sign_hash_sync(&tx.signature_hash()).unwrap();
+    let raw = alloy_consensus::TxEnvelope::from(tx.into_signed(sig)).encoded_2718();
+    format!("0x{}", hex::encode(raw))
+}
 
 /// `parallax dev` with all three servers, logging to `log` (extra arguments first).
 fn dev_with(
@@ -200,6 +227,44 @@ fn junk(addr: SocketAddr, bytes: &[u8]) -> Vec<u8> {
     back
 }
 
+/// Sends a 64 KiB message to `GetStatus` (whose request is empty) and returns the
+/// service's answer code.
+fn oversized_status_request(addr: SocketAddr) -> tonic::Code {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        grpc.ready().await.unwrap();
+        let big = parallax_proto::v1::NodeStatus {
+            node_name: "x".repeat(64 * 1024),
+            ..Default::default()
+        };
+        let codec = tonic_prost::ProstCodec::<
+            parallax_proto::v1::NodeStatus,
+            parallax_proto::v1::NodeStatus,
+        >::default();
+        let path =
+            tonic::codegen::http::uri::PathAndQuery::from_static("/parallax.v1.Admin/GetStatus");
+        match tokio::time::timeout(
+            Duration::from_secs(10),
+            grpc.unary(tonic::Request::new(big), path, codec),
+        )
+        .await
+        .expect("the oversized call is answered")
+        {
+            Ok(_) => tonic::Code::Ok,
+            Err(status) => status.code(),
+        }
+    })
+}
+
 fn sigterm(child: &Child) {
     // SAFETY: kill(2) on our own child's pid.
     unsafe {
@@ -307,6 +372,16 @@ fn dev_node_answers_admin_calls_and_serves_metrics() {
         for _ in 0..7 {
             last = block_number(rpc).unwrap();
         }
+        // One transaction, so one committed block is not empty.
+        let sent = rpc_call(rpc, "eth_sendRawTransaction", json!([dev_transfer(0)])).unwrap();
+        let hash = sent["result"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{sent}"))
+            .to_string();
+        wait_for("the transfer's receipt", Duration::from_secs(30), || {
+            rpc_call(rpc, "eth_getTransactionReceipt", json!([hash]))
+                .is_some_and(|r| r["result"].is_object())
+        });
         wait_for(
             "a block after the first scrape",
             Duration::from_secs(30),
@@ -363,10 +438,17 @@ fn dev_node_answers_admin_calls_and_serves_metrics() {
             s2 = scrape(metrics);
         }
         assert!(consistent, "histogram counts differ from blocks committed");
-        // Empty blocks: every committed block so far is in the `le="0"` bucket of
-        // transactions per block.
+        // One block held our transfer, every other one is empty.
         assert_eq!(
-            get(&s2, "parallax_block_transactions_bucket", &[("le", "0")]),
+            get(&s2, "parallax_transactions_committed_total", &[]),
+            Some(1.0)
+        );
+        assert_eq!(get(&s2, "parallax_block_transactions_sum", &[]), Some(1.0));
+        let empty = get(&s2, "parallax_block_transactions_bucket", &[("le", "0")]).unwrap();
+        let upto1 = get(&s2, "parallax_block_transactions_bucket", &[("le", "1")]).unwrap();
+        assert_eq!(upto1 - empty, 1.0);
+        assert_eq!(
+            Some(upto1),
             get(&s2, "parallax_block_transactions_count", &[])
         );
 
@@ -386,6 +468,7 @@ fn dev_node_answers_admin_calls_and_serves_metrics() {
         garbage.extend((0..4096u32).map(|i| (i * 31 % 251) as u8));
         junk(grpc, &garbage);
         junk(grpc, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(oversized_status_request(grpc), tonic::Code::OutOfRange);
         let after = admin_map(&["status", "--grpc", &grpc_s]);
         assert!(
             after["head_height"].parse::<u64>().unwrap()
@@ -483,4 +566,76 @@ fn json_logs_are_one_object_per_line() {
         print_log_tails(&[("dev".into(), log.as_path())], 40);
         std::panic::resume_unwind(panic);
     }
+}
+
+#[test]
+fn a_validator_of_four_reports_its_peers_as_validators() {
+    let testnet = Testnet::generate(4);
+    let procs = Procs(
+        (0..4)
+            .map(|i| Some(start(&testnet.config(i), &testnet.log(i))))
+            .collect(),
+    );
+    let grpc = testnet.grpc_addr(0).to_string();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        wait_for("blocks on node 0", Duration::from_secs(90), || {
+            block_number(testnet.rpc_addr(0)).is_some_and(|n| n >= 2)
+        });
+        wait_for("three peers over gRPC", Duration::from_secs(60), || {
+            admin_map(&["status", "--grpc", &grpc])["peers"] == "3"
+        });
+        let status = admin_map(&["status", "--grpc", &grpc]);
+        assert_eq!(status["validator_index"], "0");
+        assert_eq!(status["node_name"], "node0");
+        let genesis = parallax_genesis::Genesis::load(testnet.dir.path().join("net/genesis.json"))
+            .unwrap()
+            .parallax
+            .unwrap();
+        assert_eq!(status["peer_id"], genesis.validators[0].peer_id.to_string());
+
+        let peers = admin_map(&["peers", "--grpc", &grpc]);
+        assert_eq!(peers["peers"], "3");
+        let mut indexes: Vec<String> = (0..3)
+            .map(|i| {
+                let index = peers[&format!("peer.{i}.validator_index")].clone();
+                let peer_id = &peers[&format!("peer.{i}.peer_id")];
+                let v: usize = index.parse().unwrap();
+                assert_eq!(*peer_id, genesis.validators[v].peer_id.to_string());
+                assert!(
+                    ["inbound", "outbound"]
+                        .contains(&peers[&format!("peer.{i}.direction")].as_str())
+                );
+                assert!(peers[&format!("peer.{i}.addresses")].starts_with("/ip4/127.0.0.1/tcp/"));
+                index
+            })
+            .collect();
+        indexes.sort();
+        assert_eq!(indexes, ["1", "2", "3"]);
+        assert_eq!(
+            admin_map(&["validators", "--grpc", &grpc])["validators"],
+            "4"
+        );
+
+        let samples = scrape(testnet.metrics_addr(0));
+        assert_eq!(get(&samples, "parallax_peers", &[]), Some(3.0));
+        assert!(
+            get(
+                &samples,
+                "parallax_gossip_messages_total",
+                &[("outcome", "received")]
+            )
+            .unwrap()
+                > 0.0
+        );
+    }));
+    if let Err(panic) = result {
+        let logs: Vec<(String, std::path::PathBuf)> = (0..4)
+            .map(|i| (format!("node{i}"), testnet.log(i)))
+            .collect();
+        let logs: Vec<(String, &Path)> =
+            logs.iter().map(|(n, p)| (n.clone(), p.as_path())).collect();
+        print_log_tails(&logs, 30);
+        std::panic::resume_unwind(panic);
+    }
+    drop(procs);
 }
