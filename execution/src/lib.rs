@@ -34,7 +34,7 @@ pub use call::{
     CallOutcome, CallRequest, EstimateError, StateOverrides, call, create_access_list,
     estimate_gas,
 };
-pub use parallel::ParallelExecutor;
+pub use parallel::{ExecutionStats, ParallelExecutor, Schedule};
 pub use revm::primitives::hardfork::SpecId;
 pub use senders::{RecoveryError, recover_senders};
 pub use sequential::SequentialExecutor;

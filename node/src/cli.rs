@@ -8,9 +8,23 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(name = "parallax", version, about, propagate_version = true)]
 pub struct Cli {
+    /// Log format: `text` (human-readable, the default) or `json` (one JSON object per
+    /// line). The level comes from `RUST_LOG` (default `info`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How logs are written (to stderr).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `fields` (with `message`)
+    /// and the enclosing spans.
+    Json,
 }
 
 /// Top-level commands.
@@ -47,7 +61,35 @@ pub enum Command {
         /// JSON-RPC address.
         #[arg(long, default_value = "127.0.0.1:8545")]
         rpc_addr: std::net::SocketAddr,
+        /// Serve the gRPC admin service here (default: not served).
+        #[arg(long)]
+        grpc_addr: Option<std::net::SocketAddr>,
+        /// Serve Prometheus metrics (`GET /metrics`) here (default: not served).
+        #[arg(long)]
+        metrics_addr: Option<std::net::SocketAddr>,
     },
+    /// Ask a running node's gRPC admin service; prints `key: value` lines.
+    Admin {
+        /// What to ask.
+        #[command(subcommand)]
+        query: AdminQuery,
+        /// The node's gRPC admin address: `host:port` or `http://host:port`.
+        #[arg(long, global = true, default_value = "127.0.0.1:9090")]
+        grpc: String,
+    },
+}
+
+/// `parallax admin …`
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum AdminQuery {
+    /// Chain, head, rounds, peers, mempool and sync state.
+    Status,
+    /// Connected peers.
+    Peers,
+    /// The validator set.
+    Validators,
+    /// The consensus state machine's rounds and leader.
+    Consensus,
 }
 
 /// `parallax run` arguments.
@@ -235,7 +277,21 @@ impl Cli {
                     },
                 )
             }
-            Command::Dev { datadir, rpc_addr } => commands::run::dev(datadir, rpc_addr, &mut out),
+            Command::Dev {
+                datadir,
+                rpc_addr,
+                grpc_addr,
+                metrics_addr,
+            } => commands::run::dev(
+                datadir,
+                commands::run::DevAddrs {
+                    rpc: rpc_addr,
+                    grpc: grpc_addr,
+                    metrics: metrics_addr,
+                },
+                &mut out,
+            ),
+            Command::Admin { query, grpc } => commands::admin::query(query, &grpc, &mut out),
             Command::Bench(BenchCommand::Load {
                 rpcs,
                 tps,
@@ -263,12 +319,16 @@ impl Cli {
     }
 }
 
-/// Logs go to stderr through `tracing`; `RUST_LOG` sets the level (default `info`).
-pub fn init_tracing() {
+/// Logs go to stderr through `tracing`, as text or JSON lines; `RUST_LOG` sets the level
+/// (default `info`).
+pub fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }

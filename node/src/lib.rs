@@ -7,14 +7,17 @@
 //! blocks (build, validate, commit), [`mempool`] admits transactions with geth's rules,
 //! [`network`] is libp2p (gossipsub and block sync), [`wire`] maps consensus types to the
 //! protobuf wire formats, [`rpc`] serves Ethereum JSON-RPC over HTTP and WebSocket,
+//! [`admin`] serves the gRPC admin service, [`metrics`] the Prometheus endpoint,
 //! [`service`] runs them together as a validator or full node, and [`loadgen`] is the
 //! transaction load of `parallax bench load` (and the RPC benchmark's client).
 
+pub mod admin;
 pub mod chain;
 pub mod cli;
 mod commands;
 pub mod loadgen;
 pub mod mempool;
+pub mod metrics;
 pub mod network;
 pub mod rpc;
 pub mod service;

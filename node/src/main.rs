@@ -10,7 +10,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = parallax_node::cli::Cli::parse();
-    parallax_node::cli::init_tracing();
+    parallax_node::cli::init_tracing(cli.log_format);
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -145,6 +145,8 @@ impl Chain {
             bootnodes: Vec::new(),
             rpc_addr: Some(rpc),
             rpc_limits,
+            grpc_addr: None,
+            metrics_addr: None,
             mempool: Default::default(),
             executor_threads: 1,
         })

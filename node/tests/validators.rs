@@ -98,6 +98,8 @@ impl Net {
             bootnodes,
             rpc_addr: None,
             rpc_limits: Default::default(),
+            grpc_addr: None,
+            metrics_addr: None,
             mempool: Default::default(),
             executor_threads: 1,
         })

@@ -63,9 +63,65 @@ use std::{
         Mutex,
         atomic::{AtomicBool, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 use tracing::debug;
+
+/// Which schedule the parallel executor ran a block on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Schedule {
+    /// The sequential loop (one thread, a small block, or one dominating sender chain).
+    Sequential,
+    /// Optimistic parallel execution and validation to the end.
+    Parallel,
+    /// Parallel execution stopped under contention and the block was finished sequentially
+    /// from its longest validated prefix.
+    HandedOff,
+}
+
+impl Schedule {
+    /// A short label for metrics and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Sequential => "sequential",
+            Self::Parallel => "parallel",
+            Self::HandedOff => "handed_off",
+        }
+    }
+}
+
+/// What the parallel executor measured while executing one block.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExecutionStats {
+    /// The schedule the block ran on.
+    pub schedule: Schedule,
+    /// Worker threads used (1 on the sequential schedule).
+    pub threads: usize,
+    /// Transaction executions on the parallel schedule, re-executions included (0 on the
+    /// sequential schedule).
+    pub executions: u64,
+    /// Executions whose reads validation found stale (each is followed by a re-execution).
+    pub aborts: u64,
+    /// Time spent inside the EVM executing transactions on the parallel schedule, summed
+    /// over the workers (re-executions and executions that stopped on a dependency
+    /// included; zero on the sequential schedule).
+    pub busy: Duration,
+    /// Wall time of the whole call: system calls, execution and building the output.
+    pub wall: Duration,
+}
+
+impl ExecutionStats {
+    /// `busy / wall` on the parallel schedules: how many workers were inside the EVM on
+    /// average over the block. Wasted work (aborted executions) counts as busy, so this is
+    /// an upper bound of the speedup over sequential execution; `None` on the sequential
+    /// schedule, where there is nothing to compare.
+    pub fn parallelism(&self) -> Option<f64> {
+        if self.schedule == Schedule::Sequential || self.wall.is_zero() {
+            return None;
+        }
+        Some(self.busy.as_secs_f64() / self.wall.as_secs_f64())
+    }
+}
 
 /// Executes a block's transactions optimistically in parallel (Block-STM). Its output is
 /// always equal to [`SequentialExecutor`](crate::SequentialExecutor)'s.
@@ -350,6 +406,8 @@ struct Shared<'a, S: ?Sized> {
     /// Whether the scheduling heuristics (hand-off) are on.
     heuristics: bool,
     error: Mutex<Option<ExecutionError>>,
+    /// Nanoseconds spent in [`Shared::execute`], summed over the workers.
+    busy_nanos: std::sync::atomic::AtomicU64,
 }
 
 /// What a block's parallel execution allocates in proportion to its transactions, kept by
@@ -544,7 +602,13 @@ impl<'a, S: StateView + ?Sized> Shared<'a, S> {
         incarnation: usize,
     ) -> Result<Option<Task>, ExecutionError> {
         loop {
-            match self.execute(evm, tx)? {
+            let started = Instant::now();
+            let executed = self.execute(evm, tx);
+            self.busy_nanos.fetch_add(
+                u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
+            match executed? {
                 Executed::Blocked(j) => {
                     if self.scheduler.add_dependency(tx, j) {
                         return Ok(None);
@@ -976,6 +1040,20 @@ impl BlockExecutor for ParallelExecutor {
         block: &Block,
         state: &S,
     ) -> Result<BlockOutput, ExecutionError> {
+        self.execute_with_stats(block, state)
+            .map(|(output, _)| output)
+    }
+}
+
+impl ParallelExecutor {
+    /// [`BlockExecutor::execute`], also returning what the executor measured (schedule,
+    /// executions, time inside the EVM). The measuring costs two clock reads per
+    /// transaction execution on the parallel schedule.
+    pub fn execute_with_stats<S: StateView>(
+        &self,
+        block: &Block,
+        state: &S,
+    ) -> Result<(BlockOutput, ExecutionStats), ExecutionError> {
         let started = Instant::now();
         let pre = pre_block_overlay(block, state)?;
         let n = block.transactions.len();
@@ -1006,10 +1084,19 @@ impl BlockExecutor for ParallelExecutor {
                 }
                 finish_with_pool(block, state, results, overlay)
             };
-            return match &self.pool {
+            let output = match &self.pool {
                 Some(pool) if threads > 1 && n >= MIN_POOL_ROOTS => pool.install(|| run(true)),
                 _ => run(false),
+            }?;
+            let stats = ExecutionStats {
+                schedule: Schedule::Sequential,
+                threads: 1,
+                executions: 0,
+                aborts: 0,
+                busy: Duration::ZERO,
+                wall: started.elapsed(),
             };
+            return Ok((output, stats));
         }
         let buffers = match lock(&self.buffers).take() {
             Some(mut buffers) => {
@@ -1030,6 +1117,7 @@ impl BlockExecutor for ParallelExecutor {
             handoff: AtomicBool::new(false),
             heuristics: self.heuristics,
             error: Mutex::new(None),
+            busy_nanos: std::sync::atomic::AtomicU64::new(0),
         };
         let guarded = |f: &dyn Fn()| {
             if let Err(panic) = std::panic::catch_unwind(AssertUnwindSafe(f)) {
@@ -1079,6 +1167,7 @@ impl BlockExecutor for ParallelExecutor {
             }
             _ => run(),
         }
+        let handed_off = shared.handoff.load(Ordering::Acquire);
         let result = if let Some(error) = lock(&shared.error).take() {
             Err(error)
         } else if shared.handoff.load(Ordering::Acquire) || !on_pool {
@@ -1103,6 +1192,18 @@ impl BlockExecutor for ParallelExecutor {
                 ))
             })
         };
+        let stats = ExecutionStats {
+            schedule: if handed_off {
+                Schedule::HandedOff
+            } else {
+                Schedule::Parallel
+            },
+            threads,
+            executions: shared.scheduler.executions.load(Ordering::Relaxed) as u64,
+            aborts: shared.scheduler.aborts.load(Ordering::Relaxed) as u64,
+            busy: Duration::from_nanos(shared.busy_nanos.load(Ordering::Relaxed)),
+            wall: started.elapsed(),
+        };
         // Keep the buffers for the next block, unless a worker failed (then they are
         // dropped).
         if result.is_ok() {
@@ -1113,6 +1214,6 @@ impl BlockExecutor for ParallelExecutor {
                 no_lazy: shared.no_lazy,
             });
         }
-        result
+        result.map(|output| (output, stats))
     }
 }

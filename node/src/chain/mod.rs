@@ -25,7 +25,7 @@ use alloy_trie::EMPTY_ROOT_HASH;
 use overlay::{Layer, LayeredState};
 use parallax_consensus::Hash as BlockId;
 use parallax_execution::{
-    BlockEnv, BlockExecutor, ChainRules, DbState, ExecutionError, ParallelExecutor,
+    BlockEnv, BlockExecutor, ChainRules, DbState, ExecutionError, ExecutionStats, ParallelExecutor,
     SequentialExecutor, SpecId, Transaction,
     state_root::{DbTrieReader, HashedPostState, state_root},
 };
@@ -268,6 +268,12 @@ pub struct ExecutedBlock {
     pub execution_time: Duration,
     /// How long the state root took.
     pub state_root_time: Duration,
+    /// What the parallel executor measured; `None` when it failed and the sequential
+    /// executor ran the block instead.
+    pub execution_stats: Option<ExecutionStats>,
+    /// When this node finished executing the block (building it, checking a proposal or
+    /// importing it): the start of its commit latency.
+    pub executed_at: Instant,
 }
 
 /// What a block needs besides its transactions: where and by whom it is made.
@@ -458,8 +464,12 @@ impl Chain {
         let base = DbState::new(&reader);
         let state = LayeredState::new(&base, &layers);
         let started = Instant::now();
-        let output = match self.executor.execute(&block, &state) {
-            Ok(output) => output,
+        let mut execution_stats = None;
+        let output = match self.executor.execute_with_stats(&block, &state) {
+            Ok((output, stats)) => {
+                execution_stats = Some(stats);
+                output
+            }
             // A worker failure is the executor's own fault, not a verdict on the block: the
             // sequential executor (the reference the parallel one must equal) decides.
             Err(ExecutionError::Worker(reason)) => {
@@ -507,6 +517,8 @@ impl Chain {
             trie: layers.is_empty().then_some(root.updates),
             execution_time,
             state_root_time,
+            execution_stats,
+            executed_at: Instant::now(),
         }))
     }
 

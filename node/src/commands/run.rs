@@ -139,6 +139,8 @@ pub(crate) fn run(config: &Path, o: Overrides) -> eyre::Result<()> {
         bootnodes: c.network.bootnodes.clone(),
         rpc_addr: Some(c.rpc_addr),
         rpc_limits: Default::default(),
+        grpc_addr: Some(c.grpc_addr),
+        metrics_addr: Some(c.metrics_addr),
         mempool: c.mempool.clone(),
         executor_threads: o.executor_threads.unwrap_or(2),
     };
@@ -151,12 +153,24 @@ pub(crate) fn run(config: &Path, o: Overrides) -> eyre::Result<()> {
 /// The chain id of `parallax dev` chains (the one wallets know for local chains).
 pub(crate) const DEV_CHAIN_ID: u64 = 1337;
 
+/// Where `parallax dev` serves.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DevAddrs {
+    /// JSON-RPC.
+    pub(crate) rpc: SocketAddr,
+    /// gRPC admin, if served.
+    pub(crate) grpc: Option<SocketAddr>,
+    /// Prometheus metrics, if served.
+    pub(crate) metrics: Option<SocketAddr>,
+}
+
 /// `parallax dev`: a one-validator chain with the development accounts funded.
 pub(crate) fn dev(
     datadir: Option<PathBuf>,
-    rpc_addr: SocketAddr,
+    addrs: DevAddrs,
     out: &mut impl Write,
 ) -> eyre::Result<()> {
+    let rpc_addr = addrs.rpc;
     let (datadir, _temp) = match datadir {
         Some(d) => (d, None),
         None => {
@@ -202,6 +216,12 @@ pub(crate) fn dev(
     writeln!(out, "chain id: {}", genesis.chain_id())?;
     writeln!(out, "data directory: {}", datadir.display())?;
     writeln!(out, "JSON-RPC: http://{rpc_addr}")?;
+    if let Some(a) = addrs.grpc {
+        writeln!(out, "gRPC admin: http://{a}")?;
+    }
+    if let Some(a) = addrs.metrics {
+        writeln!(out, "metrics: http://{a}/metrics")?;
+    }
     writeln!(
         out,
         "accounts (10,000 ETH each; keys from the public test mnemonic, never use them for value):"
@@ -219,6 +239,8 @@ pub(crate) fn dev(
         bootnodes: Vec::new(),
         rpc_addr: Some(rpc_addr),
         rpc_limits: Default::default(),
+        grpc_addr: addrs.grpc,
+        metrics_addr: addrs.metrics,
         mempool: Default::default(),
         executor_threads: 2,
     };

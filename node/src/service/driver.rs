@@ -211,6 +211,12 @@ impl Driver {
                 .store(c.safety().locked_round, Ordering::Relaxed);
             s.last_voted_round
                 .store(c.safety().last_voted_round, Ordering::Relaxed);
+            s.highest_tc_round
+                .store(c.safety().highest_tc_round(), Ordering::Relaxed);
+            s.round_timeout_ms.store(
+                u64::try_from(c.round_timeout().as_millis()).unwrap_or(u64::MAX),
+                Ordering::Relaxed,
+            );
         }
     }
 
@@ -672,6 +678,7 @@ impl Driver {
                     .store(pool.len() as u64, Ordering::Relaxed);
             }
         }
+        self.shared.metrics.on_commit(block, Instant::now());
         self.shared.commits.fetch_add(1, Ordering::Relaxed);
         self.shared
             .last_commit_ms

@@ -106,6 +106,14 @@ pub struct Shared {
     pub forged_relays: AtomicU64,
     /// Sync responses that failed verification.
     pub bad_sync_responses: AtomicU64,
+    /// Round of the highest timeout certificate seen.
+    pub highest_tc_round: AtomicU64,
+    /// The current round's timeout, in milliseconds.
+    pub round_timeout_ms: AtomicU64,
+    /// Block sync's last round imported blocks: the node is catching up.
+    pub syncing: std::sync::atomic::AtomicBool,
+    /// Histograms and counters recorded at commit, for the metrics endpoint.
+    pub metrics: crate::metrics::ChainMetrics,
     /// A `TxArrived` is queued for the driver.
     tx_signal: std::sync::atomic::AtomicBool,
     /// Hashes of transactions as the mempool admits them (RPC filters and subscriptions).
@@ -230,6 +238,9 @@ pub enum NodeError {
     /// The RPC server could not start.
     #[error("rpc: {0}")]
     Rpc(String),
+    /// The gRPC admin or the metrics server could not start.
+    #[error("{0}")]
+    Admin(String),
     /// The configuration is unusable.
     #[error("{0}")]
     Config(String),
@@ -254,6 +265,10 @@ pub struct NodeOptions {
     pub rpc_addr: Option<std::net::SocketAddr>,
     /// JSON-RPC limits.
     pub rpc_limits: crate::rpc::RpcLimits,
+    /// gRPC admin address; `None` serves no admin service.
+    pub grpc_addr: Option<std::net::SocketAddr>,
+    /// Prometheus metrics address (`GET /metrics`); `None` serves no metrics.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Mempool limits.
     pub mempool: MempoolConfig,
     /// Executor threads.
@@ -274,6 +289,9 @@ pub struct Node {
     commits: broadcast::Sender<Arc<ExecutedBlock>>,
     rpc: Option<crate::rpc::RpcServer>,
     rpc_limits: crate::rpc::RpcLimits,
+    rpc_stats: Arc<crate::rpc::RpcStats>,
+    admin: Option<crate::admin::AdminServer>,
+    metrics: Option<crate::metrics::MetricsServer>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     validator: Option<u32>,
 }
@@ -453,6 +471,9 @@ impl Node {
             commits,
             rpc: None,
             rpc_limits: options.rpc_limits.clone(),
+            rpc_stats: Arc::new(crate::rpc::RpcStats::default()),
+            admin: None,
+            metrics: None,
             tasks,
             validator: validator_index,
         };
@@ -462,6 +483,38 @@ impl Node {
                     .await
                     .map_err(|e| NodeError::Rpc(e.to_string()))?,
             );
+        }
+        if let Some(addr) = options.grpc_addr {
+            let ctx = crate::admin::AdminContext {
+                name: node.name.clone(),
+                spec: node.spec.clone(),
+                db: node.db.clone(),
+                shared: node.shared.clone(),
+                net: node.net.clone(),
+                validator: validator_index,
+                peer_id: options.keys.peer_id(),
+            };
+            match crate::admin::AdminServer::start(addr, ctx).await {
+                Ok(server) => node.admin = Some(server),
+                Err(e) => {
+                    node.shutdown().await;
+                    return Err(NodeError::Admin(format!("gRPC admin on {addr}: {e}")));
+                }
+            }
+        }
+        if let Some(addr) = options.metrics_addr {
+            let sources = crate::metrics::Sources {
+                shared: node.shared.clone(),
+                rpc: node.rpc_stats.clone(),
+                net: node.net.clone(),
+            };
+            match crate::metrics::MetricsServer::start(addr, sources).await {
+                Ok(server) => node.metrics = Some(server),
+                Err(e) => {
+                    node.shutdown().await;
+                    return Err(NodeError::Admin(format!("metrics on {addr}: {e}")));
+                }
+            }
         }
         info!(
             name = %node.name,
@@ -482,7 +535,7 @@ impl Node {
             commits: self.commits.clone(),
             pending: self.shared.pending_txs.0.clone(),
             limits: Arc::new(self.rpc_limits.clone()),
-            stats: Arc::new(crate::rpc::RpcStats::default()),
+            stats: self.rpc_stats.clone(),
             filters: Arc::new(crate::rpc::filters::Filters::default()),
             blocking: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()) * 2 + 2,
@@ -530,6 +583,21 @@ impl Node {
     /// The RPC server's bound address.
     pub fn rpc_addr(&self) -> Option<std::net::SocketAddr> {
         self.rpc.as_ref().map(|r| r.addr())
+    }
+
+    /// The gRPC admin server's bound address.
+    pub fn grpc_addr(&self) -> Option<std::net::SocketAddr> {
+        self.admin.as_ref().map(|a| a.addr())
+    }
+
+    /// The metrics server's bound address.
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(|m| m.addr())
+    }
+
+    /// JSON-RPC counters (calls by method, errors, refused requests).
+    pub fn rpc_stats(&self) -> &Arc<crate::rpc::RpcStats> {
+        &self.rpc_stats
     }
 
     /// The network's listen addresses with `/p2p/<peer id>` appended.
@@ -583,6 +651,12 @@ impl Node {
     /// Stops everything and waits for the driver to finish its current step (so nothing
     /// half-written is left; the database is consistent at every commit anyway).
     pub async fn shutdown(mut self) {
+        if let Some(admin) = self.admin.take() {
+            admin.stop().await;
+        }
+        if let Some(metrics) = self.metrics.take() {
+            metrics.stop().await;
+        }
         if let Some(rpc) = self.rpc.take() {
             rpc.stop().await;
         }

@@ -205,6 +205,7 @@ impl Syncer {
                     false
                 }
             };
+            self.shared.syncing.store(behind, Ordering::Relaxed);
             turn = turn.wrapping_add(1);
             if !behind {
                 tokio::time::sleep(IDLE_POLL).await;

@@ -57,7 +57,21 @@ impl Testnet {
 
     /// Node `i`'s JSON-RPC address.
     pub(crate) fn rpc_addr(&self, i: usize) -> SocketAddr {
-        format!("127.0.0.1:{}", self.base + 10 * i as u16 + 1)
+        self.port(i, 1)
+    }
+
+    /// Node `i`'s gRPC admin address.
+    pub(crate) fn grpc_addr(&self, i: usize) -> SocketAddr {
+        self.port(i, 2)
+    }
+
+    /// Node `i`'s metrics address.
+    pub(crate) fn metrics_addr(&self, i: usize) -> SocketAddr {
+        self.port(i, 3)
+    }
+
+    fn port(&self, i: usize, offset: u16) -> SocketAddr {
+        format!("127.0.0.1:{}", self.base + 10 * i as u16 + offset)
             .parse()
             .unwrap()
     }
