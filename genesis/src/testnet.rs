@@ -6,7 +6,12 @@
 //! DIR/node0/key.json      (mode 0600)
 //! DIR/node0/config.toml   (datadir ./data, bootnodes = every other validator)
 //! DIR/node1/…
+//! DIR/full0/key.json      (full nodes: a key outside the validator set)
+//! DIR/full0/config.toml   (bootnodes = every validator)
 //! ```
+//!
+//! Validators come first in the port layout, then full nodes: full node `j` takes the ports
+//! of node index `validators + j`.
 
 use crate::{
     BridgeSettings, ChainConfig, ConsensusTiming, Genesis, GenesisError, NodeConfig,
@@ -56,9 +61,13 @@ const PORTS_PER_NODE: u16 = 10;
 pub struct TestnetOptions {
     /// Number of validators.
     pub validators: usize,
+    /// Number of non-validator full nodes (in `DIR/full{j}`), each with its own key outside
+    /// the validator set and every validator as a bootnode.
+    pub full_nodes: usize,
     /// Chain id.
     pub chain_id: u64,
-    /// Node `i` listens on `base_port + 10 i` (p2p), `+1` (RPC), `+2` (gRPC), `+3` (metrics).
+    /// Node `i` listens on `base_port + 10 i` (p2p), `+1` (RPC), `+2` (gRPC), `+3` (metrics);
+    /// full nodes follow the validators (`i = validators + j`).
     pub base_port: u16,
     /// Genesis timestamp.
     pub timestamp: u64,
@@ -68,6 +77,7 @@ impl Default for TestnetOptions {
     fn default() -> Self {
         Self {
             validators: 4,
+            full_nodes: 0,
             chain_id: DEFAULT_TESTNET_CHAIN_ID,
             base_port: 26_000,
             timestamp: 0,
@@ -84,6 +94,8 @@ pub struct GeneratedNode {
     pub config: NodeConfig,
     /// Its libp2p peer id.
     pub peer_id: libp2p_identity::PeerId,
+    /// Whether its key is in the validator set (else it is a full node).
+    pub validator: bool,
 }
 
 /// A generated testnet.
@@ -93,7 +105,7 @@ pub struct GeneratedTestnet {
     pub genesis: Genesis,
     /// The genesis block hash.
     pub genesis_hash: B256,
-    /// The nodes, validator `i` in `DIR/node{i}`.
+    /// The nodes: validator `i` in `DIR/node{i}`, then full node `j` in `DIR/full{j}`.
     pub nodes: Vec<GeneratedNode>,
     /// The funded development accounts (address, private key).
     pub dev_accounts: Vec<(Address, B256)>,
@@ -177,7 +189,8 @@ pub fn parallax_genesis(
     Genesis::from_json(&genesis.to_json().to_string())
 }
 
-/// Writes a complete N-validator configuration into `out`, which must not exist or be empty.
+/// Writes a complete N-validator configuration (and any full nodes) into `out`, which must
+/// not exist or be empty.
 pub fn generate_testnet(
     out: &Path,
     options: &TestnetOptions,
@@ -189,12 +202,19 @@ pub fn generate_testnet(
             format!("must be between 1 and {MAX_TESTNET_VALIDATORS}"),
         ));
     }
-    let last_port = u32::from(options.base_port) + u32::from(PORTS_PER_NODE) * n as u32;
+    if options.full_nodes > MAX_TESTNET_VALIDATORS {
+        return Err(GenesisError::invalid(
+            "full nodes",
+            format!("must be at most {MAX_TESTNET_VALIDATORS}"),
+        ));
+    }
+    let total = n + options.full_nodes;
+    let last_port = u32::from(options.base_port) + u32::from(PORTS_PER_NODE) * total as u32;
     if options.base_port < 1024 || last_port > u32::from(u16::MAX) {
         return Err(GenesisError::invalid(
             "base port",
             format!(
-                "{n} nodes need ports {}..{last_port}, which must lie within 1024..=65535",
+                "{total} nodes need ports {}..{last_port}, which must lie within 1024..=65535",
                 options.base_port
             ),
         ));
@@ -239,19 +259,33 @@ pub fn generate_testnet(
     std::fs::write(&genesis_path, json + "\n").map_err(|e| GenesisError::io(&genesis_path, e))?;
 
     let port = |i: usize, offset: u16| options.base_port + PORTS_PER_NODE * i as u16 + offset;
-    let mut nodes = Vec::with_capacity(n);
-    for (i, key) in keys.iter().enumerate() {
-        let dir = out.join(format!("node{i}"));
+    let validator_addr = |j: usize| p2p_addr(port(j, 0)).with(Protocol::P2p(keys[j].peer_id()));
+    let full_keys: Vec<ValidatorKeys> = (0..options.full_nodes)
+        .map(|_| ValidatorKeys::generate())
+        .collect::<Result<_, _>>()?;
+    let mut nodes = Vec::with_capacity(total);
+    let members = keys
+        .iter()
+        .enumerate()
+        .map(|(i, key)| {
+            // Every other validator.
+            let bootnodes = (0..n).filter(|j| *j != i).map(validator_addr).collect();
+            (format!("node{i}"), key, bootnodes)
+        })
+        .chain(full_keys.iter().enumerate().map(|(j, key)| {
+            // Every validator.
+            (
+                format!("full{j}"),
+                key,
+                (0..n).map(validator_addr).collect(),
+            )
+        }));
+    for (i, (name, key, bootnodes)) in members.enumerate() {
+        let dir = out.join(&name);
         std::fs::create_dir_all(&dir).map_err(|e| GenesisError::io(&dir, e))?;
         key.save(dir.join("key.json"))?;
-        let bootnodes = keys
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .map(|(j, other)| p2p_addr(port(j, 0)).with(Protocol::P2p(other.peer_id())))
-            .collect();
         let config = NodeConfig {
-            name: format!("node{i}"),
+            name,
             genesis_file: PathBuf::from("../genesis.json"),
             datadir: PathBuf::from("data"),
             key_file: PathBuf::from("key.json"),
@@ -272,6 +306,7 @@ pub fn generate_testnet(
             dir,
             config,
             peer_id: key.peer_id(),
+            validator: i < n,
         });
     }
     Ok(GeneratedTestnet {

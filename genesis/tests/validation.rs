@@ -266,6 +266,51 @@ fn generated_testnet_is_complete_and_consistent() {
 }
 
 #[test]
+fn generated_full_nodes_are_outside_the_validator_set_and_dial_every_validator() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("net");
+    let net = generate_testnet(
+        &out,
+        &TestnetOptions {
+            validators: 3,
+            full_nodes: 1,
+            base_port: 31_000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(net.nodes.len(), 4);
+    let genesis = Genesis::load(out.join("genesis.json")).unwrap();
+    let parallax = genesis.parallax.as_ref().unwrap();
+    assert_eq!(parallax.validators.len(), 3, "a full node is no validator");
+
+    let full = &net.nodes[3];
+    assert!(!full.validator);
+    assert!(net.nodes[..3].iter().all(|n| n.validator));
+    assert_eq!(full.dir, out.join("full0"));
+    let config = parallax_genesis::NodeConfig::load(full.dir.join("config.toml")).unwrap();
+    assert_eq!(config.name, "full0");
+    let keys = ValidatorKeys::load(&config.key_file).unwrap();
+    assert_eq!(keys.validator_index(parallax), None);
+    // It follows the validators' ports and dials each of them.
+    assert_eq!(config.rpc_addr.port(), 31_031);
+    let dialed: Vec<String> = config
+        .network
+        .bootnodes
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    for v in &net.nodes[..3] {
+        let expected = format!("{}/p2p/{}", v.config.network.listen_addr, v.peer_id);
+        assert!(dialed.contains(&expected), "{expected} not in {dialed:?}");
+    }
+    assert_eq!(dialed.len(), 3);
+    // Validators do not depend on the full node.
+    let v0 = parallax_genesis::NodeConfig::load(net.nodes[0].dir.join("config.toml")).unwrap();
+    assert_eq!(v0.network.bootnodes.len(), 2);
+}
+
+#[test]
 fn the_genesis_hash_commits_to_the_parallax_section() {
     let base = valid_json();
     let hash = |g: &Value| {

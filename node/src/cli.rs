@@ -209,11 +209,15 @@ pub enum KeysCommand {
 #[derive(Debug, Subcommand)]
 pub enum GenesisCommand {
     /// Write a complete N-validator configuration: DIR/genesis.json and, per validator,
-    /// DIR/nodeI/{key.json,config.toml}.
+    /// DIR/nodeI/{key.json,config.toml} (per full node, DIR/fullJ/…).
     Testnet {
         /// Number of validators.
         #[arg(long, default_value_t = 4)]
         validators: usize,
+        /// Number of non-validator full nodes (keys outside the validator set; their ports
+        /// follow the validators').
+        #[arg(long, default_value_t = 0)]
+        full_nodes: usize,
         /// Output directory; must not exist or be empty.
         #[arg(long)]
         out: PathBuf,
@@ -246,10 +250,14 @@ impl Cli {
             }
             Command::Genesis(GenesisCommand::Testnet {
                 validators,
+                full_nodes,
                 out: dir,
                 chain_id,
                 base_port,
-            }) => commands::genesis::testnet(&dir, validators, chain_id, base_port, &mut out),
+            }) => {
+                let nodes = (validators, full_nodes);
+                commands::genesis::testnet(&dir, nodes, chain_id, base_port, &mut out)
+            }
             Command::Genesis(GenesisCommand::Inspect { file }) => {
                 commands::genesis::inspect(&file, &mut out)
             }

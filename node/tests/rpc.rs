@@ -696,3 +696,53 @@ async fn browser_preflights_are_allowed_and_log_queries_are_bounded() {
     .unwrap();
     chain.node.take().unwrap().shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn txpool_status_counts_queued_transactions_until_the_gap_is_filled() {
+    let mut chain = Chain::start().await;
+    let rpc = chain.rpc;
+    let to = TxKind::Call(Address::repeat_byte(0x77));
+    // Nonces 1 and 2 wait behind the missing nonce 0.
+    let later: Vec<String> = (1..=2)
+        .map(|nonce| chain.sign(2, nonce, to, 1, Bytes::new(), 21_000))
+        .collect();
+    let first = chain.sign(2, 0, to, 1, Bytes::new(), 21_000);
+    let sender = chain.accounts[2].0;
+    tokio::task::spawn_blocking(move || {
+        assert_eq!(
+            ok(rpc, "txpool_status", json!([])),
+            json!({"pending": "0x0", "queued": "0x0"})
+        );
+        for raw in &later {
+            ok(rpc, "eth_sendRawTransaction", json!([raw]));
+        }
+        // Blocks keep coming; the two stay queued.
+        let height = quantity(&ok(rpc, "eth_blockNumber", json!([])));
+        wait_for("two more blocks", Duration::from_secs(20), || {
+            quantity(&ok(rpc, "eth_blockNumber", json!([]))) >= height + 2
+        });
+        assert_eq!(
+            ok(rpc, "txpool_status", json!([])),
+            json!({"pending": "0x0", "queued": "0x2"})
+        );
+        // Nonce 0 fills the gap: all three become ready and are committed.
+        ok(rpc, "eth_sendRawTransaction", json!([first]));
+        wait_for("all three committed", Duration::from_secs(20), || {
+            quantity(&ok(
+                rpc,
+                "eth_getTransactionCount",
+                json!([sender, "latest"]),
+            )) == 3
+        });
+        assert_eq!(
+            ok(rpc, "txpool_status", json!([])),
+            json!({"pending": "0x0", "queued": "0x0"})
+        );
+        // It takes no parameters.
+        let (code, _, _) = err(rpc, "txpool_status", json!([1]));
+        assert_eq!(code, -32602);
+    })
+    .await
+    .unwrap();
+    chain.node.take().unwrap().shutdown().await;
+}

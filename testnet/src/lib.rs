@@ -1,6 +1,22 @@
-//! The local multi-node Parallax testnet: the `run.sh` script's helpers and the end-to-end
-//! tests that start real node processes on 127.0.0.1.
+//! The local multi-node Parallax testnet: the `parallax-testnet` helper behind
+//! `testnet/run.sh`, and the end-to-end test that drives the script.
 //!
-//! Nothing is implemented yet: the testnet arrives with the testnet issue (#7). Generating a
-//! testnet's keys, genesis and per-node configuration already works through
-//! `parallax genesis testnet` (crate `parallax-genesis`).
+//! `run.sh up` generates keys, genesis and node configs (through
+//! [`parallax_genesis::generate_testnet`]: N validators and a full node outside the
+//! validator set), picks 127.0.0.1 ports that are free ([`ports`]), starts one detached
+//! `parallax run` per node with its log in `DIR/logs/`, waits until every node has new
+//! committed blocks, and writes `DIR/testnet.json` ([`Manifest`]) for tools. `status` asks
+//! each node over JSON-RPC ([`rpc`]) for its height, round, peers, last commit and mempool;
+//! `stop`, `start` and `down` signal only the pids it recorded, and only while
+//! `/proc/PID/cmdline` is still that node's `parallax run` ([`process`]). `up` on a stopped
+//! testnet resumes the same chain from its data directories. See `testnet/README.md`.
+
+pub mod commands;
+mod error;
+pub mod manifest;
+pub mod ports;
+pub mod process;
+pub mod rpc;
+
+pub use error::TestnetError;
+pub use manifest::Manifest;

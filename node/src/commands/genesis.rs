@@ -3,9 +3,10 @@
 use parallax_genesis::{Genesis, TestnetOptions, generate_testnet};
 use std::{io::Write, path::Path};
 
+/// `nodes`: validators, full nodes.
 pub(crate) fn testnet(
     dir: &Path,
-    validators: usize,
+    (validators, full_nodes): (usize, usize),
     chain_id: u64,
     base_port: u16,
     out: &mut impl Write,
@@ -16,12 +17,13 @@ pub(crate) fn testnet(
         .unwrap_or(0);
     let options = TestnetOptions {
         validators,
+        full_nodes,
         chain_id,
         base_port,
         timestamp,
     };
     let net = generate_testnet(dir, &options)?;
-    tracing::info!(dir = %dir.display(), validators, chain_id, "generated testnet configuration");
+    tracing::info!(dir = %dir.display(), validators, full_nodes, chain_id, "generated testnet configuration");
     writeln!(out, "genesis: {}", dir.join("genesis.json").display())?;
     writeln!(out, "chain_id: {chain_id}")?;
     writeln!(out, "genesis_hash: {}", net.genesis_hash)?;

@@ -74,6 +74,7 @@ pub(crate) const METHODS: &[&str] = &[
     "eth_uninstallFilter",
     "eth_subscribe",
     "eth_unsubscribe",
+    "txpool_status",
     "parallax_validators",
     "parallax_consensusStatus",
 ];
@@ -96,6 +97,7 @@ pub(crate) const POINT_READS: &[&str] = &[
     "eth_getBlockTransactionCountByNumber",
     "eth_getBlockTransactionCountByHash",
     "eth_uninstallFilter",
+    "txpool_status",
 ];
 
 /// The tip suggested when recent blocks carry no transactions (geth's default, 1 gwei).
@@ -116,6 +118,15 @@ pub(crate) fn dispatch(
         // can be read; no database transaction is needed.
         "eth_blockNumber" => return Ok(hex_u64(ctx.shared.head.load(Ordering::Relaxed))),
         "eth_chainId" => return Ok(hex_u64(ctx.spec.chain_id)),
+        // geth's `txpool_status`: ready transactions are `pending`, the rest `queued`.
+        "txpool_status" => {
+            at_most(params, 0)?;
+            let (pending, queued) = ctx.submitter.pool_counts();
+            return Ok(json!({
+                "pending": hex_u64(pending as u64),
+                "queued": hex_u64(queued as u64),
+            }));
+        }
         _ => {}
     }
     let reader = ctx.db.reader().map_err(RpcError::internal)?;

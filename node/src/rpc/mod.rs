@@ -8,7 +8,7 @@
 //!   bounded ([`RpcLimits`]); going over a limit is a clear error, never a crash.
 //! - Methods ([`eth`]): the `web3_`, `net_` and `eth_` methods geth serves for a full node,
 //!   reading committed blocks and state (at any block, through the storage's history) from
-//!   MDBX, plus `parallax_validators` and `parallax_consensusStatus`.
+//!   MDBX, geth's `txpool_status`, and `parallax_validators` and `parallax_consensusStatus`.
 //! - Filters and subscriptions ([`filters`], [`pubsub`]) follow committed blocks and the
 //!   mempool.
 //!

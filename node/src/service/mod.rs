@@ -729,6 +729,15 @@ impl Submitter {
             .map(|m| m.contains(hash))
             .unwrap_or(false)
     }
+
+    /// How many pooled transactions are ready (executable now) and queued (behind a nonce
+    /// gap or the sender's balance).
+    pub fn pool_counts(&self) -> (usize, usize) {
+        self.mempool
+            .lock()
+            .map(|m| (m.ready_len(), m.queued_len()))
+            .unwrap_or_default()
+    }
 }
 
 fn admit(

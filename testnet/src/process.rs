@@ -1,0 +1,193 @@
+//! Starting `parallax run` detached, and recognising and stopping exactly the processes this
+//! tool started (Linux: it reads `/proc/PID`).
+//!
+//! A recorded pid is only signalled while `/proc/PID/cmdline` is still
+//! `… run --config <that node's config>`: a pid the system has since given to another
+//! program is left alone.
+
+use crate::TestnetError;
+use std::{
+    fs::OpenOptions,
+    io::Write,
+    os::unix::process::CommandExt,
+    path::Path,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// Whether `pid` is a live (not zombie) `parallax run --config CONFIG` process.
+pub fn is_node_process(pid: u32, config: &Path) -> bool {
+    if pid == 0 {
+        return false;
+    }
+    let proc_dir = Path::new("/proc").join(pid.to_string());
+    // A zombie has exited (its parent has not reaped it yet): it is no longer running.
+    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
+        return false;
+    };
+    let state = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next());
+    if matches!(state, Some("Z" | "X" | "x") | None) {
+        return false;
+    }
+    let Ok(cmdline) = std::fs::read(proc_dir.join("cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let config = config.as_os_str().as_encoded_bytes();
+    args.contains(&b"run".as_slice())
+        && args
+            .windows(2)
+            .any(|w| w[0] == b"--config" && w[1] == config)
+}
+
+/// Starts `BIN run --config CONFIG` in its own process group (a Ctrl-C or a closed terminal
+/// does not reach it), stdout and stderr appended to `log`, and returns its pid.
+pub fn spawn_node(bin: &Path, config: &Path, log: &Path, name: &str) -> Result<u32, TestnetError> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| TestnetError::io(log, e))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    writeln!(
+        file,
+        "=== parallax-testnet: starting {name} at unix time {now}: {} run --config {}",
+        bin.display(),
+        config.display()
+    )
+    .map_err(|e| TestnetError::io(log, e))?;
+    let stderr = file.try_clone().map_err(|e| TestnetError::io(log, e))?;
+    let mut command = Command::new(bin);
+    command
+        .arg("run")
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(file)
+        .stderr(stderr)
+        .process_group(0)
+        // The log is a file: no terminal colour codes in it.
+        .env("NO_COLOR", "1");
+    if std::env::var_os("RUST_LOG").is_none() {
+        command.env("RUST_LOG", "info");
+    }
+    let child = command.spawn().map_err(|source| TestnetError::Spawn {
+        bin: bin.to_path_buf(),
+        source,
+    })?;
+    // Not waited for: the node outlives this command. (While this process lives, an exited
+    // node is a zombie, which `is_node_process` counts as gone.)
+    Ok(child.id())
+}
+
+/// How a stop went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    /// It exited after SIGTERM.
+    Terminated,
+    /// It was still running after the grace period and was killed.
+    Killed,
+    /// It was not running (or the pid belongs to another program now).
+    NotRunning,
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid was checked to be ours.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
+
+/// Stops the nodes `(pid, config)`: SIGTERM to each that is still its node process, then
+/// SIGKILL to those still running after `grace`. Waits until each is gone.
+pub fn stop_all(nodes: &[(u32, &Path)], grace: Duration) -> Vec<Stopped> {
+    let mut outcome: Vec<Stopped> = nodes
+        .iter()
+        .map(|(pid, config)| {
+            if is_node_process(*pid, config) {
+                signal(*pid, libc::SIGTERM);
+                Stopped::Terminated
+            } else {
+                Stopped::NotRunning
+            }
+        })
+        .collect();
+    let start = Instant::now();
+    loop {
+        let alive: Vec<usize> = (0..nodes.len())
+            .filter(|i| outcome[*i] != Stopped::NotRunning)
+            .filter(|i| is_node_process(nodes[*i].0, nodes[*i].1))
+            .collect();
+        if alive.is_empty() {
+            return outcome;
+        }
+        if start.elapsed() >= grace {
+            for i in alive {
+                signal(nodes[i].0, libc::SIGKILL);
+                outcome[i] = Stopped::Killed;
+            }
+            // SIGKILL cannot be refused; the kernel needs a moment to tear it down.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline
+                && nodes
+                    .iter()
+                    .any(|(pid, config)| is_node_process(*pid, config))
+            {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            return outcome;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The last `lines` lines of a log file.
+pub fn log_tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read(log).unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_recorded_command_line_counts_as_the_node() {
+        // This test process is no `parallax run`.
+        assert!(!is_node_process(
+            std::process::id(),
+            Path::new("/x/config.toml")
+        ));
+        assert!(!is_node_process(0, Path::new("/x/config.toml")));
+
+        // A process whose command line is `… run --config PATH` is.
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.toml");
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 30; true", "run", "--config"])
+            .arg(&config)
+            .spawn()
+            .unwrap();
+        // `sh -c CMD ARG0 ARGS…` keeps its own argv: run --config CONFIG.
+        let pid = child.id();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !is_node_process(pid, &config) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(is_node_process(pid, &config));
+        assert!(!is_node_process(pid, &dir.path().join("other.toml")));
+        let outcome = stop_all(&[(pid, &config)], Duration::from_secs(5));
+        assert_eq!(outcome, [Stopped::Terminated]);
+        let _ = child.wait();
+        assert!(!is_node_process(pid, &config));
+    }
+}
