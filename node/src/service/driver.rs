@@ -666,6 +666,10 @@ impl Driver {
 
     fn after_commit(&mut self, block: &Arc<ExecutedBlock>) {
         let head = block.header.number;
+        // Published as soon as the block is in the database (the run loop publishes the rest
+        // of the status after each input), so the head RPC reports never trails the stored
+        // chain for longer than one commit.
+        self.shared.head.store(head, Ordering::Relaxed);
         if let Ok(reader) = self.chain.db().reader() {
             let env = pool_env(self.chain.spec(), &block.header);
             let state = super::DbAccounts(&reader);
