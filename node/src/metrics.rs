@@ -376,6 +376,14 @@ pub(crate) async fn render(src: &Sources) -> String {
     );
     single(
         &mut out,
+        "parallax_tx_gossip_dropped_total",
+        "counter",
+        "Transactions admitted from RPC but not gossiped because the gossip queue was full \
+         (they stay in this node's pool and proposals).",
+        load(&s.tx_gossip_dropped),
+    );
+    single(
+        &mut out,
         "parallax_equivocations_total",
         "counter",
         "Equivocations (two conflicting signed messages of one validator) seen.",

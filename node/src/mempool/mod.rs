@@ -61,9 +61,9 @@ mod tests;
 mod validate;
 
 pub use error::MempoolError;
-pub use validate::{MAX_TX_SIZE, decode_raw};
+pub use validate::{MAX_TX_SIZE, Recovered, decode_raw};
 
-use alloy_consensus::{Transaction, TxEnvelope};
+use alloy_consensus::{Transaction, TxEnvelope, transaction::SignerRecoverable};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, I256, U256};
 use parallax_genesis::MempoolConfig;
@@ -477,6 +477,19 @@ impl Mempool {
         }
     }
 
+    /// Admits a decoded transaction whose sender was recovered beforehand (see
+    /// [`Recovered`]), e.g. before the pool's lock was taken. The checks and their order are
+    /// those of [`Mempool::add`].
+    pub fn add_recovered(
+        &mut self,
+        recovered: Recovered,
+        state: &impl AccountSource,
+        env: &PoolEnv,
+    ) -> Result<AddOutcome, MempoolError> {
+        let result = self.try_add(recovered.tx, recovered.sender, state, env);
+        self.count(result)
+    }
+
     /// Admits a transaction, recovering its sender. See the [module docs](self) for the checks.
     pub fn add(
         &mut self,
@@ -484,7 +497,21 @@ impl Mempool {
         state: &impl AccountSource,
         env: &PoolEnv,
     ) -> Result<AddOutcome, MempoolError> {
-        match self.try_add(tx, state, env) {
+        // A transaction already pooled is refused before its costly recovery.
+        let sender = if self.by_hash.contains_key(tx.tx_hash()) {
+            None
+        } else {
+            tx.recover_signer().ok()
+        };
+        let result = self.try_add(tx, sender, state, env);
+        self.count(result)
+    }
+
+    fn count(
+        &mut self,
+        result: Result<AddOutcome, MempoolError>,
+    ) -> Result<AddOutcome, MempoolError> {
+        match result {
             Ok(outcome) => {
                 self.stats.added += 1;
                 if outcome.replaced.is_some() {
@@ -505,13 +532,14 @@ impl Mempool {
     fn try_add(
         &mut self,
         tx: TxEnvelope,
+        sender: Option<Address>,
         state: &impl AccountSource,
         env: &PoolEnv,
     ) -> Result<AddOutcome, MempoolError> {
         if self.by_hash.contains_key(tx.tx_hash()) {
             return Err(MempoolError::AlreadyKnown);
         }
-        let checked = validate::check_stateless(&tx, env)?;
+        let checked = validate::check_stateless(&tx, sender, env)?;
         let sender = checked.sender;
         let info = state.account(sender).map_err(MempoolError::State)?;
         let nonce = tx.nonce();

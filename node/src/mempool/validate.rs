@@ -44,6 +44,26 @@ pub fn decode_raw(bytes: &[u8]) -> Result<TxEnvelope, MempoolError> {
     Ok(tx)
 }
 
+/// A decoded transaction and its sender, recovered ahead of the pool's checks (signature
+/// recovery is the costliest of them, and needs no pool state, so it can run before the
+/// pool is locked).
+#[derive(Debug, Clone)]
+pub struct Recovered {
+    /// The transaction.
+    pub tx: TxEnvelope,
+    /// Its signer; `None` when the signature does not recover (refused in the checks'
+    /// order, as geth does).
+    pub sender: Option<Address>,
+}
+
+impl Recovered {
+    /// Recovers `tx`'s sender.
+    pub fn new(tx: TxEnvelope) -> Self {
+        let sender = tx.recover_signer().ok();
+        Self { tx, sender }
+    }
+}
+
 /// What the stateless checks learn about a transaction.
 pub(super) struct Checked {
     pub(super) hash: B256,
@@ -53,7 +73,11 @@ pub(super) struct Checked {
 
 /// The checks that need no state, in geth's order (`core/txpool/validation.go`), with the
 /// RPC layer's replay-protection check first and the fee-cap check Parallax adds.
-pub(super) fn check_stateless(tx: &TxEnvelope, env: &PoolEnv) -> Result<Checked, MempoolError> {
+pub(super) fn check_stateless(
+    tx: &TxEnvelope,
+    sender: Option<Address>,
+    env: &PoolEnv,
+) -> Result<Checked, MempoolError> {
     let ty = tx.ty();
     match tx {
         TxEnvelope::Legacy(signed) => {
@@ -107,11 +131,9 @@ pub(super) fn check_stateless(tx: &TxEnvelope, env: &PoolEnv) -> Result<Checked,
             want: env.chain_id,
         });
     }
-    // Enforces low `s` (EIP-2), so a signature's malleated twin is not a second pooled
-    // transaction.
-    let sender = tx
-        .recover_signer()
-        .map_err(|_| MempoolError::InvalidSender)?;
+    // Recovery (done by [`Recovered::new`]) enforces low `s` (EIP-2), so a signature's
+    // malleated twin is not a second pooled transaction.
+    let sender = sender.ok_or(MempoolError::InvalidSender)?;
     let fee_cap = tx.max_fee_per_gas();
     let tip = tx.priority_fee_or_price();
     if tip > fee_cap {

@@ -106,6 +106,8 @@ pub struct Shared {
     pub forged_relays: AtomicU64,
     /// Sync responses that failed verification.
     pub bad_sync_responses: AtomicU64,
+    /// Admitted transactions not gossiped because the gossip queue was full.
+    pub tx_gossip_dropped: AtomicU64,
     /// Round of the highest timeout certificate seen.
     pub highest_tc_round: AtomicU64,
     /// The current round's timeout, in milliseconds.
@@ -278,6 +280,8 @@ pub struct NodeOptions {
 /// A running node.
 pub struct Node {
     name: String,
+    /// Transactions this node admitted from RPC, on their way to gossip in batches.
+    tx_gossip: Option<tokio::sync::mpsc::Sender<Bytes>>,
     shared: Arc<Shared>,
     inputs: SyncSender<Input>,
     driver: Option<JoinHandle<()>>,
@@ -404,6 +408,11 @@ impl Node {
             .enumerate()
             .map(|(i, v)| (v.peer_id, i as u32))
             .collect();
+        let tx_gossip = net.as_ref().map(|net| {
+            let (sender, receiver) = tokio::sync::mpsc::channel(TX_GOSSIP_QUEUE);
+            tasks.push(tokio::spawn(gossip_transactions(net.clone(), receiver)));
+            sender
+        });
         if let (Some(net), Some(events)) = (&net, events) {
             let ingress = Ingress {
                 net: net.clone(),
@@ -476,6 +485,7 @@ impl Node {
             metrics: None,
             tasks,
             validator: validator_index,
+            tx_gossip,
         };
         if let Some(addr) = options.rpc_addr {
             node.rpc = Some(
@@ -550,7 +560,7 @@ impl Node {
             spec: self.spec.clone(),
             mempool: self.mempool.clone(),
             inputs: self.inputs.clone(),
-            net: self.net.clone(),
+            gossip: self.tx_gossip.clone(),
             shared: self.shared.clone(),
         }
     }
@@ -674,6 +684,61 @@ impl Node {
     }
 }
 
+/// Transactions admitted from RPC that may wait for gossip.
+const TX_GOSSIP_QUEUE: usize = 16_384;
+/// How long the first transaction of a gossip batch waits for others to join it.
+const TX_GOSSIP_DELAY: Duration = Duration::from_millis(10);
+
+/// Publishes admitted transactions in batches: whatever arrives within [`TX_GOSSIP_DELAY`]
+/// of a batch's first transaction, up to the wire format's limits. One gossip message per
+/// transaction costs every peer a message's overhead per transaction, and under load that
+/// overhead alone fills gossipsub's send queues and crowds consensus messages out.
+async fn gossip_transactions(net: NetworkHandle, mut queue: tokio::sync::mpsc::Receiver<Bytes>) {
+    let mut open = true;
+    while open {
+        let Some(first) = queue.recv().await else {
+            break;
+        };
+        let deadline = tokio::time::Instant::now() + TX_GOSSIP_DELAY;
+        let mut bytes = first.len();
+        let mut batch = vec![first];
+        while batch.len() < parallax_proto::MAX_TRANSACTIONS_PER_BATCH {
+            match tokio::time::timeout_at(deadline, queue.recv()).await {
+                Ok(Some(tx)) => {
+                    // Room for the field tags and lengths of the encoding.
+                    if bytes + tx.len() + 8 * (batch.len() + 1)
+                        > parallax_proto::MAX_TRANSACTION_BATCH_BYTES
+                    {
+                        publish_batch(&net, &batch).await;
+                        bytes = 0;
+                        batch.clear();
+                    }
+                    bytes += tx.len();
+                    batch.push(tx);
+                }
+                Ok(None) => {
+                    open = false;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            publish_batch(&net, &batch).await;
+        }
+    }
+}
+
+async fn publish_batch(net: &NetworkHandle, batch: &[Bytes]) {
+    if let Err(e) = net
+        .publish(Topic::Transactions, wire::encode_tx_batch(batch))
+        .await
+        && !e.is_benign()
+    {
+        debug!(error = %e, transactions = batch.len(), "gossiping transactions failed");
+    }
+}
+
 /// Admits transactions from RPC or tests: mempool, then gossip.
 #[derive(Clone)]
 pub struct Submitter {
@@ -681,7 +746,7 @@ pub struct Submitter {
     spec: Arc<ChainSpec>,
     mempool: Arc<Mutex<Mempool>>,
     inputs: SyncSender<Input>,
-    net: Option<NetworkHandle>,
+    gossip: Option<tokio::sync::mpsc::Sender<Bytes>>,
     shared: Arc<Shared>,
 }
 
@@ -696,15 +761,15 @@ impl Submitter {
     pub fn submit(&self, raw: &[u8]) -> Result<B256, MempoolError> {
         let hash = admit(&self.db, &self.spec, &self.mempool, &self.shared, raw)?;
         signal_tx(&self.inputs, &self.shared);
-        if let Some(net) = self.net.clone() {
-            let batch = wire::encode_tx_batch(&[Bytes::copy_from_slice(raw)]);
-            tokio::spawn(async move {
-                if let Err(e) = net.publish(Topic::Transactions, batch).await
-                    && !e.is_benign()
-                {
-                    debug!(error = %e, "gossiping a transaction failed");
-                }
-            });
+        // Gossiped in a batch with the transactions admitted around it. When gossip falls
+        // that far behind, the transaction stays in this node's pool (and its proposals)
+        // without being gossiped, and is counted.
+        if let Some(gossip) = &self.gossip
+            && gossip.try_send(Bytes::copy_from_slice(raw)).is_err()
+        {
+            self.shared
+                .tx_gossip_dropped
+                .fetch_add(1, Ordering::Relaxed);
         }
         Ok(hash)
     }
@@ -747,12 +812,31 @@ fn admit(
     shared: &Shared,
     raw: &[u8],
 ) -> Result<B256, MempoolError> {
+    let lock = || {
+        mempool
+            .lock()
+            .map_err(|_| MempoolError::State("pool poisoned".into()))
+    };
+    // Decoding and signature recovery need no pool state: done before the pool is locked,
+    // so that admissions (a gossiped batch may hold a thousand) do not hold the lock the
+    // driver needs to build and commit blocks. A transaction the pool already holds is
+    // refused without recovering it.
+    let recovered = match crate::mempool::decode_raw(raw) {
+        Ok(tx) => {
+            let known = lock()?.contains(tx.tx_hash());
+            Some(if known {
+                crate::mempool::Recovered { tx, sender: None }
+            } else {
+                crate::mempool::Recovered::new(tx)
+            })
+        }
+        // Refused below by the pool's own decoder, which counts and words it.
+        Err(_) => None,
+    };
     // The pool first, then the snapshot: a snapshot taken before the lock can predate a
     // commit whose `on_commit` already moved the sender's nonce on, and checking against it
     // would queue the transaction behind a nonce that is already in a block, for good.
-    let mut pool = mempool
-        .lock()
-        .map_err(|_| MempoolError::State("pool poisoned".into()))?;
+    let mut pool = lock()?;
     let reader = db
         .reader()
         .map_err(|e| MempoolError::State(e.to_string()))?;
@@ -763,7 +847,10 @@ fn admit(
         .and_then(|n| reader.header(n).ok().flatten())
         .ok_or_else(|| MempoolError::State("no head block".into()))?;
     let env = pool_env(spec, &head);
-    let outcome = pool.add_raw(raw, &DbAccounts(&reader), &env)?;
+    let outcome = match recovered {
+        Some(r) => pool.add_recovered(r, &DbAccounts(&reader), &env)?,
+        None => pool.add_raw(raw, &DbAccounts(&reader), &env)?,
+    };
     shared
         .mempool_size
         .store(pool.len() as u64, Ordering::Relaxed);
