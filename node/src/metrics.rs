@@ -384,6 +384,13 @@ pub(crate) async fn render(src: &Sources) -> String {
     );
     single(
         &mut out,
+        "parallax_tx_batches_shed_total",
+        "counter",
+        "Gossiped transaction batches ignored because admission was too far behind.",
+        load(&s.tx_batches_shed),
+    );
+    single(
+        &mut out,
         "parallax_equivocations_total",
         "counter",
         "Equivocations (two conflicting signed messages of one validator) seen.",

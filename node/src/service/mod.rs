@@ -108,6 +108,8 @@ pub struct Shared {
     pub bad_sync_responses: AtomicU64,
     /// Admitted transactions not gossiped because the gossip queue was full.
     pub tx_gossip_dropped: AtomicU64,
+    /// Gossiped transaction batches ignored because admission was that far behind.
+    pub tx_batches_shed: AtomicU64,
     /// Round of the highest timeout certificate seen.
     pub highest_tc_round: AtomicU64,
     /// The current round's timeout, in milliseconds.
@@ -414,11 +416,26 @@ impl Node {
             sender
         });
         if let (Some(net), Some(events)) = (&net, events) {
-            let ingress = Ingress {
-                net: net.clone(),
+            let (tx_work, work) = std::sync::mpsc::sync_channel(TX_INGRESS_QUEUE);
+            let tx_ingress = TxIngress {
                 db: db.clone(),
                 spec: spec.clone(),
                 mempool: mempool.clone(),
+                inputs: inputs.clone(),
+                shared: shared.clone(),
+                net: net.clone(),
+            };
+            std::thread::Builder::new()
+                .name("tx-ingress".into())
+                .spawn(move || tx_ingress.run(work))
+                .map_err(|e| {
+                    NodeError::Network(format!("cannot start the transaction thread: {e}"))
+                })?;
+            let ingress = Ingress {
+                tx_work,
+                net: net.clone(),
+                db: db.clone(),
+                spec: spec.clone(),
                 inputs: inputs.clone(),
                 shared: shared.clone(),
                 me: validator_index,
@@ -891,51 +908,25 @@ pub(crate) fn authentic(message: &Message, chain_id: u64, validators: &Validator
 }
 
 /// Decodes and routes what the network delivers.
-struct Ingress {
-    net: NetworkHandle,
+/// Admits gossiped transaction batches on a thread of its own (see [`Ingress`]).
+struct TxIngress {
     db: Arc<Database>,
     spec: Arc<ChainSpec>,
     mempool: Arc<Mutex<Mempool>>,
     inputs: SyncSender<Input>,
     shared: Arc<Shared>,
-    me: Option<u32>,
-    peer_validators: HashMap<PeerId, u32>,
-    validators: ValidatorSet,
+    net: NetworkHandle,
 }
 
-impl Ingress {
-    async fn run(self, mut events: tokio::sync::mpsc::Receiver<NetworkEvent>) {
-        while let Some(event) = events.recv().await {
-            match event {
-                NetworkEvent::Gossip {
-                    topic,
-                    source,
-                    message_id,
-                    data,
-                } => {
-                    let verdict = match topic {
-                        Topic::Transactions => self.on_transactions(&data),
-                        _ => match self.on_consensus(source, message_id.clone(), &data) {
-                            Some(v) => v,
-                            // The driver reports the verdict.
-                            None => continue,
-                        },
-                    };
-                    self.net.report(message_id, source, verdict);
-                }
-                NetworkEvent::SyncRequest { peer, id, data } => {
-                    let db = self.db.clone();
-                    let net = self.net.clone();
-                    let genesis = self.spec.genesis_id();
-                    tokio::task::spawn_blocking(move || {
-                        let response = sync::serve(&db, genesis, &data);
-                        net.respond(id, response);
-                        debug!(%peer, "sync request served");
-                    });
-                }
-                NetworkEvent::PeerConnected { peer } => debug!(%peer, "peer connected"),
-                NetworkEvent::PeerDisconnected { peer } => debug!(%peer, "peer disconnected"),
-            }
+/// Gossiped transaction batches that may wait for admission; beyond it they are ignored
+/// (not forwarded, not penalised) and counted.
+const TX_INGRESS_QUEUE: usize = 256;
+
+impl TxIngress {
+    fn run(self, work: std::sync::mpsc::Receiver<(network::MessageId, PeerId, Vec<u8>)>) {
+        while let Ok((message_id, source, data)) = work.recv() {
+            let verdict = self.on_transactions(&data);
+            self.net.report(message_id, source, verdict);
         }
     }
 
@@ -959,6 +950,67 @@ impl Ingress {
             signal_tx(&self.inputs, &self.shared);
         }
         verdict
+    }
+}
+
+struct Ingress {
+    /// Gossiped transaction batches, on their way to the [`TxIngress`] thread.
+    tx_work: std::sync::mpsc::SyncSender<(network::MessageId, PeerId, Vec<u8>)>,
+    net: NetworkHandle,
+    db: Arc<Database>,
+    spec: Arc<ChainSpec>,
+    inputs: SyncSender<Input>,
+    shared: Arc<Shared>,
+    me: Option<u32>,
+    peer_validators: HashMap<PeerId, u32>,
+    validators: ValidatorSet,
+}
+
+impl Ingress {
+    async fn run(self, mut events: tokio::sync::mpsc::Receiver<NetworkEvent>) {
+        while let Some(event) = events.recv().await {
+            match event {
+                NetworkEvent::Gossip {
+                    topic,
+                    source,
+                    message_id,
+                    data,
+                } => {
+                    let verdict = match topic {
+                        // Admitted on their own thread, which reports the verdict: a batch
+                        // costs a signature recovery per transaction, and consensus messages
+                        // must not wait behind it.
+                        Topic::Transactions => {
+                            match self.tx_work.try_send((message_id.clone(), source, data)) {
+                                Ok(()) => continue,
+                                Err(_) => {
+                                    self.shared.tx_batches_shed.fetch_add(1, Ordering::Relaxed);
+                                    Validation::Ignore
+                                }
+                            }
+                        }
+                        _ => match self.on_consensus(source, message_id.clone(), &data) {
+                            Some(v) => v,
+                            // The driver reports the verdict.
+                            None => continue,
+                        },
+                    };
+                    self.net.report(message_id, source, verdict);
+                }
+                NetworkEvent::SyncRequest { peer, id, data } => {
+                    let db = self.db.clone();
+                    let net = self.net.clone();
+                    let genesis = self.spec.genesis_id();
+                    tokio::task::spawn_blocking(move || {
+                        let response = sync::serve(&db, genesis, &data);
+                        net.respond(id, response);
+                        debug!(%peer, "sync request served");
+                    });
+                }
+                NetworkEvent::PeerConnected { peer } => debug!(%peer, "peer connected"),
+                NetworkEvent::PeerDisconnected { peer } => debug!(%peer, "peer disconnected"),
+            }
+        }
     }
 
     /// `None` when the message went to the driver, which reports the verdict.
