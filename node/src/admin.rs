@@ -8,6 +8,7 @@
 //! each with at most [`MAX_STREAMS`] calls in flight, and a call that takes longer than
 //! [`CALL_TIMEOUT`] is cancelled. Bytes that are not HTTP/2 close their connection.
 
+use crate::limited::LimitedStream;
 use crate::{
     chain::ChainSpec,
     network::{Direction, NetworkHandle},
@@ -21,15 +22,12 @@ use parallax_proto::v1::{
 use parallax_storage::Database;
 use std::{
     net::SocketAddr,
-    pin::Pin,
     sync::{Arc, atomic::Ordering},
-    task::{Context, Poll},
     time::Duration,
 };
 use tokio::{
-    io::{AsyncRead, AsyncWrite, ReadBuf},
     net::{TcpListener, TcpStream},
-    sync::{OwnedSemaphorePermit, Semaphore, oneshot},
+    sync::{Semaphore, oneshot},
 };
 use tonic::{Request, Response, Status, transport::server::Connected};
 use tracing::{debug, info, warn};
@@ -247,7 +245,7 @@ impl AdminServer {
 
 /// Accepts the next connection that fits under the connection limit; the others are
 /// closed as they come.
-async fn accept_limited(listener: &TcpListener, permits: &Arc<Semaphore>) -> LimitedConn {
+async fn accept_limited(listener: &TcpListener, permits: &Arc<Semaphore>) -> LimitedStream {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(a) => a,
@@ -259,7 +257,7 @@ async fn accept_limited(listener: &TcpListener, permits: &Arc<Semaphore>) -> Lim
         };
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                return LimitedConn {
+                return LimitedStream {
                     stream,
                     _permit: permit,
                 };
@@ -269,57 +267,11 @@ async fn accept_limited(listener: &TcpListener, permits: &Arc<Semaphore>) -> Lim
     }
 }
 
-/// A connection holding its place under the connection limit.
-struct LimitedConn {
-    stream: TcpStream,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl Connected for LimitedConn {
+impl Connected for LimitedStream {
     type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
         self.stream.connect_info()
-    }
-}
-
-impl AsyncRead for LimitedConn {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for LimitedConn {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.stream.is_write_vectored()
     }
 }
 

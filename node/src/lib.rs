@@ -15,6 +15,7 @@ pub mod admin;
 pub mod chain;
 pub mod cli;
 mod commands;
+mod limited;
 pub mod loadgen;
 pub mod mempool;
 pub mod metrics;
