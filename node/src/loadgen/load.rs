@@ -482,6 +482,9 @@ async fn send(
                 Ok(c) => conn.insert(c),
                 Err(e) => {
                     *out.errors.entry(e.to_string()).or_default() += 1;
+                    // This nonce was never sent, so the sender's later ones cannot land.
+                    senders[s].clear();
+                    out.dropped_senders += 1;
                     continue;
                 }
             },
