@@ -988,6 +988,26 @@ impl Consensus {
         }
     }
 
+    /// Whether block `id` and all its ancestors down to the committed block are held, so the
+    /// application can execute it. `Err(Some(missing))` names the first block to fetch;
+    /// `Err(None)` means the chain does not reach the committed block (a branch that can
+    /// never commit, which nothing should build or vote on).
+    fn connected(&self, id: &Hash) -> Result<(), Option<Hash>> {
+        let mut at = *id;
+        // Each step goes one height down, so this ends within the held blocks.
+        for _ in 0..=self.blocks.len() {
+            if at == self.committed.id {
+                return Ok(());
+            }
+            match self.blocks.get(&at) {
+                Some(b) if b.height() > self.committed.height => at = b.parent(),
+                Some(_) => return Err(None),
+                None => return Err(Some(at)),
+            }
+        }
+        Err(None)
+    }
+
     fn insert_block(&mut self, block: Block) {
         if block.height() <= self.committed.height || self.blocks.contains_key(&block.id()) {
             return;
@@ -1188,15 +1208,18 @@ impl Consensus {
             return;
         }
         let parent = qc.block();
-        match self.known(&parent.id) {
-            Some(_) => {
+        match self.connected(&parent.id) {
+            Ok(()) => {
                 self.building = Some(round);
                 self.out.push(Action::BuildPayload { round, parent });
             }
-            None => {
+            // The certified block or one of its ancestors is missing (e.g. after a restart,
+            // holding only the blocks this node voted for): fetch it, then propose.
+            Err(Some(missing)) => {
                 let from = self.fetch_source(&qc.clone());
-                self.want(parent.id, from);
+                self.want(missing, from);
             }
+            Err(None) => {}
         }
     }
 
@@ -1355,6 +1378,24 @@ impl Consensus {
         let Some(parent) = self.known(&p.block.parent()) else {
             return;
         };
+        // The application executes the block on its ancestors: all must be held first.
+        match self.connected(&parent.id) {
+            Ok(()) => {}
+            Err(Some(missing)) => {
+                let from = p.block.author();
+                self.want(missing, from);
+                return;
+            }
+            Err(None) => {
+                let from = p.block.author();
+                self.pending = None;
+                self.out.push(Action::Rejected {
+                    from,
+                    reason: Rejection::Malformed("proposal does not extend the committed chain"),
+                });
+                return;
+            }
+        }
         if parent.height + 1 != p.block.height() || parent.round >= p.block.round() {
             let from = p.block.author();
             self.pending = None;

@@ -689,6 +689,69 @@ fn missing_parent_is_fetched_then_validated() {
     );
 }
 
+/// A restarted node holds the blocks it voted for, not necessarily their parents: before it
+/// builds on, or votes for a child of, a certified block, it fetches the missing ancestors.
+#[test]
+fn a_certified_block_whose_parent_is_missing_after_restart_is_completed_before_use() {
+    let b1 = Block::new(1, 1, GENESIS, 1, vec![], b"1".to_vec());
+    let qc1 = qc_for(b1.info(), &[0, 1, 2]);
+    let b2 = proposal(2, &qc1, None, b"2").block;
+    let qc2 = qc_for(b2.info(), &[0, 1, 2]);
+    let mut safety = SafetyData::new(genesis());
+    safety.highest_qc = qc2.clone();
+    safety.last_voted_round = 2;
+    let restarted = |i: ValidatorIndex| {
+        Consensus::new(
+            config(),
+            i,
+            key(i),
+            Recovery {
+                safety: Some(safety.clone()),
+                committed: genesis(),
+                committed_blocks: vec![],
+                blocks: vec![b2.clone()],
+            },
+        )
+        .unwrap()
+    };
+    let fetches_b1 = |out: &[Action]| {
+        out.iter()
+            .any(|a| matches!(a, Action::FetchBlock { id, .. } if *id == b1.id()))
+    };
+
+    // The leader of round 3 does not ask to build on b2 until it holds b1.
+    let mut leader = restarted(3);
+    let out = leader.start();
+    assert!(fetches_b1(&out), "{out:?}");
+    assert!(!out.iter().any(|a| matches!(a, Action::BuildPayload { .. })));
+    let out = leader.handle(Event::BlockFetched {
+        blocks: vec![b1.clone()],
+    });
+    assert!(
+        out.iter().any(
+            |a| matches!(a, Action::BuildPayload { round: 3, parent } if parent.id == b2.id())
+        ),
+        "{out:?}"
+    );
+
+    // A follower does not ask to validate b2's child until it holds b1.
+    let mut follower = restarted(0);
+    follower.start();
+    let p3 = proposal(3, &qc2, None, b"3");
+    let out = deliver(&mut follower, 3, Message::Proposal(Box::new(p3.clone())));
+    assert!(fetches_b1(&out), "{out:?}");
+    assert!(
+        !out.iter()
+            .any(|a| matches!(a, Action::ValidatePayload { .. }))
+    );
+    let out = follower.handle(Event::BlockFetched { blocks: vec![b1] });
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::ValidatePayload { block } if block.id() == p3.block.id())),
+        "{out:?}"
+    );
+}
+
 #[test]
 fn restart_resumes_after_the_highest_certificate_and_never_double_votes() {
     let mut n = node(3);

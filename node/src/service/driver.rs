@@ -523,7 +523,15 @@ impl Driver {
                 .as_ref()
                 .and_then(|c| c.block(&at))
                 .cloned()
-                .ok_or_else(|| ChainError::UnknownParent(format!("consensus block {at:?}")))?;
+                .ok_or_else(|| {
+                    let c = self.consensus.as_ref();
+                    ChainError::UnknownParent(format!(
+                        "consensus block {at:?} (asked for {id:?}; consensus committed {:?}, holds {} blocks, eth ids {})",
+                        c.map(|c| c.committed().id),
+                        c.map_or(0, |c| c.footprint().blocks),
+                        self.eth.len()
+                    ))
+                })?;
             at = block.parent();
             pending.push(block);
             if pending.len() > 64 {
