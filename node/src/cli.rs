@@ -146,7 +146,8 @@ pub enum BenchCommand {
     /// committed transactions/s, submission-to-commit latency and block intervals. The
     /// senders (development-mnemonic accounts from index 1000) are funded from the 20
     /// funded development accounts, which the chain's genesis must hold (`parallax dev`
-    /// and `parallax genesis testnet` chains do).
+    /// and `parallax genesis testnet` chains do). SIGINT or SIGTERM ends the load early;
+    /// the drain and the report follow as after a full run.
     Load {
         /// A node's JSON-RPC URL (repeatable); transactions are spread over all of them.
         #[arg(long = "rpc", required = true)]
@@ -169,6 +170,10 @@ pub enum BenchCommand {
         /// Seconds to wait after the load for accepted transactions to commit.
         #[arg(long, default_value_t = 30)]
         drain: u64,
+        /// Also write every committed transaction here, one JSON object per line:
+        /// `{"hash": "0x…", "block": N}` (N as a decimal number).
+        #[arg(long)]
+        record: Option<std::path::PathBuf>,
     },
 }
 
@@ -308,6 +313,7 @@ impl Cli {
                 senders,
                 connections,
                 drain,
+                record,
             }) => commands::bench::load(
                 commands::bench::LoadArgs {
                     rpcs,
@@ -320,6 +326,7 @@ impl Cli {
                     senders,
                     connections,
                     drain: std::time::Duration::from_secs(drain),
+                    record,
                 },
                 &mut out,
             ),

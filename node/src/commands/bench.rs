@@ -1,7 +1,8 @@
 //! `parallax bench load`.
 
 use crate::loadgen::load::{self, Kind, LoadOptions};
-use std::{io::Write, time::Duration};
+use eyre::WrapErr as _;
+use std::{io::Write, path::PathBuf, time::Duration};
 
 /// The command's arguments.
 pub(crate) struct LoadArgs {
@@ -12,6 +13,7 @@ pub(crate) struct LoadArgs {
     pub(crate) senders: usize,
     pub(crate) connections: usize,
     pub(crate) drain: Duration,
+    pub(crate) record: Option<PathBuf>,
 }
 
 /// Runs the load and writes its report.
@@ -25,6 +27,18 @@ pub(crate) fn load(args: LoadArgs, out: &mut impl Write) -> eyre::Result<()> {
         for url in &args.rpcs {
             rpcs.push(load::resolve(url).await?);
         }
+        // SIGINT or SIGTERM ends the load early; the drain and the report still follow.
+        let (stop_tx, stop) = tokio::sync::watch::channel(false);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            // On stderr: the caller holds the stdout lock on another thread.
+            eprintln!("signal received: ending the load, then draining");
+            let _ = stop_tx.send(true);
+        });
         load::run(LoadOptions {
             rpcs,
             tps: args.tps,
@@ -33,9 +47,28 @@ pub(crate) fn load(args: LoadArgs, out: &mut impl Write) -> eyre::Result<()> {
             senders: args.senders,
             connections: args.connections,
             drain: args.drain,
+            stop,
         })
         .await
+        .map_err(eyre::Report::from)
     })?;
     write!(out, "{report}")?;
+    if let Some(path) = &args.record {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(path).wrap_err_with(|| format!("creating {}", path.display()))?,
+        );
+        let committed = report.committed_transactions();
+        for (hash, block) in &committed {
+            writeln!(file, "{{\"hash\":\"{hash}\",\"block\":{block}}}")?;
+        }
+        file.flush()
+            .wrap_err_with(|| format!("writing {}", path.display()))?;
+        writeln!(
+            out,
+            "recorded {} committed transactions in {}",
+            committed.len(),
+            path.display()
+        )?;
+    }
     Ok(())
 }

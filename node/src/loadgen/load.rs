@@ -91,6 +91,8 @@ pub struct LoadOptions {
     pub connections: usize,
     /// How long to wait after the load for accepted transactions to commit.
     pub drain: Duration,
+    /// Becomes `true` to end the load early (the drain and the report still follow).
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// Why the load could not run.
@@ -127,8 +129,8 @@ struct Sent {
 struct Seen {
     /// Blocks in order: number, when seen, how many transactions.
     blocks: Vec<(u64, Instant, usize)>,
-    /// Every transaction seen in a block, and when.
-    included: HashMap<B256, Instant>,
+    /// Every transaction seen in a block: when, and the block's number.
+    included: HashMap<B256, (Instant, u64)>,
     /// The last error of the tracker's polling, if any.
     error: Option<String>,
 }
@@ -218,7 +220,14 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
             let addr = options.rpcs[i % options.rpcs.len()];
             // Connections start spread over one interval, not all at once.
             let first = started + interval.mul_f64(i as f64 / connections as f64);
-            tokio::spawn(send(addr, share, first, interval, end))
+            tokio::spawn(send(
+                addr,
+                share,
+                first,
+                interval,
+                end,
+                options.stop.clone(),
+            ))
         })
         .collect();
     let mut sent = Sent::default();
@@ -232,7 +241,12 @@ pub async fn run(options: LoadOptions) -> Result<LoadReport, LoadError> {
         sent.dropped_senders += s.dropped_senders;
         sent.exhausted |= s.exhausted;
     }
-    let ended = Instant::now().max(end);
+    // A load stopped early ended when its connections stopped sending.
+    let ended = if *options.stop.borrow() {
+        Instant::now()
+    } else {
+        Instant::now().max(end)
+    };
 
     // Until every accepted transaction is in a block, or the drain time is up.
     let drain_until = Instant::now() + options.drain;
@@ -447,6 +461,7 @@ async fn send(
     first: Instant,
     interval: Duration,
     end: Instant,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) -> Sent {
     let mut out = Sent::default();
     let host = addr.to_string();
@@ -458,7 +473,10 @@ async fn send(
         if due >= end {
             break;
         }
-        tokio::time::sleep_until(due.into()).await;
+        tokio::select! {
+            _ = tokio::time::sleep_until(due.into()) => {}
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        }
         k += 1;
         let live = senders.len();
         let Some(s) = (0..live)
@@ -557,7 +575,7 @@ async fn track(addr: SocketAddr, seen: Arc<Mutex<Seen>>, stop: Arc<std::sync::at
                     .unwrap_or_default();
                 s.blocks.push((number, now, hashes.len()));
                 for h in hashes {
-                    s.included.insert(h, now);
+                    s.included.insert(h, (now, number));
                 }
             }
             drop(s);
@@ -597,7 +615,7 @@ impl LoadReport {
         let mut all = 0;
         let mut in_window = 0;
         for (h, _) in &self.accepted {
-            if let Some(at) = self.seen.included.get(h) {
+            if let Some((at, _)) = self.seen.included.get(h) {
                 all += 1;
                 if *at >= self.started && *at <= self.ended {
                     in_window += 1;
@@ -605,6 +623,15 @@ impl LoadReport {
             }
         }
         (all, in_window)
+    }
+
+    /// Every accepted transaction seen in a block, with the block's number, in the order
+    /// they were sent.
+    pub fn committed_transactions(&self) -> Vec<(B256, u64)> {
+        self.accepted
+            .iter()
+            .filter_map(|(h, _)| self.seen.included.get(h).map(|(_, n)| (*h, *n)))
+            .collect()
     }
 
     /// Committed transactions per second within the load window.
@@ -625,7 +652,7 @@ impl LoadReport {
                 self.seen
                     .included
                     .get(h)
-                    .map(|at| at.saturating_duration_since(*sent).as_secs_f64() * 1000.0)
+                    .map(|(at, _)| at.saturating_duration_since(*sent).as_secs_f64() * 1000.0)
             })
             .collect();
         out.sort_by(f64::total_cmp);
@@ -683,7 +710,7 @@ impl fmt::Display for LoadReport {
         // Per 10 s of the window, to show whether the rate held.
         let mut buckets = vec![0u64; (secs / 10.0).ceil().max(1.0) as usize];
         for (h, _) in &self.accepted {
-            if let Some(at) = self.seen.included.get(h)
+            if let Some((at, _)) = self.seen.included.get(h)
                 && *at >= self.started
                 && *at <= self.ended
             {

@@ -635,6 +635,9 @@ impl Driver {
     /// Writes a committed block (executing it first if this node never did).
     fn commit(&mut self, record: &CommittedBlock) -> Result<(), DriverError> {
         let height = record.block.height();
+        self.shared
+            .consensus_committed
+            .fetch_max(height, Ordering::Relaxed);
         let head = self.chain.head().header.number;
         if height <= head {
             // Block sync got here first; it must be the same block.

@@ -102,6 +102,9 @@ pub struct Shared {
     pub last_commit_ms: AtomicU64,
     /// Blocks consensus committed above a gap in this node's chain (left to block sync).
     pub commit_gaps: AtomicU64,
+    /// The highest height this node's consensus committed (0: none yet, or not a validator).
+    /// Above the stored head, the chain is behind its own consensus and block sync runs.
+    pub consensus_committed: AtomicU64,
     /// Relayed consensus messages whose signature did not verify.
     pub forged_relays: AtomicU64,
     /// Sync responses that failed verification.
@@ -444,6 +447,7 @@ impl Node {
             };
             tasks.push(tokio::spawn(ingress.run(events)));
             let syncer = sync::Syncer {
+                follows_consensus: validator.is_some(),
                 net: net.clone(),
                 db: db.clone(),
                 spec: spec.clone(),

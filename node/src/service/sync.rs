@@ -34,10 +34,13 @@ const EXTEND_TO_PROOF: u64 = 16;
 const MAX_RESPONSE_BLOCK_BYTES: usize = 24 * 1024 * 1024;
 /// Most ancestors served for one fetch.
 const MAX_FETCH: u32 = 64;
-/// A node that committed a block this recently is following consensus, not behind.
+/// A validator that committed a block this recently is following consensus, not behind
+/// (unless its consensus committed past its stored head).
 const QUIET_BEFORE_SYNC_MS: u64 = 2_000;
-/// Pause between polls when up to date.
+/// Pause between polls when up to date: a validator's (consensus brings its blocks) and a
+/// full node's (block sync is how it follows the chain).
 const IDLE_POLL: Duration = Duration::from_millis(1_000);
+const FULL_NODE_POLL: Duration = Duration::from_millis(200);
 
 /// The genesis validator set as consensus sees it.
 pub(crate) fn validator_set(spec: &ChainSpec) -> Result<ValidatorSet, String> {
@@ -186,6 +189,8 @@ pub(crate) fn serve(db: &Database, genesis: BlockId, data: &[u8]) -> Vec<u8> {
 
 /// Polls peers for committed blocks above this node's head.
 pub(crate) struct Syncer {
+    /// A validator: its own consensus commits blocks, and sync only fills gaps.
+    pub(crate) follows_consensus: bool,
     pub(crate) net: NetworkHandle,
     pub(crate) db: Arc<Database>,
     pub(crate) spec: Arc<ChainSpec>,
@@ -197,8 +202,11 @@ pub(crate) struct Syncer {
 impl Syncer {
     pub(crate) async fn run(self) {
         let mut turn = 0usize;
+        let mut behind = false;
         loop {
-            let behind = match self.round(turn).await {
+            // While a round imports blocks the next one follows at once: the node is catching
+            // up, and its own imports must not make it look like it follows consensus.
+            behind = match self.round(turn, behind).await {
                 Ok(n) => n > 0,
                 Err(e) => {
                     debug!(error = %e, "sync round failed");
@@ -208,16 +216,29 @@ impl Syncer {
             self.shared.syncing.store(behind, Ordering::Relaxed);
             turn = turn.wrapping_add(1);
             if !behind {
-                tokio::time::sleep(IDLE_POLL).await;
+                tokio::time::sleep(if self.follows_consensus {
+                    IDLE_POLL
+                } else {
+                    FULL_NODE_POLL
+                })
+                .await;
             }
         }
     }
 
-    /// One request to one peer; returns how many blocks were imported. A node that is
-    /// committing blocks itself is not behind and asks nothing.
-    async fn round(&self, turn: usize) -> Result<u64, String> {
+    /// One request to one peer; returns how many blocks were imported. A validator that is
+    /// committing blocks itself, and whose consensus has not committed past its stored head,
+    /// is not behind and asks nothing.
+    async fn round(&self, turn: usize, catching_up: bool) -> Result<u64, String> {
         let last = self.shared.last_commit_ms.load(Ordering::Relaxed);
-        if last != 0 && super::now_millis().saturating_sub(last) < QUIET_BEFORE_SYNC_MS {
+        let stored = self.shared.head.load(Ordering::Relaxed);
+        let gap = self.shared.consensus_committed.load(Ordering::Relaxed) > stored;
+        if self.follows_consensus
+            && !catching_up
+            && !gap
+            && last != 0
+            && super::now_millis().saturating_sub(last) < QUIET_BEFORE_SYNC_MS
+        {
             return Ok(0);
         }
         let peers = self.net.peers().await;

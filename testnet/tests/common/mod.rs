@@ -1,0 +1,210 @@
+//! Helpers shared by the end-to-end tests that drive `testnet/run.sh`: the `parallax`
+//! binary, a guard that kills every node `testnet.json` records however a test ends, the
+//! script run with a deadline, and small JSON-RPC reads.
+#![allow(dead_code)]
+
+use parallax_testnet::{Manifest, process::is_node_process};
+use serde_json::{Value, json};
+use std::{
+    io::Read,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+/// What `up` and `start` may wait for blocks (debug nodes on a busy machine are slow).
+pub(crate) const NODE_TIMEOUT: &str = "150";
+
+pub(crate) fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// The debug `parallax` binary: `PARALLAX_BIN`, else built by cargo into this test's own
+/// target directory (a no-op when `cargo test --workspace` already built it).
+pub(crate) fn parallax_bin() -> PathBuf {
+    if let Some(bin) = std::env::var_os("PARALLAX_BIN") {
+        return PathBuf::from(bin);
+    }
+    // target/debug/deps/script-… → target/
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let target_dir = profile_dir.parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = Command::new(cargo);
+    // What cargo set for this test process (package variables, the library path) would make
+    // build scripts that watch the environment run again, and rebuild half the tree.
+    for (key, _) in std::env::vars_os() {
+        let key_str = key.to_string_lossy();
+        if key_str.starts_with("CARGO_PKG_")
+            || key_str.starts_with("CARGO_MANIFEST_")
+            || key_str.starts_with("CARGO_BIN_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+                "LD_LIBRARY_PATH",
+            ]
+            .contains(&key_str.as_ref())
+        {
+            build.env_remove(&key);
+        }
+    }
+    let status = build
+        .current_dir(repo())
+        .env("CARGO_TARGET_DIR", target_dir)
+        .args([
+            "build",
+            "--locked",
+            "-p",
+            "parallax-node",
+            "--bin",
+            "parallax",
+        ])
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the parallax binary failed");
+    let bin = profile_dir.join("parallax");
+    assert!(bin.is_file(), "{} was not built", bin.display());
+    bin
+}
+
+/// Kills every node `testnet.json` records, whatever happened.
+pub(crate) struct Cleanup(pub(crate) PathBuf);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let Ok(Some(m)) = Manifest::load(&self.0) else {
+            return;
+        };
+        for n in &m.nodes {
+            if let Some(pid) = n.pid
+                && is_node_process(pid, &n.config)
+            {
+                // SAFETY: kill(2) on a pid just checked to be this test's node.
+                unsafe {
+                    libc::kill(pid as libc::pid_t, libc::SIGKILL);
+                }
+            }
+        }
+        if std::thread::panicking() {
+            for n in &m.nodes {
+                let tail = parallax_testnet::process::log_tail(&n.log, 15);
+                eprintln!("--- {} log tail ---\n{tail}", n.name);
+            }
+        }
+    }
+}
+
+pub(crate) struct Script {
+    pub(crate) dir: PathBuf,
+    pub(crate) bin: PathBuf,
+    pub(crate) deadline: Instant,
+}
+
+pub(crate) struct Output {
+    pub(crate) ok: bool,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+impl Script {
+    /// `run.sh ARGS --dir DIR`, killed if it outlives the test's budget.
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
+        let mut child = Command::new(repo().join("testnet/run.sh"))
+            .args(args)
+            .arg("--dir")
+            .arg(&self.dir)
+            .args(["--timeout", NODE_TIMEOUT, "--grace", "15"])
+            .env("PARALLAX_BIN", &self.bin)
+            .env(
+                "PARALLAX_TESTNET_BIN",
+                env!("CARGO_BIN_EXE_parallax-testnet"),
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let out = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let err = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > self.deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("run.sh {args:?} was still running at the end of the test's budget");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let output = Output {
+            ok: status.success(),
+            stdout: out.join().unwrap(),
+            stderr: err.join().unwrap(),
+        };
+        eprintln!(
+            "$ run.sh {} → {status}\n{}{}",
+            args.join(" "),
+            output.stdout,
+            output.stderr
+        );
+        output
+    }
+
+    pub(crate) fn manifest(&self) -> Manifest {
+        Manifest::load(&self.dir).unwrap().expect("testnet.json")
+    }
+
+    pub(crate) fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
+        while !f() {
+            assert!(
+                Instant::now() < self.deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+pub(crate) fn rpc(addr: SocketAddr, method: &str, params: Value) -> Option<Value> {
+    parallax_testnet::rpc::call(addr, method, params, Duration::from_secs(3)).ok()
+}
+
+pub(crate) fn height(addr: SocketAddr) -> Option<u64> {
+    parallax_testnet::rpc::quantity(&rpc(addr, "eth_blockNumber", json!([]))?)
+}
+
+pub(crate) fn block_hash(addr: SocketAddr, n: u64) -> Option<String> {
+    let b = rpc(
+        addr,
+        "eth_getBlockByNumber",
+        json!([format!("{n:#x}"), false]),
+    )?;
+    Some(b["hash"].as_str()?.to_owned())
+}
+
+/// Gone: no process, or one that has exited and awaits reaping.
+pub(crate) fn pid_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
