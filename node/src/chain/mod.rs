@@ -646,6 +646,22 @@ impl Chain {
         transactions: Vec<TxEnvelope>,
         now: Option<u64>,
     ) -> Result<Arc<ExecutedBlock>, ChainError> {
+        self.validate_with_senders(height, author, header, transactions, &[], now)
+    }
+
+    /// [`Chain::validate`], given the senders already recovered for some transactions
+    /// (`known[i]` for transaction `i`, e.g. from the mempool, which recovered them from the
+    /// same signed bytes: a transaction hash commits to the signature). The others are
+    /// recovered here.
+    pub fn validate_with_senders(
+        &mut self,
+        height: u64,
+        author: u32,
+        header: &Header,
+        transactions: Vec<TxEnvelope>,
+        known: &[Option<Address>],
+        now: Option<u64>,
+    ) -> Result<Arc<ExecutedBlock>, ChainError> {
         let hash = header.hash_slow();
         if let Some(block) = self.executed.get(&hash)
             && block.header.number == height
@@ -701,18 +717,52 @@ impl Chain {
         };
         let mut template = self.template(&parent, &ctx)?;
         template.extra_data = Bytes::new();
-        let txs =
-            self.executor
-                .recover_senders(transactions)
-                .map_err(|e| InvalidBlock::Transaction {
-                    index: e.index,
-                    reason: e.to_string(),
-                })?;
+        let txs = self.recover_senders(transactions, known)?;
         let block = self
             .execute(template, txs)?
             .map_err(|(e, _)| InvalidBlock::Execution(e.to_string()))?;
         compare_headers(header, &block.header)?;
         Ok(self.remember(block))
+    }
+
+    /// Every transaction with its sender: `known[i]` where given, recovered otherwise.
+    fn recover_senders(
+        &self,
+        transactions: Vec<TxEnvelope>,
+        known: &[Option<Address>],
+    ) -> Result<Vec<Transaction>, InvalidBlock> {
+        let invalid =
+            |index: usize, e: parallax_execution::RecoveryError| InvalidBlock::Transaction {
+                index,
+                reason: parallax_execution::RecoveryError { index, ..e }.to_string(),
+            };
+        if known.iter().all(Option::is_none) {
+            return self
+                .executor
+                .recover_senders(transactions)
+                .map_err(|e| invalid(e.index, e));
+        }
+        let mut out: Vec<Option<Transaction>> = Vec::with_capacity(transactions.len());
+        let mut unknown = Vec::new();
+        let mut unknown_at = Vec::new();
+        for (i, envelope) in transactions.into_iter().enumerate() {
+            match known.get(i).copied().flatten() {
+                Some(sender) => out.push(Some(Transaction::from_envelope(envelope, sender))),
+                None => {
+                    out.push(None);
+                    unknown_at.push(i);
+                    unknown.push(envelope);
+                }
+            }
+        }
+        let recovered = self
+            .executor
+            .recover_senders(unknown)
+            .map_err(|e| invalid(unknown_at[e.index], e))?;
+        for (i, tx) in unknown_at.into_iter().zip(recovered) {
+            out[i] = Some(tx);
+        }
+        Ok(out.into_iter().flatten().collect())
     }
 
     /// Writes a committed block: its parent must be the head. `certificate` is the proof of

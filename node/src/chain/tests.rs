@@ -160,3 +160,55 @@ fn a_built_block_validates_elsewhere_and_both_nodes_commit_the_same_state() {
     let stale = follower.build(ctx, vec![]).unwrap_err();
     assert!(matches!(stale, ChainError::UnknownParent(_)), "{stale}");
 }
+
+#[test]
+fn senders_the_mempool_recovered_are_reused_and_the_rest_recovered_with_their_own_index() {
+    let s = setup();
+    let (_d1, mut leader) = open(&s);
+    let (_d2, mut follower) = open(&s);
+    let to = Address::repeat_byte(0x78);
+    let ctx = BlockContext {
+        parent_hash: leader.head().hash,
+        author: 0,
+        timestamp: 1_700_000_005,
+    };
+    let txs: Vec<_> = (0..3)
+        .map(|i| transfer(&s, i, 0, to, 1 + i as u64))
+        .collect();
+    let b1 = leader.build(ctx, txs.clone()).unwrap();
+    assert_eq!(b1.transactions.len(), 3);
+    // Two senders known (as the mempool would give them), one recovered here.
+    let known = [Some(txs[0].1), None, Some(txs[2].1)];
+    let checked = follower
+        .validate_with_senders(1, 0, &b1.header, b1.transactions.clone(), &known, None)
+        .unwrap();
+    assert_eq!(checked.hash, b1.hash);
+    assert_eq!(checked.senders, vec![txs[0].1, txs[1].1, txs[2].1]);
+
+    // An unknown transaction whose signature yields no sender is refused by its index in
+    // the block, not in the subset recovered.
+    let (_d3, mut other) = open(&s);
+    let mut bad = b1.transactions.clone();
+    let TxEnvelope::Eip1559(signed) = &bad[2] else {
+        panic!("an EIP-1559 transfer")
+    };
+    let broken = alloy_primitives::Signature::new(U256::ZERO, U256::ZERO, false);
+    bad[2] = TxEnvelope::from(signed.tx().clone().into_signed(broken));
+    let err = other
+        .validate_with_senders(
+            1,
+            0,
+            &b1.header,
+            bad,
+            &[Some(txs[0].1), Some(txs[1].1)],
+            None,
+        )
+        .unwrap_err();
+    match err {
+        ChainError::Invalid(InvalidBlock::Transaction { index, reason }) => {
+            assert_eq!(index, 2);
+            assert!(reason.starts_with("transaction 2:"), "{reason}");
+        }
+        e => panic!("{e}"),
+    }
+}

@@ -562,9 +562,23 @@ impl Driver {
             }
             .into());
         }
-        let executed = self
-            .chain
-            .validate(block.height(), block.author(), &header, txs, now)?;
+        // Senders the mempool already recovered (from the same signed bytes) are not
+        // recovered again.
+        let known: Vec<Option<alloy_primitives::Address>> = match self.mempool.lock() {
+            Ok(pool) => txs
+                .iter()
+                .map(|t| pool.get(t.tx_hash()).map(|p| p.sender))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        let executed = self.chain.validate_with_senders(
+            block.height(),
+            block.author(),
+            &header,
+            txs,
+            &known,
+            now,
+        )?;
         self.remember(block.id(), executed.hash, block.height());
         Ok(executed)
     }
