@@ -1375,33 +1375,29 @@ impl Consensus {
             self.pending = None;
             return;
         }
+        let author = p.block.author();
         let Some(parent) = self.known(&p.block.parent()) else {
             return;
         };
-        // The application executes the block on its ancestors: all must be held first.
-        match self.connected(&parent.id) {
-            Ok(()) => {}
-            Err(Some(missing)) => {
-                let from = p.block.author();
-                self.want(missing, from);
-                return;
+        let malformed = if parent.height + 1 != p.block.height() || parent.round >= p.block.round()
+        {
+            Some("proposal inconsistent with its parent")
+        } else {
+            // The application executes the block on its ancestors: all must be held first.
+            match self.connected(&parent.id) {
+                Ok(()) => None,
+                Err(Some(missing)) => {
+                    self.want(missing, author);
+                    return;
+                }
+                Err(None) => Some("proposal does not extend the committed chain"),
             }
-            Err(None) => {
-                let from = p.block.author();
-                self.pending = None;
-                self.out.push(Action::Rejected {
-                    from,
-                    reason: Rejection::Malformed("proposal does not extend the committed chain"),
-                });
-                return;
-            }
-        }
-        if parent.height + 1 != p.block.height() || parent.round >= p.block.round() {
-            let from = p.block.author();
+        };
+        if let Some(reason) = malformed {
             self.pending = None;
             self.out.push(Action::Rejected {
-                from,
-                reason: Rejection::Malformed("proposal inconsistent with its parent"),
+                from: author,
+                reason: Rejection::Malformed(reason),
             });
             return;
         }

@@ -736,12 +736,6 @@ impl Chain {
                 index,
                 reason: parallax_execution::RecoveryError { index, ..e }.to_string(),
             };
-        if known.iter().all(Option::is_none) {
-            return self
-                .executor
-                .recover_senders(transactions)
-                .map_err(|e| invalid(e.index, e));
-        }
         let mut out: Vec<Option<Transaction>> = Vec::with_capacity(transactions.len());
         let mut unknown = Vec::new();
         let mut unknown_at = Vec::new();

@@ -526,10 +526,9 @@ impl Driver {
                 .ok_or_else(|| {
                     let c = self.consensus.as_ref();
                     ChainError::UnknownParent(format!(
-                        "consensus block {at:?} (asked for {id:?}; consensus committed {:?}, holds {} blocks, eth ids {})",
-                        c.map(|c| c.committed().id),
+                        "consensus block {at:?} (an ancestor of {id:?}; consensus holds {} uncommitted blocks above committed block {:?})",
                         c.map_or(0, |c| c.footprint().blocks),
-                        self.eth.len()
+                        c.map(|c| c.committed().id),
                     ))
                 })?;
             at = block.parent();

@@ -911,7 +911,6 @@ pub(crate) fn authentic(message: &Message, chain_id: u64, validators: &Validator
     }
 }
 
-/// Decodes and routes what the network delivers.
 /// Admits gossiped transaction batches on a thread of its own (see [`Ingress`]).
 struct TxIngress {
     db: Arc<Database>,
@@ -939,24 +938,31 @@ impl TxIngress {
             self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
             return Validation::Reject;
         };
+        let mut admitted = false;
         let mut verdict = Validation::Ignore;
         for raw in batch {
             match admit(&self.db, &self.spec, &self.mempool, &self.shared, &raw) {
-                Ok(_) => verdict = Validation::Accept,
+                Ok(_) => {
+                    admitted = true;
+                    verdict = Validation::Accept;
+                }
                 Err(e) if e.is_peer_fault() => {
                     debug!(error = %e, "invalid gossiped transaction");
-                    return Validation::Reject;
+                    verdict = Validation::Reject;
+                    break;
                 }
                 Err(_) => {}
             }
         }
-        if verdict == Validation::Accept {
+        // What was admitted before a faulty transaction stays pooled: the driver learns of it.
+        if admitted {
             signal_tx(&self.inputs, &self.shared);
         }
         verdict
     }
 }
 
+/// Decodes and routes what the network delivers.
 struct Ingress {
     /// Gossiped transaction batches, on their way to the [`TxIngress`] thread.
     tx_work: std::sync::mpsc::SyncSender<(network::MessageId, PeerId, Vec<u8>)>,

@@ -37,9 +37,10 @@ const MAX_FETCH: u32 = 64;
 /// A validator that committed a block this recently is following consensus, not behind
 /// (unless its consensus committed past its stored head).
 const QUIET_BEFORE_SYNC_MS: u64 = 2_000;
-/// Pause between polls when up to date: a validator's (consensus brings its blocks) and a
-/// full node's (block sync is how it follows the chain).
+/// Pause between a validator's polls when up to date (its consensus brings its blocks).
 const IDLE_POLL: Duration = Duration::from_millis(1_000);
+/// Pause between a full node's polls when up to date (block sync is how it follows the
+/// chain, so this is how far it may trail it).
 const FULL_NODE_POLL: Duration = Duration::from_millis(200);
 
 /// The genesis validator set as consensus sees it.
