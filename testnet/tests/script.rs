@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Cleanup, Script, block_hash, height, parallax_bin, pid_gone, repo, rpc};
+use common::{Script, block_hash, height, pid_gone, repo, rpc};
 use parallax_testnet::process::is_node_process;
 use serde_json::json;
 use std::{
@@ -23,15 +23,8 @@ const BUDGET: Duration = Duration::from_secs(420);
 
 #[test]
 fn run_sh_starts_reports_stops_restarts_and_resumes_a_testnet() {
-    let bin = parallax_bin();
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("net");
-    let _cleanup = Cleanup(dir.clone());
-    let script = Script {
-        dir: dir.clone(),
-        bin,
-        deadline: Instant::now() + BUDGET,
-    };
+    let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
     let started = Instant::now();
     // Away from the default 26000 and from other tests; `up` moves on from taken ports.
     let base = (30_000 + (std::process::id() % 50) * 200).to_string();

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Cleanup, Script, block_hash, height, parallax_bin, pid_gone, rpc};
+use common::{Script, block_hash, height, pid_gone, rpc};
 use parallax_testnet::rpc::quantity;
 use serde_json::{Value, json};
 use std::{
@@ -78,15 +78,9 @@ fn log_has(path: &Path, text: &str) -> bool {
 
 #[test]
 fn under_load_a_killed_validator_rejoins_and_two_stopped_halt_the_chain_without_a_fork() {
-    let bin = parallax_bin();
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("net");
-    let _cleanup = Cleanup(dir.clone());
-    let script = Script {
-        dir: dir.clone(),
-        bin: bin.clone(),
-        deadline: Instant::now() + BUDGET,
-    };
+    let (script, cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
+    let (dir, bin) = (script.dir.clone(), script.bin.clone());
     let started = Instant::now();
     // Away from the default 26000 and from the script test's ports.
     let base = (40_000 + (std::process::id() % 50) * 200).to_string();
@@ -320,7 +314,7 @@ fn under_load_a_killed_validator_rejoins_and_two_stopped_halt_the_chain_without_
         let text = std::fs::read_to_string(&load_log).unwrap_or_default();
         eprintln!("--- load log ---\n{text}");
         // The nodes' logs and databases, for whoever looks into the failure.
-        drop(_cleanup);
+        drop(cleanup);
         eprintln!("the testnet's files are kept in {}", tmp.keep().display());
         std::panic::resume_unwind(panic);
     }

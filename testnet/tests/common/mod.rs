@@ -113,6 +113,19 @@ pub(crate) struct Output {
 }
 
 impl Script {
+    /// A testnet in `tmp/net`, run with the debug `parallax` (see [`parallax_bin`]) within
+    /// `budget` from now, and the guard that kills its nodes however the test ends (drop it
+    /// before `tmp`).
+    pub(crate) fn in_tempdir(tmp: &Path, budget: Duration) -> (Self, Cleanup) {
+        let dir = tmp.join("net");
+        let script = Self {
+            dir: dir.clone(),
+            bin: parallax_bin(),
+            deadline: Instant::now() + budget,
+        };
+        (script, Cleanup(dir))
+    }
+
     /// `run.sh ARGS --dir DIR`, killed if it outlives the test's budget.
     pub(crate) fn run(&self, args: &[&str]) -> Output {
         let mut child = Command::new(repo().join("testnet/run.sh"))
