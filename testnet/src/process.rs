@@ -75,14 +75,29 @@ pub fn spawn_node(bin: &Path, config: &Path, log: &Path, name: &str) -> Result<u
     if std::env::var_os("RUST_LOG").is_none() {
         command.env("RUST_LOG", "info");
     }
-    let child = command.spawn().map_err(|source| TestnetError::Spawn {
+    let mut child = command.spawn().map_err(|source| TestnetError::Spawn {
         bin: bin.to_path_buf(),
         source,
     })?;
+    let pid = child.id();
+    // `spawn` returns as soon as the child has begun to exec, which is before the kernel has
+    // set up the new program's arguments: for a moment `/proc/PID/cmdline` reads empty, and
+    // a node checked then would look as if it had exited at once. Return when it can be
+    // recognised, or when it has really exited (its caller then finds it gone).
+    let deadline = Instant::now() + SPAWN_SETTLE;
+    while !is_node_process(pid, config)
+        && Instant::now() < deadline
+        && matches!(child.try_wait(), Ok(None))
+    {
+        std::thread::sleep(Duration::from_millis(2));
+    }
     // Not waited for: the node outlives this command. (While this process lives, an exited
     // node is a zombie, which `is_node_process` counts as gone.)
-    Ok(child.id())
+    Ok(pid)
 }
+
+/// The longest [`spawn_node`] waits for a started node's command line to appear.
+const SPAWN_SETTLE: Duration = Duration::from_secs(5);
 
 /// How a stop went.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,5 +204,28 @@ mod tests {
         assert_eq!(outcome, [Stopped::Terminated]);
         let _ = child.wait();
         assert!(!is_node_process(pid, &config));
+    }
+
+    #[test]
+    fn a_node_is_recognised_as_soon_as_spawn_returns() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("fake-parallax");
+        std::fs::write(&bin, "#!/bin/sh\nsleep 30\n").unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let config = dir.path().join("config.toml");
+        let log = dir.path().join("node.log");
+        // The window in which a just-started process has no command line yet is short:
+        // try often enough to fall into it.
+        for _ in 0..25 {
+            let pid = spawn_node(&bin, &config, &log, "n").unwrap();
+            let seen = is_node_process(pid, &config);
+            let outcome = stop_all(&[(pid, &config)], Duration::from_secs(5));
+            assert!(
+                seen,
+                "pid {pid} not recognised right after spawn_node returned"
+            );
+            assert_eq!(outcome, [Stopped::Terminated]);
+        }
     }
 }
