@@ -119,6 +119,8 @@ pub struct ChainMetrics {
     pub execution_seconds: Histogram,
     /// Wall time of computing a committed block's state root.
     pub state_root_seconds: Histogram,
+    /// Wall time of writing a committed block to the database (one durable MDBX commit).
+    pub persist_seconds: Histogram,
     /// EVM time over wall time of committed blocks on a parallel schedule.
     pub parallelism: Histogram,
     /// Committed blocks by executor schedule: sequential, parallel, handed off, and run by
@@ -143,6 +145,7 @@ impl Default for ChainMetrics {
             block_transactions: Histogram::new(TX_BOUNDS),
             execution_seconds: Histogram::new(EXECUTION_BOUNDS),
             state_root_seconds: Histogram::new(EXECUTION_BOUNDS),
+            persist_seconds: Histogram::new(EXECUTION_BOUNDS),
             parallelism: Histogram::new(PARALLELISM_BOUNDS),
             schedules: Default::default(),
             aborts: AtomicU64::new(0),
@@ -151,8 +154,10 @@ impl Default for ChainMetrics {
 }
 
 impl ChainMetrics {
-    /// Records a block just committed (by consensus or block sync).
-    pub fn on_commit(&self, block: &ExecutedBlock, now: Instant) {
+    /// Records a block just committed (by consensus or block sync), whose write to the
+    /// database took `persist`.
+    pub fn on_commit(&self, block: &ExecutedBlock, persist: Duration, now: Instant) {
+        self.persist_seconds.observe(persist.as_secs_f64());
         self.commit_latency.observe(
             now.saturating_duration_since(block.executed_at)
                 .as_secs_f64(),
@@ -291,6 +296,15 @@ pub(crate) async fn render(src: &Sources) -> String {
     );
     m.state_root_seconds
         .render(&mut out, "parallax_block_state_root_seconds");
+    header(
+        &mut out,
+        "parallax_block_persist_seconds",
+        "histogram",
+        "Wall time of writing a committed block, its receipts and state to the database \
+         (one durable MDBX commit).",
+    );
+    m.persist_seconds
+        .render(&mut out, "parallax_block_persist_seconds");
     header(
         &mut out,
         "parallax_block_parallel_speedup",

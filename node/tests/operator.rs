@@ -417,6 +417,7 @@ fn dev_node_answers_admin_calls_and_serves_metrics() {
                 "parallax_commit_latency_seconds_count",
                 "parallax_block_transactions_count",
                 "parallax_block_execution_seconds_count",
+                "parallax_block_persist_seconds_count",
             ]
             .iter()
             .map(|n| get(&s2, n, &[]).unwrap())

@@ -41,8 +41,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 const TICK: Duration = Duration::from_millis(100);
 /// The gossipsub heartbeat (mesh maintenance, lazy gossip).
 const HEARTBEAT: Duration = Duration::from_millis(700);
-/// Room for the gossipsub envelope (signature, key, author, sequence number, topic, protobuf
-/// tags) on top of the payload limit.
+/// Room for the gossipsub envelope (topic, protobuf tags) on top of the payload limit.
 const GOSSIP_ENVELOPE_BYTES: usize = 1024;
 /// The most inbound sync requests awaiting the node's response at once.
 const MAX_PENDING_INBOUND: usize = 1024;
@@ -94,11 +93,17 @@ pub(crate) struct SwarmTask {
         HashMap<InboundRequestId, (libp2p::PeerId, request_response::ResponseChannel<Vec<u8>>)>,
 }
 
-/// The gossipsub configuration: content-addressed ids, manual validation, flood publishing and
-/// a mesh that works with one to four peers.
+/// The gossipsub configuration: anonymous messages with content-addressed ids, manual
+/// validation, flood publishing and a mesh that works with one to four peers.
+///
+/// Messages carry no gossipsub author or signature: every payload authenticates itself
+/// (consensus messages are signed by validator keys, transactions by their senders), and
+/// penalties go to the peer that delivered a message, which the connection identifies. An
+/// envelope signature would cost an ed25519 signature per published message and a
+/// verification per received copy, duplicates included, for nothing the node relies on.
 fn gossipsub_config(max_gossip_bytes: usize) -> Result<gossipsub::Config, NetworkError> {
     gossipsub::ConfigBuilder::default()
-        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validation_mode(gossipsub::ValidationMode::Anonymous)
         .validate_messages()
         .message_id_fn(|message: &gossipsub::Message| {
             let mut hash = Sha256::new();
@@ -241,7 +246,7 @@ impl SwarmTask {
             .map_err(|error| NetworkError::Config(format!("noise: {error}")))?
             .with_behaviour(|key| {
                 let mut gossipsub = gossipsub::Behaviour::new(
-                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    gossipsub::MessageAuthenticity::Anonymous,
                     gossip_config,
                 )?;
                 gossipsub.with_peer_score(score_params, score_thresholds)?;

@@ -680,15 +680,17 @@ impl Driver {
             }
             Err(e) => return Err(e.into()),
         };
+        let started = Instant::now();
         let block = self.chain.commit(
             hash,
             wire::encode_committed(&record.block, &record.commit_qc, record.child.as_ref()).into(),
         )?;
-        self.after_commit(&block);
+        self.after_commit(&block, started.elapsed());
         Ok(())
     }
 
-    fn after_commit(&mut self, block: &Arc<ExecutedBlock>) {
+    /// Bookkeeping after `block` was written to the database, which took `persist`.
+    fn after_commit(&mut self, block: &Arc<ExecutedBlock>, persist: Duration) {
         let head = block.header.number;
         // Published as soon as the block is in the database (the run loop publishes the rest
         // of the status after each input), so the head RPC reports never trails the stored
@@ -706,7 +708,7 @@ impl Driver {
                     .store(pool.len() as u64, Ordering::Relaxed);
             }
         }
-        self.shared.metrics.on_commit(block, Instant::now());
+        self.shared.metrics.on_commit(block, persist, Instant::now());
         self.shared.commits.fetch_add(1, Ordering::Relaxed);
         self.shared
             .last_commit_ms
@@ -745,13 +747,15 @@ impl Driver {
             let executed =
                 self.chain
                     .validate(height, record.block.author(), &header, txs, None)?;
+            let started = Instant::now();
             let block = self.chain.commit(
                 executed.hash,
                 wire::encode_committed(&record.block, &record.commit_qc, record.child.as_ref())
                     .into(),
             )?;
+            let persist = started.elapsed();
             self.remember(record.block.id(), block.hash, height);
-            self.after_commit(&block);
+            self.after_commit(&block, persist);
             imported += 1;
         }
         if imported > 0 {
