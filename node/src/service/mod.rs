@@ -708,7 +708,7 @@ impl Node {
 /// Transactions admitted from RPC that may wait for gossip.
 const TX_GOSSIP_QUEUE: usize = 16_384;
 /// How long the first transaction of a gossip batch waits for others to join it.
-const TX_GOSSIP_DELAY: Duration = Duration::from_millis(10);
+const TX_GOSSIP_DELAY: Duration = Duration::from_millis(25);
 
 /// Publishes admitted transactions in batches: whatever arrives within [`TX_GOSSIP_DELAY`]
 /// of a batch's first transaction, up to the wire format's limits. One gossip message per
