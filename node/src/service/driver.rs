@@ -708,7 +708,9 @@ impl Driver {
                     .store(pool.len() as u64, Ordering::Relaxed);
             }
         }
-        self.shared.metrics.on_commit(block, persist, Instant::now());
+        self.shared
+            .metrics
+            .on_commit(block, persist, Instant::now());
         self.shared.commits.fetch_add(1, Ordering::Relaxed);
         self.shared
             .last_commit_ms
