@@ -1,6 +1,20 @@
-//! The Parallax two-way bridge to Ethereum: the Solidity contracts, the L1 watcher,
-//! validator attestations and the relayer.
+//! The Parallax two-way bridge to Ethereum.
 //!
-//! Nothing is implemented yet: the bridge arrives with the bridge issue (#8). The bridge's
-//! genesis settings (L1 chain id, confirmation depth, contract addresses) are already part of
-//! the chain spec in `parallax-genesis`.
+//! - [`contracts`]: the Solidity contracts of `bridge/contracts/` (`ParallaxBridge` on
+//!   Ethereum, a test ERC-20), their ABI bindings and compiled code.
+//! - [`withdrawal`]: withdrawals and the Merkle tree of a Parallax block's withdrawals,
+//!   hashed as the contract verifies them.
+//! - [`attest`]: the EIP-712 messages validators sign with their secp256k1 bridge keys
+//!   (withdrawal roots, validator-set updates, pausing) and the collection of signatures into
+//!   a quorum of more than 2/3 of the voting power.
+//! - [`l1`]: the view of Ethereum through the validator's own L1 RPC (alloy provider): calls
+//!   and transactions to the contracts, and the watcher that reports deposits once they are
+//!   enough blocks deep.
+//!
+//! This crate does no consensus and knows nothing of the node: it is the bridge's logic and
+//! its Ethereum client, which the node wires in.
+
+pub mod attest;
+pub mod contracts;
+pub mod l1;
+pub mod withdrawal;

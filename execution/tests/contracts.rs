@@ -56,7 +56,11 @@ fn artifacts_match_sources() {
         root.display()
     );
     let out = Command::new("node")
-        .args(["scripts/compile-contracts.mjs", "--check"])
+        .args([
+            "scripts/compile-contracts.mjs",
+            "--check",
+            "execution/contracts",
+        ])
         .current_dir(&root)
         .output()
         .expect("run node scripts/compile-contracts.mjs --check");

@@ -1,0 +1,19 @@
+// The Hardhat 2 configuration the bridge's tests run `hardhat node` with: a real Ethereum
+// development chain (chain id 31337, the 20 `test test ... junk` accounts funded, one block
+// per transaction), with per-request logging off. Caches go to the system temporary
+// directory so the tests write nothing into the repository.
+const os = require("os");
+const path = require("path");
+
+module.exports = {
+  networks: {
+    hardhat: {
+      chainId: 31337,
+      loggingEnabled: false,
+    },
+  },
+  paths: {
+    cache: path.join(os.tmpdir(), "parallax-bridge-hardhat-cache"),
+    artifacts: path.join(os.tmpdir(), "parallax-bridge-hardhat-artifacts"),
+  },
+};
