@@ -7,7 +7,7 @@ use crate::{
 };
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
 use alloy_eips::{eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS};
-use alloy_primitives::{Address, B256, Bloom, Bytes, U256, map::HashMap};
+use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, map::HashMap};
 use parallax_storage::StateChanges;
 use revm::{
     Context, Database, MainBuilder, MainContext, SystemCallEvm,
@@ -244,13 +244,28 @@ impl<S: StateView + ?Sized> Database for OverlayDb<'_, S> {
     }
 }
 
+/// The function of the Parallax bridge contract that records a deposit.
+const FINALIZE_DEPOSIT: &str = "finalizeDeposit(uint256,address,address,uint256)";
+
+/// The calldata of `finalizeDeposit(nonce, l1Token, recipient, amount)`.
+fn finalize_deposit_calldata(d: &crate::types::BridgeDeposit) -> Bytes {
+    let mut data = Vec::with_capacity(4 + 4 * 32);
+    data.extend_from_slice(&alloy_primitives::keccak256(FINALIZE_DEPOSIT)[..4]);
+    data.extend_from_slice(&U256::from(d.nonce).to_be_bytes::<32>());
+    data.extend_from_slice(B256::left_padding_from(d.l1_token.as_slice()).as_slice());
+    data.extend_from_slice(B256::left_padding_from(d.recipient.as_slice()).as_slice());
+    data.extend_from_slice(&d.amount.to_be_bytes::<32>());
+    data.into()
+}
+
 /// Runs the system calls that precede a block's transactions (EIP-2935 block-hash history
-/// from Prague, EIP-4788 beacon roots from Cancun) and returns their writes as an overlay.
-/// A system contract that is not deployed is skipped, as the EIPs specify.
+/// from Prague, EIP-4788 beacon roots from Cancun, then the block's bridge deposits) and
+/// returns their writes as an overlay, with the deposit calls' logs. An EIP system contract
+/// that is not deployed is skipped, as the EIPs specify; a bridge deposit call must succeed.
 pub(crate) fn pre_block_overlay<S: StateView + ?Sized>(
     block: &Block,
     base: &S,
-) -> Result<Overlay, ExecutionError> {
+) -> Result<(Overlay, Vec<Log>), ExecutionError> {
     let spec = block.rules.spec;
     let mut calls: Vec<(Address, Bytes)> = Vec::new();
     if spec.is_enabled_in(SpecId::PRAGUE)
@@ -278,30 +293,90 @@ pub(crate) fn pre_block_overlay<S: StateView + ?Sized>(
         if !deployed {
             continue;
         }
-        let mut evm = Context::mainnet()
-            .with_db(&mut db)
-            .with_cfg(cfg_env(&block.rules))
-            .with_block(block_env(&block.env, &block.rules))
-            .build_mainnet();
-        let outcome = evm
-            .system_call_with_caller(revm::handler::SYSTEM_ADDRESS, address, data)
-            .map_err(|e| ExecutionError::SystemCall {
-                address,
-                reason: e.to_string(),
-            })?;
-        drop(evm);
+        let (state, _) = system_call(&mut db, block, address, data)?;
         // Only the system contract's own storage changes; the system caller is not an
         // account of the chain.
-        let state: EvmState = outcome
-            .state
-            .into_iter()
-            .filter(|(a, _)| *a == address)
-            .collect();
+        let state: EvmState = state.into_iter().filter(|(a, _)| *a == address).collect();
         let mut writes = Vec::new();
         collect_writes(&state, &mut writes);
         db.apply(&writes).map_err(|e| ExecutionError::State(e.0))?;
     }
-    Ok(db.overlay)
+    let mut logs = Vec::new();
+    if let Some(bridge) = &block.deposits
+        && !bridge.deposits.is_empty()
+    {
+        let deployed = base
+            .account(bridge.bridge)
+            .map_err(|e| ExecutionError::State(e.0))?
+            .is_some_and(|a| a.code_hash != KECCAK_EMPTY);
+        if !deployed {
+            return Err(ExecutionError::SystemCall {
+                address: bridge.bridge,
+                reason: "no bridge contract is deployed there to record deposits".into(),
+            });
+        }
+        for deposit in &bridge.deposits {
+            if deposit.l1_token == Address::ZERO && !deposit.amount.is_zero() {
+                db.overlay
+                    .apply(
+                        base,
+                        &Write::BalanceIncrement(deposit.recipient, deposit.amount),
+                    )
+                    .map_err(|e| ExecutionError::State(e.0))?;
+            }
+            let (state, result) = system_call(
+                &mut db,
+                block,
+                bridge.bridge,
+                finalize_deposit_calldata(deposit),
+            )?;
+            match result {
+                ExecutionResult::Success {
+                    logs: call_logs, ..
+                } => logs.extend(call_logs),
+                other => {
+                    return Err(ExecutionError::SystemCall {
+                        address: bridge.bridge,
+                        reason: format!("deposit {} was not finalized: {other:?}", deposit.nonce),
+                    });
+                }
+            }
+            // Everything the call changed (the bridge, bridged tokens, recipients) except
+            // the system caller, which is not an account of the chain.
+            let state: EvmState = state
+                .into_iter()
+                .filter(|(a, _)| *a != revm::handler::SYSTEM_ADDRESS)
+                .collect();
+            let mut writes = Vec::new();
+            collect_writes(&state, &mut writes);
+            for write in writes {
+                db.apply_owned(write)
+                    .map_err(|e| ExecutionError::State(e.0))?;
+            }
+        }
+    }
+    Ok((db.overlay, logs))
+}
+
+/// One system call from the system address on top of `db`: its state and result.
+fn system_call<S: StateView + ?Sized>(
+    db: &mut OverlayDb<'_, S>,
+    block: &Block,
+    address: Address,
+    data: Bytes,
+) -> Result<(EvmState, ExecutionResult<HaltReason>), ExecutionError> {
+    let mut evm = Context::mainnet()
+        .with_db(db)
+        .with_cfg(cfg_env(&block.rules))
+        .with_block(block_env(&block.env, &block.rules))
+        .build_mainnet();
+    let outcome = evm
+        .system_call_with_caller(revm::handler::SYSTEM_ADDRESS, address, data)
+        .map_err(|e| ExecutionError::SystemCall {
+            address,
+            reason: e.to_string(),
+        })?;
+    Ok((outcome.state, outcome.result))
 }
 
 /// Applies the block's withdrawals to `overlay` (those whose recipient `owns`) and returns
@@ -430,5 +505,6 @@ pub(crate) fn output(
         receipts_root: r.receipts_root,
         transactions_root,
         state,
+        system_logs: Vec::new(),
     }
 }

@@ -329,6 +329,7 @@ fn parse(json: &Value, threads: usize) -> Result<Parsed, String> {
             },
             transactions,
             withdrawals,
+            deposits: None,
         },
         state,
         expected,

@@ -41,7 +41,8 @@ pub use sequential::SequentialExecutor;
 pub use state::{InMemoryAccount, InMemoryState, StateError, StateView};
 pub use state_db::{DbState, HistoricalState};
 pub use types::{
-    AccountState, Block, BlockEnv, BlockOutput, ChainRules, ExecutionError, Transaction, Withdrawal,
+    AccountState, Block, BlockEnv, BlockOutput, BridgeDeposit, BridgeDeposits, ChainRules,
+    ExecutionError, Transaction, Withdrawal,
 };
 
 /// Executes blocks: given a block and the state before it, returns receipts, gas, bloom,

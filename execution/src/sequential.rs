@@ -22,12 +22,14 @@ impl BlockExecutor for SequentialExecutor {
         block: &Block,
         state: &S,
     ) -> Result<BlockOutput, ExecutionError> {
-        let overlay = pre_block_overlay(block, state)?;
+        let (overlay, system_logs) = pre_block_overlay(block, state)?;
         let mut results: Vec<TxResult> = Vec::with_capacity(block.transactions.len());
         let overlay = run_from(block, state, overlay, 0, &mut results)?;
         let changes = finish_state(block, state, overlay, |_| true)
             .map_err(|e| ExecutionError::State(e.0))?;
-        assemble(block, results, changes)
+        let mut output = assemble(block, results, changes)?;
+        output.system_logs = system_logs;
+        Ok(output)
     }
 }
 

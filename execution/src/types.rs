@@ -1,7 +1,7 @@
 //! The executor's inputs and outputs.
 
 use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
-use alloy_primitives::{Address, B256, Bloom, U256};
+use alloy_primitives::{Address, B256, Bloom, Log, U256};
 use parallax_storage::StateChanges;
 use revm::{
     bytecode::Bytecode,
@@ -68,6 +68,35 @@ pub struct Withdrawal {
     pub amount_gwei: u64,
 }
 
+/// A bridge deposit from Ethereum that the protocol mints before a block's transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeDeposit {
+    /// The deposit's nonce on Ethereum (they are minted in order, with no gaps).
+    pub nonce: u64,
+    /// The Ethereum token (`Address::ZERO` for ETH).
+    pub l1_token: Address,
+    /// Who receives it on Parallax.
+    pub recipient: Address,
+    /// How much (what the Ethereum contract received).
+    pub amount: U256,
+}
+
+/// The deposits a block mints, and the Parallax bridge contract that records them.
+///
+/// Before the block's transactions (after the EIP-2935 and EIP-4788 system calls), each
+/// deposit in order: an ETH deposit's amount is credited straight to its recipient's balance;
+/// then `finalizeDeposit(nonce, l1Token, recipient, amount)` is called on `bridge` from the
+/// system address, which mints bridged tokens and emits the deposit's events. A call that
+/// reverts, or deposits where no contract is deployed, make the block invalid. The calls' logs are the block's
+/// [`BlockOutput::system_logs`], not part of any receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeDeposits {
+    /// The Parallax bridge contract.
+    pub bridge: Address,
+    /// The deposits, in nonce order.
+    pub deposits: Vec<BridgeDeposit>,
+}
+
 /// A transaction ready to execute: its sender is known.
 #[derive(Debug, Clone)]
 pub struct Transaction {
@@ -93,6 +122,8 @@ pub struct Block {
     pub transactions: Vec<Transaction>,
     /// Withdrawals, applied after the transactions.
     pub withdrawals: Vec<Withdrawal>,
+    /// Bridge deposits, minted before the transactions.
+    pub deposits: Option<BridgeDeposits>,
 }
 
 /// An account as the executor sees it (its storage is read slot by slot).
@@ -153,6 +184,9 @@ pub struct BlockOutput {
     /// The state the block leaves behind, as changes against the state it started from:
     /// only accounts and slots whose value changed, plus accounts whose storage was wiped.
     pub state: StateChanges,
+    /// The logs of the protocol's own calls before the transactions (bridge deposits), in
+    /// order; they belong to no transaction's receipt and are not in `logs_bloom`.
+    pub system_logs: Vec<Log>,
 }
 
 /// Why a block could not be executed.
@@ -177,7 +211,7 @@ pub enum ExecutionError {
         /// The block gas limit.
         limit: u64,
     },
-    /// A system call (EIP-4788, EIP-2935) failed.
+    /// A system call (EIP-4788, EIP-2935, a bridge deposit) failed.
     #[error("system call to {address} failed: {reason}")]
     SystemCall {
         /// The system contract.

@@ -155,6 +155,7 @@ fn block(number: u64) -> Block {
         rules: ChainRules::new(CHAIN_ID, SpecId::PRAGUE),
         transactions,
         withdrawals: Vec::new(),
+        deposits: None,
     }
 }
 

@@ -42,7 +42,7 @@ pub use known::{KNOWN_NETWORKS, KnownNetwork};
 pub use node_config::{MempoolConfig, NetworkConfig, NodeConfig};
 pub use parallax::{
     BridgeSettings, ConsensusKey, ConsensusTiming, L2_BRIDGE_ADDRESS, MAX_BRIDGE_CONFIRMATIONS,
-    MAX_TOTAL_VOTING_POWER, MAX_VALIDATORS, ParallaxConfig, Validator,
+    MAX_TOTAL_VOTING_POWER, MAX_VALIDATORS, ParallaxConfig, Validator, l2_bridge_code,
 };
 pub use testnet::{
     DEFAULT_TESTNET_CHAIN_ID, DEFAULT_TESTNET_GAS_LIMIT, DEV_ACCOUNT_BALANCE_WEI, DEV_ACCOUNTS,

@@ -11,6 +11,25 @@ use std::{collections::HashSet, fmt, str::FromStr};
 /// Where the Parallax side of the bridge is predeployed in every Parallax genesis.
 pub const L2_BRIDGE_ADDRESS: Address = address!("0x0000000000000000000000000000000000b41d9e");
 
+/// The runtime code predeployed at [`L2_BRIDGE_ADDRESS`]: `ParallaxBridgeL2` from
+/// `bridge/contracts/ParallaxBridgeL2.sol` (its checked-in artifact, which the bridge crate's
+/// tests keep equal to the source). It has no constructor, so empty storage is its initial
+/// state.
+pub fn l2_bridge_code() -> alloy_primitives::Bytes {
+    static CODE: std::sync::OnceLock<alloy_primitives::Bytes> = std::sync::OnceLock::new();
+    CODE.get_or_init(|| {
+        let artifact: serde_json::Value = serde_json::from_str(include_str!(
+            "../../bridge/contracts/artifacts/ParallaxBridgeL2.json"
+        ))
+        .expect("the checked-in bridge artifact is JSON");
+        artifact["deployedBytecode"]
+            .as_str()
+            .and_then(|hex| hex.parse().ok())
+            .expect("the bridge artifact has hex runtime code")
+    })
+    .clone()
+}
+
 /// Deepest L1 confirmation depth accepted (about a day of Ethereum blocks).
 pub const MAX_BRIDGE_CONFIRMATIONS: u64 = 7_200;
 

@@ -145,7 +145,7 @@ pub fn parallax_genesis(
     validators: Vec<Validator>,
     dev_accounts: &[(Address, B256)],
 ) -> Result<Genesis, GenesisError> {
-    let alloc: BTreeMap<Address, GenesisAccount> = dev_accounts
+    let mut alloc: BTreeMap<Address, GenesisAccount> = dev_accounts
         .iter()
         .map(|(addr, _)| {
             (
@@ -157,6 +157,14 @@ pub fn parallax_genesis(
             )
         })
         .collect();
+    // The Parallax side of the bridge, with empty storage (it has no constructor).
+    alloc.insert(
+        crate::L2_BRIDGE_ADDRESS,
+        GenesisAccount {
+            code: crate::l2_bridge_code(),
+            ..Default::default()
+        },
+    );
     let genesis = Genesis {
         config: ChainConfig::all_active_from_genesis(chain_id, PARALLAX_FORK),
         network: None,
@@ -334,5 +342,28 @@ mod tests {
             accounts[1].0,
             address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
         );
+    }
+
+    #[test]
+    fn a_parallax_genesis_predeploys_the_bridge_with_empty_storage() {
+        let accounts = dev_accounts(2).unwrap();
+        let keys = ValidatorKeys::generate().unwrap();
+        let v = Validator {
+            name: "node0".into(),
+            consensus_key: keys.consensus_public_key(),
+            bridge_address: keys.bridge_address(),
+            voting_power: 1,
+            peer_id: keys.peer_id(),
+        };
+        let genesis = parallax_genesis(4242, 0, vec![v], &accounts).unwrap();
+        // The state it builds holds the code (the state root covers it).
+        genesis.build().unwrap();
+        let alloc = genesis.alloc;
+        let bridge = &alloc[&crate::L2_BRIDGE_ADDRESS];
+        assert_eq!(bridge.code, crate::l2_bridge_code());
+        assert!(bridge.code.len() > 1_000, "real runtime code");
+        assert!(bridge.storage.is_empty());
+        assert_eq!(bridge.balance, U256::ZERO);
+        assert_eq!(alloc.len(), 3, "two development accounts and the bridge");
     }
 }

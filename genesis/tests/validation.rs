@@ -216,8 +216,13 @@ fn generated_testnet_is_complete_and_consistent() {
     assert_eq!(parallax.validators.len(), 4);
     assert_eq!(
         genesis.alloc.len(),
-        20,
-        "the 20 development accounts are funded"
+        21,
+        "the 20 development accounts are funded, and the bridge is predeployed"
+    );
+    assert_eq!(
+        genesis.alloc[&parallax_genesis::L2_BRIDGE_ADDRESS].code,
+        parallax_genesis::l2_bridge_code(),
+        "the bridge's code survives the genesis file"
     );
 
     for (i, node) in net.nodes.iter().enumerate() {

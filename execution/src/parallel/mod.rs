@@ -1055,7 +1055,20 @@ impl ParallelExecutor {
         state: &S,
     ) -> Result<(BlockOutput, ExecutionStats), ExecutionError> {
         let started = Instant::now();
-        let pre = pre_block_overlay(block, state)?;
+        let (pre, system_logs) = pre_block_overlay(block, state)?;
+        let (mut output, stats) = self.execute_after_system_calls(block, state, started, pre)?;
+        output.system_logs = system_logs;
+        Ok((output, stats))
+    }
+
+    /// The block's transactions on top of `pre`, the system calls' writes.
+    fn execute_after_system_calls<S: StateView>(
+        &self,
+        block: &Block,
+        state: &S,
+        started: Instant,
+        pre: Overlay,
+    ) -> Result<(BlockOutput, ExecutionStats), ExecutionError> {
         let n = block.transactions.len();
         let threads = self.threads.min(n.max(1));
         let declared_gas: u64 = block

@@ -54,6 +54,7 @@ pub(crate) fn block(spec: SpecId, transactions: Vec<Transaction>) -> Block {
         rules: ChainRules::new(CHAIN_ID, spec),
         transactions,
         withdrawals: Vec::new(),
+        deposits: None,
     }
 }
 

@@ -459,6 +459,7 @@ impl Chain {
             rules,
             transactions,
             withdrawals: Vec::new(),
+            deposits: None,
         };
         let reader = self.db.reader()?;
         let base = DbState::new(&reader);
