@@ -292,8 +292,12 @@ impl L1Client {
                     block_number: log
                         .block_number
                         .ok_or_else(|| L1Error::Unexpected("a log without a block".into()))?,
-                    block_hash: log.block_hash.unwrap_or_default(),
-                    tx_hash: log.transaction_hash.unwrap_or_default(),
+                    block_hash: log
+                        .block_hash
+                        .ok_or_else(|| L1Error::Unexpected("a log without a block hash".into()))?,
+                    tx_hash: log.transaction_hash.ok_or_else(|| {
+                        L1Error::Unexpected("a log without a transaction hash".into())
+                    })?,
                 })
             })
             .collect()
