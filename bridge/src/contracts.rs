@@ -40,6 +40,25 @@ sol! {
         function setPausedDigest(uint256 nonce, bool paused) external view returns (bytes32);
     }
 
+    /// The Parallax side of the bridge (`bridge/contracts/ParallaxBridgeL2.sol`), predeployed
+    /// in every Parallax genesis at `parallax_genesis::L2_BRIDGE_ADDRESS`.
+    #[derive(Debug, PartialEq, Eq)]
+    interface IParallaxBridgeL2 {
+        event DepositFinalized(uint256 indexed nonce, address indexed l1Token, address indexed l2Recipient, uint256 amount);
+        event WithdrawalInitiated(uint256 indexed id, address indexed l1Token, address indexed from, address l1Recipient, uint256 amount);
+        event BridgedTokenCreated(address indexed l1Token, address indexed l2Token);
+
+        function finalizeDeposit(uint256 nonce, address l1Token, address l2Recipient, uint256 amount) external;
+        function withdrawETH(address l1Recipient) external payable;
+        function withdrawERC20(address l2Token, uint256 amount, address l1Recipient) external;
+        function l2TokenFor(address l1Token) external view returns (address);
+        function nextDepositNonce() external view returns (uint256);
+        function nextWithdrawalId() external view returns (uint256);
+        function minted(address l1Token) external view returns (uint256);
+        function burned(address l1Token) external view returns (uint256);
+        function l1TokenOf(address l2Token) external view returns (address);
+    }
+
     /// The constructor of `ParallaxBridge`.
     #[derive(Debug)]
     struct ParallaxBridgeConstructor {
@@ -151,6 +170,24 @@ mod tests {
                 "TestToken has {bound}"
             );
         }
+        let l2 = include_str!("../contracts/artifacts/ParallaxBridgeL2.json");
+        let mut functions = abi_signatures(l2, "function");
+        functions.retain(|f| f != "SYSTEM()");
+        functions.sort();
+        let mut bound: Vec<String> = IParallaxBridgeL2::IParallaxBridgeL2Calls::SIGNATURES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        bound.sort();
+        assert_eq!(bound, functions);
+        let mut events = abi_signatures(l2, "event");
+        events.sort();
+        let mut bound: Vec<String> = IParallaxBridgeL2::IParallaxBridgeL2Events::SIGNATURES
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        bound.sort();
+        assert_eq!(bound, events);
         assert!(parallax_bridge_code().len() > 1_000);
         assert!(test_token_code().len() > 500);
     }

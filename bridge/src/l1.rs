@@ -363,6 +363,8 @@ pub struct DepositWatcher {
     /// The L1 head at the last poll.
     head: Option<u64>,
     deposits: BTreeMap<u64, L1Deposit>,
+    /// The nonce the next deposit must have.
+    next_nonce: u64,
 }
 
 impl DepositWatcher {
@@ -375,6 +377,7 @@ impl DepositWatcher {
             next_block: from_block,
             head: None,
             deposits: BTreeMap::new(),
+            next_nonce: 0,
         }
     }
 
@@ -400,6 +403,7 @@ impl DepositWatcher {
                         deposit.nonce, deposit.block_number
                     )));
                 }
+                self.next_nonce = deposit.nonce + 1;
                 self.deposits.insert(deposit.nonce, deposit);
                 found += 1;
             }
@@ -410,7 +414,13 @@ impl DepositWatcher {
 
     /// The nonce after the last confirmed deposit.
     pub fn next_nonce(&self) -> u64 {
-        self.deposits.last_key_value().map_or(0, |(n, _)| n + 1)
+        self.next_nonce
+    }
+
+    /// Forgets the confirmed deposits below `nonce` (the caller has taken them); the nonce
+    /// expected next is kept.
+    pub fn prune_below(&mut self, nonce: u64) {
+        self.deposits = self.deposits.split_off(&nonce);
     }
 
     /// The confirmed deposit with this nonce.

@@ -39,7 +39,7 @@ pub use genesis::{
 };
 pub use keys::{KEY_FILE_VERSION, ValidatorKeys};
 pub use known::{KNOWN_NETWORKS, KnownNetwork};
-pub use node_config::{MempoolConfig, NetworkConfig, NodeConfig};
+pub use node_config::{L1Config, MempoolConfig, NetworkConfig, NodeConfig};
 pub use parallax::{
     BridgeSettings, ConsensusKey, ConsensusTiming, L2_BRIDGE_ADDRESS, MAX_BRIDGE_CONFIRMATIONS,
     MAX_TOTAL_VOTING_POWER, MAX_VALIDATORS, ParallaxConfig, Validator, l2_bridge_code,
@@ -47,5 +47,5 @@ pub use parallax::{
 pub use testnet::{
     DEFAULT_TESTNET_CHAIN_ID, DEFAULT_TESTNET_GAS_LIMIT, DEV_ACCOUNT_BALANCE_WEI, DEV_ACCOUNTS,
     DEV_L1_CHAIN_ID, DEV_MNEMONIC, GeneratedNode, GeneratedTestnet, MAX_TESTNET_VALIDATORS,
-    PARALLAX_FORK, TestnetOptions, dev_accounts, generate_testnet, parallax_genesis,
+    PARALLAX_FORK, TestnetBridge, TestnetOptions, dev_accounts, generate_testnet, parallax_genesis,
 };

@@ -48,6 +48,32 @@ pub struct NetworkConfig {
     pub bootnodes: Vec<Multiaddr>,
 }
 
+/// How the node reaches Ethereum (the bridge's L1).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L1Config {
+    /// Ethereum JSON-RPC URL (`http://…`): the node's own view of Ethereum.
+    pub rpc_url: String,
+    /// The Ethereum block to read bridge deposits from (the bridge's deployment block).
+    #[serde(default)]
+    pub from_block: u64,
+    /// How often to poll Ethereum, in milliseconds.
+    #[serde(default = "default_l1_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// Whether this validator submits withdrawal roots and finalizes withdrawals on Ethereum
+    /// (its bridge key pays the gas).
+    #[serde(default = "default_true")]
+    pub relay: bool,
+}
+
+fn default_l1_poll_ms() -> u64 {
+    1_000
+}
+
+fn default_true() -> bool {
+    true
+}
+
 /// A node's configuration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,6 +98,9 @@ pub struct NodeConfig {
     /// Mempool limits.
     #[serde(default)]
     pub mempool: MempoolConfig,
+    /// Ethereum, for the bridge; absent: the node does not watch Ethereum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1: Option<L1Config>,
 }
 
 impl NodeConfig {
@@ -109,6 +138,20 @@ impl NodeConfig {
     pub fn validate(&self) -> Result<(), GenesisError> {
         if self.name.trim().is_empty() {
             return Err(GenesisError::invalid("name", "must not be empty"));
+        }
+        if let Some(l1) = &self.l1 {
+            if !(l1.rpc_url.starts_with("http://") || l1.rpc_url.starts_with("https://")) {
+                return Err(GenesisError::invalid(
+                    "l1.rpc_url",
+                    format!("{:?} is not an http:// URL", l1.rpc_url),
+                ));
+            }
+            if l1.poll_interval_ms == 0 || l1.poll_interval_ms > 600_000 {
+                return Err(GenesisError::invalid(
+                    "l1.poll_interval_ms",
+                    format!("{} must be within 1..=600000", l1.poll_interval_ms),
+                ));
+            }
         }
         for (i, addr) in self.network.bootnodes.iter().enumerate() {
             if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
@@ -173,6 +216,7 @@ mod tests {
             grpc_addr: "127.0.0.1:9090".parse().unwrap(),
             metrics_addr: "127.0.0.1:9100".parse().unwrap(),
             mempool: MempoolConfig::default(),
+            l1: None,
         }
     }
 

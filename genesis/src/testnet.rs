@@ -14,7 +14,7 @@
 //! of node index `validators + j`.
 
 use crate::{
-    BridgeSettings, ChainConfig, ConsensusTiming, Genesis, GenesisError, NodeConfig,
+    BridgeSettings, ChainConfig, ConsensusTiming, Genesis, GenesisError, L1Config, NodeConfig,
     ParallaxConfig, Validator, ValidatorKeys,
     node_config::{MempoolConfig, NetworkConfig},
     state::GenesisAccount,
@@ -71,6 +71,22 @@ pub struct TestnetOptions {
     pub base_port: u16,
     /// Genesis timestamp.
     pub timestamp: u64,
+    /// The bridge to a development Ethereum; `None`: the chain has no L1 bridge yet.
+    pub bridge: Option<TestnetBridge>,
+}
+
+/// A generated testnet's bridge to Ethereum.
+#[derive(Clone, Debug)]
+pub struct TestnetBridge {
+    /// Ethereum's chain id.
+    pub l1_chain_id: u64,
+    /// The `ParallaxBridge` contract on Ethereum (the genesis commits to it, so it is known
+    /// before the contract is deployed: a fresh dev chain's first deployment address).
+    pub l1_bridge: Address,
+    /// How many blocks deep a deposit must be.
+    pub confirmations: u64,
+    /// The Ethereum RPC every node watches.
+    pub l1_rpc_url: String,
 }
 
 impl Default for TestnetOptions {
@@ -81,6 +97,7 @@ impl Default for TestnetOptions {
             chain_id: DEFAULT_TESTNET_CHAIN_ID,
             base_port: 26_000,
             timestamp: 0,
+            bridge: None,
         }
     }
 }
@@ -253,12 +270,20 @@ pub fn generate_testnet(
         })
         .collect();
     let dev_accounts = dev_accounts(DEV_ACCOUNTS)?;
-    let genesis = parallax_genesis(
+    let mut genesis = parallax_genesis(
         options.chain_id,
         options.timestamp,
         validators,
         &dev_accounts,
     )?;
+    if let (Some(b), Some(p)) = (&options.bridge, genesis.parallax.as_mut()) {
+        p.bridge = BridgeSettings {
+            l1_chain_id: b.l1_chain_id,
+            l1_bridge: Some(b.l1_bridge),
+            confirmations: b.confirmations,
+        };
+        p.validate(options.chain_id)?;
+    }
     let genesis_hash = genesis.build()?.hash;
 
     std::fs::create_dir_all(out).map_err(|e| GenesisError::io(out, e))?;
@@ -305,6 +330,13 @@ pub fn generate_testnet(
             grpc_addr: loopback(port(i, 2)),
             metrics_addr: loopback(port(i, 3)),
             mempool: MempoolConfig::default(),
+            l1: options.bridge.as_ref().map(|b| L1Config {
+                rpc_url: b.l1_rpc_url.clone(),
+                from_block: 0,
+                poll_interval_ms: 500,
+                // Validators relay withdrawals; full nodes only watch.
+                relay: i < n,
+            }),
         };
         config.validate()?;
         let config_path = dir.join("config.toml");

@@ -12,6 +12,7 @@
 //! transaction load of `parallax bench load` (and the RPC benchmark's client).
 
 pub mod admin;
+pub mod bridge;
 pub mod chain;
 pub mod cli;
 mod commands;

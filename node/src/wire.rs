@@ -3,8 +3,8 @@
 //!
 //! * Consensus messages: [`encode_message`] and [`decode_message`] (an [`Envelope`]: chain id,
 //!   optional recipient, message).
-//! * The node's block payload (an Ethereum header and its transactions): [`encode_payload`],
-//!   [`decode_payload`] and [`decode_payload_raw`].
+//! * The node's block payload (an Ethereum header, its transactions and the bridge deposits
+//!   it mints): [`encode_payload`], [`decode_payload`] and [`decode_payload_raw`].
 //! * Committed blocks and block sync: [`encode_committed`], [`decode_committed`],
 //!   [`encode_sync_request`], [`decode_sync_request`], [`encode_sync_response`],
 //!   [`decode_sync_response`].
@@ -28,9 +28,10 @@
 //! Encoding is infallible and does not check limits: a value beyond them (a payload above
 //! [`parallax_proto::MAX_PAYLOAD_BYTES`], say) encodes to bytes that every peer rejects.
 
+use crate::bridge::Deposit;
 use alloy_consensus::{Header, TxEip4844Variant, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
-use alloy_primitives::Bytes;
+use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Decodable;
 use parallax_consensus::types::{MAX_PAYLOAD_BYTES, MAX_SIGNATURES};
 use parallax_consensus::{
@@ -239,33 +240,55 @@ pub fn decode_message(bytes: &[u8]) -> Result<Envelope, WireError> {
 // ---------------------------------------------------------------------------------------------
 // Block payload
 
-/// Encodes the node's block payload: `header` RLP-encoded, and `txs`, each already an
-/// EIP-2718 encoding, as given.
-pub fn encode_payload(header: &Header, txs: &[impl AsRef<[u8]>]) -> Vec<u8> {
+/// Encodes the node's block payload: `header` RLP-encoded, `txs`, each already an EIP-2718
+/// encoding, as given, and the bridge deposits the block mints.
+pub fn encode_payload(header: &Header, txs: &[impl AsRef<[u8]>], deposits: &[Deposit]) -> Vec<u8> {
     v1::BlockPayload {
         header: alloy_rlp::encode(header),
         transactions: txs.iter().map(|tx| tx.as_ref().to_vec()).collect(),
+        deposits: deposits
+            .iter()
+            .map(|d| v1::BridgeDeposit {
+                nonce: d.nonce,
+                l1_token: d.l1_token.to_vec(),
+                recipient: d.recipient.to_vec(),
+                amount: d.amount.to_be_bytes::<32>().to_vec(),
+                l1_tx_hash: d.l1_tx_hash.to_vec(),
+                l1_block: d.l1_block,
+            })
+            .collect(),
     }
     .encode_to_vec()
 }
+
+/// A decoded block payload.
+pub type Payload<T> = (Header, Vec<T>, Vec<Deposit>);
 
 /// Decodes the node's block payload. The header must be exactly one canonical RLP header (no
 /// trailing bytes, and it re-encodes to the same bytes); each transaction exactly one
 /// canonical EIP-2718 envelope, without a blob sidecar; sizes and counts are within
 /// `parallax-proto`'s block limits.
-pub fn decode_payload(bytes: &[u8]) -> Result<(Header, Vec<TxEnvelope>), WireError> {
-    let (header, txs) = decode_payload_inner(bytes)?;
-    Ok((header, txs.into_iter().map(|(tx, _)| tx).collect()))
+pub fn decode_payload(bytes: &[u8]) -> Result<Payload<TxEnvelope>, WireError> {
+    let (header, txs, deposits) = decode_payload_inner(bytes)?;
+    Ok((
+        header,
+        txs.into_iter().map(|(tx, _)| tx).collect(),
+        deposits,
+    ))
 }
 
 /// [`decode_payload`] with the same checks, returning each transaction's EIP-2718 bytes
 /// instead of the decoded envelope (the bytes are canonical, so nothing is lost).
-pub fn decode_payload_raw(bytes: &[u8]) -> Result<(Header, Vec<Bytes>), WireError> {
-    let (header, txs) = decode_payload_inner(bytes)?;
-    Ok((header, txs.into_iter().map(|(_, raw)| raw).collect()))
+pub fn decode_payload_raw(bytes: &[u8]) -> Result<Payload<Bytes>, WireError> {
+    let (header, txs, deposits) = decode_payload_inner(bytes)?;
+    Ok((
+        header,
+        txs.into_iter().map(|(_, raw)| raw).collect(),
+        deposits,
+    ))
 }
 
-fn decode_payload_inner(bytes: &[u8]) -> Result<(Header, Vec<(TxEnvelope, Bytes)>), WireError> {
+fn decode_payload_inner(bytes: &[u8]) -> Result<Payload<(TxEnvelope, Bytes)>, WireError> {
     let payload = parallax_proto::decode_block_payload(bytes)?;
     let c = Convert {
         kind: "block payload",
@@ -310,7 +333,20 @@ fn decode_payload_inner(bytes: &[u8]) -> Result<(Header, Vec<(TxEnvelope, Bytes)
         }
         txs.push((tx, Bytes::from(raw)));
     }
-    Ok((header, txs))
+    // Lengths were checked by `parallax-proto`.
+    let deposits = payload
+        .deposits
+        .iter()
+        .map(|d| Deposit {
+            nonce: d.nonce,
+            l1_token: Address::from_slice(&d.l1_token),
+            recipient: Address::from_slice(&d.recipient),
+            amount: U256::from_be_slice(&d.amount),
+            l1_tx_hash: B256::from_slice(&d.l1_tx_hash),
+            l1_block: d.l1_block,
+        })
+        .collect();
+    Ok((header, txs, deposits))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -149,6 +149,7 @@ impl Chain {
             metrics_addr: None,
             mempool: Default::default(),
             executor_threads: 1,
+            l1: None,
         })
         .await
         .unwrap();

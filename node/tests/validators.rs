@@ -102,6 +102,7 @@ impl Net {
             metrics_addr: None,
             mempool: Default::default(),
             executor_threads: 1,
+            l1: None,
         })
         .await
         .unwrap()

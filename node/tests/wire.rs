@@ -381,16 +381,16 @@ fn signed_legacy(nonce: u64) -> TxEnvelope {
 fn a_payload_with_real_signed_transactions_round_trips() {
     let txs = vec![signed_1559(0), signed_legacy(1), signed_1559(2)];
     let raw: Vec<Bytes> = txs.iter().map(|t| t.encoded_2718().into()).collect();
-    let bytes = wire::encode_payload(&header(), &raw);
+    let bytes = wire::encode_payload(&header(), &raw, &[]);
 
-    let (h, decoded) = wire::decode_payload(&bytes).unwrap();
+    let (h, decoded, _) = wire::decode_payload(&bytes).unwrap();
     assert_eq!(h, header());
     assert_eq!(h.hash_slow(), header().hash_slow());
     assert_eq!(decoded, txs);
     for tx in &decoded {
         assert_eq!(tx.recover_signer().unwrap(), signer().address());
     }
-    let (h, decoded_raw) = wire::decode_payload_raw(&bytes).unwrap();
+    let (h, decoded_raw, _) = wire::decode_payload_raw(&bytes).unwrap();
     assert_eq!(h, header());
     assert_eq!(decoded_raw, raw);
 
@@ -408,7 +408,7 @@ fn a_payload_with_real_signed_transactions_round_trips() {
 
     // An empty block is a header alone.
     let empty: [Bytes; 0] = [];
-    let (h, none) = wire::decode_payload(&wire::encode_payload(&header(), &empty)).unwrap();
+    let (h, none, _) = wire::decode_payload(&wire::encode_payload(&header(), &empty, &[])).unwrap();
     assert_eq!((h, none.len()), (header(), 0));
 }
 
@@ -416,8 +416,98 @@ fn raw_payload(header: Vec<u8>, transactions: Vec<Vec<u8>>) -> Vec<u8> {
     v1::BlockPayload {
         header,
         transactions,
+        deposits: vec![],
     }
     .encode_to_vec()
+}
+
+fn deposit(nonce: u64) -> parallax_node::bridge::Deposit {
+    parallax_node::bridge::Deposit {
+        nonce,
+        l1_token: Address::repeat_byte(0x11),
+        recipient: Address::repeat_byte(0x22),
+        amount: U256::from(10).pow(U256::from(18)) + U256::from(nonce),
+        l1_tx_hash: B256::repeat_byte(0x33),
+        l1_block: 40 + nonce,
+    }
+}
+
+#[test]
+fn bridge_deposits_ride_in_the_payload_exactly_and_malformed_ones_are_refused() {
+    let deposits = [deposit(0), deposit(1)];
+    let tx = signed_1559(0).encoded_2718();
+    let bytes = wire::encode_payload(&header(), &[tx], &deposits);
+    let (h, txs, back) = wire::decode_payload(&bytes).unwrap();
+    assert_eq!(
+        (h, txs.len(), back.as_slice()),
+        (header(), 1, &deposits[..])
+    );
+
+    let good = |d: &parallax_node::bridge::Deposit| v1::BridgeDeposit {
+        nonce: d.nonce,
+        l1_token: d.l1_token.to_vec(),
+        recipient: d.recipient.to_vec(),
+        amount: d.amount.to_be_bytes::<32>().to_vec(),
+        l1_tx_hash: d.l1_tx_hash.to_vec(),
+        l1_block: d.l1_block,
+    };
+    let with = |deposits: Vec<v1::BridgeDeposit>| {
+        v1::BlockPayload {
+            header: alloy_rlp::encode(header()),
+            transactions: vec![],
+            deposits,
+        }
+        .encode_to_vec()
+    };
+    let short_token = v1::BridgeDeposit {
+        l1_token: vec![0x11; 19],
+        ..good(&deposit(0))
+    };
+    let long_amount = v1::BridgeDeposit {
+        amount: vec![0x01; 33],
+        ..good(&deposit(0))
+    };
+    let no_hash = v1::BridgeDeposit {
+        l1_tx_hash: vec![],
+        ..good(&deposit(0))
+    };
+    let cases = [
+        (
+            "short token",
+            with(vec![good(&deposit(0)), short_token]),
+            "bad_length",
+            "deposits[1].l1_token",
+        ),
+        (
+            "long amount",
+            with(vec![long_amount]),
+            "bad_length",
+            "deposits[0].amount",
+        ),
+        (
+            "no tx hash",
+            with(vec![no_hash]),
+            "bad_hash_length",
+            "deposits[0].l1_tx_hash",
+        ),
+        (
+            "too many",
+            with(vec![
+                good(&deposit(0));
+                parallax_proto::MAX_BLOCK_DEPOSITS + 1
+            ]),
+            "too_many",
+            "deposits",
+        ),
+    ];
+    for (what, bytes, reason, field) in cases {
+        let err = wire::decode_payload(&bytes).unwrap_err();
+        assert_eq!(err.reason(), reason, "{what}: {err}");
+        assert!(
+            err.to_string().contains(field),
+            "{what}: {field} not in {err}"
+        );
+    }
 }
 
 #[test]
@@ -720,7 +810,7 @@ proptest! {
         let i = index.index(bytes.len());
         bytes[i] = byte;
         let _ = wire::decode_message(&bytes);
-        let mut payload = wire::encode_payload(&header(), &[signed_1559(0).encoded_2718()]);
+        let mut payload = wire::encode_payload(&header(), &[signed_1559(0).encoded_2718()], &[]);
         let i = index.index(payload.len());
         payload[i] = byte;
         let _ = wire::decode_payload(&payload);

@@ -27,6 +27,7 @@ pub use limits::*;
 pub use validate::{
     WireError, decode_block_payload, decode_bounded, decode_committed_block,
     decode_consensus_message, decode_sync_request, decode_sync_response, decode_transaction_batch,
+    decode_withdrawal_attestation,
 };
 
 /// The generated `parallax.v1` protobuf types and the admin service.

@@ -44,6 +44,15 @@ pub const MAX_BLOCK_BYTES: usize = 8 * 1024 * 1024;
 /// Most transactions in a block (far above what any gas limit Parallax uses can hold).
 pub const MAX_BLOCK_TRANSACTIONS: usize = 50_000;
 
+/// Most bridge deposits one block mints.
+pub const MAX_BLOCK_DEPOSITS: usize = 256;
+
+/// Largest encoded [`WithdrawalAttestation`](crate::v1::WithdrawalAttestation).
+pub const MAX_ATTESTATION_BYTES: usize = 256;
+
+/// Length of a secp256k1 bridge signature (r, s, v).
+pub const BRIDGE_SIGNATURE_BYTES: usize = 65;
+
 /// Most signatures in a certificate, and most participants in a block: one per validator, and
 /// a genesis holds at most 256. Equal to `parallax_consensus::types::MAX_SIGNATURES` (checked
 /// by a test in `parallax-node`).

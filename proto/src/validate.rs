@@ -118,6 +118,17 @@ impl Checker {
         Ok(())
     }
 
+    fn exact(&self, bytes: &[u8], len: usize, field: &str) -> Result<(), WireError> {
+        if bytes.len() != len {
+            return self.fail(
+                "bad_length",
+                field,
+                format!("{} bytes, expected {len}", bytes.len()),
+            );
+        }
+        Ok(())
+    }
+
     fn count(&self, len: usize, max: usize, field: &str) -> Result<(), WireError> {
         if len > max {
             return self.fail("too_many", field, format!("{len} entries, at most {max}"));
@@ -290,7 +301,25 @@ pub fn decode_block_payload(bytes: &[u8]) -> Result<v1::BlockPayload, WireError>
             ),
         );
     }
+    c.count(payload.deposits.len(), MAX_BLOCK_DEPOSITS, "deposits")?;
+    for (i, d) in payload.deposits.iter().enumerate() {
+        c.exact(&d.l1_token, 20, &format!("deposits[{i}].l1_token"))?;
+        c.exact(&d.recipient, 20, &format!("deposits[{i}].recipient"))?;
+        c.exact(&d.amount, 32, &format!("deposits[{i}].amount"))?;
+        c.hash(&d.l1_tx_hash, &format!("deposits[{i}].l1_tx_hash"))?;
+    }
     Ok(payload)
+}
+
+/// Decodes a gossiped withdrawal attestation: a 32-byte root and a 65-byte signature, in at
+/// most [`MAX_ATTESTATION_BYTES`]. Whether the signature is the validator's is for the caller.
+pub fn decode_withdrawal_attestation(bytes: &[u8]) -> Result<v1::WithdrawalAttestation, WireError> {
+    const KIND: &str = "withdrawal attestation";
+    let a: v1::WithdrawalAttestation = decode_bounded(KIND, bytes, MAX_ATTESTATION_BYTES)?;
+    let c = Checker { kind: KIND };
+    c.hash(&a.root, "root")?;
+    c.exact(&a.signature, BRIDGE_SIGNATURE_BYTES, "signature")?;
+    Ok(a)
 }
 
 /// Decodes one committed block (a block, its commit QC and, when it heads the 2-chain that

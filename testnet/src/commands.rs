@@ -255,6 +255,7 @@ fn generate(dir: &Path, opts: &UpOptions) -> Result<Manifest, TestnetError> {
             .chain_id
             .unwrap_or(parallax_genesis::DEFAULT_TESTNET_CHAIN_ID),
         base_port,
+        bridge: None,
         timestamp: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),

@@ -18,18 +18,19 @@
 
 mod overlay;
 
+use crate::bridge::{Deposit, requests_hash};
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope};
-use alloy_eips::{eip1559::BaseFeeParams, eip7685::EMPTY_REQUESTS_HASH};
-use alloy_primitives::{Address, B64, B256, Bytes, U256, keccak256};
+use alloy_eips::eip1559::BaseFeeParams;
+use alloy_primitives::{Address, B64, B256, Bytes, Log, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use overlay::{Layer, LayeredState};
 use parallax_consensus::Hash as BlockId;
 use parallax_execution::{
-    BlockEnv, BlockExecutor, ChainRules, DbState, ExecutionError, ExecutionStats, ParallelExecutor,
-    SequentialExecutor, SpecId, Transaction,
+    BlockEnv, BlockExecutor, BridgeDeposits, ChainRules, DbState, ExecutionError, ExecutionStats,
+    ParallelExecutor, SequentialExecutor, SpecId, Transaction,
     state_root::{DbTrieReader, HashedPostState, state_root},
 };
-use parallax_genesis::{EthereumHardfork, Genesis, Validator};
+use parallax_genesis::{EthereumHardfork, Genesis, L2_BRIDGE_ADDRESS, Validator};
 use parallax_storage::{BlockWrite, Database, StateChanges, StorageError, TrieUpdates};
 use std::{
     collections::HashMap,
@@ -230,6 +231,9 @@ pub enum InvalidBlock {
     /// The author is not a validator.
     #[error("unknown author {0}")]
     Author(u32),
+    /// The bridge deposits cannot be in this block.
+    #[error("bridge deposits: {0}")]
+    Deposits(String),
 }
 
 impl InvalidBlock {
@@ -243,6 +247,7 @@ impl InvalidBlock {
             Self::TooManyTransactions(_) => "too_many_transactions",
             Self::Height { .. } => "height",
             Self::Author(_) => "author",
+            Self::Deposits(_) => "deposits",
         }
     }
 }
@@ -260,6 +265,10 @@ pub struct ExecutedBlock {
     pub senders: Vec<Address>,
     /// One receipt per transaction.
     pub receipts: Vec<ReceiptEnvelope>,
+    /// The bridge deposits the block minted before its transactions.
+    pub deposits: Vec<Deposit>,
+    /// The logs of the deposits' system calls (`DepositFinalized`, …); in no receipt.
+    pub system_logs: Vec<Log>,
     /// The state after the block, as changes.
     pub changes: Arc<StateChanges>,
     /// The trie nodes to store, when the root was computed with the parent as the head.
@@ -400,8 +409,13 @@ impl Chain {
         Ok(layers)
     }
 
-    /// The header fields fixed before execution.
-    fn template(&self, parent: &Header, ctx: &BlockContext) -> Result<Header, InvalidBlock> {
+    /// The header fields fixed before execution, for a block minting `deposits`.
+    fn template(
+        &self,
+        parent: &Header,
+        ctx: &BlockContext,
+        deposits: &[Deposit],
+    ) -> Result<Header, InvalidBlock> {
         let beneficiary = self
             .spec
             .beneficiary(ctx.author)
@@ -410,6 +424,13 @@ impl Chain {
         let ts = ctx.timestamp;
         let active = |f| self.spec.active(f, number, ts);
         let cancun = active(EthereumHardfork::Cancun);
+        let prague = active(EthereumHardfork::Prague);
+        if !deposits.is_empty() && !prague {
+            // The header commits to deposits through requests_hash, which Prague adds.
+            return Err(InvalidBlock::Deposits(
+                "deposits need Prague's requests_hash to commit to them".into(),
+            ));
+        }
         Ok(Header {
             parent_hash: ctx.parent_hash,
             ommers_hash: EMPTY_OMMER_ROOT_HASH,
@@ -429,7 +450,7 @@ impl Chain {
             blob_gas_used: cancun.then_some(0),
             excess_blob_gas: cancun.then_some(0),
             parent_beacon_block_root: cancun.then_some(B256::ZERO),
-            requests_hash: active(EthereumHardfork::Prague).then_some(EMPTY_REQUESTS_HASH),
+            requests_hash: prague.then(|| requests_hash(deposits)),
             ..Default::default()
         })
     }
@@ -440,6 +461,7 @@ impl Chain {
         &self,
         mut header: Header,
         transactions: Vec<Transaction>,
+        deposits: &[Deposit],
     ) -> Result<Result<ExecutedBlock, (ExecutionError, Vec<Transaction>)>, ChainError> {
         let layers = self.layers(header.parent_hash)?;
         let rules = self.spec.rules(header.number, header.timestamp);
@@ -459,7 +481,10 @@ impl Chain {
             rules,
             transactions,
             withdrawals: Vec::new(),
-            deposits: None,
+            deposits: (!deposits.is_empty()).then(|| BridgeDeposits {
+                bridge: L2_BRIDGE_ADDRESS,
+                deposits: deposits.iter().map(Deposit::to_execution).collect(),
+            }),
         };
         let reader = self.db.reader()?;
         let base = DbState::new(&reader);
@@ -514,6 +539,8 @@ impl Chain {
             transactions,
             senders,
             receipts: output.receipts,
+            deposits: deposits.to_vec(),
+            system_logs: output.system_logs,
             changes: Arc::new(output.state),
             trie: layers.is_empty().then_some(root.updates),
             execution_time,
@@ -542,12 +569,14 @@ impl Chain {
     }
 
     /// Builds a block on `ctx.parent_hash` from `candidates` (transactions with their
-    /// senders, in the order to include them). Transactions that turn out not to be
-    /// executable on the parent's state are left out, with every later one of their sender.
+    /// senders, in the order to include them) minting `deposits` first. Transactions that turn
+    /// out not to be executable on the parent's state are left out, with every later one of
+    /// their sender; deposits the bridge contract refuses are all left out.
     pub fn build(
         &mut self,
         ctx: BlockContext,
         candidates: Vec<(TxEnvelope, Address)>,
+        deposits: Vec<Deposit>,
     ) -> Result<Arc<ExecutedBlock>, ChainError> {
         let parent = self
             .header(&ctx.parent_hash)
@@ -555,7 +584,15 @@ impl Chain {
             .clone();
         let mut ctx = ctx;
         ctx.timestamp = ctx.timestamp.max(parent.timestamp);
-        let template = self.template(&parent, &ctx)?;
+        let mut deposits = deposits;
+        let mut template = match self.template(&parent, &ctx, &deposits) {
+            Err(InvalidBlock::Deposits(reason)) => {
+                warn!(%reason, "leaving the bridge deposits out");
+                deposits.clear();
+                self.template(&parent, &ctx, &deposits)?
+            }
+            other => other?,
+        };
         let candidates = self.in_nonce_order(ctx.parent_hash, candidates)?;
         let mut txs: Vec<Transaction> = candidates
             .into_iter()
@@ -564,19 +601,31 @@ impl Chain {
             .map(|(tx, sender)| Transaction::from_envelope(tx, sender))
             .collect();
         for attempt in 0..=BUILD_ATTEMPTS {
-            let (error, back) = match self.execute(template.clone(), std::mem::take(&mut txs))? {
-                Ok(block) => {
-                    debug!(
-                        number = block.header.number,
-                        transactions = block.transactions.len(),
-                        gas_used = block.header.gas_used,
-                        attempt,
-                        "block built"
-                    );
-                    return Ok(self.remember(block));
-                }
-                Err(failed) => failed,
-            };
+            let (error, back) =
+                match self.execute(template.clone(), std::mem::take(&mut txs), &deposits)? {
+                    Ok(block) => {
+                        debug!(
+                            number = block.header.number,
+                            transactions = block.transactions.len(),
+                            gas_used = block.header.gas_used,
+                            attempt,
+                            "block built"
+                        );
+                        return Ok(self.remember(block));
+                    }
+                    Err(failed) => failed,
+                };
+            if let ExecutionError::SystemCall { .. } = &error
+                && !deposits.is_empty()
+            {
+                // The bridge contract refused the deposits (out of order, say): this node's
+                // view of Ethereum is ahead of or apart from the chain. Build without them.
+                warn!(%error, deposits = deposits.len(), "the bridge refused the deposits: leaving them out");
+                deposits.clear();
+                template = self.template(&parent, &ctx, &deposits)?;
+                txs = back;
+                continue;
+            }
             if back.is_empty() {
                 return Err(InvalidBlock::Execution(error.to_string()).into());
             }
@@ -601,6 +650,20 @@ impl Chain {
             }
         }
         Err(InvalidBlock::Execution("no block could be built".into()).into())
+    }
+
+    /// The nonce of the next bridge deposit to mint on top of `parent`: the bridge contract's
+    /// `nextDepositNonce` in the parent's state.
+    pub fn next_deposit_nonce(&self, parent: B256) -> Result<u64, ChainError> {
+        use parallax_execution::StateView;
+        let layers = self.layers(parent)?;
+        let reader = self.db.reader()?;
+        let base = DbState::new(&reader);
+        let state = LayeredState::new(&base, &layers);
+        let next = state
+            .storage(L2_BRIDGE_ADDRESS, U256::ZERO)
+            .map_err(|e| ChainError::StateRoot(e.0))?;
+        Ok(u64::try_from(next).unwrap_or(u64::MAX))
     }
 
     /// Keeps the candidates whose nonces continue their sender's nonce on the parent's state
@@ -645,21 +708,24 @@ impl Chain {
         author: u32,
         header: &Header,
         transactions: Vec<TxEnvelope>,
+        deposits: &[Deposit],
         now: Option<u64>,
     ) -> Result<Arc<ExecutedBlock>, ChainError> {
-        self.validate_with_senders(height, author, header, transactions, &[], now)
+        self.validate_with_senders(height, author, header, transactions, deposits, &[], now)
     }
 
     /// [`Chain::validate`], given the senders already recovered for some transactions
     /// (`known[i]` for transaction `i`, e.g. from the mempool, which recovered them from the
     /// same signed bytes: a transaction hash commits to the signature). The others are
     /// recovered here.
+    #[allow(clippy::too_many_arguments)]
     pub fn validate_with_senders(
         &mut self,
         height: u64,
         author: u32,
         header: &Header,
         transactions: Vec<TxEnvelope>,
+        deposits: &[Deposit],
         known: &[Option<Address>],
         now: Option<u64>,
     ) -> Result<Arc<ExecutedBlock>, ChainError> {
@@ -716,11 +782,11 @@ impl Chain {
             author,
             timestamp: header.timestamp,
         };
-        let mut template = self.template(&parent, &ctx)?;
+        let mut template = self.template(&parent, &ctx, deposits)?;
         template.extra_data = Bytes::new();
         let txs = self.recover_senders(transactions, known)?;
         let block = self
-            .execute(template, txs)?
+            .execute(template, txs, deposits)?
             .map_err(|(e, _)| InvalidBlock::Execution(e.to_string()))?;
         compare_headers(header, &block.header)?;
         Ok(self.remember(block))

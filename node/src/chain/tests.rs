@@ -80,6 +80,7 @@ fn a_built_block_validates_elsewhere_and_both_nodes_commit_the_same_state() {
         .build(
             ctx,
             vec![transfer(&s, 0, 0, to, 5), transfer(&s, 1, 0, to, 7)],
+            vec![],
         )
         .unwrap();
     assert_eq!(b1.transactions.len(), 2);
@@ -97,6 +98,7 @@ fn a_built_block_validates_elsewhere_and_both_nodes_commit_the_same_state() {
         .build(
             ctx2,
             vec![transfer(&s, 0, 0, to, 5), transfer(&s, 0, 1, to, 11)],
+            vec![],
         )
         .unwrap();
     assert_eq!(b2.transactions.len(), 1);
@@ -113,6 +115,7 @@ fn a_built_block_validates_elsewhere_and_both_nodes_commit_the_same_state() {
                 author,
                 &b.header,
                 b.transactions.clone(),
+                &[],
                 None,
             )
             .unwrap();
@@ -123,7 +126,7 @@ fn a_built_block_validates_elsewhere_and_both_nodes_commit_the_same_state() {
     forged.state_root = B256::repeat_byte(1);
     forged.extra_data = Bytes::new();
     let err = follower
-        .validate(2, 1, &forged, b2.transactions.clone(), None)
+        .validate(2, 1, &forged, b2.transactions.clone(), &[], None)
         .unwrap_err();
     assert!(
         matches!(
@@ -137,7 +140,7 @@ fn a_built_block_validates_elsewhere_and_both_nodes_commit_the_same_state() {
     );
     // A block from the wrong author has the wrong beneficiary.
     let err = follower
-        .validate(2, 0, &b2.header, b2.transactions.clone(), None)
+        .validate(2, 0, &b2.header, b2.transactions.clone(), &[], None)
         .unwrap_err();
     assert!(matches!(&err, ChainError::Invalid(_)), "{err}");
 
@@ -157,7 +160,7 @@ fn a_built_block_validates_elsewhere_and_both_nodes_commit_the_same_state() {
         );
     }
     // A block that does not extend the head cannot be committed.
-    let stale = follower.build(ctx, vec![]).unwrap_err();
+    let stale = follower.build(ctx, vec![], vec![]).unwrap_err();
     assert!(matches!(stale, ChainError::UnknownParent(_)), "{stale}");
 }
 
@@ -175,12 +178,12 @@ fn senders_the_mempool_recovered_are_reused_and_the_rest_recovered_with_their_ow
     let txs: Vec<_> = (0..3)
         .map(|i| transfer(&s, i, 0, to, 1 + i as u64))
         .collect();
-    let b1 = leader.build(ctx, txs.clone()).unwrap();
+    let b1 = leader.build(ctx, txs.clone(), vec![]).unwrap();
     assert_eq!(b1.transactions.len(), 3);
     // Two senders known (as the mempool would give them), one recovered here.
     let known = [Some(txs[0].1), None, Some(txs[2].1)];
     let checked = follower
-        .validate_with_senders(1, 0, &b1.header, b1.transactions.clone(), &known, None)
+        .validate_with_senders(1, 0, &b1.header, b1.transactions.clone(), &[], &known, None)
         .unwrap();
     assert_eq!(checked.hash, b1.hash);
     assert_eq!(checked.senders, vec![txs[0].1, txs[1].1, txs[2].1]);
@@ -200,6 +203,7 @@ fn senders_the_mempool_recovered_are_reused_and_the_rest_recovered_with_their_ow
             0,
             &b1.header,
             bad,
+            &[],
             &[Some(txs[0].1), Some(txs[1].1)],
             None,
         )

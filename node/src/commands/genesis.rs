@@ -21,6 +21,7 @@ pub(crate) fn testnet(
         chain_id,
         base_port,
         timestamp,
+        bridge: None,
     };
     let net = generate_testnet(dir, &options)?;
     tracing::info!(dir = %dir.display(), validators, full_nodes, chain_id, "generated testnet configuration");

@@ -143,6 +143,12 @@ pub(crate) fn run(config: &Path, o: Overrides) -> eyre::Result<()> {
         metrics_addr: Some(c.metrics_addr),
         mempool: c.mempool.clone(),
         executor_threads: o.executor_threads.unwrap_or(2),
+        l1: c.l1.as_ref().map(|l1| crate::service::L1Options {
+            rpc_url: l1.rpc_url.clone(),
+            from_block: l1.from_block,
+            poll_interval: std::time::Duration::from_millis(l1.poll_interval_ms),
+            relay: l1.relay,
+        }),
     };
     runtime()?.block_on(async move {
         let node = Node::start(options).await?;
@@ -243,6 +249,7 @@ pub(crate) fn dev(
         metrics_addr: addrs.metrics,
         mempool: Default::default(),
         executor_threads: 2,
+        l1: None,
     };
     runtime()?.block_on(async move {
         let node = Node::start(options).await?;

@@ -154,15 +154,18 @@ pub enum Topic {
     Votes,
     /// Timeout messages.
     Timeouts,
+    /// Bridge withdrawal attestations.
+    Bridge,
 }
 
 impl Topic {
     /// All topics, each node subscribes to every one.
-    pub const ALL: [Topic; 4] = [
+    pub const ALL: [Topic; 5] = [
         Topic::Transactions,
         Topic::Proposals,
         Topic::Votes,
         Topic::Timeouts,
+        Topic::Bridge,
     ];
 
     /// The short name used in the topic string.
@@ -172,6 +175,7 @@ impl Topic {
             Topic::Proposals => "proposals",
             Topic::Votes => "votes",
             Topic::Timeouts => "timeouts",
+            Topic::Bridge => "bridge",
         }
     }
 

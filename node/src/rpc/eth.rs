@@ -218,7 +218,7 @@ pub(crate) fn hex_u64(v: u64) -> Value {
 }
 
 /// A quantity given as a hex string or a JSON number (geth accepts both for counts).
-fn quantity(params: &[Value], i: usize) -> Result<u64, RpcError> {
+pub(crate) fn quantity(params: &[Value], i: usize) -> Result<u64, RpcError> {
     match params.get(i) {
         Some(Value::Number(n)) => n
             .as_u64()

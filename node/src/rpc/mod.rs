@@ -16,6 +16,7 @@
 //! not exist/is not available", -32602, -32000 for rejected transactions and missing blocks,
 //! and 3 "execution reverted: …" with the revert data.
 
+pub(crate) mod bridge;
 pub(crate) mod error;
 pub(crate) mod eth;
 pub(crate) mod evm;
@@ -170,6 +171,8 @@ pub(crate) struct RpcContext {
     pub(crate) limits: Arc<RpcLimits>,
     pub(crate) stats: Arc<RpcStats>,
     pub(crate) filters: Arc<filters::Filters>,
+    /// The bridge's parts, when the chain has an L1 bridge.
+    pub(crate) bridge: Option<crate::service::BridgeHandles>,
     /// Calls on the blocking pool at once: more would only make the threads take turns on
     /// the cores (the others wait here, without a thread).
     pub(crate) blocking: Arc<Semaphore>,
@@ -509,6 +512,8 @@ async fn route(
         }
         // geth answers true whenever it serves RPC.
         "net_listening" => Ok(Value::Bool(true)),
+        "parallax_bridgeStatus" => bridge::status(ctx, &params).await,
+        "parallax_getWithdrawalProof" => bridge::withdrawal_proof_rpc(ctx, &params),
         // Point reads answer on the async worker: a few MDBX lookups cost less than handing
         // the call to the blocking pool and waking a thread for it.
         m if eth::POINT_READS.contains(&m) => eth::dispatch(ctx, m, &params),

@@ -12,7 +12,8 @@
 
 use super::{Input, Shared, now_secs, pool_env, store};
 use crate::{
-    chain::{BlockContext, Chain, ChainError, ExecutedBlock},
+    bridge::DepositView,
+    chain::{BlockContext, Chain, ChainError, ExecutedBlock, InvalidBlock},
     mempool::Mempool,
     network::{NetworkHandle, Topic, Validation},
     wire::{self, CommittedBlock, FetchRequest},
@@ -65,6 +66,9 @@ pub(crate) struct Driver {
     timers: Vec<(Instant, u64)>,
     /// A payload consensus asked for, and when to build it if no transaction arrives.
     build: Option<(u64, BlockInfo, Instant)>,
+    /// This node's view of the Ethereum bridge's deposits; `None` when the chain has no L1
+    /// bridge or this node no L1 RPC (it then proposes no deposits and votes for none).
+    pub(crate) deposits: Option<Arc<DepositView>>,
 }
 
 /// Why the driver stopped.
@@ -132,6 +136,7 @@ impl Driver {
             eth: HashMap::new(),
             timers: Vec::new(),
             build: None,
+            deposits: None,
         }
     }
 
@@ -464,7 +469,7 @@ impl Driver {
     }
 
     fn note_own_proposal(&mut self, block: &Block) {
-        if let Ok((header, _)) = wire::decode_payload_raw(block.payload()) {
+        if let Ok((header, _, _)) = wire::decode_payload_raw(block.payload()) {
             self.remember(block.id(), header.hash_slow(), block.height());
         }
     }
@@ -550,8 +555,22 @@ impl Driver {
         block: &Block,
         now: Option<u64>,
     ) -> Result<Arc<ExecutedBlock>, ChainError> {
-        let (header, txs) = wire::decode_payload(block.payload())
-            .map_err(|e| crate::chain::InvalidBlock::Execution(format!("payload: {e}")))?;
+        let (header, txs, deposits) = wire::decode_payload(block.payload())
+            .map_err(|e| InvalidBlock::Execution(format!("payload: {e}")))?;
+        if now.is_some() && !deposits.is_empty() {
+            // A live proposal: every deposit must be one this node's own view of Ethereum
+            // confirmed. (Certified ancestors and synced blocks were checked by a quorum.)
+            let verdict = match &self.deposits {
+                Some(view) => view.check(&deposits),
+                None => Err("this node has no view of Ethereum to check deposits against".into()),
+            };
+            if let Err(reason) = verdict {
+                if let Some(view) = &self.deposits {
+                    view.refused.fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(InvalidBlock::Deposits(reason).into());
+            }
+        }
         let parent = self.ensure_executed(block.parent())?;
         if header.parent_hash != parent {
             return Err(crate::chain::InvalidBlock::Header {
@@ -575,6 +594,7 @@ impl Driver {
             block.author(),
             &header,
             txs,
+            &deposits,
             &known,
             now,
         )?;
@@ -619,7 +639,17 @@ impl Driver {
             author: me,
             timestamp: now_secs(),
         };
-        let block = match self.chain.build(ctx, candidates) {
+        let deposits = match &self.deposits {
+            Some(view) => match self.chain.next_deposit_nonce(parent_hash) {
+                Ok(next) => view.pending(next, parallax_proto::MAX_BLOCK_DEPOSITS),
+                Err(e) => {
+                    warn!(round, error = %e, "reading the next deposit nonce failed");
+                    Vec::new()
+                }
+            },
+            None => Vec::new(),
+        };
+        let block = match self.chain.build(ctx, candidates, deposits) {
             Ok(block) => block,
             Err(e) => {
                 error!(round, error = %e, "building a block failed");
@@ -631,11 +661,12 @@ impl Driver {
             .iter()
             .map(alloy_eips::eip2718::Encodable2718::encoded_2718)
             .collect();
-        let payload = wire::encode_payload(&block.header, &encoded);
+        let payload = wire::encode_payload(&block.header, &encoded, &block.deposits);
         debug!(
             round,
             number = block.header.number,
             transactions = block.transactions.len(),
+            deposits = block.deposits.len(),
             "payload built"
         );
         Some(Event::PayloadBuilt {
@@ -718,6 +749,9 @@ impl Driver {
         self.shared
             .committed_txs
             .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
+        if let (Some(view), Some(last)) = (&self.deposits, block.deposits.last()) {
+            view.prune_below(last.nonce + 1);
+        }
         let _ = self.commits.send(block.clone());
         if head.is_multiple_of(16)
             && let Err(e) = store::prune_blocks(self.chain.db(), head)
@@ -738,7 +772,7 @@ impl Driver {
             if height != head + 1 {
                 break;
             }
-            let (header, txs) = match wire::decode_payload(record.block.payload()) {
+            let (header, txs, deposits) = match wire::decode_payload(record.block.payload()) {
                 Ok(p) => p,
                 Err(e) => {
                     return Err(DriverError::Commit(ChainError::Invalid(
@@ -746,9 +780,14 @@ impl Driver {
                     )));
                 }
             };
-            let executed =
-                self.chain
-                    .validate(height, record.block.author(), &header, txs, None)?;
+            let executed = self.chain.validate(
+                height,
+                record.block.author(),
+                &header,
+                txs,
+                &deposits,
+                None,
+            )?;
             let started = Instant::now();
             let block = self.chain.commit(
                 executed.hash,

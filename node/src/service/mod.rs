@@ -113,6 +113,8 @@ pub struct Shared {
     pub tx_gossip_dropped: AtomicU64,
     /// Gossiped transaction batches ignored because admission was that far behind.
     pub tx_batches_shed: AtomicU64,
+    /// Withdrawal attestations dropped because the relayer's queue was full.
+    pub attestations_shed: AtomicU64,
     /// Round of the highest timeout certificate seen.
     pub highest_tc_round: AtomicU64,
     /// The current round's timeout, in milliseconds.
@@ -280,7 +282,42 @@ pub struct NodeOptions {
     pub mempool: MempoolConfig,
     /// Executor threads.
     pub executor_threads: usize,
+    /// How this node reaches Ethereum for the bridge; `None`: it does not (it then proposes
+    /// and votes for no deposits, and relays no withdrawals).
+    pub l1: Option<L1Options>,
 }
+
+/// How a node reaches Ethereum for the bridge.
+#[derive(Debug, Clone)]
+pub struct L1Options {
+    /// The Ethereum JSON-RPC URL (`http://…`).
+    pub rpc_url: String,
+    /// The L1 block to read deposits from (the bridge's deployment block, or 0).
+    pub from_block: u64,
+    /// How often to poll Ethereum.
+    pub poll_interval: Duration,
+    /// Whether this validator submits withdrawal roots and finalizes withdrawals on Ethereum
+    /// (its bridge key pays the gas).
+    pub relay: bool,
+}
+
+/// The node's bridge parts, for RPC and metrics.
+#[derive(Debug, Clone)]
+pub struct BridgeHandles {
+    /// The Ethereum bridge contract.
+    pub l1_bridge: Address,
+    /// Blocks a deposit must be deep on Ethereum.
+    pub confirmations: u64,
+    /// This node's view of Ethereum's deposits, when it has an L1 RPC.
+    pub deposits: Option<Arc<crate::bridge::DepositView>>,
+    /// The withdrawal relayer's figures.
+    pub withdrawals: Arc<crate::bridge::withdrawals::WithdrawalStats>,
+    /// The Ethereum client, when the node has an L1 RPC.
+    pub l1: Option<parallax_bridge::l1::L1Client>,
+}
+
+/// Most verified withdrawal attestations queued for the relayer.
+const ATTESTATION_QUEUE: usize = 4_096;
 
 /// A running node.
 pub struct Node {
@@ -303,6 +340,7 @@ pub struct Node {
     metrics: Option<crate::metrics::MetricsServer>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     validator: Option<u32>,
+    bridge: Option<BridgeHandles>,
 }
 
 impl std::fmt::Debug for Node {
@@ -395,6 +433,84 @@ impl Node {
         let (commits, _) = broadcast::channel(256);
 
         let mut tasks = Vec::new();
+        // The bridge: this node's view of Ethereum, and the withdrawal relayer's inputs.
+        let bridge_domain =
+            parallax
+                .bridge
+                .l1_bridge
+                .map(|l1_bridge| parallax_bridge::attest::BridgeDomain {
+                    l1_chain_id: parallax.bridge.l1_chain_id,
+                    l1_bridge,
+                    l2_chain_id: spec.chain_id,
+                });
+        let bridge_addresses: Vec<Address> = parallax
+            .validators
+            .iter()
+            .map(|v| v.bridge_address)
+            .collect();
+        let mut bridge = None;
+        let mut attestations = None;
+        if let Some(domain) = bridge_domain {
+            let l1 = match &options.l1 {
+                None => {
+                    if validator_index.is_some() {
+                        warn!(
+                            "no L1 RPC configured: this validator cannot check bridge deposits and votes against every proposal that carries one"
+                        );
+                    }
+                    None
+                }
+                Some(l1) => {
+                    let signer = (l1.relay && validator_index.is_some()).then(|| {
+                        alloy_signer_local::PrivateKeySigner::from_signing_key(
+                            options.keys.bridge_key().clone(),
+                        )
+                    });
+                    let client = parallax_bridge::l1::L1Client::connect(&l1.rpc_url, signer)
+                        .map_err(|e| NodeError::Config(format!("l1 rpc {}: {e}", l1.rpc_url)))?;
+                    match tokio::time::timeout(Duration::from_secs(5), client.chain_id()).await {
+                        Ok(Ok(id)) if id != domain.l1_chain_id => {
+                            return Err(NodeError::Config(format!(
+                                "the L1 RPC {} serves chain {id}, the genesis bridges to chain {}",
+                                l1.rpc_url, domain.l1_chain_id
+                            )));
+                        }
+                        Ok(Ok(_)) => {}
+                        Ok(Err(e)) => {
+                            warn!(url = %l1.rpc_url, error = %e, "the L1 RPC is not answering yet")
+                        }
+                        Err(_) => warn!(url = %l1.rpc_url, "the L1 RPC is not answering yet"),
+                    }
+                    Some((client, l1.clone()))
+                }
+            };
+            let view = l1.as_ref().map(|(client, o)| {
+                let view = Arc::new(crate::bridge::DepositView::default());
+                tasks.push(tokio::spawn(crate::bridge::watch_deposits(
+                    view.clone(),
+                    client.clone(),
+                    domain.l1_bridge,
+                    parallax.bridge.confirmations,
+                    o.from_block,
+                    o.poll_interval,
+                )));
+                view
+            });
+            let stats = Arc::new(crate::bridge::withdrawals::WithdrawalStats::default());
+            let (sender, receiver) = tokio::sync::mpsc::channel(ATTESTATION_QUEUE);
+            attestations = Some((sender, receiver));
+            bridge = Some((
+                BridgeHandles {
+                    l1_bridge: domain.l1_bridge,
+                    confirmations: parallax.bridge.confirmations,
+                    deposits: view,
+                    withdrawals: stats,
+                    l1: l1.as_ref().map(|(c, _)| c.clone()),
+                },
+                l1.is_some_and(|(_, o)| o.relay),
+            ));
+        }
+
         let (net, events) = match &options.listen_addr {
             None => (None, None),
             Some(addr) => {
@@ -444,6 +560,13 @@ impl Node {
                 me: validator_index,
                 peer_validators: peer_validators.clone(),
                 validators: sync::validator_set(&spec).map_err(NodeError::Config)?,
+                bridge: bridge_domain
+                    .zip(attestations.as_ref().map(|(s, _)| s.clone()))
+                    .map(|(domain, sender)| BridgeIngress {
+                        domain,
+                        addresses: bridge_addresses.clone(),
+                        sender,
+                    }),
             };
             tasks.push(tokio::spawn(ingress.run(events)));
             let syncer = sync::Syncer {
@@ -462,7 +585,53 @@ impl Node {
             tasks.push(tokio::spawn(syncer.run()));
         }
 
-        let driver = Driver::new(
+        if let (Some(domain), Some((handles, relays)), Some((_, receiver))) =
+            (bridge_domain, &bridge, attestations)
+        {
+            let config = crate::bridge::withdrawals::RelayerConfig {
+                domain,
+                l1_bridge: domain.l1_bridge,
+                bridge_addresses: bridge_addresses.clone(),
+                validators: parallax_bridge::attest::BridgeValidators::new(
+                    parallax
+                        .validators
+                        .iter()
+                        .map(|v| (v.bridge_address, v.voting_power)),
+                ),
+                signer: validator_index.map(|i| {
+                    (
+                        i,
+                        alloy_signer_local::PrivateKeySigner::from_signing_key(
+                            options.keys.bridge_key().clone(),
+                        ),
+                    )
+                }),
+                l1: handles
+                    .l1
+                    .clone()
+                    .filter(|_| *relays && validator_index.is_some()),
+                chain_id: spec.chain_id,
+                tick: Duration::from_millis(500),
+            };
+            let relayer = crate::bridge::withdrawals::Relayer::new(
+                config,
+                db.clone(),
+                handles.withdrawals.clone(),
+            );
+            let publisher = net.clone();
+            tasks.push(tokio::spawn(relayer.run(receiver, move |bytes| {
+                if let Some(net) = publisher.clone() {
+                    tokio::spawn(async move {
+                        if let Err(e) = net.publish(Topic::Bridge, bytes).await {
+                            debug!(error = %e, "gossiping an attestation failed");
+                        }
+                    });
+                }
+            })));
+        }
+        let bridge = bridge.map(|(handles, _)| handles);
+
+        let mut driver = Driver::new(
             chain,
             validator,
             mempool.clone(),
@@ -473,6 +642,7 @@ impl Node {
             inputs.clone(),
             min_block_interval,
         );
+        driver.deposits = bridge.as_ref().and_then(|b| b.deposits.clone());
         let driver_result = Arc::new(Mutex::new(None));
         let result = driver_result.clone();
         let name = options.name.clone();
@@ -507,6 +677,7 @@ impl Node {
             tasks,
             validator: validator_index,
             tx_gossip,
+            bridge,
         };
         if let Some(addr) = options.rpc_addr {
             node.rpc = Some(
@@ -568,6 +739,7 @@ impl Node {
             limits: Arc::new(self.rpc_limits.clone()),
             stats: self.rpc_stats.clone(),
             filters: Arc::new(crate::rpc::filters::Filters::default()),
+            bridge: self.bridge.clone(),
             blocking: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()) * 2 + 2,
             )),
@@ -594,6 +766,11 @@ impl Node {
     /// The shared counters.
     pub fn shared(&self) -> &Arc<Shared> {
         &self.shared
+    }
+
+    /// The bridge's parts, when the chain has an L1 bridge.
+    pub fn bridge(&self) -> Option<&BridgeHandles> {
+        self.bridge.as_ref()
     }
 
     /// The database (read it through snapshots).
@@ -974,9 +1151,54 @@ struct Ingress {
     me: Option<u32>,
     peer_validators: HashMap<PeerId, u32>,
     validators: ValidatorSet,
+    /// Where verified withdrawal attestations go; `None` when the chain has no L1 bridge.
+    bridge: Option<BridgeIngress>,
+}
+
+/// What the ingress needs to check withdrawal attestations.
+struct BridgeIngress {
+    domain: parallax_bridge::attest::BridgeDomain,
+    addresses: Vec<Address>,
+    sender: tokio::sync::mpsc::Sender<crate::bridge::withdrawals::Attestation>,
 }
 
 impl Ingress {
+    /// Checks a gossiped withdrawal attestation and hands it to the relayer.
+    fn on_attestation(&self, source: PeerId, data: &[u8]) -> Validation {
+        let Some(bridge) = &self.bridge else {
+            return Validation::Ignore;
+        };
+        let a = match parallax_proto::decode_withdrawal_attestation(data) {
+            Ok(a) if a.chain_id == self.spec.chain_id => a,
+            Ok(_) => {
+                self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+                return Validation::Reject;
+            }
+            Err(e) => {
+                self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+                debug!(%source, error = %e, "malformed withdrawal attestation");
+                return Validation::Reject;
+            }
+        };
+        match crate::bridge::withdrawals::verify_attestation(&bridge.domain, &bridge.addresses, &a)
+        {
+            Ok(a) => {
+                if bridge.sender.try_send(a).is_err() {
+                    self.shared
+                        .attestations_shed
+                        .fetch_add(1, Ordering::Relaxed);
+                    return Validation::Ignore;
+                }
+                Validation::Accept
+            }
+            Err(reason) => {
+                self.shared.forged_relays.fetch_add(1, Ordering::Relaxed);
+                debug!(%source, %reason, "forged withdrawal attestation");
+                Validation::Reject
+            }
+        }
+    }
+
     async fn run(self, mut events: tokio::sync::mpsc::Receiver<NetworkEvent>) {
         while let Some(event) = events.recv().await {
             match event {
@@ -999,6 +1221,7 @@ impl Ingress {
                                 }
                             }
                         }
+                        Topic::Bridge => self.on_attestation(source, &data),
                         _ => match self.on_consensus(source, message_id.clone(), &data) {
                             Some(v) => v,
                             // The driver reports the verdict.
