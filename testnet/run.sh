@@ -18,10 +18,12 @@ A local Parallax network on 127.0.0.1: N validators and one non-validator full n
 testnet.json, which tools read.
 
 Commands:
-  up [--validators N] [--full-nodes M] [--chain-id ID] [--base-port P]
-                 start a new testnet (default 4 validators, 1 full node), or resume the
+  up [--validators N] [--full-nodes M] [--chain-id ID] [--base-port P] [--no-l1]
+                 start a new testnet (default 4 validators, 1 full node, and a local
+                 Ethereum — hardhat node — with the bridge deployed), or resume the
                  stopped one in DIR; waits for blocks, then prints RPC URLs, chain id, the
-                 funded development accounts and how to add the network to MetaMask
+                 funded development accounts, the bridge's addresses and how to add the
+                 network to MetaMask
   status         a table per node: height, round, peers, last commit age, mempool size
   logs NODE [-n LINES] [-f]
                  print a node's log (node0…, full0); -f follows it
@@ -104,5 +106,6 @@ for bin in "$PARALLAX_BIN" "$PARALLAX_TESTNET_BIN"; do
 done
 
 export PARALLAX_BIN
+export PARALLAX_REPO="${PARALLAX_REPO:-$repo}"
 export PARALLAX_TESTNET_CMD="${PARALLAX_TESTNET_CMD:-$0}"
 exec "$PARALLAX_TESTNET_BIN" "$@"

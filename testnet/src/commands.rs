@@ -4,8 +4,8 @@
 //! works, so two of them never race on the same directory.
 
 use crate::{
-    Manifest, TestnetError,
-    manifest::{Account, NodeEntry},
+    Manifest, TestnetError, l1,
+    manifest::{Account, BridgeEntry, L1Entry, NodeEntry},
     ports,
     process::{self, Stopped},
     rpc,
@@ -36,6 +36,8 @@ pub struct Runtime {
     pub timeout: Duration,
     /// How long `stop` and `down` wait after SIGTERM before SIGKILL.
     pub grace: Duration,
+    /// The repository (its `node_modules/` holds hardhat for the testnet's Ethereum).
+    pub repo: PathBuf,
 }
 
 /// `up`'s choices for a new testnet (a resumed one keeps its own).
@@ -49,6 +51,8 @@ pub struct UpOptions {
     pub chain_id: Option<u64>,
     /// Where the search for free ports starts (default 26000).
     pub base_port: Option<u16>,
+    /// Run no Ethereum (and so no bridge) beside the nodes.
+    pub no_l1: bool,
 }
 
 /// An exclusive `flock` on `DIR/.lock`, released when dropped.
@@ -133,7 +137,52 @@ pub fn up(rt: &Runtime, opts: &UpOptions, out: &mut impl Write) -> Result<Manife
             }
         }
     }
+    if let Some(l1) = &manifest.l1
+        && !ports::is_free(l1.port)
+    {
+        return Err(TestnetError::PortInUse {
+            port: l1.port,
+            what: "the Ethereum (hardhat) JSON-RPC".into(),
+        });
+    }
     std::fs::create_dir_all(dir.join("logs")).map_err(|e| TestnetError::io(dir.join("logs"), e))?;
+    if let Some(l1) = manifest.l1.clone() {
+        writeln!(
+            out,
+            "Starting the testnet's Ethereum (hardhat node on {})…",
+            l1.rpc
+        )
+        .ok();
+        let pid = l1::start(&rt.repo, l1.port, &l1.log, rt.timeout)?;
+        if let Some(entry) = manifest.l1.as_mut() {
+            entry.pid = Some(pid);
+        }
+        manifest.save(&dir)?;
+        let genesis = Genesis::load(dir.join("genesis.json"))?;
+        let validators: Vec<alloy_primitives::Address> = genesis
+            .parallax
+            .as_ref()
+            .map(|p| p.validators.iter().map(|v| v.bridge_address).collect())
+            .unwrap_or_default();
+        if let Err(e) = l1::deploy(&l1.rpc, manifest.chain_id, &validators) {
+            l1::stop(pid, l1.port, rt.grace);
+            return Err(e);
+        }
+        writeln!(
+            out,
+            "Deployed the bridge on Ethereum and funded the development accounts with the test token."
+        )
+        .ok();
+        if resumed {
+            writeln!(
+                out,
+                "Note: hardhat keeps no state, so this Ethereum is a fresh chain: the bridge \
+                 contracts are back at the same addresses, but Ethereum's earlier deposits and \
+                 withdrawals are gone (Parallax keeps what it minted)."
+            )
+            .ok();
+        }
+    }
     writeln!(
         out,
         "Starting {} nodes ({})…",
@@ -169,7 +218,19 @@ pub fn up(rt: &Runtime, opts: &UpOptions, out: &mut impl Write) -> Result<Manife
     }
 }
 
+/// Stops the nodes in `which` and, when that is every node, the testnet's Ethereum.
 fn stop_quietly(dir: &Path, manifest: &mut Manifest, which: &[usize], grace: Duration) {
+    if which.len() == manifest.nodes.len()
+        && let Some(entry) = manifest.l1.as_mut()
+    {
+        if let Some(pid) = entry.pid.take() {
+            l1::stop(pid, entry.port, grace);
+        }
+    }
+    stop_nodes_quietly(dir, manifest, which, grace);
+}
+
+fn stop_nodes_quietly(dir: &Path, manifest: &mut Manifest, which: &[usize], grace: Duration) {
     let targets: Vec<(u32, &Path)> = which
         .iter()
         .filter_map(|&i| {
@@ -243,7 +304,14 @@ fn generate(dir: &Path, opts: &UpOptions) -> Result<Manifest, TestnetError> {
     }
     let validators = opts.validators.unwrap_or(4);
     let full_nodes = opts.full_nodes.unwrap_or(1);
-    let base_port = ports::find_base(opts.base_port.unwrap_or(26_000), validators + full_nodes)?;
+    // One slot more than the nodes: the testnet's Ethereum takes the first port after them.
+    let base_port = ports::find_base(
+        opts.base_port.unwrap_or(26_000),
+        validators + full_nodes + 1,
+    )?;
+    let l1_port = base_port + ports::PORTS_PER_NODE * (validators + full_nodes) as u16;
+    let (l1_bridge, l1_token) = l1::predicted_addresses()?;
+    let l1_rpc = l1::rpc_url(l1_port);
     let staging = dir.join(".staging");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| TestnetError::io(&staging, e))?;
@@ -255,7 +323,12 @@ fn generate(dir: &Path, opts: &UpOptions) -> Result<Manifest, TestnetError> {
             .chain_id
             .unwrap_or(parallax_genesis::DEFAULT_TESTNET_CHAIN_ID),
         base_port,
-        bridge: None,
+        bridge: (!opts.no_l1).then(|| parallax_genesis::TestnetBridge {
+            l1_chain_id: l1::L1_CHAIN_ID,
+            l1_bridge,
+            confirmations: l1::CONFIRMATIONS,
+            l1_rpc_url: l1_rpc.clone(),
+        }),
         timestamp: SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
@@ -305,6 +378,19 @@ fn generate(dir: &Path, opts: &UpOptions) -> Result<Manifest, TestnetError> {
                 private_key: key.to_string(),
             })
             .collect(),
+        l1: (!opts.no_l1).then(|| L1Entry {
+            rpc: l1_rpc.clone(),
+            chain_id: l1::L1_CHAIN_ID,
+            port: l1_port,
+            pid: None,
+            log: dir.join("logs").join("l1.log"),
+        }),
+        bridge: (!opts.no_l1).then(|| BridgeEntry {
+            l1_bridge: l1_bridge.to_string(),
+            l2_bridge: parallax_genesis::L2_BRIDGE_ADDRESS.to_string(),
+            l1_test_token: l1_token.to_string(),
+            confirmations: l1::CONFIRMATIONS,
+        }),
         extra: Default::default(),
     };
     manifest.save(dir)?;
@@ -447,6 +533,21 @@ pub fn summary(dir: &Path, m: &Manifest, height: u64, out: &mut impl Write) {
          (account menu > Add account or hardware wallet > Import account).\n",
         m.chain_id
     );
+    if let (Some(l1), Some(b)) = (&m.l1, &m.bridge) {
+        s += &format!(
+            "\nEthereum (hardhat node, chain id {}): {}\n\
+             \x20 Bridge on Ethereum:  {}  (depositETH / depositERC20; minted after {} blocks)\n\
+             \x20 Bridge on Parallax:  {}  (withdrawETH / withdrawERC20; relayed back by the validators)\n\
+             \x20 Test ERC-20 on Ethereum: {}  ({} PTT per development account)\n",
+            l1.chain_id,
+            l1.rpc,
+            b.l1_bridge,
+            b.confirmations,
+            b.l2_bridge,
+            b.l1_test_token,
+            l1::TEST_TOKENS_PER_ACCOUNT
+        );
+    }
     let prefix = command_prefix(dir);
     s += &format!("\nNext: {prefix} status | logs NODE | stop NODE | start NODE | down\n");
     let _ = out.write_all(s.as_bytes());
@@ -751,6 +852,15 @@ pub fn down(rt: &Runtime, out: &mut impl Write) -> Result<Vec<Stopped>, TestnetE
     }
     for n in &mut m.nodes {
         n.pid = None;
+    }
+    if let Some(l1) = m.l1.as_mut() {
+        let was = l1.pid.is_some_and(|pid| l1::stop(pid, l1.port, rt.grace));
+        let _ = writeln!(
+            out,
+            "The Ethereum node {}.",
+            if was { "stopped" } else { "was not running" }
+        );
+        l1.pid = None;
     }
     m.save(&dir)?;
     let _ = writeln!(

@@ -59,6 +59,9 @@ pub enum TestnetError {
         /// The directory.
         dir: PathBuf,
     },
+    /// The testnet's Ethereum (hardhat) could not be started or set up.
+    #[error("the testnet's Ethereum: {0}")]
+    L1(String),
     /// `up` with options that contradict the existing testnet.
     #[error("{0}")]
     Mismatch(String),

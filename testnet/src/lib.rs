@@ -9,10 +9,13 @@
 //! each node over JSON-RPC ([`rpc`]) for its height, round, peers, last commit and mempool;
 //! `stop`, `start` and `down` signal only the pids it recorded, and only while
 //! `/proc/PID/cmdline` is still that node's `parallax run` ([`process`]). `up` on a stopped
-//! testnet resumes the same chain from its data directories. See `testnet/README.md`.
+//! testnet resumes the same chain from its data directories. Beside the nodes runs the testnet's
+//! Ethereum ([`l1`]): a `hardhat node` with the bridge contracts, which every node watches and
+//! the validators relay withdrawals to. See `testnet/README.md`.
 
 pub mod commands;
 mod error;
+pub mod l1;
 pub mod manifest;
 pub mod ports;
 pub mod process;

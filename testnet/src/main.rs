@@ -46,6 +46,9 @@ enum Cmd {
         /// BASE+10I (p2p), +1 (JSON-RPC), +2 (gRPC), +3 (metrics).
         #[arg(long)]
         base_port: Option<u16>,
+        /// Run no Ethereum (hardhat) and so no bridge beside the nodes.
+        #[arg(long)]
+        no_l1: bool,
     },
     /// A table of the nodes: height, round, peers, last commit, mempool.
     Status,
@@ -99,6 +102,19 @@ fn parallax_bin(flag: Option<PathBuf>) -> eyre::Result<PathBuf> {
     })
 }
 
+/// The repository whose `node_modules/` holds hardhat: `PARALLAX_REPO` (run.sh sets it), else
+/// the one this binary was built from.
+fn repo() -> PathBuf {
+    std::env::var_os("PARALLAX_REPO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .parent()
+                .map(PathBuf::from)
+                .unwrap_or_default()
+        })
+}
+
 fn main() {
     let cli = Cli::parse();
     if let Err(e) = run(cli) {
@@ -118,6 +134,7 @@ fn run(cli: Cli) -> eyre::Result<()> {
         },
         timeout: Duration::from_secs(cli.timeout),
         grace: Duration::from_secs(cli.grace),
+        repo: repo(),
     };
     let mut out = std::io::stdout().lock();
     match cli.command {
@@ -126,12 +143,14 @@ fn run(cli: Cli) -> eyre::Result<()> {
             full_nodes,
             chain_id,
             base_port,
+            no_l1,
         } => {
             let opts = UpOptions {
                 validators,
                 full_nodes,
                 chain_id,
                 base_port,
+                no_l1,
             };
             commands::up(&rt, &opts, &mut out)?;
         }

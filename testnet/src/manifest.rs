@@ -38,6 +38,12 @@ pub struct Manifest {
     pub nodes: Vec<NodeEntry>,
     /// The funded development accounts.
     pub accounts: Vec<Account>,
+    /// The testnet's Ethereum; absent for a testnet without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l1: Option<L1Entry>,
+    /// The bridge between Ethereum and Parallax; absent without an Ethereum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<BridgeEntry>,
     /// Members written by other tools, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
@@ -71,6 +77,34 @@ pub struct NodeEntry {
     /// Members written by other tools, kept as they are.
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The testnet's Ethereum (`hardhat node`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct L1Entry {
+    /// Its JSON-RPC URL.
+    pub rpc: String,
+    /// Its chain id.
+    pub chain_id: u64,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    /// The pid of its process (group); `null` while stopped.
+    pub pid: Option<u32>,
+    /// Its log file.
+    pub log: PathBuf,
+}
+
+/// The bridge's contracts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BridgeEntry {
+    /// `ParallaxBridge` on Ethereum.
+    pub l1_bridge: String,
+    /// `ParallaxBridgeL2`, predeployed in the Parallax genesis.
+    pub l2_bridge: String,
+    /// The test ERC-20 on Ethereum the development accounts hold.
+    pub l1_test_token: String,
+    /// How many Ethereum blocks deep a deposit must be before it is minted.
+    pub confirmations: u64,
 }
 
 /// A funded development account.

@@ -39,8 +39,9 @@ const MAX_EARLY_ATTESTATIONS: usize = 4_096;
 /// Most committed blocks scanned per tick.
 const MAX_SCAN_PER_TICK: u64 = 2_048;
 /// How often a validator gossips its attestations again while their block is not finalized
-/// (so validators that restarted, or joined late, still collect a quorum).
-const REGOSSIP_EVERY: Duration = Duration::from_secs(10);
+/// (so validators that restarted, or joined late, still collect a quorum). Longer than
+/// gossipsub's duplicate cache (60 s), which drops a repeat of the same bytes before that.
+const REGOSSIP_EVERY: Duration = Duration::from_secs(75);
 /// How long the other validators wait for the designated relayer of a block before relaying
 /// it themselves.
 const RELAY_GRACE: Duration = Duration::from_secs(15);
