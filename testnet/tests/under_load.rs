@@ -84,7 +84,7 @@ fn under_load_a_killed_validator_rejoins_and_two_stopped_halt_the_chain_without_
     let started = Instant::now();
     // Away from the default 26000 and from the script test's ports.
     let base = (40_000 + (std::process::id() % 50) * 200).to_string();
-    let up = script.run(&["up", "--validators", "4", "--base-port", &base]);
+    let up = script.run(&["up", "--validators", "4", "--base-port", &base, "--no-l1"]);
     assert!(up.ok, "up failed: {}", up.stderr);
     let m = script.manifest();
     let index = |name: &str| m.node(name).unwrap();

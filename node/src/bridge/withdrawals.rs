@@ -285,6 +285,22 @@ struct Pending {
     reached_at: Option<Instant>,
     attested: bool,
     finalized: BTreeSet<u64>,
+    /// After an Ethereum call for this block failed: when to try again, and how many
+    /// attempts failed in a row (the delay doubles up to [`MAX_RETRY_DELAY`]).
+    retry: Option<(Instant, u32)>,
+}
+
+/// The longest wait between attempts at a block whose Ethereum calls keep failing.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
+
+impl Pending {
+    fn failed(&mut self) {
+        let failures = self.retry.map_or(0, |(_, n)| n) + 1;
+        let delay = Duration::from_millis(500)
+            .saturating_mul(1 << failures.min(7))
+            .min(MAX_RETRY_DELAY);
+        self.retry = Some((Instant::now() + delay, failures));
+    }
 }
 
 /// The relayer's settings.
@@ -409,6 +425,7 @@ impl Relayer {
                 reached_at: None,
                 attested: false,
                 finalized: BTreeSet::new(),
+                retry: None,
             };
             self.stats
                 .seen
@@ -507,114 +524,120 @@ impl Relayer {
             .pending
             .iter()
             .filter(|(n, p)| p.reached_at.is_some_and(|at| self.relays_now(**n, at)))
+            .filter(|(_, p)| p.retry.is_none_or(|(at, _)| Instant::now() >= at))
             .map(|(n, _)| *n)
             .collect();
         for number in ready {
-            let Some(p) = self.pending.get(&number) else {
-                continue;
-            };
-            let root = p.tree.root();
-            if !p.attested {
-                match l1
-                    .view(
-                        bridge,
-                        IParallaxBridge::withdrawalRootsCall {
-                            l2BlockNumber: U256::from(number),
-                        },
-                    )
-                    .await
-                {
-                    Ok(on_l1) if on_l1 == root => {}
-                    Ok(on_l1) if on_l1 != B256::ZERO => {
-                        // Another root for this block: the quorum that signed it is not ours.
-                        warn!(block = number, %on_l1, ours = %root, "Ethereum holds another withdrawal root for this block");
-                        self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
-                        continue;
-                    }
-                    Ok(_) => {
-                        let signatures = p.quorum.signatures();
-                        match l1
-                            .submit_withdrawal_root(bridge, number, root, signatures)
-                            .await
-                        {
-                            Ok(receipt) => {
-                                self.stats.roots_submitted.fetch_add(1, Ordering::Relaxed);
-                                info!(block = number, %root, l1_tx = %receipt.transaction_hash, "withdrawal root submitted to Ethereum");
-                            }
-                            Err(e) => {
-                                self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
-                                warn!(block = number, error = %e, "submitting a withdrawal root failed");
-                                continue;
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
-                        warn!(block = number, error = %e, "reading the Ethereum bridge failed");
-                        continue;
-                    }
-                }
-                if let Some(p) = self.pending.get_mut(&number) {
-                    p.attested = true;
-                    self.stats.set(
-                        p.withdrawals
-                            .iter()
-                            .filter(|w| !p.finalized.contains(&w.id))
-                            .map(|w| w.id),
-                        "attested",
-                    );
-                }
-            }
-            let Some(p) = self.pending.get(&number) else {
-                continue;
-            };
-            let todo: Vec<(Withdrawal, Vec<B256>)> = p
-                .withdrawals
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| !p.finalized.contains(&w.id))
-                .map(|(i, w)| (*w, p.tree.proof(i).unwrap_or_default()))
-                .collect();
-            for (w, proof) in todo {
-                let done = match l1
-                    .view(
-                        bridge,
-                        IParallaxBridge::isWithdrawalFinalizedCall {
-                            id: U256::from(w.id),
-                        },
-                    )
-                    .await
-                {
-                    Ok(true) => true,
-                    Ok(false) => match l1.finalize_withdrawal(bridge, &w, number, proof).await {
-                        Ok(receipt) => {
-                            self.stats.finalized_here.fetch_add(1, Ordering::Relaxed);
-                            info!(id = w.id, block = number, recipient = %w.l1_recipient, amount = %w.amount, l1_tx = %receipt.transaction_hash, "withdrawal finalized on Ethereum");
-                            true
-                        }
-                        Err(e) => {
-                            self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
-                            warn!(id = w.id, error = %e, "finalizing a withdrawal failed");
-                            false
-                        }
-                    },
-                    Err(e) => {
-                        self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
-                        warn!(id = w.id, error = %e, "reading the Ethereum bridge failed");
-                        false
-                    }
-                };
-                if done {
-                    self.stats.finalized.fetch_add(1, Ordering::Relaxed);
-                    self.stats.set([w.id], "finalized");
-                    if let Some(p) = self.pending.get_mut(&number) {
-                        p.finalized.insert(w.id);
-                    }
+            let ok = self.relay_block(&l1, bridge, number).await;
+            if let Some(p) = self.pending.get_mut(&number) {
+                if ok {
+                    p.retry = None;
+                } else {
+                    p.failed();
                 }
             }
         }
         self.pending
             .retain(|_, p| p.finalized.len() < p.withdrawals.len());
+    }
+
+    /// Submits block `number`'s root (unless Ethereum has it) and finalizes its withdrawals;
+    /// false when an Ethereum call failed (the block is retried later, with a growing delay).
+    async fn relay_block(&mut self, l1: &L1Client, bridge: Address, number: u64) -> bool {
+        let Some(p) = self.pending.get(&number) else {
+            return true;
+        };
+        let root = p.tree.root();
+        if !p.attested {
+            let call = IParallaxBridge::withdrawalRootsCall {
+                l2BlockNumber: U256::from(number),
+            };
+            match l1.view(bridge, call).await {
+                Ok(on_l1) if on_l1 == root => {}
+                Ok(on_l1) if on_l1 != B256::ZERO => {
+                    // Another root for this block: the quorum that signed it is not ours.
+                    warn!(block = number, %on_l1, ours = %root, "Ethereum holds another withdrawal root for this block");
+                    self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
+                    return false;
+                }
+                Ok(_) => {
+                    let signatures = p.quorum.signatures();
+                    match l1
+                        .submit_withdrawal_root(bridge, number, root, signatures)
+                        .await
+                    {
+                        Ok(receipt) => {
+                            self.stats.roots_submitted.fetch_add(1, Ordering::Relaxed);
+                            info!(block = number, %root, l1_tx = %receipt.transaction_hash, "withdrawal root submitted to Ethereum");
+                        }
+                        Err(e) => {
+                            self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
+                            warn!(block = number, error = %e, "submitting a withdrawal root failed");
+                            return false;
+                        }
+                    }
+                }
+                Err(e) => {
+                    self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
+                    warn!(block = number, error = %e, "reading the Ethereum bridge failed");
+                    return false;
+                }
+            }
+            if let Some(p) = self.pending.get_mut(&number) {
+                p.attested = true;
+                let ids = p
+                    .withdrawals
+                    .iter()
+                    .filter(|w| !p.finalized.contains(&w.id))
+                    .map(|w| w.id);
+                self.stats.set(ids, "attested");
+            }
+        }
+        let Some(p) = self.pending.get(&number) else {
+            return true;
+        };
+        let todo: Vec<(Withdrawal, Vec<B256>)> = p
+            .withdrawals
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| !p.finalized.contains(&w.id))
+            .map(|(i, w)| (*w, p.tree.proof(i).unwrap_or_default()))
+            .collect();
+        let mut ok = true;
+        for (w, proof) in todo {
+            let call = IParallaxBridge::isWithdrawalFinalizedCall {
+                id: U256::from(w.id),
+            };
+            let done = match l1.view(bridge, call).await {
+                Ok(true) => true,
+                Ok(false) => match l1.finalize_withdrawal(bridge, &w, number, proof).await {
+                    Ok(receipt) => {
+                        self.stats.finalized_here.fetch_add(1, Ordering::Relaxed);
+                        info!(id = w.id, block = number, recipient = %w.l1_recipient, amount = %w.amount, l1_tx = %receipt.transaction_hash, "withdrawal finalized on Ethereum");
+                        true
+                    }
+                    Err(e) => {
+                        warn!(id = w.id, error = %e, "finalizing a withdrawal failed");
+                        false
+                    }
+                },
+                Err(e) => {
+                    warn!(id = w.id, error = %e, "reading the Ethereum bridge failed");
+                    false
+                }
+            };
+            if done {
+                self.stats.finalized.fetch_add(1, Ordering::Relaxed);
+                self.stats.set([w.id], "finalized");
+                if let Some(p) = self.pending.get_mut(&number) {
+                    p.finalized.insert(w.id);
+                }
+            } else {
+                self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
+                ok = false;
+            }
+        }
+        ok
     }
 
     /// Gossips this node's attestations again for blocks still waiting.

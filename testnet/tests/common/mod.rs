@@ -91,6 +91,11 @@ impl Drop for Cleanup {
                 }
             }
         }
+        if let Some(l1) = &m.l1
+            && let Some(pid) = l1.pid
+        {
+            parallax_testnet::l1::stop(pid, l1.port, Duration::from_secs(5));
+        }
         if std::thread::panicking() {
             for n in &m.nodes {
                 let tail = parallax_testnet::process::log_tail(&n.log, 15);
