@@ -192,6 +192,7 @@ pub(crate) struct Sources {
     pub(crate) shared: Arc<Shared>,
     pub(crate) rpc: Arc<RpcStats>,
     pub(crate) net: Option<NetworkHandle>,
+    pub(crate) bridge: Option<crate::service::BridgeHandles>,
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -472,6 +473,80 @@ pub(crate) async fn render(src: &Sources) -> String {
             "parallax_rpc_rejected_requests_total{{reason=\"{reason}\"}} {}",
             load(a)
         );
+    }
+    single(
+        &mut out,
+        "parallax_bridge_attestations_shed_total",
+        "counter",
+        "Withdrawal attestations dropped because the relayer's queue was full.",
+        load(&s.attestations_shed),
+    );
+    if let Some(b) = &src.bridge {
+        if let Some(view) = &b.deposits {
+            single(
+                &mut out,
+                "parallax_bridge_l1_head",
+                "gauge",
+                "The Ethereum head this node's deposit watcher last saw.",
+                view.l1_head().unwrap_or(0),
+            );
+            single(
+                &mut out,
+                "parallax_bridge_deposits_confirmed",
+                "gauge",
+                "Ethereum deposits this node's view confirmed (at least K blocks deep).",
+                view.confirmed(),
+            );
+            single(
+                &mut out,
+                "parallax_bridge_refused_proposals_total",
+                "counter",
+                "Proposals refused because a deposit was not in this node's view of Ethereum.",
+                load(&view.refused),
+            );
+            single(
+                &mut out,
+                "parallax_bridge_l1_poll_errors_total",
+                "counter",
+                "Polls of the Ethereum RPC that failed.",
+                load(&view.poll_errors),
+            );
+        }
+        let w = &b.withdrawals;
+        for (name, help, v) in [
+            (
+                "parallax_bridge_withdrawals_seen_total",
+                "Withdrawals seen in committed blocks.",
+                &w.seen,
+            ),
+            (
+                "parallax_bridge_withdrawals_signed_total",
+                "Withdrawals whose root a quorum signed.",
+                &w.signed,
+            ),
+            (
+                "parallax_bridge_roots_submitted_total",
+                "Withdrawal roots this node submitted to Ethereum.",
+                &w.roots_submitted,
+            ),
+            (
+                "parallax_bridge_withdrawals_finalized_total",
+                "Withdrawals found finalized on Ethereum.",
+                &w.finalized,
+            ),
+            (
+                "parallax_bridge_conflicting_attestations_total",
+                "Attestations of a root other than this node's.",
+                &w.conflicting_attestations,
+            ),
+            (
+                "parallax_bridge_l1_errors_total",
+                "Ethereum calls of the relayer that failed.",
+                &w.l1_errors,
+            ),
+        ] {
+            single(&mut out, name, "counter", help, load(v));
+        }
     }
     out
 }

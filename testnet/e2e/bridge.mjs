@@ -67,6 +67,7 @@ const tokBefore = await l2TokenBalance(user);
 await (await tokenL1.approve(manifest.bridge.l1_bridge, tokenAmount)).wait();
 const depositStart = Date.now();
 const d1 = await (await bridgeL1.depositETH(user, { value: ethAmount })).wait();
+const tokenDepositStart = Date.now();
 const d2 = await (await bridgeL1.depositERC20(manifest.bridge.l1_test_token, tokenAmount, user)).wait();
 const depositIncluded = Date.now();
 await until("the ETH deposit on Parallax", async () => (await l2.getBalance(user)) >= ethBefore + ethAmount);
@@ -86,6 +87,7 @@ const firstId = await bridgeL2.nextWithdrawalId();
 const withdrawStart = Date.now();
 const w1 = await (await bridgeL2.withdrawETH(l1Recipient, { value: withdrawEth })).wait();
 const ethWithdrawIncluded = Date.now();
+const tokenWithdrawStart = Date.now();
 const w2 = await (await bridgeL2.withdrawERC20(l2TokenAddress, withdrawTok, l1Recipient)).wait();
 const withdrawIncluded = Date.now();
 const ids = [w1, w2].flatMap((r) => r.logs.map((l) => bridgeL2.interface.parseLog(l)).filter((e) => e?.name === "WithdrawalInitiated").map((e) => e.args.id));
@@ -114,14 +116,16 @@ for (const t of tokens) {
 }
 const l1Block = async (n) => (await l1.getBlock(n)).timestamp;
 const head = await l1.getBlockNumber();
+// Each figure runs from the moment the user sends the transaction to the moment the funds are
+// there (deposits: the balance on Parallax; withdrawals: the balance on Ethereum).
 console.log(JSON.stringify({
   depositIncludedOnL1Ms: depositIncluded - depositStart,
-  depositToSpendableEthMs: ethArrived - depositIncluded,
-  depositToSpendableTokenMs: tokenArrived - depositIncluded,
+  depositToSpendableEthMs: ethArrived - depositStart,
+  depositToSpendableTokenMs: tokenArrived - tokenDepositStart,
   spentOnParallaxMs: spent - tokenArrived,
   withdrawalIncludedOnL2Ms: ethWithdrawIncluded - withdrawStart,
-  withdrawalToL1EthMs: ethBack - ethWithdrawIncluded,
-  withdrawalToL1TokenMs: tokenBack - withdrawIncluded,
+  withdrawalToL1EthMs: ethBack - withdrawStart,
+  withdrawalToL1TokenMs: tokenBack - tokenWithdrawStart,
   confirmations: manifest.bridge.confirmations,
   l1BlockTimeS: head > 2 ? (await l1Block(head)) - (await l1Block(head - 1)) : null,
   depositL1Blocks: [d1.blockNumber, d2.blockNumber],

@@ -685,6 +685,52 @@ pub fn status(dir: &Path, out: &mut impl Write) -> Result<Vec<NodeStatus>, Testn
         );
     }
     s += "(MEMPOOL: pending/queued transactions)\n";
+    if let Some(l1) = &m.l1 {
+        let running = l1.pid.is_some_and(|pid| l1::is_l1_process(pid, l1.port));
+        let head = running
+            .then(|| {
+                let addr: std::net::SocketAddr =
+                    l1.rpc.trim_start_matches("http://").parse().ok()?;
+                rpc::call(addr, "eth_blockNumber", json!([]), RPC_TIMEOUT)
+                    .ok()
+                    .as_ref()
+                    .and_then(rpc::quantity)
+            })
+            .flatten();
+        s += &format!(
+            "Ethereum (hardhat, chain id {}): {}, head {}, {}\n",
+            l1.chain_id,
+            if running { "running" } else { "stopped" },
+            dash(head),
+            l1.rpc
+        );
+        // The bridge as the first running validator sees it.
+        let bridge = m
+            .nodes
+            .iter()
+            .zip(&statuses)
+            .find(|(_, st)| st.height.is_some())
+            .and_then(|(n, _)| {
+                rpc::call(
+                    n.rpc_addr()?,
+                    "parallax_bridgeStatus",
+                    json!([]),
+                    RPC_TIMEOUT,
+                )
+                .ok()
+            });
+        if let Some(b) = bridge {
+            let n = |v: &Value| dash(rpc::quantity(v));
+            s += &format!(
+                "Bridge: deposits seen {} / minted {}; withdrawals initiated {} / signed {} / finalized {}\n",
+                n(&b["deposits"]["seen"]),
+                n(&b["deposits"]["minted"]),
+                n(&b["withdrawals"]["initiated"]),
+                n(&b["withdrawals"]["signed"]),
+                n(&b["withdrawals"]["finalized"]),
+            );
+        }
+    }
     let _ = out.write_all(s.as_bytes());
     Ok(statuses)
 }

@@ -709,6 +709,7 @@ impl Node {
                 shared: node.shared.clone(),
                 rpc: node.rpc_stats.clone(),
                 net: node.net.clone(),
+                bridge: node.bridge.clone(),
             };
             match crate::metrics::MetricsServer::start(addr, sources).await {
                 Ok(server) => node.metrics = Some(server),
