@@ -9,7 +9,7 @@ use parallax_proto::{
     MAX_SIGNATURES_PER_CERTIFICATE, MAX_SYNC_BLOCKS, MAX_TRANSACTION_BYTES,
     MAX_TRANSACTIONS_PER_BATCH, WireError, decode_block_payload, decode_committed_block,
     decode_consensus_message, decode_sync_request, decode_sync_response, decode_transaction_batch,
-    v1, v1::consensus_message::Body,
+    decode_withdrawal_attestation, v1, v1::consensus_message::Body,
 };
 use proptest::prelude::*;
 use prost::Message;
@@ -232,6 +232,58 @@ fn structural_rules_are_enforced_with_a_reason_and_a_path() {
         assert_eq!(err.reason(), expected_reason, "{err}");
         assert!(err.to_string().contains(field), "{field} not in {err}");
     }
+}
+
+#[test]
+fn withdrawal_attestations_need_a_hash_root_a_65_byte_signature_and_a_small_size() {
+    let a = attestation();
+    assert_eq!(
+        decode_withdrawal_attestation(&a.encode_to_vec()).unwrap(),
+        a
+    );
+    let cases = [
+        (
+            v1::WithdrawalAttestation {
+                root: vec![0; 31],
+                ..attestation()
+            },
+            "bad_hash_length",
+            "root",
+        ),
+        (
+            v1::WithdrawalAttestation {
+                signature: vec![0; 64],
+                ..attestation()
+            },
+            "bad_length",
+            "signature",
+        ),
+        (
+            v1::WithdrawalAttestation {
+                signature: vec![],
+                ..attestation()
+            },
+            "bad_length",
+            "signature",
+        ),
+    ];
+    for (bad, expected, field) in cases {
+        let err = decode_withdrawal_attestation(&bad.encode_to_vec()).unwrap_err();
+        assert_eq!(err.reason(), expected, "{err}");
+        assert!(err.to_string().contains(field), "{field} not in {err}");
+    }
+    let padded = v1::WithdrawalAttestation {
+        signature: vec![0; 1024],
+        ..attestation()
+    };
+    assert_eq!(
+        reason(decode_withdrawal_attestation(&padded.encode_to_vec())),
+        "too_large"
+    );
+    assert_eq!(
+        reason(decode_withdrawal_attestation(&[0xff, 0xff])),
+        "malformed"
+    );
 }
 
 #[test]

@@ -27,6 +27,17 @@ pub(crate) fn block_payload() -> v1::BlockPayload {
     v1::BlockPayload {
         header: vec![0xf9, 0x02, 0x00, 0xaa],
         transactions: vec![vec![0x02, 0xf8, 0x70], vec![0xf8, 0x6b]],
+        deposits: vec![],
+    }
+}
+
+pub(crate) fn attestation() -> v1::WithdrawalAttestation {
+    v1::WithdrawalAttestation {
+        chain_id: 424_242,
+        l2_block: 9,
+        root: hash(0x33),
+        validator: 1,
+        signature: vec![0x1b; 65],
     }
 }
 
