@@ -222,10 +222,9 @@ pub fn up(rt: &Runtime, opts: &UpOptions, out: &mut impl Write) -> Result<Manife
 fn stop_quietly(dir: &Path, manifest: &mut Manifest, which: &[usize], grace: Duration) {
     if which.len() == manifest.nodes.len()
         && let Some(entry) = manifest.l1.as_mut()
+        && let Some(pid) = entry.pid.take()
     {
-        if let Some(pid) = entry.pid.take() {
-            l1::stop(pid, entry.port, grace);
-        }
+        l1::stop(pid, entry.port, grace);
     }
     stop_nodes_quietly(dir, manifest, which, grace);
 }

@@ -225,8 +225,8 @@ mod tests {
                 "log": "/x/logs/node0.log", "datadir": "/x/node0/data",
                 "config": "/x/node0/config.toml", "bridge_key": "0xab"}],
             "accounts": [],
-            "l1": {"rpc_http": "http://127.0.0.1:8545"},
-            "bridge": {"address": "0x00"}
+            "explorer": {"url": "http://127.0.0.1:4000"},
+            "faucet": {"address": "0x00"}
         }"#;
         let m: Manifest = serde_json::from_str(text).unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -236,8 +236,8 @@ mod tests {
         let raw: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(Manifest::path(dir.path())).unwrap())
                 .unwrap();
-        assert_eq!(raw["l1"]["rpc_http"], "http://127.0.0.1:8545");
-        assert_eq!(raw["bridge"]["address"], "0x00");
+        assert_eq!(raw["explorer"]["url"], "http://127.0.0.1:4000");
+        assert_eq!(raw["faucet"]["address"], "0x00");
         assert_eq!(raw["nodes"][0]["bridge_key"], "0xab");
         assert_eq!(
             again.nodes[0].ports(),

@@ -21,7 +21,7 @@ use std::{
         Arc, RwLock,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 use tracing::{info, warn};
 
@@ -99,8 +99,8 @@ pub fn requests_hash(deposits: &[Deposit]) -> B256 {
 /// What this node's view of Ethereum holds.
 #[derive(Debug, Default)]
 struct Book {
-    /// Confirmed deposits by nonce.
-    deposits: BTreeMap<u64, Deposit>,
+    /// Confirmed deposits by nonce, with when this view confirmed them.
+    deposits: BTreeMap<u64, (Deposit, Instant)>,
     /// The next nonce the watcher expects (everything below was seen).
     next_nonce: u64,
     /// The L1 head at the last successful poll.
@@ -114,6 +114,9 @@ struct Book {
 #[derive(Debug, Default)]
 pub struct DepositView {
     book: RwLock<Book>,
+    /// How long a leader waits after confirming a deposit before proposing it, so the other
+    /// validators' views (polling on their own schedule) have confirmed it too and vote.
+    proposal_delay: Duration,
     /// Deposits the watcher has seen in all.
     pub seen: AtomicU64,
     /// Proposals refused because a deposit was not in this view.
@@ -123,14 +126,24 @@ pub struct DepositView {
 }
 
 impl DepositView {
-    /// Up to `limit` confirmed deposits from nonce `from` on, in nonce order without gaps.
+    /// A view whose leader proposes a deposit `proposal_delay` after confirming it (about one
+    /// poll interval: the other validators confirm it within theirs).
+    pub fn new(proposal_delay: Duration) -> Self {
+        Self {
+            proposal_delay,
+            ..Self::default()
+        }
+    }
+
+    /// Up to `limit` deposits from nonce `from` on, in nonce order without gaps, that this
+    /// view confirmed at least the proposal delay ago.
     pub fn pending(&self, from: u64, limit: usize) -> Vec<Deposit> {
         let Ok(book) = self.book.read() else {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for (nonce, d) in book.deposits.range(from..).take(limit) {
-            if *nonce != from + out.len() as u64 {
+        for (nonce, (d, at)) in book.deposits.range(from..).take(limit) {
+            if *nonce != from + out.len() as u64 || at.elapsed() < self.proposal_delay {
                 break;
             }
             out.push(*d);
@@ -145,7 +158,7 @@ impl DepositView {
             .read()
             .map_err(|_| "deposit view poisoned".to_string())?;
         for d in deposits {
-            match book.deposits.get(&d.nonce) {
+            match book.deposits.get(&d.nonce).map(|(seen, _)| seen) {
                 Some(seen) if seen == d => {}
                 Some(seen) => {
                     return Err(format!(
@@ -193,7 +206,7 @@ impl DepositView {
 
     /// A confirmed deposit still held.
     pub fn get(&self, nonce: u64) -> Option<Deposit> {
-        self.book.read().ok()?.deposits.get(&nonce).copied()
+        self.book.read().ok()?.deposits.get(&nonce).map(|(d, _)| *d)
     }
 
     fn record(&self, watcher: &mut DepositWatcher) {
@@ -206,7 +219,8 @@ impl DepositView {
         let room = MAX_VIEW_DEPOSITS.saturating_sub(book.deposits.len());
         for d in watcher.from_nonce(from, room) {
             book.next_nonce = d.nonce + 1;
-            book.deposits.insert(d.nonce, Deposit::from_l1(&d));
+            book.deposits
+                .insert(d.nonce, (Deposit::from_l1(&d), Instant::now()));
             self.seen.fetch_add(1, Ordering::Relaxed);
         }
         // The watcher keeps only what the view has not taken yet.
@@ -279,7 +293,7 @@ mod tests {
         {
             let mut book = view.book.write().unwrap();
             for i in 0..n {
-                book.deposits.insert(i, deposit(i));
+                book.deposits.insert(i, (deposit(i), Instant::now()));
             }
             book.next_nonce = n;
         }
@@ -348,6 +362,18 @@ mod tests {
         );
         assert_eq!(view.pending(2, 10), vec![deposit(2)]);
         assert_eq!(view.pending(0, 10), vec![], "pruned nonces are gone");
+    }
+
+    #[test]
+    fn a_deposit_is_proposed_only_after_the_delay() {
+        let view = DepositView::new(Duration::from_secs(3600));
+        view.book
+            .write()
+            .unwrap()
+            .deposits
+            .insert(0, (deposit(0), Instant::now()));
+        assert_eq!(view.pending(0, 10), vec![], "confirmed just now");
+        assert_eq!(view.check(&[deposit(0)]), Ok(()), "but voted for at once");
     }
 
     #[test]

@@ -773,7 +773,7 @@ mod tests {
         );
         let other_domain = BridgeDomain {
             l2_chain_id: 1,
-            ..domain.clone()
+            ..domain
         };
         assert!(
             verify_attestation(&other_domain, &addrs, &msg(1, 7, root)).is_err(),

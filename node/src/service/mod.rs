@@ -485,7 +485,8 @@ impl Node {
                 }
             };
             let view = l1.as_ref().map(|(client, o)| {
-                let view = Arc::new(crate::bridge::DepositView::default());
+                // A leader proposes a deposit one poll interval after its view confirmed it.
+                let view = Arc::new(crate::bridge::DepositView::new(o.poll_interval));
                 tasks.push(tokio::spawn(crate::bridge::watch_deposits(
                     view.clone(),
                     client.clone(),
