@@ -507,6 +507,24 @@ impl Decompress for ReceiptEnvelope {
     }
 }
 
+/// A block's system logs: version, RLP list of logs.
+impl Compress for Vec<Log> {
+    fn compress_to(&self, out: &mut Vec<u8>) {
+        out.push(FORMAT_V1);
+        alloy_rlp::encode_list::<Log, Log>(self, out);
+    }
+}
+
+impl Decompress for Vec<Log> {
+    fn decompress(bytes: &[u8]) -> Result<Self, CodecError> {
+        let mut r = ByteReader::versioned(bytes)?;
+        let mut rlp = r.rest();
+        let logs = Vec::<Log>::decode(&mut rlp)?;
+        ByteReader { buf: rlp }.finish()?;
+        Ok(logs)
+    }
+}
+
 const ACCOUNT_HAS_CODE: u8 = 1;
 
 /// Account payload: flags (bit 0: has code), varint nonce, length-prefixed trimmed balance, then
@@ -900,6 +918,11 @@ mod tests {
         #[test]
         fn trie_nodes_roundtrip(node in arb_branch()) {
             roundtrip_value(&node);
+        }
+
+        #[test]
+        fn system_logs_roundtrip(logs in proptest::collection::vec(arb_log(), 0..6)) {
+            roundtrip_value(&logs);
         }
 
         #[test]

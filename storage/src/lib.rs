@@ -31,6 +31,7 @@
 //! | `HashedStorages` | (keccak(address), keccak(slot)) | non-zero value |
 //! | `AccountsTrie` | nibble path | branch node |
 //! | `StoragesTrie` | (keccak(address), nibble path) | branch node |
+//! | `SystemLogs` | block number | logs of the block's system calls (bridge deposits) |
 //! | `BlockCertificates` | block number | consensus certificate (opaque) |
 //! | `ConsensusSafety` | ASCII key | safety data (opaque) |
 //! | `Metadata` | ASCII key | schema version, chain id, genesis hash, head block |

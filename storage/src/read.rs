@@ -191,6 +191,14 @@ impl<K: TransactionKind> Tx<'_, K> {
         self.get::<Receipts>(&(number, index))
     }
 
+    /// The logs of block `number`'s system calls (bridge deposits), which are in no receipt;
+    /// empty for a block without any.
+    pub fn system_logs(&self, number: BlockNumber) -> StorageResult<Vec<alloy_primitives::Log>> {
+        Ok(self
+            .get::<crate::tables::SystemLogs>(&number)?
+            .unwrap_or_default())
+    }
+
     /// The consensus certificate that committed block `number`.
     pub fn certificate(&self, number: BlockNumber) -> StorageResult<Option<Bytes>> {
         self.get::<BlockCertificates>(&number)

@@ -6,7 +6,7 @@ use crate::{
     models::{Account, StoredBody, TxLocation},
 };
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_trie::{BranchNodeCompact, Nibbles};
 
 /// A block number.
@@ -79,6 +79,9 @@ tables! {
     AccountsTrie: Nibbles => BranchNodeCompact;
     /// (keccak(address), storage-trie path) → branch node.
     StoragesTrie: (B256, Nibbles) => BranchNodeCompact;
+    /// Block number → the logs of the block's system calls (bridge deposits), which are in no
+    /// receipt. Absent for a block without any.
+    SystemLogs: BlockNumber => Vec<Log>;
     /// Block number → the consensus certificate that committed the block (opaque).
     BlockCertificates: BlockNumber => Bytes;
     /// Short ASCII key → consensus safety data (last voted round, locked QC, ...; opaque).

@@ -9,11 +9,12 @@ use crate::{
         AccountChangeSets, AccountHistory, AccountsTrie, BlockBodies, BlockCertificates,
         BlockNumber, Bytecodes, CanonicalHeaders, ConsensusSafety, HashedAccounts, HashedStorages,
         HeaderNumbers, Headers, Metadata, PlainAccounts, PlainStorage, Receipts, StorageChangeSets,
-        StorageHistory, StoragesTrie, Table, TransactionLookup, Transactions, meta_keys,
+        StorageHistory, StoragesTrie, SystemLogs, Table, TransactionLookup, Transactions,
+        meta_keys,
     },
 };
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
-use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_primitives::{Address, B256, Bytes, Log, U256, keccak256};
 use alloy_trie::{BranchNodeCompact, Nibbles};
 use libmdbx::RW;
 use std::{
@@ -40,6 +41,8 @@ pub struct BlockWrite {
     pub trie: TrieUpdates,
     /// The consensus certificate that committed the block, if known.
     pub certificate: Option<Bytes>,
+    /// The logs of the block's system calls (bridge deposits), in no receipt.
+    pub system_logs: Vec<Log>,
 }
 
 impl BlockWrite {
@@ -270,6 +273,9 @@ fn insert_block(tx: &Tx<'_, RW>, block: &BlockWrite) -> StorageResult<StateStats
             index,
         };
         tx.put::<TransactionLookup>(&tx_hash, &location)?;
+    }
+    if !block.system_logs.is_empty() {
+        tx.put::<SystemLogs>(&number, &block.system_logs)?;
     }
     if let Some(certificate) = &block.certificate {
         tx.put::<BlockCertificates>(&number, certificate)?;

@@ -36,6 +36,7 @@ fn counts(db: &Database) -> Vec<(&'static str, usize)> {
         AccountsTrie,
         StoragesTrie,
         BlockCertificates,
+        SystemLogs,
         ConsensusSafety,
         Metadata
     )
@@ -359,4 +360,33 @@ fn genesis_and_its_metadata_land_together() {
         db.write_genesis(&genesis, 7),
         Err(StorageError::OutOfOrder { .. })
     ));
+}
+
+#[test]
+fn a_blocks_system_logs_are_stored_with_it_and_absent_for_other_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Database::open(dir.path()).unwrap();
+    let mut chain = Chain::default();
+    db.write_block(chain.block(0)).unwrap();
+    let mut block = chain.block(1).clone();
+    let log = alloy_primitives::Log::new_unchecked(
+        Address::repeat_byte(0xb1),
+        vec![B256::repeat_byte(1), B256::repeat_byte(2)],
+        Bytes::from_static(&[7; 32]),
+    );
+    block.system_logs = vec![log.clone(), log.clone()];
+    db.write_block(&block).unwrap();
+    let reader = db.reader().unwrap();
+    assert_eq!(reader.system_logs(1).unwrap(), vec![log.clone(), log]);
+    assert_eq!(
+        reader.system_logs(0).unwrap(),
+        vec![],
+        "a block without any"
+    );
+    assert_eq!(
+        reader.system_logs(2).unwrap(),
+        vec![],
+        "a block not written"
+    );
+    assert_eq!(reader.entries::<tables::SystemLogs>().unwrap(), 1);
 }

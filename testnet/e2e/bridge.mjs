@@ -43,6 +43,7 @@ const bridgeL2 = new ethers.Contract(manifest.bridge.l2_bridge, [
   "function burned(address l1Token) view returns (uint256)",
   "function nextWithdrawalId() view returns (uint256)",
   "event WithdrawalInitiated(uint256 indexed id, address indexed l1Token, address indexed from, address l1Recipient, uint256 amount)",
+  "event DepositFinalized(uint256 indexed nonce, address indexed l1Token, address indexed l2Recipient, uint256 amount)",
 ], userL2);
 const l2TokenAddress = await bridgeL2.l2TokenFor(manifest.bridge.l1_test_token);
 const erc20 = ["function balanceOf(address) view returns (uint256)", "function transfer(address,uint256) returns (bool)"];
@@ -74,6 +75,16 @@ await until("the ETH deposit on Parallax", async () => (await l2.getBalance(user
 const ethArrived = Date.now();
 await until("the ERC-20 deposit on Parallax", async () => (await l2TokenBalance(user)) >= tokBefore + tokenAmount);
 const tokenArrived = Date.now();
+// Parallax's RPC shows each deposit's DepositFinalized event (eth_getLogs), with what Ethereum's
+// Deposit event recorded.
+const depositEvent = new ethers.Interface(["event Deposit(uint256 indexed nonce, address indexed token, address indexed from, address l2Recipient, uint256 amount)"]);
+for (const [receipt, token, amount] of [[d1, ethers.ZeroAddress, ethAmount], [d2, manifest.bridge.l1_test_token, tokenAmount]]) {
+  const nonce = receipt.logs.map((l) => { try { return depositEvent.parseLog(l); } catch { return null; } }).find((e) => e?.name === "Deposit").args.nonce;
+  const finalized = await bridgeL2.queryFilter(bridgeL2.filters.DepositFinalized(nonce), 0, "latest");
+  if (finalized.length !== 1) throw new Error(`deposit ${nonce}: ${finalized.length} DepositFinalized events on Parallax`);
+  const e = finalized[0];
+  if (e.args.l1Token !== token || e.args.l2Recipient !== user || e.args.amount !== amount) throw new Error(`deposit ${nonce}: DepositFinalized ${e.args}`);
+}
 // Spendable: move part of each on Parallax.
 await (await userL2.sendTransaction({ to: l2Spend, value: ethers.parseEther("0.5") })).wait();
 await (await tokenL2.transfer(l2Spend, ethers.parseEther("100"))).wait();

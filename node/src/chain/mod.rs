@@ -873,6 +873,7 @@ impl Chain {
             state: (*block.changes).clone(),
             trie,
             certificate: Some(certificate),
+            system_logs: block.system_logs.clone(),
         };
         self.db.write_block(&write)?;
         self.head = Arc::new(ExecutedHeader {

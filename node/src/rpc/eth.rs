@@ -213,6 +213,14 @@ pub(crate) fn at_most(params: &[Value], max: usize) -> Result<(), RpcError> {
     Ok(())
 }
 
+/// The transaction hash the logs of block `n`'s bridge deposits carry (they belong to no
+/// transaction): `keccak256("parallax-bridge-deposits" ‖ n as 8 big-endian bytes)`.
+pub(crate) fn system_tx_hash(n: u64) -> B256 {
+    let mut preimage = b"parallax-bridge-deposits".to_vec();
+    preimage.extend_from_slice(&n.to_be_bytes());
+    keccak256(preimage)
+}
+
 pub(crate) fn hex_u64(v: u64) -> Value {
     Value::String(format!("{v:#x}"))
 }
@@ -758,10 +766,18 @@ impl Api<'_> {
         Ok(out)
     }
 
-    /// The matching logs of block `n`.
+    /// The matching logs of block `n`: its receipts' logs, then the logs of its bridge
+    /// deposits' system calls (`DepositFinalized`, the bridged token's mint), which belong to
+    /// no transaction: they carry the block's [`system_tx_hash`] and the index after its last
+    /// transaction, as Polygon PoS serves its state-sync events.
     pub(crate) fn block_logs(&self, n: u64, filter: &Filter) -> Result<Vec<RpcLog>, RpcError> {
         let header = self.header(n)?;
-        if !filter.matches_bloom(header.logs_bloom) {
+        // The header commits to the block's deposits; without any there are no system logs.
+        let has_system_logs = header
+            .requests_hash
+            .is_some_and(|h| h != alloy_eips::eip7685::EMPTY_REQUESTS_HASH);
+        let in_receipts = filter.matches_bloom(header.logs_bloom);
+        if !in_receipts && !has_system_logs {
             return Ok(Vec::new());
         }
         let block_hash = header.hash_slow();
@@ -775,7 +791,7 @@ impl Api<'_> {
         let mut log_index = 0u64;
         for (i, receipt) in receipts.iter().enumerate() {
             for log in receipt.logs() {
-                if filter.matches(log) {
+                if in_receipts && filter.matches(log) {
                     if txs.is_none() {
                         txs = Some(
                             self.reader
@@ -792,6 +808,23 @@ impl Api<'_> {
                         block_timestamp: Some(header.timestamp),
                         transaction_hash: hash,
                         transaction_index: Some(i as u64),
+                        log_index: Some(log_index),
+                        removed: false,
+                    });
+                }
+                log_index += 1;
+            }
+        }
+        if has_system_logs {
+            for log in self.reader.system_logs(n).map_err(RpcError::internal)? {
+                if filter.matches(&log) {
+                    out.push(RpcLog {
+                        inner: log,
+                        block_hash: Some(block_hash),
+                        block_number: Some(n),
+                        block_timestamp: Some(header.timestamp),
+                        transaction_hash: Some(system_tx_hash(n)),
+                        transaction_index: Some(receipts.len() as u64),
                         log_index: Some(log_index),
                         removed: false,
                     });
