@@ -231,18 +231,22 @@ fn deposits_and_withdrawals_cross_hands_off_conserve_funds_across_restarts_and_f
     // Every node agrees on what the bridge minted and burned.
     let m = script.manifest();
     let addrs: Vec<SocketAddr> = m.nodes.iter().map(|n| n.rpc_addr().unwrap()).collect();
+    // ... and reports every withdrawal signed and paid out, restarted nodes included.
     script.wait_for("every node at the same bridge totals", || {
-        let all: Vec<(u64, u64)> = addrs
+        let all: Vec<(u64, u64, u64, u64)> = addrs
             .iter()
             .map(|a| {
                 let s = status(*a);
+                let w = &s["withdrawals"];
                 (
                     q(&s["deposits"]["minted"]),
-                    q(&s["withdrawals"]["initiated"]),
+                    q(&w["initiated"]),
+                    q(&w["signed"]),
+                    q(&w["finalized"]),
                 )
             })
             .collect();
-        all.windows(2).all(|w| w[0] == w[1])
+        all.windows(2).all(|w| w[0] == w[1]) && all[0].1 == all[0].2 && all[0].1 == all[0].3
     });
     let s = status(addrs[0]);
     let withdrawals = q(&s["withdrawals"]["initiated"]);

@@ -252,6 +252,15 @@ pub struct WithdrawalStats {
     pub conflicting_attestations: AtomicU64,
     /// Ethereum calls that failed.
     pub l1_errors: AtomicU64,
+    /// The last committed block the relayer has scanned (every withdrawal up to it is
+    /// tracked or done).
+    pub scanned_through: AtomicU64,
+    /// Withdrawals tracked whose root has no quorum yet.
+    pub unsigned: AtomicU64,
+    /// Withdrawals tracked that Ethereum has not paid yet.
+    pub outstanding: AtomicU64,
+    /// Whether the relayer reads Ethereum (else `outstanding` is not known).
+    pub watches_l1: std::sync::atomic::AtomicBool,
     /// Per withdrawal id still tracked: its state (`signing`, `signed`, `attested`, `finalized`).
     states: Mutex<BTreeMap<u64, &'static str>>,
 }
@@ -282,12 +291,26 @@ struct Pending {
     tree: WithdrawalTree,
     quorum: Quorum,
     own: Option<Attestation>,
+    scanned_at: Instant,
     reached_at: Option<Instant>,
     attested: bool,
     finalized: BTreeSet<u64>,
     /// After an Ethereum call for this block failed: when to try again, and how many
     /// attempts failed in a row (the delay doubles up to [`MAX_RETRY_DELAY`]).
     retry: Option<(Instant, u32)>,
+}
+
+/// How often a validator that is not a block's relayer (yet) reads Ethereum for it.
+const OBSERVE_EVERY: Duration = Duration::from_secs(1);
+
+/// What one pass at a block did.
+enum Relayed {
+    /// Everything this node may do is done.
+    Done,
+    /// Waiting for the block's relayer (this node only read Ethereum).
+    Waiting,
+    /// An Ethereum call failed.
+    Failed,
 }
 
 /// The longest wait between attempts at a block whose Ethereum calls keep failing.
@@ -316,9 +339,11 @@ pub struct RelayerConfig {
     pub validators: BridgeValidators,
     /// This node's validator index and bridge key, when it is a validator.
     pub signer: Option<(u32, alloy_signer_local::PrivateKeySigner)>,
-    /// The Ethereum client that submits roots and finalizes (its key pays the gas); `None`
-    /// signs and gossips only.
+    /// The Ethereum client: it reads what Ethereum has and, when `relay`, submits roots and
+    /// finalizes (its key pays the gas); `None` signs and gossips only.
     pub l1: Option<L1Client>,
+    /// Whether this node sends the Ethereum transactions (a validator with `relay`).
+    pub relay: bool,
     /// The Parallax chain id (for the gossip envelope).
     pub chain_id: u64,
     /// How often to look for new blocks and relay.
@@ -397,6 +422,7 @@ impl Relayer {
                     self.relay().await;
                     self.regossip(&publish);
                     self.advance_done();
+                    self.publish_counts();
                 }
             }
         }
@@ -422,6 +448,7 @@ impl Relayer {
                 tree,
                 quorum: Quorum::new(digest),
                 own: None,
+                scanned_at: Instant::now(),
                 reached_at: None,
                 attested: false,
                 finalized: BTreeSet::new(),
@@ -506,6 +533,9 @@ impl Relayer {
     /// after the grace period.
     fn relays_now(&self, number: u64, reached_at: Instant) -> bool {
         let n = self.config.bridge_addresses.len().max(1) as u64;
+        if !self.config.relay {
+            return false;
+        }
         let designated = self
             .config
             .signer
@@ -520,20 +550,23 @@ impl Relayer {
             return;
         };
         let bridge = self.config.l1_bridge;
-        let ready: Vec<u64> = self
+        // Every block is looked at: its relayer sends once a quorum signed; the others only read
+        // Ethereum until the grace period ends (so their status counts what the relayer did),
+        // and a node that missed the signatures (it restarted after they were gossiped) learns
+        // from Ethereum that a quorum signed the root.
+        let ready: Vec<(u64, bool)> = self
             .pending
             .iter()
-            .filter(|(n, p)| p.reached_at.is_some_and(|at| self.relays_now(**n, at)))
             .filter(|(_, p)| p.retry.is_none_or(|(at, _)| Instant::now() >= at))
-            .map(|(n, _)| *n)
+            .map(|(n, p)| (*n, p.reached_at.is_some_and(|at| self.relays_now(*n, at))))
             .collect();
-        for number in ready {
-            let ok = self.relay_block(&l1, bridge, number).await;
+        for (number, may_send) in ready {
+            let outcome = self.relay_block(&l1, bridge, number, may_send).await;
             if let Some(p) = self.pending.get_mut(&number) {
-                if ok {
-                    p.retry = None;
-                } else {
-                    p.failed();
+                match outcome {
+                    Relayed::Done => p.retry = None,
+                    Relayed::Failed => p.failed(),
+                    Relayed::Waiting => p.retry = Some((Instant::now() + OBSERVE_EVERY, 0)),
                 }
             }
         }
@@ -542,10 +575,17 @@ impl Relayer {
     }
 
     /// Submits block `number`'s root (unless Ethereum has it) and finalizes its withdrawals;
-    /// false when an Ethereum call failed (the block is retried later, with a growing delay).
-    async fn relay_block(&mut self, l1: &L1Client, bridge: Address, number: u64) -> bool {
+    /// with `may_send` false it only reads what Ethereum has. `Failed` when an Ethereum call
+    /// failed (the block is retried later, with a growing delay).
+    async fn relay_block(
+        &mut self,
+        l1: &L1Client,
+        bridge: Address,
+        number: u64,
+        may_send: bool,
+    ) -> Relayed {
         let Some(p) = self.pending.get(&number) else {
-            return true;
+            return Relayed::Done;
         };
         let root = p.tree.root();
         if !p.attested {
@@ -553,13 +593,22 @@ impl Relayer {
                 l2BlockNumber: U256::from(number),
             };
             match l1.view(bridge, call).await {
-                Ok(on_l1) if on_l1 == root => {}
+                Ok(on_l1) if on_l1 == root => {
+                    // The contract checked a quorum's signatures over this root.
+                    if let Some(p) = self.pending.get_mut(&number)
+                        && p.reached_at.is_none()
+                    {
+                        p.reached_at = Some(Instant::now());
+                        self.stats.set(p.withdrawals.iter().map(|w| w.id), "signed");
+                    }
+                }
                 Ok(on_l1) if on_l1 != B256::ZERO => {
                     // Another root for this block: the quorum that signed it is not ours.
                     warn!(block = number, %on_l1, ours = %root, "Ethereum holds another withdrawal root for this block");
                     self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
-                    return false;
+                    return Relayed::Failed;
                 }
+                Ok(_) if !may_send => return Relayed::Waiting,
                 Ok(_) => {
                     let signatures = p.quorum.signatures();
                     match l1
@@ -573,14 +622,14 @@ impl Relayer {
                         Err(e) => {
                             self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
                             warn!(block = number, error = %e, "submitting a withdrawal root failed");
-                            return false;
+                            return Relayed::Failed;
                         }
                     }
                 }
                 Err(e) => {
                     self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
                     warn!(block = number, error = %e, "reading the Ethereum bridge failed");
-                    return false;
+                    return Relayed::Failed;
                 }
             }
             if let Some(p) = self.pending.get_mut(&number) {
@@ -594,7 +643,7 @@ impl Relayer {
             }
         }
         let Some(p) = self.pending.get(&number) else {
-            return true;
+            return Relayed::Done;
         };
         let todo: Vec<(Withdrawal, Vec<B256>)> = p
             .withdrawals
@@ -603,30 +652,38 @@ impl Relayer {
             .filter(|(_, w)| !p.finalized.contains(&w.id))
             .map(|(i, w)| (*w, p.tree.proof(i).unwrap_or_default()))
             .collect();
-        let mut ok = true;
+        let mut outcome = Relayed::Done;
         for (w, proof) in todo {
             let call = IParallaxBridge::isWithdrawalFinalizedCall {
                 id: U256::from(w.id),
             };
             let done = match l1.view(bridge, call).await {
-                Ok(true) => true,
+                Ok(true) => Some(true),
+                Ok(false) if !may_send => None,
                 Ok(false) => match l1.finalize_withdrawal(bridge, &w, number, proof).await {
                     Ok(receipt) => {
                         self.stats.finalized_here.fetch_add(1, Ordering::Relaxed);
                         info!(id = w.id, block = number, recipient = %w.l1_recipient, amount = %w.amount, l1_tx = %receipt.transaction_hash, "withdrawal finalized on Ethereum");
-                        true
+                        Some(true)
                     }
                     Err(e) => {
                         warn!(id = w.id, error = %e, "finalizing a withdrawal failed");
-                        false
+                        Some(false)
                     }
                 },
                 Err(e) => {
                     warn!(id = w.id, error = %e, "reading the Ethereum bridge failed");
-                    false
+                    Some(false)
                 }
             };
-            if done {
+            if done.is_none() {
+                // Not finalized yet, and not this node's to send.
+                if matches!(outcome, Relayed::Done) {
+                    outcome = Relayed::Waiting;
+                }
+                continue;
+            }
+            if done == Some(true) {
                 self.stats.finalized.fetch_add(1, Ordering::Relaxed);
                 self.stats.set([w.id], "finalized");
                 if let Some(p) = self.pending.get_mut(&number) {
@@ -634,10 +691,10 @@ impl Relayer {
                 }
             } else {
                 self.stats.l1_errors.fetch_add(1, Ordering::Relaxed);
-                ok = false;
+                outcome = Relayed::Failed;
             }
         }
-        ok
+        outcome
     }
 
     /// Gossips this node's attestations again for blocks still waiting.
@@ -655,11 +712,35 @@ impl Relayer {
             }
         }
         if self.config.l1.is_none() {
-            // A node that does not relay stops tracking a block a while after its quorum:
-            // the relayers finalize it.
+            // A node that cannot read Ethereum stops tracking a block a while after its quorum
+            // (the relayers finalize it), or after it was scanned if it never saw one (the
+            // signatures went by before this node started).
             self.pending
-                .retain(|_, p| p.reached_at.is_none_or(|at| at.elapsed() < RELAY_GRACE * 4));
+                .retain(|_, p| p.reached_at.unwrap_or(p.scanned_at).elapsed() < RELAY_GRACE * 4);
         }
+    }
+
+    /// Publishes what is tracked, for the status RPC: with the bridge's withdrawal count at the
+    /// last scanned block, it gives how many withdrawals are signed and paid in all.
+    fn publish_counts(&self) {
+        let unsigned: usize = self
+            .pending
+            .values()
+            .filter(|p| p.reached_at.is_none())
+            .map(|p| p.withdrawals.len())
+            .sum();
+        let outstanding: usize = self
+            .pending
+            .values()
+            .map(|p| p.withdrawals.len() - p.finalized.len())
+            .sum();
+        let s = &self.stats;
+        s.unsigned.store(unsigned as u64, Ordering::Relaxed);
+        s.outstanding.store(outstanding as u64, Ordering::Relaxed);
+        s.scanned_through
+            .store(self.next_block.saturating_sub(1), Ordering::Relaxed);
+        s.watches_l1
+            .store(self.config.l1.is_some(), Ordering::Relaxed);
     }
 
     /// Records how far every block's withdrawals are finalized, so a restart resumes there.

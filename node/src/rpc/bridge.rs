@@ -55,8 +55,24 @@ pub(crate) async fn status(ctx: &RpcContext, params: &[Value]) -> Result<Value, 
         return Err(RpcError::server("this chain has no L1 bridge"));
     };
     let (minted, initiated) = bridge_counts(ctx)?;
-    let view = bridge.deposits.as_ref();
+    // Signed and paid in all: every withdrawal up to the relayer's last scanned block, less
+    // those it still tracks without a quorum or a payout.
     let w = &bridge.withdrawals;
+    let scanned = w.scanned_through.load(Ordering::Relaxed);
+    let through = if scanned == 0 {
+        0
+    } else {
+        let reader = ctx.db.reader().map_err(RpcError::internal)?;
+        reader
+            .storage_at(L2_BRIDGE_ADDRESS, NEXT_WITHDRAWAL_ID_SLOT, scanned)
+            .map_or(0, |v| u64::try_from(v).unwrap_or(u64::MAX))
+    };
+    let signed = through.saturating_sub(w.unsigned.load(Ordering::Relaxed));
+    let finalized = w
+        .watches_l1
+        .load(Ordering::Relaxed)
+        .then(|| hex_u64(through.saturating_sub(w.outstanding.load(Ordering::Relaxed))));
+    let view = bridge.deposits.as_ref();
     let mut out = json!({
         "l1Bridge": bridge.l1_bridge,
         "l2Bridge": L2_BRIDGE_ADDRESS,
@@ -70,9 +86,9 @@ pub(crate) async fn status(ctx: &RpcContext, params: &[Value]) -> Result<Value, 
         },
         "withdrawals": {
             "initiated": hex_u64(initiated),
-            "signed": hex_u64(w.signed.load(Ordering::Relaxed)),
-            "rootsSubmitted": hex_u64(w.roots_submitted.load(Ordering::Relaxed)),
-            "finalized": hex_u64(w.finalized.load(Ordering::Relaxed)),
+            "signed": hex_u64(signed),
+            "finalized": finalized,
+            "rootsSubmittedByThisNode": hex_u64(w.roots_submitted.load(Ordering::Relaxed)),
             "finalizedByThisNode": hex_u64(w.finalized_here.load(Ordering::Relaxed)),
         },
     });

@@ -607,10 +607,8 @@ impl Node {
                         ),
                     )
                 }),
-                l1: handles
-                    .l1
-                    .clone()
-                    .filter(|_| *relays && validator_index.is_some()),
+                l1: handles.l1.clone(),
+                relay: *relays && validator_index.is_some(),
                 chain_id: spec.chain_id,
                 tick: Duration::from_millis(500),
             };
