@@ -45,20 +45,7 @@ fn deployer() -> Result<PrivateKeySigner, TestnetError> {
 
 /// Whether `pid` is a live `hardhat node` serving `port` (its command line says so).
 pub fn is_l1_process(pid: u32, port: u16) -> bool {
-    if pid == 0 {
-        return false;
-    }
-    let proc_dir = Path::new("/proc").join(pid.to_string());
-    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
-        return false;
-    };
-    let state = stat
-        .rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().next());
-    if matches!(state, Some("Z" | "X" | "x") | None) {
-        return false;
-    }
-    let Ok(cmdline) = std::fs::read(proc_dir.join("cmdline")) else {
+    let Some(cmdline) = crate::process::live_cmdline(pid) else {
         return false;
     };
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();

@@ -15,23 +15,26 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// Whether `pid` is a live (not zombie) `parallax run --config CONFIG` process.
-pub fn is_node_process(pid: u32, config: &Path) -> bool {
+/// The command line of `pid` (its NUL-separated arguments) while it is a live process; `None`
+/// when there is no such process or it has exited (a zombie awaiting reaping).
+pub fn live_cmdline(pid: u32) -> Option<Vec<u8>> {
     if pid == 0 {
-        return false;
+        return None;
     }
     let proc_dir = Path::new("/proc").join(pid.to_string());
-    // A zombie has exited (its parent has not reaped it yet): it is no longer running.
-    let Ok(stat) = std::fs::read_to_string(proc_dir.join("stat")) else {
-        return false;
-    };
+    let stat = std::fs::read_to_string(proc_dir.join("stat")).ok()?;
     let state = stat
         .rsplit_once(')')
         .and_then(|(_, rest)| rest.split_whitespace().next());
     if matches!(state, Some("Z" | "X" | "x") | None) {
-        return false;
+        return None;
     }
-    let Ok(cmdline) = std::fs::read(proc_dir.join("cmdline")) else {
+    std::fs::read(proc_dir.join("cmdline")).ok()
+}
+
+/// Whether `pid` is a live (not zombie) `parallax run --config CONFIG` process.
+pub fn is_node_process(pid: u32, config: &Path) -> bool {
+    let Some(cmdline) = live_cmdline(pid) else {
         return false;
     };
     let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();

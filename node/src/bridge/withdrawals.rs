@@ -329,10 +329,8 @@ impl Pending {
 /// The relayer's settings.
 #[derive(Debug, Clone)]
 pub struct RelayerConfig {
-    /// The EIP-712 domain of the Ethereum bridge.
+    /// The EIP-712 domain of the Ethereum bridge (its `l1_bridge` is the contract relayed to).
     pub domain: BridgeDomain,
-    /// The Ethereum bridge contract.
-    pub l1_bridge: Address,
     /// Each validator's bridge address, by index.
     pub bridge_addresses: Vec<Address>,
     /// The bridge validator set with power.
@@ -404,7 +402,8 @@ impl Relayer {
     ) {
         info!(
             from_block = self.next_block,
-            relays = self.config.l1.is_some(),
+            reads_l1 = self.config.l1.is_some(),
+            relays = self.config.relay,
             "withdrawal relayer started"
         );
         let mut tick = tokio::time::interval(self.config.tick);
@@ -549,7 +548,7 @@ impl Relayer {
         let Some(l1) = self.config.l1.clone() else {
             return;
         };
-        let bridge = self.config.l1_bridge;
+        let bridge = self.config.domain.l1_bridge;
         // Every block is looked at: its relayer sends once a quorum signed; the others only read
         // Ethereum until the grace period ends (so their status counts what the relayer did),
         // and a node that missed the signatures (it restarted after they were gossiped) learns

@@ -591,7 +591,6 @@ impl Node {
         {
             let config = crate::bridge::withdrawals::RelayerConfig {
                 domain,
-                l1_bridge: domain.l1_bridge,
                 bridge_addresses: bridge_addresses.clone(),
                 validators: parallax_bridge::attest::BridgeValidators::new(
                     parallax
