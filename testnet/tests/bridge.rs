@@ -259,8 +259,63 @@ fn deposits_and_withdrawals_cross_hands_off_conserve_funds_across_restarts_and_f
     )
     .unwrap();
     assert_eq!(w["withdrawal"]["state"], "finalized", "{w}");
-    let proof = rpc(addrs[4], "parallax_getWithdrawalProof", json!([last_id])).unwrap();
-    assert_eq!(q(&proof["id"]), withdrawals - 1, "{proof}");
+    // Every withdrawal's proof from RPC (the full node's) is what `finalizeWithdrawal` checks on
+    // Ethereum: the leaf of its fields, proven against the root Ethereum holds for its block.
+    let l1_client = L1Client::connect(&l1.rpc, None).unwrap();
+    let mut multi_leaf_blocks = 0;
+    for id in 0..withdrawals {
+        let p = rpc(
+            addrs[4],
+            "parallax_getWithdrawalProof",
+            json!([format!("{id:#x}")]),
+        )
+        .unwrap_or_else(|| panic!("a proof for withdrawal {id}"));
+        assert_eq!(q(&p["id"]), id, "{p}");
+        let b256 = |v: &Value| {
+            v.as_str()
+                .unwrap()
+                .parse::<alloy_primitives::B256>()
+                .unwrap()
+        };
+        let address = |v: &Value| v.as_str().unwrap().parse::<Address>().unwrap();
+        let (root, leaf) = (b256(&p["root"]), b256(&p["leaf"]));
+        let proof: Vec<_> = p["proof"].as_array().unwrap().iter().map(b256).collect();
+        multi_leaf_blocks += usize::from(!proof.is_empty());
+        rt.block_on(async {
+            let attested = l1_client
+                .view(
+                    l1_bridge,
+                    IParallaxBridge::withdrawalRootsCall {
+                        l2BlockNumber: U256::from(q(&p["l2BlockNumber"])),
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(attested, root, "withdrawal {id}: the root Ethereum holds");
+            let on_l1_leaf = l1_client
+                .view(
+                    l1_bridge,
+                    IParallaxBridge::withdrawalLeafCall {
+                        id: U256::from(id),
+                        l1Token: address(&p["l1Token"]),
+                        l1Recipient: address(&p["l1Recipient"]),
+                        amount: p["amount"].as_str().unwrap().parse().unwrap(),
+                    },
+                )
+                .await
+                .unwrap();
+            assert_eq!(on_l1_leaf, leaf, "withdrawal {id}: the leaf");
+            let proven = l1_client
+                .view(l1_bridge, IParallaxBridge::processProofCall { leaf, proof })
+                .await
+                .unwrap();
+            assert_eq!(proven, root, "withdrawal {id}: the proof");
+        });
+    }
+    assert!(
+        multi_leaf_blocks > 0,
+        "some block held several withdrawals, so some proof is not empty"
+    );
 
     // down stops the Ethereum too.
     assert!(script.run(&["down"]).ok);
