@@ -14,11 +14,13 @@ fi
 
 # bindgen loads libclang.so or libclang-<version>.so*; libclang-cpp.so (often installed on
 # its own) is a different library and does not count.
+# (grep reads all its input, without -q: under pipefail, a grep that quits at the first match
+# makes the writer die of SIGPIPE and the whole check fail.)
 have_libclang() {
   local pattern='libclang(-[0-9.]+)?\.so'
-  [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH" 2>/dev/null | grep -Eq "^${pattern}" && return 0
-  ldconfig -p 2>/dev/null | awk '{print $1}' | grep -Eq "^${pattern}" && return 0
-  ls /usr/lib/llvm-*/lib/ /usr/lib/*/ 2>/dev/null | grep -Eq "^${pattern}"
+  [ -n "${LIBCLANG_PATH:-}" ] && ls "$LIBCLANG_PATH" 2>/dev/null | grep -E "^${pattern}" >/dev/null && return 0
+  ldconfig -p 2>/dev/null | awk '{print $1}' | grep -E "^${pattern}" >/dev/null && return 0
+  ls /usr/lib/llvm-*/lib/ /usr/lib/*/ 2>/dev/null | grep -E "^${pattern}" >/dev/null
 }
 
 if ! have_libclang; then

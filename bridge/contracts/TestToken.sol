@@ -3,7 +3,8 @@ pragma solidity 0.8.28;
 
 /// A plain ERC-20 for the local testnet and the bridge's tests: the deployer may mint, and
 /// `feeBasisPoints` (set once, at deployment) of every transfer is burned on the way, which
-/// makes it a fee-on-transfer token when non-zero.
+/// makes it a fee-on-transfer token when non-zero. Like USDC and USDT, the deployer can block
+/// addresses: transfers to them revert.
 contract TestToken {
     string public name;
     string public symbol;
@@ -14,6 +15,8 @@ contract TestToken {
     address public minter;
     mapping(address => uint256) public balanceOf;
     mapping(address => mapping(address => uint256)) public allowance;
+    /// Addresses transfers to which revert.
+    mapping(address => bool) public blocked;
 
     event Transfer(address indexed from, address indexed to, uint256 value);
     event Approval(address indexed owner, address indexed spender, uint256 value);
@@ -32,6 +35,12 @@ contract TestToken {
         totalSupply += amount;
         balanceOf[to] += amount;
         emit Transfer(address(0), to, amount);
+    }
+
+    /// Blocks (or unblocks) transfers to `who`; only the deployer may.
+    function setBlocked(address who, bool isBlocked) external {
+        require(msg.sender == minter, "only the minter blocks");
+        blocked[who] = isBlocked;
     }
 
     function approve(address spender, uint256 amount) external returns (bool) {
@@ -57,6 +66,7 @@ contract TestToken {
 
     function _transfer(address from, address to, uint256 amount) private {
         require(to != address(0), "transfer to zero");
+        require(!blocked[to], "recipient is blocked");
         require(balanceOf[from] >= amount, "insufficient balance");
         uint256 fee = (amount * feeBasisPoints) / 10_000;
         balanceOf[from] -= amount;

@@ -28,11 +28,34 @@ sol! {
         uint256[] powers;
     }
 
-    /// Pausing or unpausing the bridge.
+    /// Pausing or unpausing the bridge (a quorum).
     #[derive(Debug)]
     struct SetPaused {
         uint256 nonce;
         bool paused;
+    }
+
+    /// One validator pausing the bridge.
+    #[derive(Debug)]
+    struct GuardianPause {
+        uint256 nonce;
+    }
+
+    /// A token's withdrawal rate limit on Ethereum.
+    #[derive(Debug)]
+    struct WithdrawalLimit {
+        uint256 nonce;
+        address token;
+        uint256 maxPerWindow;
+        uint256 window;
+        uint256 delay;
+    }
+
+    /// Cancelling a queued withdrawal on Ethereum.
+    #[derive(Debug)]
+    struct CancelWithdrawal {
+        uint256 nonce;
+        uint256 id;
     }
 }
 
@@ -79,6 +102,88 @@ impl BridgeDomain {
     }
 
     /// The digest that pauses (or unpauses) the bridge under governance nonce `nonce`.
+    pub fn set_paused_digest(&self, nonce: u64, paused: bool) -> B256 {
+        SetPaused {
+            nonce: U256::from(nonce),
+            paused,
+        }
+        .eip712_signing_hash(&self.eip712())
+    }
+
+    /// The digest one validator signs to pause the bridge while the governance nonce is `nonce`.
+    pub fn guardian_pause_digest(&self, nonce: u64) -> B256 {
+        GuardianPause {
+            nonce: U256::from(nonce),
+        }
+        .eip712_signing_hash(&self.eip712())
+    }
+
+    /// The digest that sets `token`'s withdrawal rate limit under governance nonce `nonce`.
+    pub fn withdrawal_limit_digest(&self, nonce: u64, token: Address, limit: &RateLimit) -> B256 {
+        WithdrawalLimit {
+            nonce: U256::from(nonce),
+            token,
+            maxPerWindow: limit.max_per_window,
+            window: U256::from(limit.window_secs),
+            delay: U256::from(limit.delay_secs),
+        }
+        .eip712_signing_hash(&self.eip712())
+    }
+
+    /// The digest that cancels queued withdrawal `id` under governance nonce `nonce`.
+    pub fn cancel_withdrawal_digest(&self, nonce: u64, id: u64) -> B256 {
+        CancelWithdrawal {
+            nonce: U256::from(nonce),
+            id: U256::from(id),
+        }
+        .eip712_signing_hash(&self.eip712())
+    }
+}
+
+/// A token's withdrawal rate limit on Ethereum: at most `max_per_window` paid per
+/// `window_secs`; withdrawals beyond it wait `delay_secs` (during which the validator set can
+/// cancel them). `max_per_window` zero: no limit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Most paid per window, in the token's smallest unit.
+    pub max_per_window: U256,
+    /// The window, in seconds.
+    pub window_secs: u64,
+    /// How long a withdrawal above the limit waits, in seconds.
+    pub delay_secs: u64,
+}
+
+/// What the Parallax side's pause signatures are bound to: `ParallaxBridgeL2` on the Parallax
+/// chain (EIP-712 domain `ParallaxBridgeL2`, version `1`, the chain id, the contract).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct L2BridgeDomain {
+    /// Parallax's chain id.
+    pub chain_id: u64,
+    /// The `ParallaxBridgeL2` contract.
+    pub bridge: Address,
+}
+
+impl L2BridgeDomain {
+    /// The EIP-712 domain.
+    pub fn eip712(&self) -> Eip712Domain {
+        Eip712Domain::new(
+            Some("ParallaxBridgeL2".into()),
+            Some("1".into()),
+            Some(U256::from(self.chain_id)),
+            Some(self.bridge),
+            None,
+        )
+    }
+
+    /// The digest one validator signs to pause withdrawals while the nonce is `nonce`.
+    pub fn guardian_pause_digest(&self, nonce: u64) -> B256 {
+        GuardianPause {
+            nonce: U256::from(nonce),
+        }
+        .eip712_signing_hash(&self.eip712())
+    }
+
+    /// The digest a quorum signs to pause or unpause withdrawals under nonce `nonce`.
     pub fn set_paused_digest(&self, nonce: u64, paused: bool) -> B256 {
         SetPaused {
             nonce: U256::from(nonce),

@@ -3,17 +3,20 @@
 //! enough to count.
 
 use crate::contracts::{
-    IParallaxBridge, ITestToken, ParallaxBridgeConstructor, TestTokenConstructor,
-    parallax_bridge_code, test_token_code,
+    HostileTokenConstructor, IParallaxBridge, ITestToken, ParallaxBridgeConstructor,
+    TestTokenConstructor, hostile_token_code, parallax_bridge_code, refusing_receiver_code,
+    test_token_code,
 };
 use crate::withdrawal::Withdrawal;
 use alloy_network::EthereumWallet;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
-use alloy_provider::{DynProvider, Provider, ProviderBuilder};
-use alloy_rpc_types_eth::{Filter, TransactionInput, TransactionReceipt, TransactionRequest};
+use alloy_provider::{DynProvider, Provider, ProviderBuilder, WsConnect};
+use alloy_rpc_types_eth::{
+    BlockNumberOrTag, Filter, TransactionInput, TransactionReceipt, TransactionRequest,
+};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::{SolCall, SolEvent, SolValue};
-use std::collections::BTreeMap;
+use std::future::Future;
 use std::time::Duration;
 
 /// The widest block range one `eth_getLogs` asks for (public providers cap it).
@@ -58,6 +61,9 @@ pub struct L1Deposit {
     pub l2_recipient: Address,
     /// What the bridge received.
     pub amount: U256,
+    /// The token's name, symbol and decimals as the bridge read them
+    /// (`abi.encode(string, string, uint8)`; empty for ETH).
+    pub metadata: Bytes,
     /// The L1 block that holds it.
     pub block_number: u64,
     /// That block's hash.
@@ -74,19 +80,46 @@ pub struct L1Client {
 }
 
 impl L1Client {
-    /// Connects to `url` (http); transactions are signed with `signer` when given.
-    pub fn connect(url: &str, signer: Option<PrivateKeySigner>) -> Result<Self, L1Error> {
+    /// Connects to `url`: `http://` or `https://` (JSON-RPC over HTTP), `ws://` or `wss://`
+    /// (a WebSocket, reconnected when it drops). TLS checks the server against the system's
+    /// certificate authorities (`SSL_CERT_FILE` adds one). Transactions are signed with
+    /// `signer` when given.
+    pub async fn connect(url: &str, signer: Option<PrivateKeySigner>) -> Result<Self, L1Error> {
         let parsed = url::Url::parse(url).map_err(|e| L1Error::BadUrl {
             url: url.to_owned(),
             reason: format!("{e}"),
         })?;
         let sender = signer.as_ref().map(PrivateKeySigner::address);
-        let provider = match signer {
-            Some(signer) => ProviderBuilder::new()
-                .wallet(EthereumWallet::from(signer))
-                .connect_http(parsed)
-                .erased(),
-            None => ProviderBuilder::new().connect_http(parsed).erased(),
+        let wallet = signer.map(EthereumWallet::from);
+        let provider = match parsed.scheme() {
+            "http" | "https" => match wallet {
+                Some(wallet) => ProviderBuilder::new()
+                    .wallet(wallet)
+                    .connect_http(parsed)
+                    .erased(),
+                None => ProviderBuilder::new().connect_http(parsed).erased(),
+            },
+            "ws" | "wss" => {
+                let ws = WsConnect::new(url.to_owned());
+                let connected = match wallet {
+                    Some(wallet) => ProviderBuilder::new()
+                        .wallet(wallet)
+                        .connect_ws(ws)
+                        .await
+                        .map(Provider::erased),
+                    None => ProviderBuilder::new()
+                        .connect_ws(ws)
+                        .await
+                        .map(Provider::erased),
+                };
+                connected.map_err(|e| L1Error::Rpc(format!("connecting to {url}: {e}")))?
+            }
+            other => {
+                return Err(L1Error::BadUrl {
+                    url: url.to_owned(),
+                    reason: format!("scheme {other}: is not http, https, ws or wss"),
+                });
+            }
         };
         Ok(Self { provider, sender })
     }
@@ -231,6 +264,21 @@ impl L1Client {
             .await
     }
 
+    /// Deploys a `RefusingReceiver` (refuses ETH until its deployer lets it in).
+    pub async fn deploy_refusing_receiver(&self) -> Result<Address, L1Error> {
+        self.deploy(refusing_receiver_code(), Vec::new()).await
+    }
+
+    /// Deploys a `HostileToken` whose metadata calls misbehave in `mode` (see the contract).
+    pub async fn deploy_hostile_token(&self, mode: u64, decimals: U256) -> Result<Address, L1Error> {
+        let args = HostileTokenConstructor {
+            mode: U256::from(mode),
+            reportedDecimals: decimals,
+        };
+        self.deploy(hostile_token_code(), args.abi_encode_params())
+            .await
+    }
+
     /// Submits a withdrawal root with its signatures (ascending signers).
     pub async fn submit_withdrawal_root(
         &self,
@@ -263,6 +311,44 @@ impl L1Client {
         .await
     }
 
+    /// Finalizes many withdrawals in one transaction (`finalizeWithdrawals`): each with the
+    /// Parallax block whose attested root proves it and its proof.
+    pub async fn finalize_withdrawals(
+        &self,
+        bridge: Address,
+        items: &[(Withdrawal, u64, Vec<B256>)],
+    ) -> Result<TransactionReceipt, L1Error> {
+        let call = IParallaxBridge::finalizeWithdrawalsCall {
+            withdrawals: items
+                .iter()
+                .map(|(w, l2_block, proof)| IParallaxBridge::WithdrawalProof {
+                    id: U256::from(w.id),
+                    l1Token: w.l1_token,
+                    l1Recipient: w.l1_recipient,
+                    amount: w.amount,
+                    l2BlockNumber: U256::from(*l2_block),
+                    proof: proof.clone(),
+                })
+                .collect(),
+        };
+        self.send_call(bridge, call, U256::ZERO).await
+    }
+
+    /// Withdrawal `id`'s state on Ethereum.
+    pub async fn withdrawal_state(
+        &self,
+        bridge: Address,
+        id: u64,
+    ) -> Result<WithdrawalState, L1Error> {
+        let status = self
+            .view(
+                bridge,
+                IParallaxBridge::withdrawalStatusCall { id: U256::from(id) },
+            )
+            .await?;
+        WithdrawalState::decode(status.state, status.releaseAt)
+    }
+
     /// The `Deposit` events of `bridge` in blocks `from..=to`, in log order.
     pub async fn deposits(
         &self,
@@ -289,6 +375,7 @@ impl L1Client {
                     from: event.from,
                     l2_recipient: event.l2Recipient,
                     amount: event.amount,
+                    metadata: event.metadata,
                     block_number: log
                         .block_number
                         .ok_or_else(|| L1Error::Unexpected("a log without a block".into()))?,
@@ -345,100 +432,368 @@ fn revert_or_rpc(e: alloy_provider::transport::TransportError) -> L1Error {
     L1Error::Rpc(e.to_string())
 }
 
-/// Deposits that are at least `confirmations` blocks deep, gathered from the L1 contract's
-/// events in nonce order.
-///
-/// Only blocks at or below `head - confirmations` are ever read, and each once: a deposit in
-/// a shallower block is not seen until it is deep enough, so one that Ethereum reorganises
-/// away before then is never seen at all. Nonces must arrive without gaps; a gap means the
-/// view is broken (a wrong contract, a reorganisation deeper than `confirmations`) and stops
-/// the watcher with an error rather than skipping a deposit.
-#[derive(Debug)]
-pub struct DepositWatcher {
-    client: L1Client,
-    bridge: Address,
-    confirmations: u64,
-    /// The next block to read.
-    next_block: u64,
-    /// The L1 head at the last poll.
-    head: Option<u64>,
-    deposits: BTreeMap<u64, L1Deposit>,
-    /// The nonce the next deposit must have.
-    next_nonce: u64,
+/// A withdrawal's state on Ethereum (`ParallaxBridge.withdrawalStatus`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WithdrawalState {
+    /// Not finalized yet.
+    Unfinalized,
+    /// Paid out.
+    Paid,
+    /// Proven, but the payout failed: `finalizeWithdrawal` retries it (anyone may).
+    Unpaid,
+    /// Proven, above its token's rate limit: payable from `release_at` (seconds since the
+    /// epoch, Ethereum's clock), unless the validator set cancels it first.
+    Queued {
+        /// When it may be paid.
+        release_at: u64,
+    },
+    /// Cancelled by the validator set while queued; never paid.
+    Cancelled,
 }
 
-impl DepositWatcher {
-    /// Watches `bridge` from block `from_block` (its deployment block, or 0).
-    pub fn new(client: L1Client, bridge: Address, confirmations: u64, from_block: u64) -> Self {
+impl WithdrawalState {
+    fn decode(state: u8, release_at: U256) -> Result<Self, L1Error> {
+        Ok(match state {
+            0 => Self::Unfinalized,
+            1 => Self::Paid,
+            2 => Self::Unpaid,
+            3 => Self::Queued {
+                release_at: u64::try_from(release_at).unwrap_or(u64::MAX),
+            },
+            4 => Self::Cancelled,
+            other => {
+                return Err(L1Error::Unexpected(format!(
+                    "withdrawal status {other} is unknown"
+                )));
+            }
+        })
+    }
+
+    /// Whether nothing is left for a relayer to do (paid, unpaid and waiting for a pull, or
+    /// cancelled).
+    pub fn is_settled(&self) -> bool {
+        matches!(self, Self::Paid | Self::Unpaid | Self::Cancelled)
+    }
+
+    /// The name `parallax_bridgeStatus` reports.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Unfinalized => "attested",
+            Self::Paid => "finalized",
+            Self::Unpaid => "unpaid",
+            Self::Queued { .. } => "queued",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Which Ethereum blocks count as settled enough to mint their deposits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Finality {
+    /// Blocks at least this many below the head (`head - k`).
+    Confirmations(u64),
+    /// Blocks at or below Ethereum's `finalized` block (proof-of-stake finality).
+    Finalized,
+}
+
+/// Where deposits come from: Ethereum through [`L1Client`], or a synthetic history in tests.
+pub trait DepositSource {
+    /// The head, and the highest block that counts as settled under `finality` (`None`: none
+    /// yet).
+    fn heads(
+        &self,
+        finality: Finality,
+    ) -> impl Future<Output = Result<(u64, Option<u64>), L1Error>> + Send;
+
+    /// The `Deposit` events of `bridge` in blocks `from..=to`, in log order.
+    fn deposits(
+        &self,
+        bridge: Address,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<L1Deposit>, L1Error>> + Send;
+}
+
+impl DepositSource for L1Client {
+    async fn heads(&self, finality: Finality) -> Result<(u64, Option<u64>), L1Error> {
+        let head = self.head().await?;
+        let settled = match finality {
+            Finality::Confirmations(k) => head.checked_sub(k),
+            Finality::Finalized => self
+                .provider
+                .get_block_by_number(BlockNumberOrTag::Finalized)
+                .await
+                .map_err(rpc)?
+                .map(|b| b.header.number),
+        };
+        Ok((head, settled))
+    }
+
+    async fn deposits(
+        &self,
+        bridge: Address,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<L1Deposit>, L1Error> {
+        L1Client::deposits(self, bridge, from, to).await
+    }
+}
+
+/// Reads settled deposits from the bridge's events in nonce order, from a cursor.
+///
+/// Only blocks that count as settled ([`Finality`]) are ever read: a deposit in a shallower
+/// block is not seen until it is deep enough (or finalized), so one that Ethereum reorganises
+/// away before then is never seen at all. The cursor is the next block to read and the next
+/// nonce expected; a caller resuming after a restart starts it where its chain stands (the
+/// next nonce Parallax will mint and the Ethereum block of the last one minted), so nothing
+/// already minted is read again. Each poll hands out at most `room` deposits and stops there
+/// (resuming within the same block next time), so memory stays bounded whatever the backlog.
+/// Nonces must arrive without gaps; a gap means the view is broken (a wrong contract or start
+/// block, a reorganisation deeper than the settlement rule) and is an error, never a skip.
+#[derive(Debug)]
+pub struct DepositWatcher<S> {
+    source: S,
+    bridge: Address,
+    finality: Finality,
+    /// The next block to read.
+    next_block: u64,
+    /// The nonce the next deposit handed out must have.
+    next_nonce: u64,
+    /// The head and settled block at the last poll.
+    heads: Option<(u64, Option<u64>)>,
+}
+
+impl<S: DepositSource> DepositWatcher<S> {
+    /// Watches `bridge` from block `from_block`, expecting nonce `from_nonce` next (0 and the
+    /// bridge's deployment block on a new chain).
+    pub fn new(
+        source: S,
+        bridge: Address,
+        finality: Finality,
+        from_block: u64,
+        from_nonce: u64,
+    ) -> Self {
         Self {
-            client,
+            source,
             bridge,
-            confirmations,
+            finality,
             next_block: from_block,
-            head: None,
-            deposits: BTreeMap::new(),
-            next_nonce: 0,
+            next_nonce: from_nonce,
+            heads: None,
         }
     }
 
-    /// Reads the newly confirmed blocks; returns how many deposits they held.
-    pub async fn poll(&mut self) -> Result<usize, L1Error> {
-        let head = self.client.head().await?;
-        self.head = Some(head);
-        let Some(safe) = head.checked_sub(self.confirmations) else {
-            return Ok(0);
+    /// Reads newly settled blocks and returns up to `room` deposits with nonces from
+    /// `max(floor, the next expected)` on, in order. `floor` is the next nonce the chain will
+    /// mint: anything below it is skipped.
+    pub async fn poll(&mut self, floor: u64, room: usize) -> Result<Vec<L1Deposit>, L1Error> {
+        self.next_nonce = self.next_nonce.max(floor);
+        let heads = self.source.heads(self.finality).await?;
+        self.heads = Some(heads);
+        let mut out = Vec::new();
+        let Some(settled) = heads.1 else {
+            return Ok(out);
         };
-        let mut found = 0;
-        while self.next_block <= safe {
-            let to = safe.min(self.next_block + MAX_LOG_RANGE - 1);
-            let batch = self
-                .client
-                .deposits(self.bridge, self.next_block, to)
-                .await?;
+        while self.next_block <= settled && out.len() < room {
+            let to = settled.min(self.next_block.saturating_add(MAX_LOG_RANGE - 1));
+            let batch = self.source.deposits(self.bridge, self.next_block, to).await?;
             for deposit in batch {
-                let expected = self.next_nonce();
-                if deposit.nonce != expected {
+                if deposit.nonce < self.next_nonce {
+                    continue;
+                }
+                if deposit.nonce > self.next_nonce {
                     return Err(L1Error::Unexpected(format!(
-                        "deposit nonce {} where {expected} was next (block {})",
-                        deposit.nonce, deposit.block_number
+                        "deposit nonce {} where {} was next (block {})",
+                        deposit.nonce, self.next_nonce, deposit.block_number
                     )));
                 }
-                self.next_nonce = deposit.nonce + 1;
-                self.deposits.insert(deposit.nonce, deposit);
-                found += 1;
+                if out.len() == room {
+                    // Full: the next poll reads this block again and skips what it took.
+                    self.next_block = deposit.block_number;
+                    return Ok(out);
+                }
+                self.next_nonce += 1;
+                out.push(deposit);
             }
             self.next_block = to + 1;
         }
-        Ok(found)
+        Ok(out)
     }
 
-    /// The nonce after the last confirmed deposit.
+    /// The nonce the next deposit handed out must have.
     pub fn next_nonce(&self) -> u64 {
         self.next_nonce
     }
 
-    /// Forgets the confirmed deposits below `nonce` (the caller has taken them); the nonce
-    /// expected next is kept.
-    pub fn prune_below(&mut self, nonce: u64) {
-        self.deposits = self.deposits.split_off(&nonce);
-    }
-
-    /// The confirmed deposit with this nonce.
-    pub fn get(&self, nonce: u64) -> Option<&L1Deposit> {
-        self.deposits.get(&nonce)
-    }
-
-    /// Up to `limit` confirmed deposits from nonce `from` on.
-    pub fn from_nonce(&self, from: u64, limit: usize) -> Vec<L1Deposit> {
-        self.deposits
-            .range(from..)
-            .take(limit)
-            .map(|(_, d)| d.clone())
-            .collect()
+    /// The next block to read.
+    pub fn next_block(&self) -> u64 {
+        self.next_block
     }
 
     /// The L1 head at the last poll.
     pub fn head(&self) -> Option<u64> {
-        self.head
+        self.heads.map(|(head, _)| head)
+    }
+
+    /// The highest settled block at the last poll.
+    pub fn settled(&self) -> Option<u64> {
+        self.heads.and_then(|(_, settled)| settled)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// A synthetic Ethereum: `per_block` deposits in every block from block 1, up to `total`,
+    /// with a head that tests move; it counts the logs it served.
+    #[derive(Clone)]
+    struct History {
+        per_block: u64,
+        total: u64,
+        head: Arc<Mutex<u64>>,
+        served: Arc<Mutex<u64>>,
+    }
+
+    impl History {
+        fn deposit(&self, nonce: u64) -> L1Deposit {
+            let block = 1 + nonce / self.per_block;
+            L1Deposit {
+                nonce,
+                token: Address::ZERO,
+                from: Address::with_last_byte(1),
+                l2_recipient: Address::with_last_byte(2),
+                amount: U256::from(nonce + 1),
+                metadata: Bytes::new(),
+                block_number: block,
+                block_hash: B256::with_last_byte(block as u8),
+                tx_hash: B256::from(U256::from(nonce)),
+            }
+        }
+    }
+
+    impl DepositSource for History {
+        async fn heads(&self, finality: Finality) -> Result<(u64, Option<u64>), L1Error> {
+            let head = *self.head.lock().unwrap();
+            let settled = match finality {
+                Finality::Confirmations(k) => head.checked_sub(k),
+                Finality::Finalized => head.checked_sub(64),
+            };
+            Ok((head, settled))
+        }
+
+        async fn deposits(
+            &self,
+            _bridge: Address,
+            from: u64,
+            to: u64,
+        ) -> Result<Vec<L1Deposit>, L1Error> {
+            let first = from.saturating_sub(1) * self.per_block;
+            let last = (to.saturating_sub(1) + 1) * self.per_block;
+            let out: Vec<_> = (first..last.min(self.total))
+                .map(|n| self.deposit(n))
+                .filter(|d| d.block_number >= from && d.block_number <= to)
+                .collect();
+            *self.served.lock().unwrap() += out.len() as u64;
+            Ok(out)
+        }
+    }
+
+    fn history(per_block: u64, total: u64) -> History {
+        History {
+            per_block,
+            total,
+            head: Arc::new(Mutex::new(1 + total / per_block + 10)),
+            served: Arc::new(Mutex::new(0)),
+        }
+    }
+
+    fn block_on<F: Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn a_long_history_is_handed_out_in_bounded_pieces_and_in_order() {
+        let h = history(7, 200_000);
+        let mut w = DepositWatcher::new(h.clone(), Address::ZERO, Finality::Confirmations(2), 0, 0);
+        let mut next = 0;
+        block_on(async {
+            loop {
+                let got = w.poll(next, 1_000).await.unwrap();
+                assert!(got.len() <= 1_000, "a poll hands out at most its room");
+                if got.is_empty() {
+                    break;
+                }
+                for d in &got {
+                    assert_eq!(d.nonce, next, "in order, no gaps, no repeats");
+                    next += 1;
+                }
+            }
+        });
+        assert_eq!(next, 200_000);
+    }
+
+    #[test]
+    fn a_restarted_watcher_resumes_at_the_chains_cursor_and_reads_only_the_rest() {
+        // 100,000 deposits already minted (the old node stalled after 65,536); the chain says
+        // the next is 100,000 and the last minted was in its block.
+        let h = history(10, 100_050);
+        let last_minted_block = h.deposit(99_999).block_number;
+        let mut w = DepositWatcher::new(
+            h.clone(),
+            Address::ZERO,
+            Finality::Confirmations(2),
+            last_minted_block,
+            100_000,
+        );
+        let got = block_on(w.poll(100_000, 65_536)).unwrap();
+        assert_eq!(
+            got.iter().map(|d| d.nonce).collect::<Vec<_>>(),
+            (100_000..100_050).collect::<Vec<_>>()
+        );
+        assert!(
+            *h.served.lock().unwrap() < 100,
+            "only the last minted block and the new ones are read"
+        );
+    }
+
+    #[test]
+    fn the_chains_floor_skips_what_others_minted_meanwhile() {
+        let h = history(3, 30);
+        let mut w = DepositWatcher::new(h.clone(), Address::ZERO, Finality::Confirmations(0), 0, 0);
+        let first = block_on(w.poll(0, 5)).unwrap();
+        assert_eq!(first.last().unwrap().nonce, 4);
+        // The chain minted up to 20 through other validators' views.
+        let rest = block_on(w.poll(20, 100)).unwrap();
+        assert_eq!(rest.first().unwrap().nonce, 20);
+        assert_eq!(rest.last().unwrap().nonce, 29);
+    }
+
+    #[test]
+    fn shallow_blocks_are_not_read_until_settled() {
+        let h = history(1, 10);
+        *h.head.lock().unwrap() = 5;
+        let mut w = DepositWatcher::new(h.clone(), Address::ZERO, Finality::Confirmations(2), 0, 0);
+        // Blocks 1..=3 are two deep at head 5: nonces 0, 1, 2.
+        assert_eq!(block_on(w.poll(0, 100)).unwrap().len(), 3);
+        assert_eq!(w.settled(), Some(3));
+        *h.head.lock().unwrap() = 20;
+        assert_eq!(block_on(w.poll(0, 100)).unwrap().len(), 7);
+        let mut finalized = DepositWatcher::new(h, Address::ZERO, Finality::Finalized, 0, 0);
+        assert!(block_on(finalized.poll(0, 100)).unwrap().is_empty(), "nothing finalized at head 20");
+    }
+
+    #[test]
+    fn a_gap_is_an_error_and_the_cursor_does_not_move() {
+        let h = history(2, 10);
+        // Started past nonce 0's block: nonce 2 comes first.
+        let mut w = DepositWatcher::new(h, Address::ZERO, Finality::Confirmations(0), 2, 0);
+        let err = block_on(w.poll(0, 10)).unwrap_err();
+        assert!(err.to_string().contains("deposit nonce 2 where 0 was next"), "{err}");
+        assert_eq!(w.next_nonce(), 0);
     }
 }

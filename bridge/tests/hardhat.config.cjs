@@ -10,6 +10,9 @@ module.exports = {
     hardhat: {
       chainId: 31337,
       loggingEnabled: false,
+      // Blocks no larger than the largest transaction Osaka allows (EIP-7825, 2^24 gas):
+      // hardhat estimates gas from the block limit down, and refuses an estimate above the cap.
+      blockGasLimit: 16777216,
     },
   },
   paths: {

@@ -7,115 +7,16 @@ mod common;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolEvent;
-use common::{Hardhat, assert_reverts, domain, eth, sign_sorted, validator_keys};
+use common::{L2_CHAIN_ID, Setup, assert_reverts, domain, eth, sign_sorted};
 use parallax_bridge::attest::sign_digest;
-use parallax_bridge::contracts::{IParallaxBridge, ITestToken};
-use parallax_bridge::l1::{DepositWatcher, L1Client, finalize_call};
+use parallax_bridge::contracts::{IParallaxBridge, ITestToken, TokenMetadata};
+use parallax_bridge::l1::{DepositWatcher, Finality, L1Client, L1Deposit, finalize_call};
 use parallax_bridge::withdrawal::{Withdrawal, WithdrawalTree, process_proof};
-
-const L2_CHAIN_ID: u64 = 7_777;
-
-/// A deployed bridge with four equal validators, a funded deployer (account 0, who also
-/// relays) and a test token.
-struct Setup {
-    hardhat: Hardhat,
-    relayer: L1Client,
-    keys: Vec<PrivateKeySigner>,
-    bridge: Address,
-    token: Address,
-}
-
-impl Setup {
-    async fn new(powers: &[u64]) -> Self {
-        let hardhat = Hardhat::start().await;
-        let relayer = hardhat.account(0);
-        let keys = validator_keys(powers.len());
-        let set: Vec<_> = keys
-            .iter()
-            .map(|k| k.address())
-            .zip(powers.iter().copied())
-            .collect();
-        let bridge = relayer.deploy_bridge(L2_CHAIN_ID, &set).await.unwrap();
-        let token = relayer.deploy_test_token("Test", "TST", 0).await.unwrap();
-        Self {
-            hardhat,
-            relayer,
-            keys,
-            bridge,
-            token,
-        }
-    }
-
-    fn signers(&self, which: &[usize]) -> Vec<&PrivateKeySigner> {
-        which.iter().map(|i| &self.keys[*i]).collect()
-    }
-
-    /// Mints `amount` test tokens to `user` and approves the bridge for them.
-    async fn fund_tokens(&self, user: &L1Client, amount: U256) {
-        let who = user.sender().unwrap();
-        self.relayer
-            .send_call(
-                self.token,
-                ITestToken::mintCall { to: who, amount },
-                U256::ZERO,
-            )
-            .await
-            .unwrap();
-        user.send_call(
-            self.token,
-            ITestToken::approveCall {
-                spender: self.bridge,
-                amount,
-            },
-            U256::ZERO,
-        )
-        .await
-        .unwrap();
-    }
-
-    /// (ETH held, tokens held, ETH locked, tokens locked, deposits) — what no attack may change.
-    async fn funds(&self) -> (U256, U256, U256, U256, U256) {
-        let c = &self.relayer;
-        (
-            c.balance(Address::ZERO, self.bridge).await.unwrap(),
-            c.balance(self.token, self.bridge).await.unwrap(),
-            c.view(
-                self.bridge,
-                IParallaxBridge::lockedCall {
-                    token: Address::ZERO,
-                },
-            )
-            .await
-            .unwrap(),
-            c.view(
-                self.bridge,
-                IParallaxBridge::lockedCall { token: self.token },
-            )
-            .await
-            .unwrap(),
-            c.view(self.bridge, IParallaxBridge::depositCountCall {})
-                .await
-                .unwrap(),
-        )
-    }
-
-    async fn submit(
-        &self,
-        l2_block: u64,
-        root: B256,
-        sigs: Vec<Bytes>,
-    ) -> Result<(), parallax_bridge::l1::L1Error> {
-        self.relayer
-            .submit_withdrawal_root(self.bridge, l2_block, root, sigs)
-            .await
-            .map(drop)
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deposits_lock_what_arrives_and_refuse_bad_input() {
     let s = Setup::new(&[1, 1, 1, 1]).await;
-    let user = s.hardhat.account(1);
+    let user = s.hardhat.account(1).await;
     let me = user.sender().unwrap();
     let l2 = Address::with_last_byte(0x22);
 
@@ -205,10 +106,11 @@ async fn deposits_lock_what_arrives_and_refuse_bad_input() {
         U256::from(990)
     );
 
-    // The watcher (no confirmations needed on a dev chain) reads the three in nonce order.
-    let mut watcher = DepositWatcher::new(s.relayer.clone(), s.bridge, 0, 0);
-    assert_eq!(watcher.poll().await.unwrap(), 3);
-    let seen = watcher.from_nonce(0, 10);
+    // The watcher (no confirmations needed here) reads the three in nonce order.
+    let mut watcher =
+        DepositWatcher::new(s.relayer.clone(), s.bridge, Finality::Confirmations(0), 0, 0);
+    let seen = watcher.poll(0, 100).await.unwrap();
+    assert_eq!(seen.len(), 3);
     let summary: Vec<_> = seen.iter().map(|d| (d.nonce, d.token, d.amount)).collect();
     assert_eq!(
         summary,
@@ -219,6 +121,16 @@ async fn deposits_lock_what_arrives_and_refuse_bad_input() {
         ]
     );
     assert!(seen.iter().all(|d| d.from == me && d.l2_recipient == l2));
+    // ETH carries no metadata; a token carries its name, symbol and decimals.
+    assert!(seen[0].metadata.is_empty());
+    assert_eq!(
+        TokenMetadata::decode(&seen[1].metadata).unwrap(),
+        TokenMetadata {
+            name: "Test".into(),
+            symbol: "TST".into(),
+            decimals: 18
+        }
+    );
 
     let before = s.funds().await;
     assert_eq!(
@@ -289,7 +201,7 @@ async fn deposits_lock_what_arrives_and_refuse_bad_input() {
             .is_err()
     );
     assert_eq!(s.funds().await, before, "no refused deposit moved funds");
-    watcher.poll().await.unwrap();
+    assert!(watcher.poll(0, 100).await.unwrap().is_empty());
     assert_eq!(watcher.next_nonce(), 3, "no refused deposit got a nonce");
 }
 
@@ -327,7 +239,7 @@ fn withdrawals(token: Address) -> Vec<Withdrawal> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn withdrawals_pay_once_against_a_quorum_signed_root_and_every_forgery_fails() {
     let s = Setup::new(&[1, 1, 1, 1]).await;
-    let user = s.hardhat.account(1);
+    let user = s.hardhat.account(1).await;
     let l2 = Address::with_last_byte(0x22);
     user.send_call(
         s.bridge,
@@ -563,7 +475,7 @@ async fn withdrawals_pay_once_against_a_quorum_signed_root_and_every_forgery_fai
     assert_eq!(s.funds().await, funds, "no forgery moved funds");
 
     // The real withdrawals pay, to the wei, whoever sends the transaction.
-    let stranger = s.hardhat.account(5);
+    let stranger = s.hardhat.account(5).await;
     for (i, w) in ws.iter().enumerate() {
         let before = c.balance(w.l1_token, w.l1_recipient).await.unwrap();
         let call = finalize_call(w, block, tree.proof(i).unwrap());
@@ -674,7 +586,7 @@ async fn pausing_and_validator_set_changes_need_the_current_set() {
     let s = Setup::new(&[40, 20, 20, 10]).await;
     let c = &s.relayer;
     let d = domain(s.bridge, L2_CHAIN_ID);
-    let user = s.hardhat.account(1);
+    let user = s.hardhat.account(1).await;
     let l2 = Address::with_last_byte(0x22);
     user.send_call(
         s.bridge,
@@ -927,11 +839,18 @@ async fn pausing_and_validator_set_changes_need_the_current_set() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deposit_reorganised_away_before_it_is_deep_enough_is_never_seen() {
     let s = Setup::new(&[1, 1, 1, 1]).await;
-    let alice = s.hardhat.account(1);
-    let bob = s.hardhat.account(2);
+    let alice = s.hardhat.account(1).await;
+    let bob = s.hardhat.account(2).await;
     let l2 = Address::with_last_byte(0x22);
     let confirmations = 3;
-    let mut watcher = DepositWatcher::new(s.relayer.clone(), s.bridge, confirmations, 0);
+    let mut watcher = DepositWatcher::new(
+        s.relayer.clone(),
+        s.bridge,
+        Finality::Confirmations(confirmations),
+        0,
+        0,
+    );
+    let mut seen: Vec<L1Deposit> = Vec::new();
 
     let bridge = s.bridge;
     let deposit = |who: L1Client, amount| async move {
@@ -944,39 +863,35 @@ async fn a_deposit_reorganised_away_before_it_is_deep_enough_is_never_seen() {
     };
     let r0 = deposit(alice.clone(), eth(1)).await.unwrap();
     let b0 = r0.block_number.unwrap();
-    watcher.poll().await.unwrap();
-    assert!(
-        watcher.get(0).is_none(),
-        "a deposit at depth 0 is not yet seen"
-    );
+    seen.extend(watcher.poll(0, 100).await.unwrap());
+    assert!(seen.is_empty(), "a deposit at depth 0 is not yet seen");
     s.hardhat.mine(confirmations - 1).await;
-    watcher.poll().await.unwrap();
-    assert!(
-        watcher.get(0).is_none(),
-        "nor at depth {}",
-        confirmations - 1
-    );
+    seen.extend(watcher.poll(0, 100).await.unwrap());
+    assert!(seen.is_empty(), "nor at depth {}", confirmations - 1);
     s.hardhat.mine(1).await;
-    watcher.poll().await.unwrap();
-    let d0 = watcher.get(0).expect("seen at depth K").clone();
+    seen.extend(watcher.poll(0, 100).await.unwrap());
+    let d0 = seen.first().expect("seen at depth K").clone();
     assert_eq!(
-        (d0.block_number, d0.amount, d0.from),
-        (b0, eth(1), alice.sender().unwrap())
+        (d0.nonce, d0.block_number, d0.amount, d0.from),
+        (0, b0, eth(1), alice.sender().unwrap())
     );
 
     // Bob deposits 7 ETH; two blocks later Ethereum reorganises it away.
     let snapshot = s.hardhat.snapshot().await;
     deposit(bob.clone(), eth(7)).await.unwrap();
     s.hardhat.mine(confirmations - 1).await;
-    watcher.poll().await.unwrap();
-    assert!(watcher.get(1).is_none());
+    seen.extend(watcher.poll(0, 100).await.unwrap());
+    assert_eq!(seen.len(), 1);
     s.hardhat.revert(snapshot).await;
     // In the new history nonce 1 is Alice's 2 ETH.
     deposit(alice.clone(), eth(2)).await.unwrap();
     s.hardhat.mine(confirmations + 2).await;
-    watcher.poll().await.unwrap();
-    let d1 = watcher.get(1).expect("the deposit of the canonical chain");
-    assert_eq!((d1.from, d1.amount), (alice.sender().unwrap(), eth(2)));
+    seen.extend(watcher.poll(0, 100).await.unwrap());
+    let d1 = seen.get(1).expect("the deposit of the canonical chain");
+    assert_eq!(
+        (d1.nonce, d1.from, d1.amount),
+        (1, alice.sender().unwrap(), eth(2))
+    );
     assert_eq!(
         watcher.next_nonce(),
         2,

@@ -245,16 +245,30 @@ impl<S: StateView + ?Sized> Database for OverlayDb<'_, S> {
 }
 
 /// The function of the Parallax bridge contract that records a deposit.
-const FINALIZE_DEPOSIT: &str = "finalizeDeposit(uint256,address,address,uint256)";
+const FINALIZE_DEPOSIT: &str = "finalizeDeposit(uint256,address,address,address,uint256,uint256,bytes)";
 
-/// The calldata of `finalizeDeposit(nonce, l1Token, recipient, amount)`.
+/// The calldata of `finalizeDeposit(nonce, l1Token, l1From, recipient, amount, l1Block,
+/// metadata)`.
 fn finalize_deposit_calldata(d: &crate::types::BridgeDeposit) -> Bytes {
-    let mut data = Vec::with_capacity(4 + 4 * 32);
+    let word = |out: &mut Vec<u8>, v: U256| out.extend_from_slice(&v.to_be_bytes::<32>());
+    let address = |out: &mut Vec<u8>, a: Address| {
+        out.extend_from_slice(B256::left_padding_from(a.as_slice()).as_slice())
+    };
+    let padded = d.metadata.len().div_ceil(32) * 32;
+    let mut data = Vec::with_capacity(4 + 9 * 32 + padded);
     data.extend_from_slice(&alloy_primitives::keccak256(FINALIZE_DEPOSIT)[..4]);
-    data.extend_from_slice(&U256::from(d.nonce).to_be_bytes::<32>());
-    data.extend_from_slice(B256::left_padding_from(d.l1_token.as_slice()).as_slice());
-    data.extend_from_slice(B256::left_padding_from(d.recipient.as_slice()).as_slice());
-    data.extend_from_slice(&d.amount.to_be_bytes::<32>());
+    word(&mut data, U256::from(d.nonce));
+    address(&mut data, d.l1_token);
+    address(&mut data, d.l1_from);
+    address(&mut data, d.recipient);
+    word(&mut data, d.amount);
+    word(&mut data, U256::from(d.l1_block));
+    // The dynamic `bytes` argument: its offset after the seven head words, then its length
+    // and its bytes, zero-padded to a word.
+    word(&mut data, U256::from(7 * 32));
+    word(&mut data, U256::from(d.metadata.len()));
+    data.extend_from_slice(&d.metadata);
+    data.resize(4 + 9 * 32 + padded, 0);
     data.into()
 }
 
@@ -316,14 +330,6 @@ pub(crate) fn pre_block_overlay<S: StateView + ?Sized>(
             });
         }
         for deposit in &bridge.deposits {
-            if deposit.l1_token == Address::ZERO && !deposit.amount.is_zero() {
-                db.overlay
-                    .apply(
-                        base,
-                        &Write::BalanceIncrement(deposit.recipient, deposit.amount),
-                    )
-                    .map_err(|e| ExecutionError::State(e.0))?;
-            }
             let (state, result) = system_call(
                 &mut db,
                 block,

@@ -1,7 +1,7 @@
 //! The executor's inputs and outputs.
 
 use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
-use alloy_primitives::{Address, B256, Bloom, Log, U256};
+use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256};
 use parallax_storage::StateChanges;
 use revm::{
     bytecode::Bytecode,
@@ -69,26 +69,35 @@ pub struct Withdrawal {
 }
 
 /// A bridge deposit from Ethereum that the protocol mints before a block's transactions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeDeposit {
     /// The deposit's nonce on Ethereum (they are minted in order, with no gaps).
     pub nonce: u64,
     /// The Ethereum token (`Address::ZERO` for ETH).
     pub l1_token: Address,
+    /// Who deposited on Ethereum (a failed deposit is refunded to them).
+    pub l1_from: Address,
     /// Who receives it on Parallax.
     pub recipient: Address,
     /// How much (what the Ethereum contract received).
     pub amount: U256,
+    /// The Ethereum block that holds the deposit.
+    pub l1_block: u64,
+    /// The token's name, symbol and decimals as the Ethereum bridge read them
+    /// (`abi.encode(string, string, uint8)`; empty for ETH).
+    pub metadata: Bytes,
 }
 
 /// The deposits a block mints, and the Parallax bridge contract that records them.
 ///
 /// Before the block's transactions (after the EIP-2935 and EIP-4788 system calls), each
-/// deposit in order: an ETH deposit's amount is credited straight to its recipient's balance;
-/// then `finalizeDeposit(nonce, l1Token, recipient, amount)` is called on `bridge` from the
-/// system address, which mints bridged tokens and emits the deposit's events. A call that
-/// reverts, or deposits where no contract is deployed, make the block invalid. The calls' logs are the block's
-/// [`BlockOutput::system_logs`], not part of any receipt.
+/// deposit in order: `finalizeDeposit(nonce, l1Token, l1From, recipient, amount, l1Block,
+/// metadata)` is called on `bridge` from the system address. The contract records the nonce and
+/// mints the bridged token, or, if minting fails, records the deposit as failed and initiates
+/// its refund; no native balance is ever credited (Parallax's gas token is not bridged). A
+/// call that reverts (a deposit out of order), or deposits where no contract is deployed, make
+/// the block invalid. The calls' logs are the block's [`BlockOutput::system_logs`], not part of
+/// any receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeDeposits {
     /// The Parallax bridge contract.

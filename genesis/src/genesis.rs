@@ -251,6 +251,21 @@ impl Genesis {
                 "a Parallax genesis block is block 0",
             ));
         }
+        if let Some(bridge) = self.alloc.get(&crate::L2_BRIDGE_ADDRESS)
+            && bridge.code == crate::l2_bridge_code()
+            && bridge.storage
+                != crate::l2_bridge_storage(
+                    parallax
+                        .validators
+                        .iter()
+                        .map(|v| (v.bridge_address, v.voting_power)),
+                )
+        {
+            return Err(GenesisError::invalid(
+                format!("alloc.{}.storage", crate::L2_BRIDGE_ADDRESS),
+                "the predeployed ParallaxBridgeL2 must hold exactly the validator set (bridge addresses and power) of parallax.validators, as parallax_genesis::l2_bridge_storage writes it",
+            ));
+        }
         if !self.mix_hash.is_zero() && self.mix_hash != parallax.commitment() {
             return Err(GenesisError::invalid(
                 "mixHash",

@@ -41,8 +41,9 @@ pub use keys::{KEY_FILE_VERSION, ValidatorKeys};
 pub use known::{KNOWN_NETWORKS, KnownNetwork};
 pub use node_config::{L1Config, MempoolConfig, NetworkConfig, NodeConfig};
 pub use parallax::{
-    BridgeSettings, ConsensusKey, ConsensusTiming, L2_BRIDGE_ADDRESS, MAX_BRIDGE_CONFIRMATIONS,
-    MAX_TOTAL_VOTING_POWER, MAX_VALIDATORS, ParallaxConfig, Validator, l2_bridge_code,
+    BridgeSettings, ConsensusKey, ConsensusTiming, DepositFinality, L2_BRIDGE_ADDRESS,
+    MAX_BRIDGE_CONFIRMATIONS, MAX_TOTAL_VOTING_POWER, MAX_VALIDATORS, NativeCurrency,
+    ParallaxConfig, Validator, bridged_token_address, l2_bridge_code, l2_bridge_storage,
 };
 pub use testnet::{
     DEFAULT_TESTNET_CHAIN_ID, DEFAULT_TESTNET_GAS_LIMIT, DEV_ACCOUNT_BALANCE_WEI, DEV_ACCOUNTS,

@@ -30,6 +30,73 @@ pub fn l2_bridge_code() -> alloy_primitives::Bytes {
     .clone()
 }
 
+/// `BridgedToken`'s creation code (from the same artifact family as [`l2_bridge_code`]); a
+/// bridged token's address follows from it and its L1 token ([`bridged_token_address`]).
+fn bridged_token_init_code() -> &'static [u8] {
+    static CODE: std::sync::OnceLock<alloy_primitives::Bytes> = std::sync::OnceLock::new();
+    CODE.get_or_init(|| {
+        let artifact: serde_json::Value = serde_json::from_str(include_str!(
+            "../../bridge/contracts/artifacts/BridgedToken.json"
+        ))
+        .expect("the checked-in bridge artifact is JSON");
+        artifact["bytecode"]
+            .as_str()
+            .and_then(|hex| hex.parse().ok())
+            .expect("the bridged token artifact has hex creation code")
+    })
+}
+
+/// Where `ParallaxBridgeL2` creates the bridged token of `l1_token` (`Address::ZERO`: ETH):
+/// CREATE2 from [`L2_BRIDGE_ADDRESS`] with the L1 token as salt (`l2TokenFor`).
+pub fn bridged_token_address(l1_token: Address) -> Address {
+    let mut init = bridged_token_init_code().to_vec();
+    init.extend_from_slice(l1_token.into_word().as_slice());
+    L2_BRIDGE_ADDRESS.create2(l1_token.into_word(), keccak256(&init))
+}
+
+/// The storage slot at which `ParallaxBridgeL2` keeps its validator set (`ValidatorSet.Set`:
+/// power by address at this slot, the list at +1, the total power at +2).
+const L2_BRIDGE_VALIDATOR_SET_SLOT: u64 = 8;
+
+/// The storage `ParallaxBridgeL2` starts with in a genesis: the validators' bridge addresses
+/// and voting power, against which it checks pause signatures (everything else starts at
+/// zero). Genesis validation requires a predeployed bridge to hold exactly this.
+pub fn l2_bridge_storage(
+    validators: impl IntoIterator<Item = (Address, u64)>,
+) -> std::collections::BTreeMap<B256, B256> {
+    let base = alloy_primitives::U256::from(L2_BRIDGE_VALIDATOR_SET_SLOT);
+    let mapping_slot = |key: B256| {
+        let mut preimage = [0u8; 64];
+        preimage[..32].copy_from_slice(key.as_slice());
+        preimage[32..].copy_from_slice(&base.to_be_bytes::<32>());
+        keccak256(preimage)
+    };
+    let list_slot = base + alloy_primitives::U256::from(1);
+    let list_start = alloy_primitives::U256::from_be_bytes(keccak256(list_slot.to_be_bytes::<32>()).0);
+    let mut storage = std::collections::BTreeMap::new();
+    let mut total = alloy_primitives::U256::ZERO;
+    let mut count = 0u64;
+    for (i, (address, power)) in validators.into_iter().enumerate() {
+        let power = alloy_primitives::U256::from(power);
+        storage.insert(mapping_slot(address.into_word()), B256::from(power));
+        storage.insert(
+            B256::from(list_start + alloy_primitives::U256::from(i)),
+            address.into_word(),
+        );
+        total += power;
+        count += 1;
+    }
+    storage.insert(
+        B256::from(list_slot),
+        B256::from(alloy_primitives::U256::from(count)),
+    );
+    storage.insert(
+        B256::from(base + alloy_primitives::U256::from(2)),
+        B256::from(total),
+    );
+    storage
+}
+
 /// Deepest L1 confirmation depth accepted (about a day of Ethereum blocks).
 pub const MAX_BRIDGE_CONFIRMATIONS: u64 = 7_200;
 
@@ -167,6 +234,46 @@ impl Default for ConsensusTiming {
     }
 }
 
+/// The chain's native currency, the gas token, as wallets show it (EIP-3085's
+/// `nativeCurrency`).
+///
+/// It is Parallax's own asset: the bridge never mints it and never releases anything for it.
+/// Every Ethereum asset, ETH included, exists on Parallax only as a bridged ERC-20 that a
+/// deposit minted, so nothing can be withdrawn to Ethereum that was not locked there (and the
+/// genesis allocations, in this currency, back nothing on Ethereum).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NativeCurrency {
+    /// Its name ("Parallax").
+    pub name: String,
+    /// Its symbol, 2 to 6 characters ("PLX").
+    pub symbol: String,
+    /// Its decimals: always 18 (the EVM's native unit is the wei).
+    pub decimals: u8,
+}
+
+impl Default for NativeCurrency {
+    fn default() -> Self {
+        Self {
+            name: "Parallax".into(),
+            symbol: "PLX".into(),
+            decimals: 18,
+        }
+    }
+}
+
+/// Which Ethereum blocks count as settled enough for validators to mint their deposits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DepositFinality {
+    /// At least `confirmations` blocks below Ethereum's head.
+    #[default]
+    Confirmations,
+    /// At or below Ethereum's `finalized` block (proof-of-stake finality; about 13 minutes
+    /// on mainnet).
+    Finalized,
+}
+
 /// The bridge's settings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -177,10 +284,14 @@ pub struct BridgeSettings {
     /// The `ParallaxBridge` contract on L1; `null` until it is deployed.
     #[serde(default)]
     pub l1_bridge: Option<Address>,
-    /// How many L1 blocks deep a deposit must be before validators accept it (0 is allowed
-    /// for a local development L1).
+    /// How many L1 blocks deep a deposit must be before validators accept it (at least 1 once
+    /// `l1Bridge` is set; 0 only for a chain with no bridge, such as `parallax dev`'s).
     #[serde(deserialize_with = "serde_helpers::u64")]
     pub confirmations: u64,
+    /// `confirmations` (the default: `confirmations` blocks deep) or `finalized` (Ethereum's
+    /// finalized block; `confirmations` is then not used).
+    #[serde(default)]
+    pub deposit_finality: DepositFinality,
 }
 
 /// The `parallax` section.
@@ -194,6 +305,9 @@ pub struct ParallaxConfig {
     pub consensus: ConsensusTiming,
     /// Bridge settings.
     pub bridge: BridgeSettings,
+    /// The native currency (the gas token); Parallax's own, never bridged.
+    #[serde(default)]
+    pub native_currency: NativeCurrency,
 }
 
 impl ParallaxConfig {
@@ -204,7 +318,7 @@ impl ParallaxConfig {
     /// length-prefixed encoding (not of JSON), so it stays stable as the file format evolves.
     pub fn commitment(&self) -> B256 {
         let mut buf = Vec::with_capacity(64 + self.validators.len() * 160);
-        buf.extend_from_slice(b"parallax-genesis-v1");
+        buf.extend_from_slice(b"parallax-genesis-v2");
         let put_bytes = |buf: &mut Vec<u8>, bytes: &[u8]| {
             buf.extend_from_slice(&(bytes.len() as u32).to_be_bytes());
             buf.extend_from_slice(bytes);
@@ -236,6 +350,14 @@ impl ParallaxConfig {
             None => buf.push(0),
         }
         buf.extend_from_slice(&b.confirmations.to_be_bytes());
+        buf.push(match b.deposit_finality {
+            DepositFinality::Confirmations => 0,
+            DepositFinality::Finalized => 1,
+        });
+        let c = &self.native_currency;
+        put_bytes(&mut buf, c.name.as_bytes());
+        put_bytes(&mut buf, c.symbol.as_bytes());
+        buf.push(c.decimals);
         keccak256(&buf)
     }
 
@@ -372,6 +494,35 @@ impl ParallaxConfig {
             return Err(GenesisError::invalid(
                 "parallax.bridge.confirmations",
                 format!("must be at most {MAX_BRIDGE_CONFIRMATIONS}"),
+            ));
+        }
+        if b.l1_bridge.is_some()
+            && b.deposit_finality == DepositFinality::Confirmations
+            && b.confirmations == 0
+        {
+            return Err(GenesisError::invalid(
+                "parallax.bridge.confirmations",
+                "must be at least 1 for a chain bridged to Ethereum (a deposit in Ethereum's head block can be reorganised away)",
+            ));
+        }
+        let c = &self.native_currency;
+        let n_field = |f: &str| format!("parallax.nativeCurrency.{f}");
+        if c.name.trim().is_empty() || c.name.len() > 64 {
+            return Err(GenesisError::invalid(
+                n_field("name"),
+                "must be 1 to 64 bytes",
+            ));
+        }
+        if !(2..=6).contains(&c.symbol.chars().count()) {
+            return Err(GenesisError::invalid(
+                n_field("symbol"),
+                "must be 2 to 6 characters (EIP-3085)",
+            ));
+        }
+        if c.decimals != 18 {
+            return Err(GenesisError::invalid(
+                n_field("decimals"),
+                "must be 18: the EVM's native unit is the wei",
             ));
         }
         Ok(())

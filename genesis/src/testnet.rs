@@ -85,6 +85,8 @@ pub struct TestnetBridge {
     pub l1_bridge: Address,
     /// How many blocks deep a deposit must be.
     pub confirmations: u64,
+    /// Whether deposits wait for Ethereum's `finalized` block instead.
+    pub finalized: bool,
     /// The Ethereum RPC every node watches.
     pub l1_rpc_url: String,
 }
@@ -174,11 +176,15 @@ pub fn parallax_genesis(
             )
         })
         .collect();
-    // The Parallax side of the bridge, with empty storage (it has no constructor).
+    // The Parallax side of the bridge, with the validator set it checks pause signatures
+    // against (it has no constructor).
     alloc.insert(
         crate::L2_BRIDGE_ADDRESS,
         GenesisAccount {
             code: crate::l2_bridge_code(),
+            storage: crate::l2_bridge_storage(
+                validators.iter().map(|v| (v.bridge_address, v.voting_power)),
+            ),
             ..Default::default()
         },
     );
@@ -207,7 +213,9 @@ pub fn parallax_genesis(
                 l1_chain_id: DEV_L1_CHAIN_ID,
                 l1_bridge: None,
                 confirmations: 0,
+                deposit_finality: Default::default(),
             },
+            native_currency: Default::default(),
         }),
     };
     // Round-trip through JSON so what we write is exactly what loading accepts.
@@ -281,6 +289,11 @@ pub fn generate_testnet(
             l1_chain_id: b.l1_chain_id,
             l1_bridge: Some(b.l1_bridge),
             confirmations: b.confirmations,
+            deposit_finality: if b.finalized {
+                crate::DepositFinality::Finalized
+            } else {
+                crate::DepositFinality::Confirmations
+            },
         };
         p.validate(options.chain_id)?;
     }
@@ -376,26 +389,121 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_parallax_genesis_predeploys_the_bridge_with_empty_storage() {
-        let accounts = dev_accounts(2).unwrap();
+    fn one_validator() -> Validator {
         let keys = ValidatorKeys::generate().unwrap();
-        let v = Validator {
+        Validator {
             name: "node0".into(),
             consensus_key: keys.consensus_public_key(),
             bridge_address: keys.bridge_address(),
-            voting_power: 1,
+            voting_power: 3,
             peer_id: keys.peer_id(),
-        };
-        let genesis = parallax_genesis(4242, 0, vec![v], &accounts).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_parallax_genesis_predeploys_the_bridge_with_its_validator_set() {
+        let accounts = dev_accounts(2).unwrap();
+        let v = one_validator();
+        let genesis = parallax_genesis(4242, 0, vec![v.clone()], &accounts).unwrap();
         // The state it builds holds the code (the state root covers it).
         genesis.build().unwrap();
+        let parallax = genesis.parallax.clone().unwrap();
+        assert_eq!(parallax.native_currency.symbol, "PLX", "the genesis states its own currency");
         let alloc = genesis.alloc;
         let bridge = &alloc[&crate::L2_BRIDGE_ADDRESS];
         assert_eq!(bridge.code, crate::l2_bridge_code());
         assert!(bridge.code.len() > 1_000, "real runtime code");
-        assert!(bridge.storage.is_empty());
         assert_eq!(bridge.balance, U256::ZERO);
         assert_eq!(alloc.len(), 3, "two development accounts and the bridge");
+        // The validator set sits where the compiled contract keeps it: power by address at
+        // the struct's slot, the list (length, then its elements) at +1, the total at +2.
+        let artifact: serde_json::Value = serde_json::from_str(include_str!(
+            "../../bridge/contracts/artifacts/ParallaxBridgeL2.json"
+        ))
+        .unwrap();
+        let slot = artifact["storageLayout"]["storage"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["label"] == "validatorSet")
+            .unwrap()["slot"]
+            .as_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap();
+        let word = |n: u64| B256::from(U256::from(n));
+        let mut key = [0u8; 64];
+        key[12..32].copy_from_slice(v.bridge_address.as_slice());
+        key[32..].copy_from_slice(word(slot).as_slice());
+        let list = alloy_primitives::keccak256(word(slot + 1));
+        let expected: std::collections::BTreeMap<B256, B256> = [
+            (alloy_primitives::keccak256(key), word(3)),
+            (word(slot + 1), word(1)),
+            (list, v.bridge_address.into_word()),
+            (word(slot + 2), word(3)),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(bridge.storage, expected);
+    }
+
+    #[test]
+    fn a_genesis_whose_bridge_does_not_hold_its_validator_set_is_refused() {
+        let accounts = dev_accounts(1).unwrap();
+        let genesis = parallax_genesis(4242, 0, vec![one_validator()], &accounts).unwrap();
+        let mut json = genesis.to_json();
+        let key = format!("{:#x}", crate::L2_BRIDGE_ADDRESS);
+        let alloc = json["alloc"].as_object_mut().unwrap();
+        let entry = alloc
+            .iter_mut()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&key) || k.trim_start_matches("0x").eq_ignore_ascii_case(key.trim_start_matches("0x")))
+            .map(|(_, v)| v)
+            .unwrap();
+        entry["storage"] = serde_json::json!({});
+        let err = Genesis::from_json(&json.to_string()).unwrap_err().to_string();
+        assert!(err.contains("storage") && err.contains("validator set"), "{err}");
+    }
+
+    #[test]
+    fn the_native_currency_and_the_deposit_depth_are_checked() {
+        let accounts = dev_accounts(1).unwrap();
+        let genesis = parallax_genesis(4242, 0, vec![one_validator()], &accounts).unwrap();
+        let check = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut json = genesis.to_json();
+            // The file's mixHash commits to the parallax section being edited here.
+            json["mixHash"] = format!("{:#x}", B256::ZERO).into();
+            edit(&mut json);
+            Genesis::from_json(&json.to_string()).map(drop).map_err(|e| e.to_string())
+        };
+        assert!(check(&|_| {}).is_ok());
+        let err = check(&|j| j["parallax"]["nativeCurrency"]["decimals"] = 6.into()).unwrap_err();
+        assert!(err.contains("parallax.nativeCurrency.decimals"), "{err}");
+        let err = check(&|j| j["parallax"]["nativeCurrency"]["symbol"] = "X".into()).unwrap_err();
+        assert!(err.contains("parallax.nativeCurrency.symbol"), "{err}");
+        // A chain bridged to Ethereum must wait at least one block (or for finality).
+        let bridged = |j: &mut serde_json::Value| {
+            j["parallax"]["bridge"]["l1Bridge"] =
+                "0x5FbDB2315678afecb367f032d93F642f64180aa3".into();
+        };
+        let err = check(&|j| bridged(j)).unwrap_err();
+        assert!(err.contains("parallax.bridge.confirmations"), "{err}");
+        assert_eq!(
+            check(&|j| {
+                bridged(j);
+                j["parallax"]["bridge"]["depositFinality"] = "finalized".into();
+            }),
+            Ok(())
+        );
+        assert_eq!(
+            check(&|j| {
+                bridged(j);
+                j["parallax"]["bridge"]["confirmations"] = 1.into();
+            }),
+            Ok(())
+        );
+        // Another currency is another chain.
+        let mut other = genesis.parallax.clone().unwrap();
+        other.native_currency.symbol = "ETH".into();
+        assert_ne!(other.commitment(), genesis.parallax.clone().unwrap().commitment());
     }
 }

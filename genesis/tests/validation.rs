@@ -347,15 +347,50 @@ fn the_genesis_hash_commits_to_the_parallax_section() {
         .unwrap()
         .swap(0, 1);
     changes.push(g);
+    let mut g = base.clone();
+    g["parallax"]["nativeCurrency"]["symbol"] = "OTHER".into();
+    changes.push(g);
     for mut g in changes {
         // The written mixHash is the old commitment; a changed section must not accept it.
         g["mixHash"] = B256_ZERO.into();
+        rewrite_bridge_storage(&mut g);
         assert_ne!(hash(&g), original, "{}", g["parallax"]);
     }
 
     let mut g = base.clone();
     g["mixHash"] = format!("0x{}", "11".repeat(32)).into();
     expect_error(g, "mixHash");
+}
+
+/// Rewrites the bridge predeploy's storage for the (edited) validator set, as the generator
+/// would have written it.
+fn rewrite_bridge_storage(g: &mut Value) {
+    let set: Vec<(alloy_primitives::Address, u64)> = g["parallax"]["validators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v["bridgeAddress"].as_str().unwrap().parse().unwrap(),
+                v["votingPower"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let storage: serde_json::Map<String, Value> = parallax_genesis::l2_bridge_storage(set)
+        .into_iter()
+        .map(|(k, v)| (format!("{k:#x}"), Value::String(format!("{v:#x}"))))
+        .collect();
+    let key = g["alloc"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|k| {
+            k.trim_start_matches("0x")
+                .eq_ignore_ascii_case("0000000000000000000000000000000000b41d9e")
+        })
+        .unwrap()
+        .clone();
+    g["alloc"][key]["storage"] = Value::Object(storage);
 }
 
 const B256_ZERO: &str = "0x0000000000000000000000000000000000000000000000000000000000000000";

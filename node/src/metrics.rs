@@ -531,8 +531,13 @@ pub(crate) async fn render(src: &Sources) -> String {
             ),
             (
                 "parallax_bridge_withdrawals_finalized_total",
-                "Withdrawals found finalized on Ethereum.",
+                "Withdrawals found settled on Ethereum (paid, unpaid or cancelled).",
                 &w.finalized,
+            ),
+            (
+                "parallax_bridge_withdrawals_unpaid_total",
+                "Withdrawals found proven but unpaid on Ethereum (the payout failed; claimable by retrying).",
+                &w.unpaid,
             ),
             (
                 "parallax_bridge_conflicting_attestations_total",

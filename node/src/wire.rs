@@ -255,6 +255,8 @@ pub fn encode_payload(header: &Header, txs: &[impl AsRef<[u8]>], deposits: &[Dep
                 amount: d.amount.to_be_bytes::<32>().to_vec(),
                 l1_tx_hash: d.l1_tx_hash.to_vec(),
                 l1_block: d.l1_block,
+                l1_from: d.l1_from.to_vec(),
+                metadata: d.metadata.to_vec(),
             })
             .collect(),
     }
@@ -344,6 +346,8 @@ fn decode_payload_inner(bytes: &[u8]) -> Result<Payload<(TxEnvelope, Bytes)>, Wi
             amount: U256::from_be_slice(&d.amount),
             l1_tx_hash: B256::from_slice(&d.l1_tx_hash),
             l1_block: d.l1_block,
+            l1_from: Address::from_slice(&d.l1_from),
+            metadata: Bytes::copy_from_slice(&d.metadata),
         })
         .collect();
     Ok((header, txs, deposits))

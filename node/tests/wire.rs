@@ -429,6 +429,8 @@ fn deposit(nonce: u64) -> parallax_node::bridge::Deposit {
         amount: U256::from(10).pow(U256::from(18)) + U256::from(nonce),
         l1_tx_hash: B256::repeat_byte(0x33),
         l1_block: 40 + nonce,
+        l1_from: Address::repeat_byte(0x44),
+        metadata: alloy_primitives::Bytes::from(vec![nonce as u8; 96]),
     }
 }
 
@@ -450,6 +452,8 @@ fn bridge_deposits_ride_in_the_payload_exactly_and_malformed_ones_are_refused() 
         amount: d.amount.to_be_bytes::<32>().to_vec(),
         l1_tx_hash: d.l1_tx_hash.to_vec(),
         l1_block: d.l1_block,
+        l1_from: d.l1_from.to_vec(),
+        metadata: d.metadata.to_vec(),
     };
     let with = |deposits: Vec<v1::BridgeDeposit>| {
         v1::BlockPayload {
@@ -471,6 +475,14 @@ fn bridge_deposits_ride_in_the_payload_exactly_and_malformed_ones_are_refused() 
         l1_tx_hash: vec![],
         ..good(&deposit(0))
     };
+    let no_depositor = v1::BridgeDeposit {
+        l1_from: vec![],
+        ..good(&deposit(0))
+    };
+    let huge_metadata = v1::BridgeDeposit {
+        metadata: vec![0x41; parallax_proto::MAX_DEPOSIT_METADATA_BYTES + 1],
+        ..good(&deposit(0))
+    };
     let cases = [
         (
             "short token",
@@ -489,6 +501,18 @@ fn bridge_deposits_ride_in_the_payload_exactly_and_malformed_ones_are_refused() 
             with(vec![no_hash]),
             "bad_hash_length",
             "deposits[0].l1_tx_hash",
+        ),
+        (
+            "no depositor",
+            with(vec![no_depositor]),
+            "bad_length",
+            "deposits[0].l1_from",
+        ),
+        (
+            "huge metadata",
+            with(vec![huge_metadata]),
+            "oversized_field",
+            "deposits[0].metadata",
         ),
         (
             "too many",

@@ -47,6 +47,10 @@ pub const MAX_BLOCK_TRANSACTIONS: usize = 50_000;
 /// Most bridge deposits one block mints.
 pub const MAX_BLOCK_DEPOSITS: usize = 256;
 
+/// Largest token metadata a bridge deposit carries: `abi.encode(string, string, uint8)` of a
+/// name of at most 64 bytes and a symbol of at most 32 (what `ParallaxBridge` emits).
+pub const MAX_DEPOSIT_METADATA_BYTES: usize = 256;
+
 /// Largest encoded [`WithdrawalAttestation`](crate::v1::WithdrawalAttestation).
 pub const MAX_ATTESTATION_BYTES: usize = 256;
 

@@ -307,6 +307,17 @@ pub fn decode_block_payload(bytes: &[u8]) -> Result<v1::BlockPayload, WireError>
         c.exact(&d.recipient, 20, &format!("deposits[{i}].recipient"))?;
         c.exact(&d.amount, 32, &format!("deposits[{i}].amount"))?;
         c.hash(&d.l1_tx_hash, &format!("deposits[{i}].l1_tx_hash"))?;
+        c.exact(&d.l1_from, 20, &format!("deposits[{i}].l1_from"))?;
+        if d.metadata.len() > MAX_DEPOSIT_METADATA_BYTES {
+            return c.fail(
+                "oversized_field",
+                format!("deposits[{i}].metadata"),
+                format!(
+                    "{} bytes, at most {MAX_DEPOSIT_METADATA_BYTES}",
+                    d.metadata.len()
+                ),
+            );
+        }
     }
     Ok(payload)
 }

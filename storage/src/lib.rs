@@ -32,6 +32,7 @@
 //! | `AccountsTrie` | nibble path | branch node |
 //! | `StoragesTrie` | (keccak(address), nibble path) | branch node |
 //! | `SystemLogs` | block number | logs of the block's system calls (bridge deposits) |
+//! | `WithdrawalSignatures` | (block number, validator index) | the validator's signature over the block's withdrawal root (root, signature) |
 //! | `BlockCertificates` | block number | consensus certificate (opaque) |
 //! | `ConsensusSafety` | ASCII key | safety data (opaque) |
 //! | `Metadata` | ASCII key | schema version, chain id, genesis hash, head block |

@@ -199,6 +199,29 @@ impl<K: TransactionKind> Tx<'_, K> {
             .unwrap_or_default())
     }
 
+    /// The validators' signatures over block `number`'s withdrawal root, as the relayer stored
+    /// them: (validator index, root, signature), by validator.
+    pub fn withdrawal_signatures(
+        &self,
+        number: BlockNumber,
+    ) -> StorageResult<Vec<(u32, B256, [u8; 65])>> {
+        let mut cursor = self.cursor::<crate::tables::WithdrawalSignatures>()?;
+        let mut out = Vec::new();
+        for entry in cursor.walk_prefix(&number) {
+            let ((_, validator), value) = entry?;
+            if value.len() != 97 {
+                return Err(StorageError::Inconsistent(format!(
+                    "WithdrawalSignatures of block {number}, validator {validator}: {} bytes, expected 97",
+                    value.len()
+                )));
+            }
+            let mut signature = [0u8; 65];
+            signature.copy_from_slice(&value[32..]);
+            out.push((validator, B256::from_slice(&value[..32]), signature));
+        }
+        Ok(out)
+    }
+
     /// The consensus certificate that committed block `number`.
     pub fn certificate(&self, number: BlockNumber) -> StorageResult<Option<Bytes>> {
         self.get::<BlockCertificates>(&number)

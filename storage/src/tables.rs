@@ -82,6 +82,10 @@ tables! {
     /// Block number → the logs of the block's system calls (bridge deposits), which are in no
     /// receipt. Absent for a block without any.
     SystemLogs: BlockNumber => Vec<Log>;
+    /// (block number, validator index) → that validator's bridge signature over the block's
+    /// withdrawal root: the root (32 bytes) then the signature (65 bytes). Written by the
+    /// withdrawal relayer, outside block writes.
+    WithdrawalSignatures: (BlockNumber, u32) => Bytes;
     /// Block number → the consensus certificate that committed the block (opaque).
     BlockCertificates: BlockNumber => Bytes;
     /// Short ASCII key → consensus safety data (last voted round, locked QC, ...; opaque).

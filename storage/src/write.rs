@@ -10,7 +10,7 @@ use crate::{
         BlockNumber, Bytecodes, CanonicalHeaders, ConsensusSafety, HashedAccounts, HashedStorages,
         HeaderNumbers, Headers, Metadata, PlainAccounts, PlainStorage, Receipts, StorageChangeSets,
         StorageHistory, StoragesTrie, SystemLogs, Table, TransactionLookup, Transactions,
-        meta_keys,
+        WithdrawalSignatures, meta_keys,
     },
 };
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
@@ -175,6 +175,28 @@ impl Database {
         tx.put::<Metadata>(&key.to_owned(), &Bytes::copy_from_slice(value))?;
         tx.commit()?;
         debug!(key, len = value.len(), "metadata written");
+        Ok(())
+    }
+
+    /// Durably stores validators' signatures over blocks' withdrawal roots, all in one
+    /// transaction: (block number, validator index, root, signature). A later signature of the
+    /// same validator for the same block replaces the earlier.
+    pub fn put_withdrawal_signatures(
+        &self,
+        signatures: &[(BlockNumber, u32, B256, [u8; 65])],
+    ) -> StorageResult<()> {
+        if signatures.is_empty() {
+            return Ok(());
+        }
+        let tx = self.begin_rw()?;
+        for (block, validator, root, signature) in signatures {
+            let mut value = Vec::with_capacity(97);
+            value.extend_from_slice(root.as_slice());
+            value.extend_from_slice(signature);
+            tx.put::<WithdrawalSignatures>(&(*block, *validator), &Bytes::from(value))?;
+        }
+        tx.commit()?;
+        debug!(count = signatures.len(), "withdrawal signatures written");
         Ok(())
     }
 

@@ -326,6 +326,7 @@ fn generate(dir: &Path, opts: &UpOptions) -> Result<Manifest, TestnetError> {
             l1_chain_id: l1::L1_CHAIN_ID,
             l1_bridge,
             confirmations: l1::CONFIRMATIONS,
+            finalized: false,
             l1_rpc_url: l1_rpc.clone(),
         }),
         timestamp: SystemTime::now()

@@ -108,7 +108,7 @@ pub fn start(repo: &Path, port: u16, log: &Path, timeout: Duration) -> Result<u3
             )));
         }
         let answered = runtime.block_on(async {
-            let client = L1Client::connect(&url, None).ok()?;
+            let client = L1Client::connect(&url, None).await.ok()?;
             client.chain_id().await.ok()
         });
         match answered {
@@ -185,7 +185,9 @@ pub fn deploy(
     let accounts = parallax_genesis::dev_accounts(parallax_genesis::DEV_ACCOUNTS)?;
     let l1 = |e: parallax_bridge::l1::L1Error| TestnetError::L1(e.to_string());
     runtime()?.block_on(async {
-        let client = L1Client::connect(url, Some(deployer()?)).map_err(l1)?;
+        let client = L1Client::connect(url, Some(deployer()?))
+            .await
+            .map_err(l1)?;
         let set: Vec<(Address, u64)> = validators.iter().map(|a| (*a, 1)).collect();
         let bridge = client.deploy_bridge(l2_chain_id, &set).await.map_err(l1)?;
         let token = client

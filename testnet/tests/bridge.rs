@@ -159,7 +159,7 @@ fn deposits_and_withdrawals_cross_hands_off_conserve_funds_across_restarts_and_f
     let l1_bridge: Address = bridge.l1_bridge.parse().unwrap();
     rt.block_on(async {
         let key = alloy_signer_local::PrivateKeySigner::from_bytes(&depositor).unwrap();
-        let client = L1Client::connect(&fake_url, Some(key)).unwrap();
+        let client = L1Client::connect(&fake_url, Some(key)).await.unwrap();
         client
             .send_call(
                 l1_bridge,
@@ -261,7 +261,7 @@ fn deposits_and_withdrawals_cross_hands_off_conserve_funds_across_restarts_and_f
     assert_eq!(w["withdrawal"]["state"], "finalized", "{w}");
     // Every withdrawal's proof from RPC (the full node's) is what `finalizeWithdrawal` checks on
     // Ethereum: the leaf of its fields, proven against the root Ethereum holds for its block.
-    let l1_client = L1Client::connect(&l1.rpc, None).unwrap();
+    let l1_client = rt.block_on(L1Client::connect(&l1.rpc, None)).unwrap();
     let mut multi_leaf_blocks = 0;
     for id in 0..withdrawals {
         let p = rpc(

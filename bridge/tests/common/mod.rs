@@ -7,6 +7,7 @@ use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_provider::Provider;
 use alloy_signer_local::{MnemonicBuilder, PrivateKeySigner, coins_bip39::English};
 use parallax_bridge::attest::{BridgeDomain, sign_digest};
+use parallax_bridge::contracts::{IParallaxBridge, ITestToken};
 use parallax_bridge::l1::{L1Client, L1Error};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
@@ -81,7 +82,7 @@ impl Hardhat {
             log,
             _dir: dir,
         };
-        let client = L1Client::connect(&node.url, None).unwrap();
+        let client = L1Client::connect(&node.url, None).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if client.chain_id().await.is_ok() {
@@ -106,13 +107,26 @@ impl Hardhat {
     }
 
     /// A client signing with hardhat's funded account `index`.
-    pub fn account(&self, index: u32) -> L1Client {
-        L1Client::connect(&self.url, Some(dev_key(index))).unwrap()
+    pub async fn account(&self, index: u32) -> L1Client {
+        L1Client::connect(&self.url, Some(dev_key(index)))
+            .await
+            .unwrap()
+    }
+
+    /// Moves Ethereum's clock `seconds` ahead and mines a block.
+    pub async fn advance_time(&self, seconds: u64) {
+        let client = L1Client::connect(&self.url, None).await.unwrap();
+        let _: serde_json::Value = client
+            .provider()
+            .raw_request("evm_increaseTime".into(), (seconds,))
+            .await
+            .expect("evm_increaseTime");
+        self.mine(1).await;
     }
 
     /// Mines `n` empty blocks.
     pub async fn mine(&self, n: u64) {
-        let client = L1Client::connect(&self.url, None).unwrap();
+        let client = L1Client::connect(&self.url, None).await.unwrap();
         for _ in 0..n {
             let _: serde_json::Value = client
                 .provider()
@@ -124,7 +138,7 @@ impl Hardhat {
 
     /// `evm_snapshot`: an id to revert to.
     pub async fn snapshot(&self) -> U256 {
-        let client = L1Client::connect(&self.url, None).unwrap();
+        let client = L1Client::connect(&self.url, None).await.unwrap();
         client
             .provider()
             .raw_request("evm_snapshot".into(), serde_json::json!([]))
@@ -134,7 +148,7 @@ impl Hardhat {
 
     /// `evm_revert`: drops every block after the snapshot.
     pub async fn revert(&self, id: U256) {
-        let client = L1Client::connect(&self.url, None).unwrap();
+        let client = L1Client::connect(&self.url, None).await.unwrap();
         let ok: bool = client
             .provider()
             .raw_request("evm_revert".into(), (id,))
@@ -208,3 +222,103 @@ pub fn domain(l1_bridge: Address, l2_chain_id: u64) -> BridgeDomain {
 pub fn eth(n: u64) -> U256 {
     U256::from(n) * U256::from(10u64).pow(U256::from(18))
 }
+
+pub const L2_CHAIN_ID: u64 = 7_777;
+
+/// A deployed bridge with four equal validators, a funded deployer (account 0, who also
+/// relays) and a test token.
+pub struct Setup {
+    pub hardhat: Hardhat,
+    pub relayer: L1Client,
+    pub keys: Vec<PrivateKeySigner>,
+    pub bridge: Address,
+    pub token: Address,
+}
+
+impl Setup {
+    pub async fn new(powers: &[u64]) -> Self {
+        let hardhat = Hardhat::start().await;
+        let relayer = hardhat.account(0).await;
+        let keys = validator_keys(powers.len());
+        let set: Vec<_> = keys
+            .iter()
+            .map(|k| k.address())
+            .zip(powers.iter().copied())
+            .collect();
+        let bridge = relayer.deploy_bridge(L2_CHAIN_ID, &set).await.unwrap();
+        let token = relayer.deploy_test_token("Test", "TST", 0).await.unwrap();
+        Self {
+            hardhat,
+            relayer,
+            keys,
+            bridge,
+            token,
+        }
+    }
+
+    pub fn signers(&self, which: &[usize]) -> Vec<&PrivateKeySigner> {
+        which.iter().map(|i| &self.keys[*i]).collect()
+    }
+
+    /// Mints `amount` test tokens to `user` and approves the bridge for them.
+    pub async fn fund_tokens(&self, user: &L1Client, amount: U256) {
+        let who = user.sender().unwrap();
+        self.relayer
+            .send_call(
+                self.token,
+                ITestToken::mintCall { to: who, amount },
+                U256::ZERO,
+            )
+            .await
+            .unwrap();
+        user.send_call(
+            self.token,
+            ITestToken::approveCall {
+                spender: self.bridge,
+                amount,
+            },
+            U256::ZERO,
+        )
+        .await
+        .unwrap();
+    }
+
+    /// (ETH held, tokens held, ETH locked, tokens locked, deposits) — what no attack may change.
+    pub async fn funds(&self) -> (U256, U256, U256, U256, U256) {
+        let c = &self.relayer;
+        (
+            c.balance(Address::ZERO, self.bridge).await.unwrap(),
+            c.balance(self.token, self.bridge).await.unwrap(),
+            c.view(
+                self.bridge,
+                IParallaxBridge::lockedCall {
+                    token: Address::ZERO,
+                },
+            )
+            .await
+            .unwrap(),
+            c.view(
+                self.bridge,
+                IParallaxBridge::lockedCall { token: self.token },
+            )
+            .await
+            .unwrap(),
+            c.view(self.bridge, IParallaxBridge::depositCountCall {})
+                .await
+                .unwrap(),
+        )
+    }
+
+    pub async fn submit(
+        &self,
+        l2_block: u64,
+        root: B256,
+        sigs: Vec<Bytes>,
+    ) -> Result<(), parallax_bridge::l1::L1Error> {
+        self.relayer
+            .submit_withdrawal_root(self.bridge, l2_block, root, sigs)
+            .await
+            .map(drop)
+    }
+}
+

@@ -5,15 +5,19 @@ use super::{
     error::RpcError,
     eth::{at_most, hex_u64, quantity},
 };
-use crate::bridge::withdrawals::{
-    NEXT_DEPOSIT_NONCE_SLOT, NEXT_WITHDRAWAL_ID_SLOT, withdrawal_proof,
+use crate::bridge::withdrawals::{withdrawal_proof, withdrawals_through};
+use alloy_primitives::{Address, U256};
+use parallax_bridge::{
+    contracts::{IParallaxBridge, l2_storage},
+    l1::{Finality, WithdrawalState},
 };
-use alloy_primitives::U256;
-use parallax_bridge::contracts::IParallaxBridge;
 use parallax_genesis::L2_BRIDGE_ADDRESS;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::sync::atomic::Ordering;
+
+/// Most tokens one status call reads rate limits for.
+const MAX_STATUS_TOKENS: usize = 16;
 
 /// What `parallax_bridgeStatus` may ask about besides the totals.
 #[derive(Debug, Default, Deserialize)]
@@ -25,25 +29,33 @@ struct StatusQuery {
     /// A withdrawal id.
     #[serde(default)]
     withdrawal: Option<alloy_primitives::U64>,
+    /// L1 tokens whose rate limits to show (besides ETH and the tokens this node saw
+    /// deposited).
+    #[serde(default)]
+    tokens: Vec<Address>,
 }
 
-fn bridge_counts(ctx: &RpcContext) -> Result<(u64, u64), RpcError> {
+/// What `ParallaxBridgeL2` holds at the head: (deposits minted, withdrawals initiated,
+/// withdrawals paused).
+fn l2_state(ctx: &RpcContext) -> Result<(u64, u64, bool), RpcError> {
     let reader = ctx.db.reader().map_err(RpcError::internal)?;
-    let read = |slot| -> Result<u64, RpcError> {
-        let v = reader
+    let read = |slot| -> Result<U256, RpcError> {
+        reader
             .storage(L2_BRIDGE_ADDRESS, slot)
-            .map_err(RpcError::internal)?;
-        Ok(u64::try_from(v).unwrap_or(u64::MAX))
+            .map_err(RpcError::internal)
     };
+    let count = |v: U256| u64::try_from(v).unwrap_or(u64::MAX);
     Ok((
-        read(NEXT_DEPOSIT_NONCE_SLOT)?,
-        read(NEXT_WITHDRAWAL_ID_SLOT)?,
+        count(read(l2_storage::NEXT_DEPOSIT_NONCE)?),
+        count(read(l2_storage::NEXT_WITHDRAWAL_ID)?),
+        !read(l2_storage::PAUSED)?.is_zero(),
     ))
 }
 
-/// `parallax_bridgeStatus([{"deposit": nonce} | {"withdrawal": id}])`: the L1 head this node
-/// saw, deposits seen and minted, withdrawals initiated, signed and finalized, and the state of
-/// one transfer when asked.
+/// `parallax_bridgeStatus([{"deposit": nonce} | {"withdrawal": id} | {"tokens": [...]}])`:
+/// the L1 head this node saw, deposits seen and minted, withdrawals initiated, signed and
+/// settled, whether each side is paused, the Ethereum rate limits, and the state of one
+/// transfer when asked.
 pub(crate) async fn status(ctx: &RpcContext, params: &[Value]) -> Result<Value, RpcError> {
     at_most(params, 1)?;
     let query: StatusQuery = match params.first() {
@@ -51,34 +63,82 @@ pub(crate) async fn status(ctx: &RpcContext, params: &[Value]) -> Result<Value, 
         Some(v) => serde_json::from_value(v.clone())
             .map_err(|e| RpcError::params(format!("invalid argument 0: {e}")))?,
     };
+    if query.tokens.len() > MAX_STATUS_TOKENS {
+        return Err(RpcError::params(format!(
+            "invalid argument 0: at most {MAX_STATUS_TOKENS} tokens"
+        )));
+    }
     let Some(bridge) = &ctx.bridge else {
         return Err(RpcError::server("this chain has no L1 bridge"));
     };
-    let (minted, initiated) = bridge_counts(ctx)?;
-    // Signed and paid in all: every withdrawal up to the relayer's last scanned block, less
-    // those it still tracks without a quorum or a payout.
+    let (minted, initiated, l2_paused) = l2_state(ctx)?;
+    // Counted over the whole history: every withdrawal up to the relaying window's last block,
+    // less those the window still waits for (a quorum; Ethereum settling them).
     let w = &bridge.withdrawals;
-    let scanned = w.scanned_through.load(Ordering::Relaxed);
-    let through = if scanned == 0 {
-        0
-    } else {
-        let reader = ctx.db.reader().map_err(RpcError::internal)?;
-        reader
-            .storage_at(L2_BRIDGE_ADDRESS, NEXT_WITHDRAWAL_ID_SLOT, scanned)
-            .map_or(0, |v| u64::try_from(v).unwrap_or(u64::MAX))
+    let through = match w.window_through.load(Ordering::Relaxed) {
+        0 => 0,
+        block => withdrawals_through(&ctx.db, block),
     };
     let signed = through.saturating_sub(w.unsigned.load(Ordering::Relaxed));
-    let finalized = w
+    let settled = w
         .watches_l1
         .load(Ordering::Relaxed)
         .then(|| hex_u64(through.saturating_sub(w.outstanding.load(Ordering::Relaxed))));
     let view = bridge.deposits.as_ref();
+    let l1 = bridge.l1.as_ref();
+    let l1_paused = match l1 {
+        Some(l1) => l1
+            .view(bridge.l1_bridge, IParallaxBridge::pausedCall {})
+            .await
+            .ok(),
+        None => None,
+    };
+    let mut tokens = vec![Address::ZERO];
+    for t in view
+        .map(|v| v.tokens())
+        .unwrap_or_default()
+        .into_iter()
+        .chain(query.tokens.iter().copied())
+    {
+        if !tokens.contains(&t) && tokens.len() < 1 + 2 * MAX_STATUS_TOKENS {
+            tokens.push(t);
+        }
+    }
+    let mut limits = Vec::new();
+    if let Some(l1) = l1 {
+        for token in tokens {
+            if let Ok(l) = l1
+                .view(
+                    bridge.l1_bridge,
+                    IParallaxBridge::withdrawalLimitCall { token },
+                )
+                .await
+                && !l.maxPerWindow.is_zero()
+            {
+                limits.push(json!({
+                    "token": token,
+                    "maxPerWindow": l.maxPerWindow,
+                    "windowSeconds": l.window,
+                    "delaySeconds": l.delay,
+                    "usedInWindow": l.used,
+                    "windowStart": l.windowStart,
+                }));
+            }
+        }
+    }
     let mut out = json!({
         "l1Bridge": bridge.l1_bridge,
         "l2Bridge": L2_BRIDGE_ADDRESS,
         "confirmations": hex_u64(bridge.confirmations),
+        "depositFinality": match bridge.finality {
+            Finality::Confirmations(_) => "confirmations",
+            Finality::Finalized => "finalized",
+        },
         "l1Head": view.and_then(|v| v.l1_head()).map(hex_u64),
+        "l1Settled": view.and_then(|v| v.settled()).map(hex_u64),
         "l1Error": view.and_then(|v| v.error()),
+        "paused": { "ethereum": l1_paused, "parallax": l2_paused },
+        "withdrawalLimits": limits,
         "deposits": {
             "seen": view.map(|v| hex_u64(v.confirmed())),
             "minted": hex_u64(minted),
@@ -87,54 +147,87 @@ pub(crate) async fn status(ctx: &RpcContext, params: &[Value]) -> Result<Value, 
         "withdrawals": {
             "initiated": hex_u64(initiated),
             "signed": hex_u64(signed),
-            "finalized": finalized,
+            "finalized": settled,
+            "unpaidSeen": hex_u64(w.unpaid.load(Ordering::Relaxed)),
             "rootsSubmittedByThisNode": hex_u64(w.roots_submitted.load(Ordering::Relaxed)),
             "finalizedByThisNode": hex_u64(w.finalized_here.load(Ordering::Relaxed)),
         },
     });
     if let Some(nonce) = query.deposit {
         let nonce: u64 = nonce.to();
-        let state = if nonce < minted {
+        let refund = if nonce < minted {
+            let reader = ctx.db.reader().map_err(RpcError::internal)?;
+            let v = reader
+                .storage(L2_BRIDGE_ADDRESS, l2_storage::failed_deposit_refund(nonce))
+                .map_err(RpcError::internal)?;
+            (!v.is_zero()).then(|| u64::try_from(v - U256::from(1)).unwrap_or(u64::MAX))
+        } else {
+            None
+        };
+        let state = if refund.is_some() {
+            "failed"
+        } else if nonce < minted {
             "minted"
         } else if view.is_some_and(|v| nonce < v.confirmed()) {
             "confirmed"
         } else {
             "unseen"
         };
-        out["deposit"] = json!({ "nonce": hex_u64(nonce), "state": state });
+        out["deposit"] = json!({
+            "nonce": hex_u64(nonce),
+            "state": state,
+            "refundWithdrawal": refund.map(hex_u64),
+        });
     }
     if let Some(id) = query.withdrawal {
         let id: u64 = id.to();
+        let mut release_at = None;
         let state = if id >= initiated {
             "unknown"
         } else {
-            let on_l1 = match &bridge.l1 {
-                Some(l1) => l1
-                    .view(
-                        bridge.l1_bridge,
-                        IParallaxBridge::isWithdrawalFinalizedCall { id: U256::from(id) },
-                    )
-                    .await
-                    .ok(),
+            let on_l1 = match l1 {
+                Some(l1) => l1.withdrawal_state(bridge.l1_bridge, id).await.ok(),
                 None => None,
             };
             match on_l1 {
-                Some(true) => "finalized",
-                _ => w.state(id).unwrap_or("initiated"),
+                Some(WithdrawalState::Unfinalized) | None => w.state(id).unwrap_or("initiated"),
+                Some(s) => {
+                    if let WithdrawalState::Queued { release_at: at } = s {
+                        release_at = Some(at);
+                    }
+                    s.name()
+                }
             }
         };
-        out["withdrawal"] = json!({ "id": hex_u64(id), "state": state });
+        out["withdrawal"] = json!({
+            "id": hex_u64(id),
+            "state": state,
+            "releaseAt": release_at.map(hex_u64),
+        });
     }
     Ok(out)
 }
 
 /// `parallax_getWithdrawalProof(id)`: what `ParallaxBridge.finalizeWithdrawal` takes for
-/// withdrawal `id`, or `null` while no committed block initiated it.
+/// withdrawal `id`, and the signatures over its block's root this node holds (what
+/// `submitWithdrawalRoot` takes, ascending signers; `quorum` says whether they carry more than
+/// 2/3 of the power); `null` while no committed block initiated it.
 pub(crate) fn withdrawal_proof_rpc(ctx: &RpcContext, params: &[Value]) -> Result<Value, RpcError> {
     at_most(params, 1)?;
     let id = quantity(params, 0)?;
+    let Some(bridge) = &ctx.bridge else {
+        return Err(RpcError::server("this chain has no L1 bridge"));
+    };
     let reader = ctx.db.reader().map_err(RpcError::internal)?;
-    let Some(p) = withdrawal_proof(&reader, id).map_err(RpcError::internal)? else {
+    let Some(p) = withdrawal_proof(
+        &reader,
+        id,
+        &bridge.domain,
+        &bridge.validators,
+        &bridge.bridge_addresses,
+    )
+    .map_err(RpcError::internal)?
+    else {
         return Ok(Value::Null);
     };
     Ok(json!({
@@ -146,5 +239,7 @@ pub(crate) fn withdrawal_proof_rpc(ctx: &RpcContext, params: &[Value]) -> Result
         "root": p.root,
         "leaf": p.leaf,
         "proof": p.proof,
+        "signatures": p.signatures,
+        "quorum": p.quorum,
     }))
 }

@@ -308,6 +308,14 @@ pub struct BridgeHandles {
     pub l1_bridge: Address,
     /// Blocks a deposit must be deep on Ethereum.
     pub confirmations: u64,
+    /// Which Ethereum blocks count as settled for deposits.
+    pub finality: parallax_bridge::l1::Finality,
+    /// The EIP-712 domain withdrawal roots are signed in.
+    pub domain: parallax_bridge::attest::BridgeDomain,
+    /// Each validator's bridge address, by index.
+    pub bridge_addresses: Vec<Address>,
+    /// The validators' bridge addresses with their power.
+    pub validators: parallax_bridge::attest::BridgeValidators,
     /// This node's view of Ethereum's deposits, when it has an L1 RPC.
     pub deposits: Option<Arc<crate::bridge::DepositView>>,
     /// The withdrawal relayer's figures.
@@ -467,6 +475,7 @@ impl Node {
                         )
                     });
                     let client = parallax_bridge::l1::L1Client::connect(&l1.rpc_url, signer)
+                        .await
                         .map_err(|e| NodeError::Config(format!("l1 rpc {}: {e}", l1.rpc_url)))?;
                     match tokio::time::timeout(Duration::from_secs(5), client.chain_id()).await {
                         Ok(Ok(id)) if id != domain.l1_chain_id => {
@@ -484,19 +493,39 @@ impl Node {
                     Some((client, l1.clone()))
                 }
             };
-            let view = l1.as_ref().map(|(client, o)| {
-                // A leader proposes a deposit one poll interval after its view confirmed it.
-                let view = Arc::new(crate::bridge::DepositView::new(o.poll_interval));
-                tasks.push(tokio::spawn(crate::bridge::watch_deposits(
-                    view.clone(),
-                    client.clone(),
-                    domain.l1_bridge,
-                    parallax.bridge.confirmations,
-                    o.from_block,
-                    o.poll_interval,
-                )));
-                view
-            });
+            let finality = match parallax.bridge.deposit_finality {
+                parallax_genesis::DepositFinality::Confirmations => {
+                    parallax_bridge::l1::Finality::Confirmations(parallax.bridge.confirmations)
+                }
+                parallax_genesis::DepositFinality::Finalized => {
+                    parallax_bridge::l1::Finality::Finalized
+                }
+            };
+            let view = match l1.as_ref() {
+                None => None,
+                Some((client, o)) => {
+                    // Resume where the chain stands: the next nonce it mints, read from the
+                    // Ethereum block of the last one it minted.
+                    let cursor = db
+                        .reader()
+                        .and_then(|r| crate::bridge::DepositCursor::at_head(&r))
+                        .map_err(|e| NodeError::Config(format!("reading the deposit cursor: {e}")))?;
+                    // A leader proposes a deposit one poll interval after its view confirmed it.
+                    let view = Arc::new(crate::bridge::DepositView::new(
+                        o.poll_interval,
+                        cursor.next_nonce,
+                    ));
+                    tasks.push(tokio::spawn(crate::bridge::watch_deposits(
+                        view.clone(),
+                        client.clone(),
+                        domain.l1_bridge,
+                        finality,
+                        cursor.start_block(o.from_block),
+                        o.poll_interval,
+                    )));
+                    Some(view)
+                }
+            };
             let stats = Arc::new(crate::bridge::withdrawals::WithdrawalStats::default());
             let (sender, receiver) = tokio::sync::mpsc::channel(ATTESTATION_QUEUE);
             attestations = Some((sender, receiver));
@@ -504,6 +533,15 @@ impl Node {
                 BridgeHandles {
                     l1_bridge: domain.l1_bridge,
                     confirmations: parallax.bridge.confirmations,
+                    finality,
+                    domain,
+                    bridge_addresses: bridge_addresses.clone(),
+                    validators: parallax_bridge::attest::BridgeValidators::new(
+                        parallax
+                            .validators
+                            .iter()
+                            .map(|v| (v.bridge_address, v.voting_power)),
+                    ),
                     deposits: view,
                     withdrawals: stats,
                     l1: l1.as_ref().map(|(c, _)| c.clone()),

@@ -1,0 +1,236 @@
+//! Where a block's withdrawals come from, and the proof anyone needs to finalize one.
+//!
+//! A block's withdrawals are the `WithdrawalInitiated` events of `ParallaxBridgeL2`: first
+//! those of its deposits' system calls (refunds of deposits that could not be minted, in no
+//! receipt), then those of its successful transactions' receipts, which is the order their
+//! ids were assigned in.
+
+use alloy_consensus::{Header, ReceiptEnvelope};
+use alloy_primitives::{Address, B256, BloomInput, Bytes, Log};
+use alloy_sol_types::SolEvent;
+use parallax_bridge::{
+    attest::{BridgeDomain, BridgeValidators, recover_signer},
+    contracts::{IParallaxBridgeL2, l2_storage},
+    withdrawal::{Withdrawal, WithdrawalTree},
+};
+use parallax_genesis::L2_BRIDGE_ADDRESS;
+use parallax_storage::{Reader, StorageError};
+
+/// The withdrawals `logs` record, in log order (logs of other contracts and events ignored).
+pub fn withdrawal_events<'a>(logs: impl IntoIterator<Item = &'a Log>) -> Vec<Withdrawal> {
+    let mut out = Vec::new();
+    for log in logs {
+        if log.address != L2_BRIDGE_ADDRESS
+            || log.topics().first() != Some(&IParallaxBridgeL2::WithdrawalInitiated::SIGNATURE_HASH)
+        {
+            continue;
+        }
+        // The bridge is genesis code: its events always decode.
+        if let Ok(e) = IParallaxBridgeL2::WithdrawalInitiated::decode_log_data(&log.data)
+            && let Ok(id) = u64::try_from(e.id)
+        {
+            out.push(Withdrawal {
+                id,
+                l1_token: e.l1Token,
+                l1_recipient: e.l1Recipient,
+                amount: e.amount,
+            });
+        }
+    }
+    out
+}
+
+/// The withdrawals `receipts` initiated, in log order; failed receipts count for nothing.
+pub fn withdrawals_in(receipts: &[ReceiptEnvelope]) -> Vec<Withdrawal> {
+    withdrawal_events(
+        receipts
+            .iter()
+            .filter(|r| r.status())
+            .flat_map(|r| r.logs().iter()),
+    )
+}
+
+/// Whether a block's bloom admits a `WithdrawalInitiated` event of the bridge in its receipts
+/// (false: they have none for certain; refunds are in the system logs, outside the bloom).
+pub fn may_have_withdrawals(header: &Header) -> bool {
+    header
+        .logs_bloom
+        .contains_input(BloomInput::Raw(L2_BRIDGE_ADDRESS.as_slice()))
+        && header.logs_bloom.contains_input(BloomInput::Raw(
+            IParallaxBridgeL2::WithdrawalInitiated::SIGNATURE_HASH.as_slice(),
+        ))
+}
+
+/// The withdrawals of committed block `number`, in id order.
+pub fn block_withdrawals(
+    reader: &Reader<'_>,
+    number: u64,
+) -> Result<Vec<Withdrawal>, StorageError> {
+    let Some(header) = reader.header(number)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = withdrawal_events(&reader.system_logs(number)?);
+    if may_have_withdrawals(&header) {
+        out.extend(withdrawals_in(
+            &reader.receipts(number)?.unwrap_or_default(),
+        ));
+    }
+    Ok(out)
+}
+
+/// `ParallaxBridgeL2.nextWithdrawalId` after committed block `number`.
+pub fn next_withdrawal_id_at(reader: &Reader<'_>, number: u64) -> Result<u64, StorageError> {
+    let v = reader.storage_at(L2_BRIDGE_ADDRESS, l2_storage::NEXT_WITHDRAWAL_ID, number)?;
+    Ok(u64::try_from(v).unwrap_or(u64::MAX))
+}
+
+/// Where withdrawal `id` was initiated: the block and its withdrawals; `None` if no committed
+/// block initiated it (yet). Ids are gap-free and grow with the block number, so the block is
+/// found by binary search over the bridge's `nextWithdrawalId` history.
+pub fn find_withdrawal(
+    reader: &Reader<'_>,
+    id: u64,
+) -> Result<Option<(u64, Vec<Withdrawal>)>, StorageError> {
+    let Some(head) = reader.head_number()? else {
+        return Ok(None);
+    };
+    if next_withdrawal_id_at(reader, head)? <= id {
+        return Ok(None);
+    }
+    // The first block after which more than `id` withdrawals exist.
+    let (mut lo, mut hi) = (0u64, head);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if next_withdrawal_id_at(reader, mid)? > id {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Ok(Some((lo, block_withdrawals(reader, lo)?)))
+}
+
+/// A withdrawal with what `finalizeWithdrawal` needs to pay it, and what
+/// `submitWithdrawalRoot` needs to attest its root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithdrawalProof {
+    /// The withdrawal.
+    pub withdrawal: Withdrawal,
+    /// The Parallax block that initiated it.
+    pub l2_block: u64,
+    /// That block's withdrawal root.
+    pub root: B256,
+    /// The Merkle proof of the withdrawal's leaf against the root.
+    pub proof: Vec<B256>,
+    /// The leaf.
+    pub leaf: B256,
+    /// The validators' signatures over the root this node holds, in ascending signer order
+    /// (as `submitWithdrawalRoot` takes them).
+    pub signatures: Vec<Bytes>,
+    /// Whether those signatures carry more than 2/3 of the power.
+    pub quorum: bool,
+}
+
+/// The proof of withdrawal `id`, if a committed block initiated it, with the root's
+/// signatures this node has stored (each checked again against its validator's bridge key).
+pub fn withdrawal_proof(
+    reader: &Reader<'_>,
+    id: u64,
+    domain: &BridgeDomain,
+    validators: &BridgeValidators,
+    bridge_addresses: &[Address],
+) -> Result<Option<WithdrawalProof>, StorageError> {
+    let Some((l2_block, withdrawals)) = find_withdrawal(reader, id)? else {
+        return Ok(None);
+    };
+    let Some(index) = withdrawals.iter().position(|w| w.id == id) else {
+        return Err(StorageError::Inconsistent(format!(
+            "withdrawal {id} counted in block {l2_block} but not among its events"
+        )));
+    };
+    let tree = WithdrawalTree::new(&withdrawals)
+        .ok_or_else(|| StorageError::Inconsistent("empty withdrawal tree".into()))?;
+    let root = tree.root();
+    let digest = domain.withdrawal_root_digest(l2_block, root);
+    let mut signed: Vec<(Address, [u8; 65])> = reader
+        .withdrawal_signatures(l2_block)?
+        .into_iter()
+        .filter(|(_, r, _)| *r == root)
+        .filter_map(|(validator, _, signature)| {
+            let expected = bridge_addresses.get(validator as usize)?;
+            (recover_signer(digest, &signature).ok()? == *expected)
+                .then_some((*expected, signature))
+        })
+        .collect();
+    signed.sort_by_key(|(signer, _)| *signer);
+    signed.dedup_by_key(|(signer, _)| *signer);
+    let power: u128 = signed
+        .iter()
+        .map(|(signer, _)| u128::from(validators.power_of(signer)))
+        .sum();
+    Ok(Some(WithdrawalProof {
+        withdrawal: withdrawals[index],
+        l2_block,
+        root,
+        proof: tree.proof(index).unwrap_or_default(),
+        leaf: withdrawals[index].leaf(),
+        signatures: signed
+            .into_iter()
+            .map(|(_, s)| Bytes::copy_from_slice(&s))
+            .collect(),
+        quorum: validators.is_quorum(power),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_consensus::{Receipt, ReceiptWithBloom};
+    use alloy_primitives::{LogData, U256};
+
+    fn withdrawal_log(id: u64, amount: u64) -> Log {
+        let e = IParallaxBridgeL2::WithdrawalInitiated {
+            id: U256::from(id),
+            l1Token: Address::ZERO,
+            from: Address::repeat_byte(1),
+            l1Recipient: Address::repeat_byte(2),
+            amount: U256::from(amount),
+        };
+        Log {
+            address: L2_BRIDGE_ADDRESS,
+            data: e.encode_log_data(),
+        }
+    }
+
+    fn receipt(status: bool, logs: Vec<Log>) -> ReceiptEnvelope {
+        ReceiptEnvelope::Eip1559(ReceiptWithBloom::new(
+            Receipt {
+                status: status.into(),
+                cumulative_gas_used: 21_000,
+                logs,
+            },
+            Default::default(),
+        ))
+    }
+
+    #[test]
+    fn only_the_bridges_withdrawal_events_of_successful_receipts_count() {
+        let mut forged = withdrawal_log(9, 1);
+        forged.address = Address::repeat_byte(0x66);
+        let other = Log {
+            address: L2_BRIDGE_ADDRESS,
+            data: LogData::new_unchecked(vec![B256::repeat_byte(3)], Default::default()),
+        };
+        let receipts = vec![
+            receipt(true, vec![withdrawal_log(0, 5), other, forged]),
+            receipt(false, vec![withdrawal_log(7, 5)]),
+            receipt(true, vec![withdrawal_log(1, 6)]),
+        ];
+        let found = withdrawals_in(&receipts);
+        assert_eq!(found.iter().map(|w| w.id).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(found[1].amount, U256::from(6));
+        assert_eq!(found[0].l1_recipient, Address::repeat_byte(2));
+        // A refund in a system log counts like any other withdrawal.
+        assert_eq!(withdrawal_events(&[withdrawal_log(4, 1)]).len(), 1);
+    }
+}
