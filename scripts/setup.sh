@@ -43,7 +43,7 @@ fi
 # say what to run.
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 missing_npm=""
-for pkg in solc ethers viem hardhat; do
+for pkg in solc ethers viem hardhat @foundry-rs/anvil; do
   [ -d "$repo_root/node_modules/$pkg" ] || missing_npm="$missing_npm $pkg"
 done
 if [ -n "$missing_npm" ]; then

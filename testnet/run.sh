@@ -20,16 +20,16 @@ testnet.json, which tools read.
 Commands:
   up [--validators N] [--full-nodes M] [--chain-id ID] [--base-port P] [--no-l1]
                  start a new testnet (default 4 validators, 1 full node, and a local
-                 Ethereum — hardhat node — with the bridge deployed), or resume the
-                 stopped one in DIR; waits for blocks, then prints RPC URLs, chain id, the
-                 funded development accounts, the bridge's addresses and how to add the
-                 network to MetaMask
+                 Ethereum — anvil, its chain kept in DIR/l1/ — with the bridge deployed),
+                 or resume the stopped one in DIR, Ethereum included; waits for blocks,
+                 then prints RPC URLs, chain id, the funded development accounts, the
+                 bridge's addresses and how to add the network to MetaMask
   status         a table per node: height, round, peers, last commit age, mempool size
   logs NODE [-n LINES] [-f]
                  print a node's log (node0…, full0); -f follows it
   stop NODE      stop one node (SIGTERM, SIGKILL after --grace seconds)
   start NODE     start a stopped node and wait until it has caught up
-  down           stop every node this script started (by recorded pid)
+  down           stop every node this script started (by recorded pid) and the Ethereum
 
 Options for every command:
   --dir DIR      the testnet's directory (default ./.testnet)

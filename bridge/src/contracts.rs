@@ -318,10 +318,9 @@ mod tests {
 
     #[test]
     fn the_l2_storage_slots_are_the_compiled_layout() {
-        let l2: serde_json::Value = serde_json::from_str(include_str!(
-            "../contracts/artifacts/ParallaxBridgeL2.json"
-        ))
-        .unwrap();
+        let l2: serde_json::Value =
+            serde_json::from_str(include_str!("../contracts/artifacts/ParallaxBridgeL2.json"))
+                .unwrap();
         let slot_of = |label: &str| {
             l2["storageLayout"]["storage"]
                 .as_array()
@@ -331,9 +330,18 @@ mod tests {
                 .map(|e| e["slot"].as_str().unwrap().parse::<u8>().unwrap())
                 .unwrap_or_else(|| panic!("no {label} in the layout"))
         };
-        assert_eq!(slot_of("nextDepositNonce"), l2_storage::NEXT_DEPOSIT_NONCE[31]);
-        assert_eq!(slot_of("nextWithdrawalId"), l2_storage::NEXT_WITHDRAWAL_ID[31]);
-        assert_eq!(slot_of("lastDepositL1Block"), l2_storage::LAST_DEPOSIT_L1_BLOCK[31]);
+        assert_eq!(
+            slot_of("nextDepositNonce"),
+            l2_storage::NEXT_DEPOSIT_NONCE[31]
+        );
+        assert_eq!(
+            slot_of("nextWithdrawalId"),
+            l2_storage::NEXT_WITHDRAWAL_ID[31]
+        );
+        assert_eq!(
+            slot_of("lastDepositL1Block"),
+            l2_storage::LAST_DEPOSIT_L1_BLOCK[31]
+        );
         assert_eq!(slot_of("paused"), l2_storage::PAUSED[31]);
         assert_eq!(slot_of("failedDepositRefund"), 5);
     }

@@ -270,7 +270,11 @@ impl L1Client {
     }
 
     /// Deploys a `HostileToken` whose metadata calls misbehave in `mode` (see the contract).
-    pub async fn deploy_hostile_token(&self, mode: u64, decimals: U256) -> Result<Address, L1Error> {
+    pub async fn deploy_hostile_token(
+        &self,
+        mode: u64,
+        decimals: U256,
+    ) -> Result<Address, L1Error> {
         let args = HostileTokenConstructor {
             mode: U256::from(mode),
             reportedDecimals: decimals,
@@ -596,7 +600,10 @@ impl<S: DepositSource> DepositWatcher<S> {
         };
         while self.next_block <= settled && out.len() < room {
             let to = settled.min(self.next_block.saturating_add(MAX_LOG_RANGE - 1));
-            let batch = self.source.deposits(self.bridge, self.next_block, to).await?;
+            let batch = self
+                .source
+                .deposits(self.bridge, self.next_block, to)
+                .await?;
             for deposit in batch {
                 if deposit.nonce < self.next_nonce {
                     continue;
@@ -784,7 +791,10 @@ mod tests {
         *h.head.lock().unwrap() = 20;
         assert_eq!(block_on(w.poll(0, 100)).unwrap().len(), 7);
         let mut finalized = DepositWatcher::new(h, Address::ZERO, Finality::Finalized, 0, 0);
-        assert!(block_on(finalized.poll(0, 100)).unwrap().is_empty(), "nothing finalized at head 20");
+        assert!(
+            block_on(finalized.poll(0, 100)).unwrap().is_empty(),
+            "nothing finalized at head 20"
+        );
     }
 
     #[test]
@@ -793,7 +803,10 @@ mod tests {
         // Started past nonce 0's block: nonce 2 comes first.
         let mut w = DepositWatcher::new(h, Address::ZERO, Finality::Confirmations(0), 2, 0);
         let err = block_on(w.poll(0, 10)).unwrap_err();
-        assert!(err.to_string().contains("deposit nonce 2 where 0 was next"), "{err}");
+        assert!(
+            err.to_string().contains("deposit nonce 2 where 0 was next"),
+            "{err}"
+        );
         assert_eq!(w.next_nonce(), 0);
     }
 }

@@ -107,8 +107,13 @@ async fn deposits_lock_what_arrives_and_refuse_bad_input() {
     );
 
     // The watcher (no confirmations needed here) reads the three in nonce order.
-    let mut watcher =
-        DepositWatcher::new(s.relayer.clone(), s.bridge, Finality::Confirmations(0), 0, 0);
+    let mut watcher = DepositWatcher::new(
+        s.relayer.clone(),
+        s.bridge,
+        Finality::Confirmations(0),
+        0,
+        0,
+    );
     let seen = watcher.poll(0, 100).await.unwrap();
     assert_eq!(seen.len(), 3);
     let summary: Vec<_> = seen.iter().map(|d| (d.nonce, d.token, d.amount)).collect();

@@ -31,9 +31,13 @@ fn w(id: u64, l1_token: Address, to: Address, amount: U256) -> Withdrawal {
 async fn attest(s: &Setup, block: u64, ws: &[Withdrawal]) -> WithdrawalTree {
     let tree = WithdrawalTree::new(ws).unwrap();
     let digest = domain(s.bridge, L2_CHAIN_ID).withdrawal_root_digest(block, tree.root());
-    s.submit(block, tree.root(), sign_sorted(&s.signers(&[0, 1, 2]), digest))
-        .await
-        .unwrap();
+    s.submit(
+        block,
+        tree.root(),
+        sign_sorted(&s.signers(&[0, 1, 2]), digest),
+    )
+    .await
+    .unwrap();
     tree
 }
 
@@ -41,11 +45,7 @@ async fn state(c: &L1Client, bridge: Address, id: u64) -> WithdrawalState {
     c.withdrawal_state(bridge, id).await.unwrap()
 }
 
-async fn counter(
-    c: &L1Client,
-    bridge: Address,
-    token: Address,
-) -> (U256, U256, U256) {
+async fn counter(c: &L1Client, bridge: Address, token: Address) -> (U256, U256, U256) {
     (
         c.view(bridge, IParallaxBridge::lockedCall { token })
             .await
@@ -137,7 +137,10 @@ async fn a_withdrawal_that_cannot_be_paid_never_blocks_the_others_and_stays_clai
 
     // One batch: every payable withdrawal is paid, the others are recorded as unpaid.
     let stranger = s.hardhat.account(5).await;
-    let receipt = stranger.finalize_withdrawals(s.bridge, &items).await.unwrap();
+    let receipt = stranger
+        .finalize_withdrawals(s.bridge, &items)
+        .await
+        .unwrap();
     let mut paid = Vec::new();
     let mut failed = Vec::new();
     for log in receipt.inner.logs() {
@@ -176,8 +179,14 @@ async fn a_withdrawal_that_cannot_be_paid_never_blocks_the_others_and_stays_clai
         stranger.send_call(s.bridge, retry(3), U256::ZERO).await,
         "payout failed again",
     );
-    let again = stranger.finalize_withdrawals(s.bridge, &items).await.unwrap();
-    assert!(again.inner.logs().is_empty(), "a batch skips settled withdrawals");
+    let again = stranger
+        .finalize_withdrawals(s.bridge, &items)
+        .await
+        .unwrap();
+    assert!(
+        again.inner.logs().is_empty(),
+        "a batch skips settled withdrawals"
+    );
     assert_reverts(
         stranger.send_call(s.bridge, retry(0), U256::ZERO).await,
         "withdrawal already finalized",
@@ -321,7 +330,10 @@ async fn withdrawals_above_the_rate_limit_wait_and_the_validators_can_cancel_the
         state(c, s.bridge, 13).await,
         WithdrawalState::Queued { .. }
     ));
-    assert_eq!(c.balance(Address::ZERO, to(0xa1)).await.unwrap(), U256::ZERO);
+    assert_eq!(
+        c.balance(Address::ZERO, to(0xa1)).await.unwrap(),
+        U256::ZERO
+    );
     assert_reverts(
         c.send_call(s.bridge, finalize(1), U256::ZERO).await,
         "withdrawal is queued until its release time",
@@ -360,7 +372,10 @@ async fn withdrawals_above_the_rate_limit_wait_and_the_validators_can_cancel_the
         stranger.send_call(s.bridge, finalize(3), U256::ZERO).await,
         "withdrawal was cancelled",
     );
-    assert_eq!(c.balance(Address::ZERO, to(0xa3)).await.unwrap(), U256::ZERO);
+    assert_eq!(
+        c.balance(Address::ZERO, to(0xa3)).await.unwrap(),
+        U256::ZERO
+    );
     // To the wei: what the bridge holds is what backs Parallax, plus what was cancelled.
     assert_eq!(
         counter(c, s.bridge, Address::ZERO).await,
@@ -392,10 +407,10 @@ async fn any_one_validator_pauses_at_once_and_only_a_quorum_unpauses() {
             U256::ZERO,
         )
     };
-    let sig = |key: usize, digest: B256| {
-        Bytes::from(sign_digest(&s.keys[key], digest).unwrap().to_vec())
-    };
-    let outsider = alloy_signer_local::PrivateKeySigner::from_bytes(&B256::with_last_byte(9)).unwrap();
+    let sig =
+        |key: usize, digest: B256| Bytes::from(sign_digest(&s.keys[key], digest).unwrap().to_vec());
+    let outsider =
+        alloy_signer_local::PrivateKeySigner::from_bytes(&B256::with_last_byte(9)).unwrap();
     assert_reverts(
         guardian_pause(Bytes::from(
             sign_digest(&outsider, d.guardian_pause_digest(0))
@@ -452,10 +467,7 @@ async fn any_one_validator_pauses_at_once_and_only_a_quorum_unpauses() {
     unpause(1, &[0, 1, 2]).await.unwrap();
     deposit().await.unwrap();
     // The old pause signature cannot pause again; a fresh one can.
-    assert_reverts(
-        guardian_pause(pause_sig).await,
-        "signer is not a validator",
-    );
+    assert_reverts(guardian_pause(pause_sig).await, "signer is not a validator");
     guardian_pause(sig(2, d.guardian_pause_digest(2)))
         .await
         .unwrap();
@@ -521,13 +533,21 @@ async fn deposits_describe_tokens_safely_whatever_the_tokens_answer() {
             )
             .await
             .unwrap();
-        assert!(receipt.gas_used < 1_000_000, "mode {mode}: {} gas", receipt.gas_used);
+        assert!(
+            receipt.gas_used < 1_000_000,
+            "mode {mode}: {} gas",
+            receipt.gas_used
+        );
         let event = receipt
             .inner
             .logs()
             .iter()
             .find_map(|l| IParallaxBridge::Deposit::decode_log_data(l.data()).ok())
             .unwrap();
-        assert_eq!(TokenMetadata::decode(&event.metadata), Some(expected), "mode {mode}");
+        assert_eq!(
+            TokenMetadata::decode(&event.metadata),
+            Some(expected),
+            "mode {mode}"
+        );
     }
 }

@@ -245,7 +245,8 @@ impl<S: StateView + ?Sized> Database for OverlayDb<'_, S> {
 }
 
 /// The function of the Parallax bridge contract that records a deposit.
-const FINALIZE_DEPOSIT: &str = "finalizeDeposit(uint256,address,address,address,uint256,uint256,bytes)";
+const FINALIZE_DEPOSIT: &str =
+    "finalizeDeposit(uint256,address,address,address,uint256,uint256,bytes)";
 
 /// The calldata of `finalizeDeposit(nonce, l1Token, l1From, recipient, amount, l1Block,
 /// metadata)`.

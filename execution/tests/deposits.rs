@@ -138,10 +138,22 @@ fn events<E: SolEvent>(logs: &[Log]) -> Vec<E> {
 }
 
 fn tx<C: SolCall>(from: Address, nonce: u64, to: Address, c: C) -> parallax_execution::Transaction {
-    tx_call(from, nonce, Some(to), U256::ZERO, c.abi_encode().into(), 300_000)
+    tx_call(
+        from,
+        nonce,
+        Some(to),
+        U256::ZERO,
+        c.abi_encode().into(),
+        300_000,
+    )
 }
 
-fn withdraw(from: Address, nonce: u64, l2_token: Address, amount: U256) -> parallax_execution::Transaction {
+fn withdraw(
+    from: Address,
+    nonce: u64,
+    l2_token: Address,
+    amount: U256,
+) -> parallax_execution::Transaction {
     tx(
         from,
         nonce,
@@ -156,7 +168,11 @@ fn withdraw(from: Address, nonce: u64, l2_token: Address, amount: U256) -> paral
 
 /// Parallax's own currency held by `who`.
 fn native(state: &InMemoryState, who: Address) -> U256 {
-    state.account(who).unwrap().map(|a| a.balance).unwrap_or_default()
+    state
+        .account(who)
+        .unwrap()
+        .map(|a| a.balance)
+        .unwrap_or_default()
 }
 
 fn balance(state: &InMemoryState, token: Address, who: Address) -> U256 {
@@ -167,9 +183,16 @@ fn balance(state: &InMemoryState, token: Address, who: Address) -> U256 {
 fn deposits_mint_bridged_tokens_before_the_transactions_that_spend_them() {
     let mut state = genesis();
     let usdc = l1_token(1);
-    let (eth_l2, usdc_l2) = (bridged_token_address(Address::ZERO), bridged_token_address(usdc));
+    let (eth_l2, usdc_l2) = (
+        bridged_token_address(Address::ZERO),
+        bridged_token_address(usdc),
+    );
     assert_eq!(
-        view(&state, BRIDGE, IParallaxBridgeL2::l2TokenForCall { l1Token: usdc }),
+        view(
+            &state,
+            BRIDGE,
+            IParallaxBridgeL2::l2TokenForCall { l1Token: usdc }
+        ),
         usdc_l2,
         "the contract and genesis' CREATE2 rule agree on the bridged token's address"
     );
@@ -182,18 +205,49 @@ fn deposits_mint_bridged_tokens_before_the_transactions_that_spend_them() {
     // In the same block BOB (who pays gas in Parallax's own currency) moves bridged ETH and
     // USDC minted to him moments earlier.
     let txs = vec![
-        tx(BOB, 0, eth_l2, IBridgedToken::transferCall { to: RICH, amount: ether(2) }),
-        tx(BOB, 1, usdc_l2, IBridgedToken::transferCall { to: RICH, amount: U256::from(400) }),
+        tx(
+            BOB,
+            0,
+            eth_l2,
+            IBridgedToken::transferCall {
+                to: RICH,
+                amount: ether(2),
+            },
+        ),
+        tx(
+            BOB,
+            1,
+            usdc_l2,
+            IBridgedToken::transferCall {
+                to: RICH,
+                amount: U256::from(400),
+            },
+        ),
     ];
-    let out = run(&mut state, &with_deposits(block(SpecId::PRAGUE, txs), deposits));
-    assert!(out.receipts.iter().all(|r| r.status()), "both transactions succeed");
+    let out = run(
+        &mut state,
+        &with_deposits(block(SpecId::PRAGUE, txs), deposits),
+    );
+    assert!(
+        out.receipts.iter().all(|r| r.status()),
+        "both transactions succeed"
+    );
     let finalized = events::<IParallaxBridgeL2::DepositFinalized>(&out.system_logs);
     assert_eq!(
-        finalized.iter().map(|e| e.nonce.to::<u64>()).collect::<Vec<_>>(),
+        finalized
+            .iter()
+            .map(|e| e.nonce.to::<u64>())
+            .collect::<Vec<_>>(),
         [0, 1, 2, 3]
     );
-    assert_eq!(events::<IParallaxBridgeL2::BridgedTokenCreated>(&out.system_logs).len(), 2);
-    assert!(out.receipts[1].logs().iter().all(|l| l.address == usdc_l2), "system logs are in no receipt");
+    assert_eq!(
+        events::<IParallaxBridgeL2::BridgedTokenCreated>(&out.system_logs).len(),
+        2
+    );
+    assert!(
+        out.receipts[1].logs().iter().all(|l| l.address == usdc_l2),
+        "system logs are in no receipt"
+    );
 
     // ETH arrived as the bridged ETH token, not as native currency: ALICE has no gas.
     assert_eq!(native(&state, ALICE), U256::ZERO);
@@ -201,7 +255,10 @@ fn deposits_mint_bridged_tokens_before_the_transactions_that_spend_them() {
     assert_eq!(balance(&state, eth_l2, BOB), ether(3));
     assert_eq!(balance(&state, eth_l2, RICH), ether(2));
     assert_eq!(balance(&state, usdc_l2, BOB), U256::from(600));
-    assert_eq!(view(&state, usdc_l2, IBridgedToken::totalSupplyCall {}), U256::from(1_007));
+    assert_eq!(
+        view(&state, usdc_l2, IBridgedToken::totalSupplyCall {}),
+        U256::from(1_007)
+    );
     // The tokens carry the L1 token's description (ETH's is fixed).
     assert_eq!(
         (
@@ -219,7 +276,10 @@ fn deposits_mint_bridged_tokens_before_the_transactions_that_spend_them() {
         ("ETH".to_string(), 18)
     );
     assert_eq!(view(&state, usdc_l2, IBridgedToken::l1TokenCall {}), usdc);
-    assert_eq!(view(&state, BRIDGE, IParallaxBridgeL2::nextDepositNonceCall {}), U256::from(4));
+    assert_eq!(
+        view(&state, BRIDGE, IParallaxBridgeL2::nextDepositNonceCall {}),
+        U256::from(4)
+    );
     assert_eq!(
         view(&state, BRIDGE, IParallaxBridgeL2::lastDepositL1BlockCall {}),
         U256::from(103),
@@ -244,7 +304,10 @@ fn deposits_mint_bridged_tokens_before_the_transactions_that_spend_them() {
             "{bad:?}: {err}"
         );
     }
-    let mut elsewhere = with_deposits(next.clone(), vec![deposit(4, Address::ZERO, ALICE, ether(1))]);
+    let mut elsewhere = with_deposits(
+        next.clone(),
+        vec![deposit(4, Address::ZERO, ALICE, ether(1))],
+    );
     elsewhere.deposits.as_mut().unwrap().bridge = Address::with_last_byte(0x42);
     let err = execute(&elsewhere, &state).unwrap_err();
     assert!(err.to_string().contains("no bridge contract"), "{err}");
@@ -287,15 +350,18 @@ fn parallax_currency_backs_nothing_so_no_one_withdraws_what_depositors_locked() 
     let eth_l2 = bridged_token_address(Address::ZERO);
     run(
         &mut state,
-        &with_deposits(block(SpecId::PRAGUE, vec![]), vec![deposit(0, Address::ZERO, BOB, ether(3))]),
+        &with_deposits(
+            block(SpecId::PRAGUE, vec![]),
+            vec![deposit(0, Address::ZERO, BOB, ether(3))],
+        ),
     );
     let native_to_bridge = tx_call(RICH, 0, Some(BRIDGE), ether(100), Bytes::new(), 100_000);
     let txs = vec![
-        native_to_bridge,                              // native currency sent to the bridge
-        withdraw(RICH, 1, eth_l2, ether(3)),           // bridged ETH RICH does not hold
-        withdraw(RICH, 2, RICH, U256::from(1)),        // not a bridged token
-        withdraw(BOB, 0, eth_l2, ether(3)),            // the depositor's own: paid
-        withdraw(BOB, 1, eth_l2, U256::from(1)),       // one wei past what BOB holds
+        native_to_bridge,                        // native currency sent to the bridge
+        withdraw(RICH, 1, eth_l2, ether(3)),     // bridged ETH RICH does not hold
+        withdraw(RICH, 2, RICH, U256::from(1)),  // not a bridged token
+        withdraw(BOB, 0, eth_l2, ether(3)),      // the depositor's own: paid
+        withdraw(BOB, 1, eth_l2, U256::from(1)), // one wei past what BOB holds
     ];
     let out = run(&mut state, &block(SpecId::PRAGUE, txs));
     let statuses: Vec<bool> = out.receipts.iter().map(|r| r.status()).collect();
@@ -307,8 +373,14 @@ fn parallax_currency_backs_nothing_so_no_one_withdraws_what_depositors_locked() 
         .map(|e| (e.id.to::<u64>(), e.l1Token, e.from, e.amount))
         .collect();
     assert_eq!(initiated, [(0, Address::ZERO, BOB, ether(3))]);
-    assert_eq!(view(&state, eth_l2, IBridgedToken::totalSupplyCall {}), U256::ZERO);
-    assert!(native(&state, RICH) > ether(999), "RICH keeps his gas money");
+    assert_eq!(
+        view(&state, eth_l2, IBridgedToken::totalSupplyCall {}),
+        U256::ZERO
+    );
+    assert!(
+        native(&state, RICH) > ether(999),
+        "RICH keeps his gas money"
+    );
 }
 
 /// A deposit whose mint reverts (here: the bridged token's supply would overflow) is recorded
@@ -321,8 +393,17 @@ fn a_deposit_that_cannot_be_minted_is_refunded_and_the_queue_goes_on() {
     let token = l1_token(3);
     let l2 = bridged_token_address(token);
     let half = U256::from(1) << 255;
-    run(&mut state, &with_deposits(block(SpecId::PRAGUE, vec![]), vec![deposit(0, token, BOB, half)]));
-    run(&mut state, &block(SpecId::PRAGUE, vec![withdraw(BOB, 0, l2, half)]));
+    run(
+        &mut state,
+        &with_deposits(
+            block(SpecId::PRAGUE, vec![]),
+            vec![deposit(0, token, BOB, half)],
+        ),
+    );
+    run(
+        &mut state,
+        &block(SpecId::PRAGUE, vec![withdraw(BOB, 0, l2, half)]),
+    );
     let out = run(
         &mut state,
         &with_deposits(
@@ -342,25 +423,45 @@ fn a_deposit_that_cannot_be_minted_is_refunded_and_the_queue_goes_on() {
     let failed = events::<IParallaxBridgeL2::DepositFailed>(&out.system_logs);
     assert_eq!(failed.len(), 1);
     assert_eq!(
-        (failed[0].nonce.to::<u64>(), failed[0].l1From, failed[0].amount, failed[0].refundId.to::<u64>()),
+        (
+            failed[0].nonce.to::<u64>(),
+            failed[0].l1From,
+            failed[0].amount,
+            failed[0].refundId.to::<u64>()
+        ),
         (2, DEPOSITOR, half, 1)
     );
     // The refund is a withdrawal like any other, to the depositor on Ethereum, in the block's
     // system logs (so in its withdrawal tree).
     let refunds = events::<IParallaxBridgeL2::WithdrawalInitiated>(&out.system_logs);
     assert_eq!(
-        refunds.iter().map(|e| (e.id.to::<u64>(), e.l1Token, e.from, e.l1Recipient, e.amount)).collect::<Vec<_>>(),
+        refunds
+            .iter()
+            .map(|e| (e.id.to::<u64>(), e.l1Token, e.from, e.l1Recipient, e.amount))
+            .collect::<Vec<_>>(),
         [(1, token, BRIDGE, DEPOSITOR, half)]
     );
     assert_eq!(balance(&state, l2, BOB), half);
     assert_eq!(balance(&state, l2, ALICE), U256::ZERO);
     assert_eq!(
-        view(&state, BRIDGE, IParallaxBridgeL2::failedDepositRefundCall { nonce: U256::from(2) }),
+        view(
+            &state,
+            BRIDGE,
+            IParallaxBridgeL2::failedDepositRefundCall {
+                nonce: U256::from(2)
+            }
+        ),
         U256::from(2),
         "refund id + 1"
     );
-    assert_eq!(view(&state, BRIDGE, IParallaxBridgeL2::nextDepositNonceCall {}), U256::from(4));
-    assert_eq!(balance(&state, bridged_token_address(Address::ZERO), ALICE), ether(1));
+    assert_eq!(
+        view(&state, BRIDGE, IParallaxBridgeL2::nextDepositNonceCall {}),
+        U256::from(4)
+    );
+    assert_eq!(
+        balance(&state, bridged_token_address(Address::ZERO), ALICE),
+        ether(1)
+    );
 }
 
 /// Any revert in the mint path: the bridged token's address is already taken (code there that
@@ -380,7 +481,11 @@ fn a_forced_mint_revert_fails_only_that_deposit() {
         &mut state,
         &with_deposits(
             block(SpecId::PRAGUE, vec![]),
-            vec![deposit(0, taken, BOB, U256::from(9)), garbled, deposit(2, taken, BOB, U256::from(3))],
+            vec![
+                deposit(0, taken, BOB, U256::from(9)),
+                garbled,
+                deposit(2, taken, BOB, U256::from(3)),
+            ],
         ),
     );
     let failed: Vec<u64> = events::<IParallaxBridgeL2::DepositFailed>(&out.system_logs)
@@ -413,14 +518,21 @@ fn any_one_validator_pauses_withdrawals_and_only_a_quorum_unpauses() {
     let eth_l2 = bridged_token_address(Address::ZERO);
     run(
         &mut state,
-        &with_deposits(block(SpecId::PRAGUE, vec![]), vec![deposit(0, Address::ZERO, BOB, ether(3))]),
+        &with_deposits(
+            block(SpecId::PRAGUE, vec![]),
+            vec![deposit(0, Address::ZERO, BOB, ether(3))],
+        ),
     );
     let domain = L2BridgeDomain {
         chain_id: workloads::CHAIN_ID,
         bridge: BRIDGE,
     };
     assert_eq!(
-        view(&state, BRIDGE, IParallaxBridgeL2::guardianPauseDigestCall { nonce: U256::ZERO }),
+        view(
+            &state,
+            BRIDGE,
+            IParallaxBridgeL2::guardianPauseDigestCall { nonce: U256::ZERO }
+        ),
         domain.guardian_pause_digest(0),
         "Rust and Solidity hash the pause alike"
     );
@@ -429,33 +541,85 @@ fn any_one_validator_pauses_withdrawals_and_only_a_quorum_unpauses() {
     let outsider = alloy_signer_local::PrivateKeySigner::from_bytes(&B256::repeat_byte(9)).unwrap();
     let pause_sig = sig(2, domain.guardian_pause_digest(0));
     let txs = vec![
-        tx(RICH, 0, BRIDGE, IParallaxBridgeL2::guardianPauseCall {
-            signature: Bytes::from(sign_digest(&outsider, domain.guardian_pause_digest(0)).unwrap().to_vec()),
-        }),
-        tx(RICH, 1, BRIDGE, IParallaxBridgeL2::guardianPauseCall { signature: pause_sig.clone() }),
+        tx(
+            RICH,
+            0,
+            BRIDGE,
+            IParallaxBridgeL2::guardianPauseCall {
+                signature: Bytes::from(
+                    sign_digest(&outsider, domain.guardian_pause_digest(0))
+                        .unwrap()
+                        .to_vec(),
+                ),
+            },
+        ),
+        tx(
+            RICH,
+            1,
+            BRIDGE,
+            IParallaxBridgeL2::guardianPauseCall {
+                signature: pause_sig.clone(),
+            },
+        ),
         withdraw(BOB, 0, eth_l2, ether(1)),
     ];
     let out = run(
         &mut state,
-        &with_deposits(block(SpecId::PRAGUE, txs), vec![deposit(1, Address::ZERO, BOB, ether(1))]),
+        &with_deposits(
+            block(SpecId::PRAGUE, txs),
+            vec![deposit(1, Address::ZERO, BOB, ether(1))],
+        ),
     );
     let statuses: Vec<bool> = out.receipts.iter().map(|r| r.status()).collect();
-    assert_eq!(statuses, [false, true, false], "an outsider cannot pause; a validator can; withdrawals stop");
-    assert_eq!(events::<IParallaxBridgeL2::DepositFinalized>(&out.system_logs).len(), 1, "deposits go on");
+    assert_eq!(
+        statuses,
+        [false, true, false],
+        "an outsider cannot pause; a validator can; withdrawals stop"
+    );
+    assert_eq!(
+        events::<IParallaxBridgeL2::DepositFinalized>(&out.system_logs).len(),
+        1,
+        "deposits go on"
+    );
     assert!(view(&state, BRIDGE, IParallaxBridgeL2::pausedCall {}));
 
     let quorum = |signers: &[usize], nonce: u64, paused: bool| {
         let digest = domain.set_paused_digest(nonce, paused);
-        let mut sigs: Vec<(Address, Bytes)> =
-            signers.iter().map(|i| (keys[*i].address(), sig(*i, digest))).collect();
+        let mut sigs: Vec<(Address, Bytes)> = signers
+            .iter()
+            .map(|i| (keys[*i].address(), sig(*i, digest)))
+            .collect();
         sigs.sort();
         sigs.into_iter().map(|(_, s)| s).collect::<Vec<_>>()
     };
     let txs = vec![
-        tx(RICH, 2, BRIDGE, IParallaxBridgeL2::setPausedCall { paused: false, signatures: quorum(&[1], 0, false) }),
-        tx(RICH, 3, BRIDGE, IParallaxBridgeL2::setPausedCall { paused: false, signatures: quorum(&[0, 1, 3], 0, false) }),
+        tx(
+            RICH,
+            2,
+            BRIDGE,
+            IParallaxBridgeL2::setPausedCall {
+                paused: false,
+                signatures: quorum(&[1], 0, false),
+            },
+        ),
+        tx(
+            RICH,
+            3,
+            BRIDGE,
+            IParallaxBridgeL2::setPausedCall {
+                paused: false,
+                signatures: quorum(&[0, 1, 3], 0, false),
+            },
+        ),
         withdraw(BOB, 1, eth_l2, ether(1)),
-        tx(RICH, 4, BRIDGE, IParallaxBridgeL2::guardianPauseCall { signature: pause_sig }),
+        tx(
+            RICH,
+            4,
+            BRIDGE,
+            IParallaxBridgeL2::guardianPauseCall {
+                signature: pause_sig,
+            },
+        ),
         withdraw(BOB, 2, eth_l2, ether(1)),
     ];
     let out = run(&mut state, &block(SpecId::PRAGUE, txs));

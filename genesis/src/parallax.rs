@@ -72,7 +72,8 @@ pub fn l2_bridge_storage(
         keccak256(preimage)
     };
     let list_slot = base + alloy_primitives::U256::from(1);
-    let list_start = alloy_primitives::U256::from_be_bytes(keccak256(list_slot.to_be_bytes::<32>()).0);
+    let list_start =
+        alloy_primitives::U256::from_be_bytes(keccak256(list_slot.to_be_bytes::<32>()).0);
     let mut storage = std::collections::BTreeMap::new();
     let mut total = alloy_primitives::U256::ZERO;
     let mut count = 0u64;

@@ -183,7 +183,9 @@ pub fn parallax_genesis(
         GenesisAccount {
             code: crate::l2_bridge_code(),
             storage: crate::l2_bridge_storage(
-                validators.iter().map(|v| (v.bridge_address, v.voting_power)),
+                validators
+                    .iter()
+                    .map(|v| (v.bridge_address, v.voting_power)),
             ),
             ..Default::default()
         },
@@ -408,7 +410,10 @@ mod tests {
         // The state it builds holds the code (the state root covers it).
         genesis.build().unwrap();
         let parallax = genesis.parallax.clone().unwrap();
-        assert_eq!(parallax.native_currency.symbol, "PLX", "the genesis states its own currency");
+        assert_eq!(
+            parallax.native_currency.symbol, "PLX",
+            "the genesis states its own currency"
+        );
         let alloc = genesis.alloc;
         let bridge = &alloc[&crate::L2_BRIDGE_ADDRESS];
         assert_eq!(bridge.code, crate::l2_bridge_code());
@@ -456,12 +461,21 @@ mod tests {
         let alloc = json["alloc"].as_object_mut().unwrap();
         let entry = alloc
             .iter_mut()
-            .find(|(k, _)| k.eq_ignore_ascii_case(&key) || k.trim_start_matches("0x").eq_ignore_ascii_case(key.trim_start_matches("0x")))
+            .find(|(k, _)| {
+                k.eq_ignore_ascii_case(&key)
+                    || k.trim_start_matches("0x")
+                        .eq_ignore_ascii_case(key.trim_start_matches("0x"))
+            })
             .map(|(_, v)| v)
             .unwrap();
         entry["storage"] = serde_json::json!({});
-        let err = Genesis::from_json(&json.to_string()).unwrap_err().to_string();
-        assert!(err.contains("storage") && err.contains("validator set"), "{err}");
+        let err = Genesis::from_json(&json.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("storage") && err.contains("validator set"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -473,7 +487,9 @@ mod tests {
             // The file's mixHash commits to the parallax section being edited here.
             json["mixHash"] = format!("{:#x}", B256::ZERO).into();
             edit(&mut json);
-            Genesis::from_json(&json.to_string()).map(drop).map_err(|e| e.to_string())
+            Genesis::from_json(&json.to_string())
+                .map(drop)
+                .map_err(|e| e.to_string())
         };
         assert!(check(&|_| {}).is_ok());
         let err = check(&|j| j["parallax"]["nativeCurrency"]["decimals"] = 6.into()).unwrap_err();
@@ -504,6 +520,9 @@ mod tests {
         // Another currency is another chain.
         let mut other = genesis.parallax.clone().unwrap();
         other.native_currency.symbol = "ETH".into();
-        assert_ne!(other.commitment(), genesis.parallax.clone().unwrap().commitment());
+        assert_ne!(
+            other.commitment(),
+            genesis.parallax.clone().unwrap().commitment()
+        );
     }
 }

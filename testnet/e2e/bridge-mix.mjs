@@ -1,18 +1,22 @@
 // A random mix of bridge deposits and withdrawals by many users on a running testnet, then a
 // conservation check to the wei, for ETH and the test ERC-20:
-//   node testnet/e2e/bridge-mix.mjs DIR [--ops N] [--seed S] [--users U]
+//   node testnet/e2e/bridge-mix.mjs DIR [--ops N] [--seed S] [--users U] [--via I]
 // Each user (development accounts 8 ..) deposits ETH and tokens on Ethereum and withdraws part
 // of what reached Parallax back to its own Ethereum address, in random order and amounts, with
-// no waiting between operations. Then it waits until Ethereum and Parallax are quiet (every
-// deposit minted, every withdrawal paid) and checks, from both chains' events and balances:
-//   - per token: locked on Ethereum = minted on Parallax - burned + in flight (in flight is
-//     what was burned but not yet paid out; 0 once quiet), and locked = deposits - payouts;
-//   - per user and token: the ERC-20 balances on both chains moved by exactly the amounts
-//     this run deposited and withdrew.
-// Run it again after restarting nodes: the checks cover the whole history. Prints one JSON line.
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+// no waiting between operations. Among them, users who hold only Parallax's own currency (PLX,
+// never bridged; fresh accounts funded on Parallax alone) try to take what depositors locked:
+// they send PLX to the bridge and withdraw bridged ETH and tokens they do not hold. Every one
+// of those must fail, and every depositor's withdrawal must succeed and be paid.
+// Then it waits until both chains are quiet and checks (lib.mjs `conservation`):
+//   - per asset: locked on Ethereum == bridged supply + in flight, held == locked + owed +
+//     cancelled, locked == deposits - proven, supply == minted - burned;
+//   - per user: bridged balances on Parallax, the token on Ethereum, and ETH on Ethereum (less
+//     the user's own gas) moved by exactly the amounts this run deposited and withdrew.
+// `--via I` sends every Parallax transaction through node I's RPC (for runs during which other
+// nodes restart). Run it again after restarts: the checks cover the whole history. Prints one
+// JSON line.
 import { ethers } from "ethers";
+import { bridgeL1Abi, bridgeL2Abi, conservation, erc20Abi, l2Balance, quiet, testnet } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const dir = args[0] ?? ".testnet";
@@ -23,7 +27,7 @@ const opt = (name, dflt) => {
 const OPS = opt("--ops", 40);
 let seed = opt("--seed", 1) >>> 0;
 const USERS = opt("--users", 8);
-const TIMEOUT_MS = Number(process.env.BRIDGE_E2E_TIMEOUT_MS ?? 180_000);
+const VIA = opt("--via", -1);
 const rand = () => {
   // xorshift32: the same seed gives the same mix.
   seed ^= seed << 13; seed >>>= 0;
@@ -32,142 +36,136 @@ const rand = () => {
   return seed / 4294967296;
 };
 
-const manifest = JSON.parse(readFileSync(join(dir, "testnet.json"), "utf8"));
-const l1 = new ethers.JsonRpcProvider(manifest.l1.rpc, undefined, { staticNetwork: true, pollingInterval: 100 });
-// Spread the users over the running nodes' RPCs (the full node included).
-const l2s = manifest.nodes.filter((n) => n.pid !== null).map((n) => new ethers.JsonRpcProvider(n.rpc_http, undefined, { staticNetwork: true, pollingInterval: 100 }));
-const l2 = l2s[0];
-const B = manifest.bridge;
-const bridgeL1Abi = [
-  "function depositETH(address l2Recipient) payable",
-  "function depositERC20(address token, uint256 amount, address l2Recipient)",
-  "function locked(address token) view returns (uint256)",
-  "function depositCount() view returns (uint256)",
-  "function isWithdrawalFinalized(uint256 id) view returns (bool)",
-  "event Deposit(uint256 indexed nonce, address indexed token, address indexed from, address l2Recipient, uint256 amount)",
-  "event WithdrawalFinalized(uint256 indexed id, address indexed token, address indexed recipient, uint256 amount)",
-];
-const bridgeL2Abi = [
-  "function withdrawETH(address l1Recipient) payable",
-  "function withdrawERC20(address l2Token, uint256 amount, address l1Recipient)",
-  "function l2TokenFor(address l1Token) view returns (address)",
-  "function minted(address l1Token) view returns (uint256)",
-  "function burned(address l1Token) view returns (uint256)",
-  "function nextDepositNonce() view returns (uint256)",
-  "function nextWithdrawalId() view returns (uint256)",
-  "event WithdrawalInitiated(uint256 indexed id, address indexed l1Token, address indexed from, address l1Recipient, uint256 amount)",
-];
-const erc20Abi = ["function approve(address,uint256) returns (bool)", "function balanceOf(address) view returns (uint256)"];
-const bridgeL1 = new ethers.Contract(B.l1_bridge, bridgeL1Abi, l1);
-const bridgeL2 = new ethers.Contract(B.l2_bridge, bridgeL2Abi, l2);
-const tokenL1 = new ethers.Contract(B.l1_test_token, erc20Abi, l1);
-const l2TokenAddress = await bridgeL2.l2TokenFor(B.l1_test_token);
-const tokenL2 = new ethers.Contract(l2TokenAddress, erc20Abi, l2);
-const l2TokenBalance = async (who) => ((await l2.getCode(l2TokenAddress)) === "0x" ? 0n : tokenL2.balanceOf(who));
+const t = await testnet(dir);
+const { manifest, l1, B } = t;
+const ETH = ethers.ZeroAddress;
+const PTT = B.l1_test_token;
+const opts = { staticNetwork: true, pollingInterval: 100 };
+const l2s = VIA >= 0 ? [new ethers.JsonRpcProvider(manifest.nodes[VIA].rpc_http, undefined, opts)] : t.l2s;
 
 const users = manifest.accounts.slice(8, 8 + USERS).map((a, i) => ({
   address: a.address,
   l1: new ethers.NonceManager(new ethers.Wallet(a.private_key, l1)),
   l2: new ethers.NonceManager(new ethers.Wallet(a.private_key, l2s[i % l2s.length])),
-  // Each user's transactions go out one after another (hardhat's automining refuses a nonce
-  // that arrives before the one below it).
+  // Each user's transactions go out one after another.
   queue: Promise.resolve(),
+  fees: 0n,
 }));
 const inTurn = (u, send) => {
-  const done = u.queue.then(send).then((t) => t.wait());
+  const done = u.queue.then(send).then((tx) => tx.wait(1, 180_000)).catch((e) => {
+    // A transaction that reverts on chain is a receipt with status 0, not an exception.
+    if (e?.receipt) return e.receipt;
+    throw e;
+  });
   u.queue = done.catch(() => {});
   return done;
 };
 
-async function until(what, check) {
-  const start = Date.now();
-  for (;;) {
-    if (await check()) return Date.now() - start;
-    if (Date.now() - start > TIMEOUT_MS) throw new Error(`timed out after ${TIMEOUT_MS} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 // Balances before this run.
 const before = new Map();
-for (const u of users) before.set(u.address, { l1: await tokenL1.balanceOf(u.address), l2: await l2TokenBalance(u.address) });
-const moved = new Map(users.map((u) => [u.address, { deposited: 0n, withdrawn: 0n }]));
+for (const u of users) {
+  before.set(u.address, {
+    l1Eth: await l1.getBalance(u.address),
+    l1Ptt: await new ethers.Contract(PTT, erc20Abi, l1).balanceOf(u.address),
+    l2Eth: await l2Balance(t, ETH, u.address),
+    l2Ptt: await l2Balance(t, PTT, u.address),
+  });
+}
+const moved = new Map(users.map((u) => [u.address, { [ETH]: { deposited: 0n, withdrawn: 0n }, [PTT]: { deposited: 0n, withdrawn: 0n } }]));
+// What each user holds on Parallax as far as this run knows (minted deposits only count once
+// seen, so withdrawals never ask for more than the user holds).
+const l2Held = async (u, asset) => (await l2Balance(t, asset, u.address)) - moved.get(u.address)[asset].pendingWithdraw;
+for (const m of moved.values()) for (const a of [ETH, PTT]) m[a].pendingWithdraw = 0n;
 
 // Every user approves once (enough for the run).
-await Promise.all(users.map(async (u) => (await new ethers.Contract(B.l1_test_token, erc20Abi, u.l1).approve(B.l1_bridge, ethers.MaxUint256)).wait()));
+await Promise.all(users.map((u) => inTurn(u, () => new ethers.Contract(PTT, erc20Abi, u.l1).approve(B.l1_bridge, ethers.MaxUint256)).then((r) => { u.fees += r.fee; })));
+
+// Users with nothing but PLX: fresh keys funded on Parallax by development account 6.
+const funder = new ethers.NonceManager(new ethers.Wallet(manifest.accounts[6].private_key, l2s[0]));
+const outsiders = [];
+for (let i = 0; i < 2; i++) {
+  const w = ethers.Wallet.createRandom().connect(l2s[0]);
+  await (await funder.sendTransaction({ to: w.address, value: ethers.parseEther("50") })).wait();
+  outsiders.push({ address: w.address, l2: new ethers.NonceManager(w), queue: Promise.resolve(), fees: 0n });
+}
 
 const pending = [];
+const depositorWithdrawals = [];
+const attacks = [];
 let deposits = 0;
 let withdrawals = 0;
+const GAS = { gasLimit: 300_000 };
 for (let op = 0; op < OPS; op++) {
-  const u = users[Math.floor(rand() * users.length)];
   const kind = rand();
+  if (kind < 0.1) {
+    // An outsider tries: PLX sent to the bridge, or bridged assets it does not hold.
+    const o = outsiders[Math.floor(rand() * outsiders.length)];
+    const bridge = new ethers.Contract(B.l2_bridge, bridgeL2Abi, o.l2);
+    const which = Math.floor(rand() * 3);
+    const attempt = which === 0
+      ? inTurn(o, () => o.l2.sendTransaction({ to: B.l2_bridge, value: ethers.parseEther("1"), ...GAS }))
+      : inTurn(o, () => bridge.withdrawERC20(t.l2Token[which === 1 ? ETH : PTT], ethers.parseEther("0.01"), o.address, GAS));
+    attacks.push(attempt);
+    continue;
+  }
+  const u = users[Math.floor(rand() * users.length)];
   const m = moved.get(u.address);
-  if (kind < 0.3) {
+  if (kind < 0.35) {
     const value = ethers.parseEther("0.001") * BigInt(1 + Math.floor(rand() * 500));
-    pending.push(inTurn(u, () => new ethers.Contract(B.l1_bridge, bridgeL1Abi, u.l1).depositETH(u.address, { value })));
+    m[ETH].deposited += value;
+    pending.push(inTurn(u, () => new ethers.Contract(B.l1_bridge, bridgeL1Abi, u.l1).depositETH(u.address, { value })).then((r) => { u.fees += r.fee; return r; }));
     deposits++;
   } else if (kind < 0.6) {
     const amount = ethers.parseUnits(String(1 + Math.floor(rand() * 1000)), 15) + BigInt(Math.floor(rand() * 1e6));
-    m.deposited += amount;
-    pending.push(inTurn(u, () => new ethers.Contract(B.l1_bridge, bridgeL1Abi, u.l1).depositERC20(B.l1_test_token, amount, u.address)));
+    m[PTT].deposited += amount;
+    pending.push(inTurn(u, () => new ethers.Contract(B.l1_bridge, bridgeL1Abi, u.l1).depositERC20(PTT, amount, u.address)).then((r) => { u.fees += r.fee; return r; }));
     deposits++;
   } else {
-    // Withdraw part of what already reached Parallax (minted and not yet withdrawn here).
-    const tokenWithdrawable = await l2TokenBalance(u.address);
-    if (kind < 0.8 && tokenWithdrawable > 0n) {
-      const amount = (tokenWithdrawable * BigInt(1 + Math.floor(rand() * 60))) / 100n;
-      if (amount > 0n) {
-        m.withdrawn += amount;
-        pending.push(inTurn(u, () => new ethers.Contract(B.l2_bridge, bridgeL2Abi, u.l2).withdrawERC20(l2TokenAddress, amount, u.address)));
-        withdrawals++;
-      }
-    } else {
-      const bridged = (await bridgeL2.minted(ethers.ZeroAddress)) - (await bridgeL2.burned(ethers.ZeroAddress));
-      const value = ethers.parseEther("0.0001") * BigInt(1 + Math.floor(rand() * 100));
-      if (value <= bridged / 4n) {
-        pending.push(inTurn(u, () => new ethers.Contract(B.l2_bridge, bridgeL2Abi, u.l2).withdrawETH(u.address, { value })));
-        withdrawals++;
-      }
+    // Withdraw part of what already reached Parallax.
+    const asset = kind < 0.8 ? PTT : ETH;
+    const held = await l2Held(u, asset);
+    const amount = (held * BigInt(1 + Math.floor(rand() * 60))) / 100n;
+    if (amount > 0n) {
+      m[asset].withdrawn += amount;
+      m[asset].pendingWithdraw += amount;
+      const sent = inTurn(u, () => new ethers.Contract(B.l2_bridge, bridgeL2Abi, u.l2).withdrawERC20(t.l2Token[asset], amount, u.address, GAS))
+        .then((r) => { m[asset].pendingWithdraw -= amount; return r; });
+      pending.push(sent);
+      depositorWithdrawals.push(sent);
+      withdrawals++;
     }
   }
   // Let some operations land between choices, so later ones see earlier deposits minted.
   if (op % 8 === 7) await Promise.all(pending.splice(0));
 }
 await Promise.all(pending.splice(0));
+for (const r of await Promise.all(depositorWithdrawals)) {
+  if (r.status !== 1) throw new Error(`a depositor's withdrawal of what it held was refused: ${r.hash}`);
+}
+for (const r of await Promise.all(attacks)) {
+  if (r.status !== 0) throw new Error(`an outsider's attempt on the bridge succeeded: ${r.hash}`);
+}
 
-// Quiet: every deposit minted and every withdrawal paid.
-const quietMs = await until("every deposit minted and every withdrawal finalized", async () => {
-  if ((await bridgeL2.nextDepositNonce()) !== (await bridgeL1.depositCount())) return false;
-  const next = await bridgeL2.nextWithdrawalId();
-  const paid = await bridgeL1.queryFilter(bridgeL1.filters.WithdrawalFinalized(), 0, "latest");
-  return BigInt(paid.length) === next;
-});
-
-// Conservation from both chains' events and state.
-const l1Deposits = await bridgeL1.queryFilter(bridgeL1.filters.Deposit(), 0, "latest");
-const l1Paid = await bridgeL1.queryFilter(bridgeL1.filters.WithdrawalFinalized(), 0, "latest");
-const l2Initiated = await bridgeL2.queryFilter(bridgeL2.filters.WithdrawalInitiated(), 0, "latest");
-const sum = (events, token) => events.filter((e) => e.args[1] === token).reduce((a, e) => a + e.args.amount, 0n);
-const report = {};
-for (const token of [ethers.ZeroAddress, B.l1_test_token]) {
-  const locked = await bridgeL1.locked(token);
-  const minted = await bridgeL2.minted(token);
-  const burned = await bridgeL2.burned(token);
-  const paidIds = new Set(l1Paid.map((e) => e.args.id));
-  const inFlight = l2Initiated.filter((e) => e.args.l1Token === token && !paidIds.has(e.args.id)).reduce((a, e) => a + e.args.amount, 0n);
-  if (locked !== minted - burned + inFlight) throw new Error(`${token}: locked ${locked} != minted ${minted} - burned ${burned} + in flight ${inFlight}`);
-  if (locked !== sum(l1Deposits, token) - sum(l1Paid, token)) throw new Error(`${token}: locked ${locked} != deposits - payouts`);
-  if (minted !== sum(l1Deposits, token)) throw new Error(`${token}: minted ${minted} != deposited ${sum(l1Deposits, token)}`);
-  if (burned !== sum(l2Initiated, token)) throw new Error(`${token}: burned ${burned} != initiated ${sum(l2Initiated, token)}`);
-  report[token === ethers.ZeroAddress ? "eth" : "token"] = { locked: String(locked), minted: String(minted), burned: String(burned), inFlight: String(inFlight) };
+const quietMs = await quiet(t);
+const report = await conservation(t);
+// Every depositor's withdrawal (to an ordinary address) was paid.
+const paid = new Set((await t.bridgeL1.queryFilter(t.bridgeL1.filters.WithdrawalFinalized(), 0, "latest")).map((e) => e.args.id));
+for (const r of await Promise.all(depositorWithdrawals)) {
+  for (const l of r.logs) {
+    let e;
+    try { e = t.bridgeL2.interface.parseLog(l); } catch { continue; }
+    if (e?.name === "WithdrawalInitiated" && !paid.has(e.args.id)) throw new Error(`withdrawal ${e.args.id} was not paid`);
+  }
 }
 for (const u of users) {
   const b = before.get(u.address);
   const m = moved.get(u.address);
-  const l1Now = await tokenL1.balanceOf(u.address);
-  const l2Now = await l2TokenBalance(u.address);
-  if (l1Now !== b.l1 - m.deposited + m.withdrawn) throw new Error(`${u.address}: Ethereum token balance ${l1Now}, expected ${b.l1 - m.deposited + m.withdrawn}`);
-  if (l2Now !== b.l2 + m.deposited - m.withdrawn) throw new Error(`${u.address}: Parallax token balance ${l2Now}, expected ${b.l2 + m.deposited - m.withdrawn}`);
+  const expect = async (what, now, want) => {
+    if (now !== want) throw new Error(`${u.address}: ${what} is ${now}, expected ${want}`);
+  };
+  await expect("bridged ETH on Parallax", await l2Balance(t, ETH, u.address), b.l2Eth + m[ETH].deposited - m[ETH].withdrawn);
+  await expect("bridged PTT on Parallax", await l2Balance(t, PTT, u.address), b.l2Ptt + m[PTT].deposited - m[PTT].withdrawn);
+  await expect("PTT on Ethereum", await new ethers.Contract(PTT, erc20Abi, l1).balanceOf(u.address), b.l1Ptt - m[PTT].deposited + m[PTT].withdrawn);
+  await expect("ETH on Ethereum", await l1.getBalance(u.address), b.l1Eth - u.fees - m[ETH].deposited + m[ETH].withdrawn);
 }
-console.log(JSON.stringify({ ops: OPS, deposits, withdrawals, quietMs, totalDeposits: l1Deposits.length, totalWithdrawals: l2Initiated.length, ...report }));
+console.log(JSON.stringify({ ops: OPS, deposits, withdrawals, attacks: attacks.length, quietMs, ...report }));

@@ -10,7 +10,7 @@ use crate::{
     process::{self, Stopped},
     rpc,
 };
-use parallax_genesis::{Genesis, TestnetOptions, generate_testnet};
+use parallax_genesis::{Genesis, NativeCurrency, TestnetOptions, generate_testnet};
 use serde_json::{Value, json};
 use std::{
     fs::File,
@@ -36,7 +36,7 @@ pub struct Runtime {
     pub timeout: Duration,
     /// How long `stop` and `down` wait after SIGTERM before SIGKILL.
     pub grace: Duration,
-    /// The repository (its `node_modules/` holds hardhat for the testnet's Ethereum).
+    /// The repository (its `node_modules/` holds anvil for the testnet's Ethereum).
     pub repo: PathBuf,
 }
 
@@ -142,45 +142,71 @@ pub fn up(rt: &Runtime, opts: &UpOptions, out: &mut impl Write) -> Result<Manife
     {
         return Err(TestnetError::PortInUse {
             port: l1.port,
-            what: "the Ethereum (hardhat) JSON-RPC".into(),
+            what: "the Ethereum (anvil) JSON-RPC".into(),
         });
     }
     std::fs::create_dir_all(dir.join("logs")).map_err(|e| TestnetError::io(dir.join("logs"), e))?;
+    let genesis = Genesis::load(dir.join("genesis.json"))?;
     if let Some(l1) = manifest.l1.clone() {
+        let state = l1.state.clone().unwrap_or_else(|| l1::state_path(&dir));
+        let has_state = state.exists();
         writeln!(
             out,
-            "Starting the testnet's Ethereum (hardhat node on {})…",
-            l1.rpc
+            "Starting the testnet's Ethereum (anvil on {}, its chain kept in {})…",
+            l1.rpc,
+            state.display()
         )
         .ok();
-        let pid = l1::start(&rt.repo, l1.port, &l1.log, rt.timeout)?;
+        let pid = l1::start(&rt.repo, l1.port, &l1.log, &state, rt.timeout)?;
         if let Some(entry) = manifest.l1.as_mut() {
             entry.pid = Some(pid);
+            entry.state = Some(state.clone());
         }
         manifest.save(&dir)?;
-        let genesis = Genesis::load(dir.join("genesis.json"))?;
-        let validators: Vec<alloy_primitives::Address> = genesis
-            .parallax
-            .as_ref()
-            .map(|p| p.validators.iter().map(|v| v.bridge_address).collect())
-            .unwrap_or_default();
-        if let Err(e) = l1::deploy(&l1.rpc, manifest.chain_id, &validators) {
+        let ready = if has_state {
+            l1::check_deployed(&l1.rpc, &state).map(|_| {
+                writeln!(
+                    out,
+                    "Ethereum resumed from its state: the bridge and the test token are in place."
+                )
+                .ok();
+            })
+        } else {
+            if resumed {
+                writeln!(
+                    out,
+                    "Note: {} does not exist, so this Ethereum starts as a new chain with the \
+                     bridge deployed again at the same address; whatever an earlier Ethereum of \
+                     this testnet held is not on it (Parallax keeps what it minted).",
+                    state.display()
+                )
+                .ok();
+            }
+            let validators: Vec<alloy_primitives::Address> = genesis
+                .parallax
+                .as_ref()
+                .map(|p| p.validators.iter().map(|v| v.bridge_address).collect())
+                .unwrap_or_default();
+            l1::deploy(&l1.rpc, manifest.chain_id, &validators).map(|_| {
+                writeln!(
+                    out,
+                    "Deployed the bridge on Ethereum and funded the development accounts with \
+                     the test token."
+                )
+                .ok();
+            })
+        };
+        if let Err(e) = ready {
             l1::stop(pid, l1.port, rt.grace);
+            if !has_state {
+                // A chain with half a deployment is no use: the next `up` deploys afresh.
+                let _ = std::fs::remove_file(&state);
+            }
+            if let Some(entry) = manifest.l1.as_mut() {
+                entry.pid = None;
+            }
+            manifest.save(&dir)?;
             return Err(e);
-        }
-        writeln!(
-            out,
-            "Deployed the bridge on Ethereum and funded the development accounts with the test token."
-        )
-        .ok();
-        if resumed {
-            writeln!(
-                out,
-                "Note: hardhat keeps no state, so this Ethereum is a fresh chain: the bridge \
-                 contracts are back at the same addresses, but Ethereum's earlier deposits and \
-                 withdrawals are gone (Parallax keeps what it minted)."
-            )
-            .ok();
         }
     }
     writeln!(
@@ -207,7 +233,11 @@ pub fn up(rt: &Runtime, opts: &UpOptions, out: &mut impl Write) -> Result<Manife
     }
     match wait_for_commits(&manifest, &all, rt.timeout) {
         Ok(height) => {
-            summary(&dir, &manifest, height, out);
+            let currency = genesis
+                .parallax
+                .map(|p| p.native_currency)
+                .unwrap_or_default();
+            summary(&dir, &manifest, &currency, height, out);
             Ok(manifest)
         }
         Err(e) => {
@@ -384,6 +414,7 @@ fn generate(dir: &Path, opts: &UpOptions) -> Result<Manifest, TestnetError> {
             port: l1_port,
             pid: None,
             log: dir.join("logs").join("l1.log"),
+            state: Some(l1::state_path(dir)),
         }),
         bridge: (!opts.no_l1).then(|| BridgeEntry {
             l1_bridge: l1_bridge.to_string(),
@@ -477,7 +508,14 @@ fn command_prefix(dir: &Path) -> String {
 }
 
 /// The summary `up` prints.
-pub fn summary(dir: &Path, m: &Manifest, height: u64, out: &mut impl Write) {
+/// `currency` is the chain's native currency (the genesis's `parallax.nativeCurrency`).
+pub fn summary(
+    dir: &Path,
+    m: &Manifest,
+    currency: &NativeCurrency,
+    height: u64,
+    out: &mut impl Write,
+) {
     let validators = m.validators();
     let full = m.nodes.len() - validators;
     let mut s = String::new();
@@ -511,9 +549,10 @@ pub fn summary(dir: &Path, m: &Manifest, height: u64, out: &mut impl Write) {
         );
     }
     s += &format!(
-        "\nFunded development accounts ({} ETH each). These are PUBLIC test keys (mnemonic\n\
+        "\nFunded development accounts ({} {} each). These are PUBLIC test keys (mnemonic\n\
          \"{}\"):\nanyone can take what they hold. Never use them outside this testnet.\n",
         parallax_genesis::DEV_ACCOUNT_BALANCE_WEI / 1_000_000_000_000_000_000,
+        currency.symbol,
         parallax_genesis::DEV_MNEMONIC
     );
     for (i, a) in m.accounts.iter().enumerate() {
@@ -528,14 +567,14 @@ pub fn summary(dir: &Path, m: &Manifest, height: u64, out: &mut impl Write) {
          \x20 Network name:     Parallax testnet\n\
          \x20 New RPC URL:      {rpc}\n\
          \x20 Chain ID:         {}\n\
-         \x20 Currency symbol:  ETH\n\
+         \x20 Currency symbol:  {}\n\
          Then import an account with one of the private keys above\n\
          (account menu > Add account or hardware wallet > Import account).\n",
-        m.chain_id
+        m.chain_id, currency.symbol
     );
     if let (Some(l1), Some(b)) = (&m.l1, &m.bridge) {
         s += &format!(
-            "\nEthereum (hardhat node, chain id {}): {}\n\
+            "\nEthereum (anvil, chain id {}): {}\n\
              \x20 Bridge on Ethereum:  {}  (depositETH / depositERC20; minted after {} blocks)\n\
              \x20 Bridge on Parallax:  {}  (withdrawETH / withdrawERC20; relayed back by the validators)\n\
              \x20 Test ERC-20 on Ethereum: {}  ({} PTT per development account)\n",
@@ -698,7 +737,7 @@ pub fn status(dir: &Path, out: &mut impl Write) -> Result<Vec<NodeStatus>, Testn
             })
             .flatten();
         s += &format!(
-            "Ethereum (hardhat, chain id {}): {}, head {}, {}\n",
+            "Ethereum (anvil, chain id {}): {}, head {}, {}\n",
             l1.chain_id,
             if running { "running" } else { "stopped" },
             dash(head),

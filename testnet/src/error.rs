@@ -59,7 +59,7 @@ pub enum TestnetError {
         /// The directory.
         dir: PathBuf,
     },
-    /// The testnet's Ethereum (hardhat) could not be started or set up.
+    /// The testnet's Ethereum (anvil) could not be started or set up.
     #[error("the testnet's Ethereum: {0}")]
     L1(String),
     /// `up` with options that contradict the existing testnet.

@@ -10,8 +10,8 @@
 //! `stop`, `start` and `down` signal only the pids it recorded, and only while
 //! `/proc/PID/cmdline` is still that node's `parallax run` ([`process`]). `up` on a stopped
 //! testnet resumes the same chain from its data directories. Beside the nodes runs the testnet's
-//! Ethereum ([`l1`]): a `hardhat node` with the bridge contracts, which every node watches and
-//! the validators relay withdrawals to. See `testnet/README.md`.
+//! Ethereum ([`l1`]): an anvil node (its state kept across restarts) with the bridge
+//! contracts, which every node watches and the validators relay withdrawals to. See `testnet/README.md`.
 
 pub mod commands;
 mod error;

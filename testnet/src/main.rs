@@ -46,7 +46,7 @@ enum Cmd {
         /// BASE+10I (p2p), +1 (JSON-RPC), +2 (gRPC), +3 (metrics).
         #[arg(long)]
         base_port: Option<u16>,
-        /// Run no Ethereum (hardhat) and so no bridge beside the nodes.
+        /// Run no Ethereum (anvil) and so no bridge beside the nodes.
         #[arg(long)]
         no_l1: bool,
     },
@@ -102,7 +102,7 @@ fn parallax_bin(flag: Option<PathBuf>) -> eyre::Result<PathBuf> {
     })
 }
 
-/// The repository whose `node_modules/` holds hardhat: `PARALLAX_REPO` (run.sh sets it), else
+/// The repository whose `node_modules/` holds anvil: `PARALLAX_REPO` (run.sh sets it), else
 /// the one this binary was built from.
 fn repo() -> PathBuf {
     std::env::var_os("PARALLAX_REPO")

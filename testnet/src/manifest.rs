@@ -10,12 +10,17 @@
 //!              "p2p": "/ip4/127.0.0.1/tcp/26000/p2p/12D3…", "pid": 4242,
 //!              "log": "/abs/DIR/logs/node0.log", "datadir": "/abs/DIR/node0/data",
 //!              "config": "/abs/DIR/node0/config.toml"}],
-//!   "accounts": [{"address": "0xf39F…", "private_key": "0xac09…"}]
+//!   "accounts": [{"address": "0xf39F…", "private_key": "0xac09…"}],
+//!   "l1": {"rpc": "http://127.0.0.1:26050", "chain_id": 31337, "port": 26050, "pid": 4240,
+//!          "log": "/abs/DIR/logs/l1.log", "state": "/abs/DIR/l1/state.json"},
+//!   "bridge": {"l1_bridge": "0x5FbD…", "l2_bridge": "0x…b41d9E",
+//!              "l1_test_token": "0xe7f1…", "confirmations": 2}
 //! }
 //! ```
 //!
-//! `pid` is `null` while a node is stopped. Members this tool does not know (the bridge adds
-//! `l1` and `bridge`) are kept as they are when it rewrites the file.
+//! `pid` is `null` while a node (or the Ethereum) is stopped; `l1` and `bridge` are absent on
+//! a testnet without an Ethereum. Members this tool does not know are kept as they are when it
+//! rewrites the file.
 
 use crate::TestnetError;
 use serde::{Deserialize, Serialize};
@@ -79,7 +84,7 @@ pub struct NodeEntry {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The testnet's Ethereum (`hardhat node`).
+/// The testnet's Ethereum (anvil).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct L1Entry {
     /// Its JSON-RPC URL.
@@ -92,6 +97,10 @@ pub struct L1Entry {
     pub pid: Option<u32>,
     /// Its log file.
     pub log: PathBuf,
+    /// The file its chain is kept in across restarts (`DIR/l1/state.json`); absent in a
+    /// testnet from before Ethereum kept its state, and then `up` records it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<PathBuf>,
 }
 
 /// The bridge's contracts.

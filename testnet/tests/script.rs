@@ -1,7 +1,9 @@
 //! `testnet/run.sh` end to end, as a developer uses it: `up` starts four validators and a
 //! full node from scratch and prints what to connect to; the nodes commit blocks and the
 //! full node follows; a second `up` refuses; `status` shows every node; `stop` and `start`
-//! take one validator out and back; `down` stops everything; `up` resumes the same chain.
+//! take one validator out and back; `down` stops everything; `up` resumes the same chain,
+//! and the testnet's Ethereum (anvil) resumes its own from its state file, with the bridge
+//! still deployed.
 //!
 //! The nodes are the debug `parallax` binary (built here when `PARALLAX_BIN` is unset); the
 //! whole run is bounded, and a guard kills every process recorded in `testnet.json` however
@@ -10,7 +12,7 @@
 mod common;
 
 use common::{Script, block_hash, height, pid_gone, repo, rpc};
-use parallax_testnet::process::is_node_process;
+use parallax_testnet::{l1::is_l1_process, process::is_node_process};
 use serde_json::json;
 use std::{
     net::SocketAddr,
@@ -57,7 +59,7 @@ fn run_sh_starts_reports_stops_restarts_and_resumes_a_testnet() {
         "MetaMask".into(),
         format!("New RPC URL:      {}", m.nodes[0].rpc_http),
         format!("Chain ID:         {}", m.chain_id),
-        "Currency symbol:  ETH".into(),
+        "Currency symbol:  PLX".into(),
     ] {
         assert!(up.stdout.contains(&expected), "summary lacks {expected:?}");
     }
@@ -153,9 +155,14 @@ fn run_sh_starts_reports_stops_restarts_and_resumes_a_testnet() {
         height(addrs[node1]).is_some_and(|h| h >= target + 2)
     });
 
-    // down: every recorded pid is gone.
+    // down: every recorded pid is gone; the Ethereum has written its state.
     let before_down = script.manifest();
     let height_before_down = addrs.iter().filter_map(|a| height(*a)).min().unwrap();
+    let l1 = before_down.l1.clone().expect("the testnet's Ethereum");
+    let l1_addr: SocketAddr = l1.rpc.strip_prefix("http://").unwrap().parse().unwrap();
+    let l1_pid = l1.pid.unwrap();
+    assert!(is_l1_process(l1_pid, l1.port));
+    let l1_before_down = height(l1_addr).unwrap();
     let down = script.run(&["down"]);
     assert!(down.ok);
     for n in &before_down.nodes {
@@ -164,11 +171,31 @@ fn run_sh_starts_reports_stops_restarts_and_resumes_a_testnet() {
     }
     assert!(script.manifest().nodes.iter().all(|n| n.pid.is_none()));
     assert!(addrs.iter().all(|a| height(*a).is_none()), "no RPC answers");
+    assert!(
+        pid_gone(l1_pid) && height(l1_addr).is_none(),
+        "the Ethereum stopped"
+    );
+    let state = l1.state.clone().unwrap();
+    assert_eq!(
+        state,
+        script.dir.canonicalize().unwrap().join("l1/state.json")
+    );
+    assert!(state.is_file(), "{} written", state.display());
 
     // up again resumes the same chain: same genesis, height not reset.
     let resumed = script.run(&["up"]);
     assert!(resumed.ok, "resume failed: {}", resumed.stderr);
     assert!(resumed.stdout.contains("Resuming the testnet"));
+    // The Ethereum goes on from where it stopped, its contracts in place, nothing redeployed.
+    assert!(resumed.stdout.contains("Ethereum resumed from its state"));
+    assert!(!resumed.stdout.contains("Deployed the bridge"));
+    assert!(height(l1_addr).unwrap() >= l1_before_down);
+    let bridge = &before_down.bridge.as_ref().unwrap().l1_bridge;
+    let code = rpc(l1_addr, "eth_getCode", json!([bridge, "latest"])).unwrap();
+    assert!(
+        code.as_str().unwrap().len() > 2,
+        "the bridge's code at {bridge}"
+    );
     let m2 = script.manifest();
     assert_eq!(m2.genesis_hash, m.genesis_hash);
     assert_eq!(m2.nodes.len(), 5);
@@ -187,5 +214,9 @@ fn run_sh_starts_reports_stops_restarts_and_resumes_a_testnet() {
     for n in &m2.nodes {
         assert!(pid_gone(n.pid.unwrap()), "{} is gone", n.name);
     }
+    assert!(
+        pid_gone(m2.l1.unwrap().pid.unwrap()),
+        "the Ethereum is gone"
+    );
     eprintln!("the script's run took {:?}", started.elapsed());
 }

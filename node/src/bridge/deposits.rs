@@ -290,7 +290,12 @@ impl DepositView {
         match watcher.poll(self.floor(), self.room()).await {
             Ok(found) => {
                 let n = found.len();
-                self.record(found, watcher.next_nonce(), watcher.head(), watcher.settled());
+                self.record(
+                    found,
+                    watcher.next_nonce(),
+                    watcher.head(),
+                    watcher.settled(),
+                );
                 Ok(n)
             }
             Err(e) => {
@@ -386,7 +391,11 @@ mod tests {
             metadata: Bytes::from_static(b"lies"),
             ..deposit(1)
         };
-        assert!(view.check(&[other_metadata]).unwrap_err().contains("differs"));
+        assert!(
+            view.check(&[other_metadata])
+                .unwrap_err()
+                .contains("differs")
+        );
         assert!(
             view.check(&[deposit(3)])
                 .unwrap_err()

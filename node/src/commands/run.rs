@@ -228,9 +228,17 @@ pub(crate) fn dev(
     if let Some(a) = addrs.metrics {
         writeln!(out, "metrics: http://{a}/metrics")?;
     }
+    let currency = genesis
+        .parallax
+        .as_ref()
+        .map_or("ETH", |p| p.native_currency.symbol.as_str());
     writeln!(
         out,
-        "accounts (10,000 ETH each; keys from the public test mnemonic, never use them for value):"
+        "currency: {currency} (this chain's own; not bridged from Ethereum)"
+    )?;
+    writeln!(
+        out,
+        "accounts (10,000 {currency} each; keys from the public test mnemonic, never use them for value):"
     )?;
     for (i, (address, key)) in accounts.iter().enumerate() {
         writeln!(out, "  ({i}) {address} {key}")?;

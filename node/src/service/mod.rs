@@ -509,7 +509,9 @@ impl Node {
                     let cursor = db
                         .reader()
                         .and_then(|r| crate::bridge::DepositCursor::at_head(&r))
-                        .map_err(|e| NodeError::Config(format!("reading the deposit cursor: {e}")))?;
+                        .map_err(|e| {
+                            NodeError::Config(format!("reading the deposit cursor: {e}"))
+                        })?;
                     // A leader proposes a deposit one poll interval after its view confirmed it.
                     let view = Arc::new(crate::bridge::DepositView::new(
                         o.poll_interval,

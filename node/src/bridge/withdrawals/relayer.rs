@@ -455,7 +455,11 @@ impl Relayer {
         let root = match self.root_of(a.l2_block) {
             Ok(Some(root)) => root,
             Ok(None) => {
-                debug!(block = a.l2_block, validator = a.validator, "an attestation for a block without withdrawals");
+                debug!(
+                    block = a.l2_block,
+                    validator = a.validator,
+                    "an attestation for a block without withdrawals"
+                );
                 return;
             }
             Err(e) => {
@@ -570,7 +574,10 @@ impl Relayer {
         });
         self.window_withdrawals -= freed;
         if self.window.len() < before {
-            debug!(settled = before - self.window.len(), "blocks settled on Ethereum");
+            debug!(
+                settled = before - self.window.len(),
+                "blocks settled on Ethereum"
+            );
         }
     }
 
@@ -679,7 +686,8 @@ impl Relayer {
                     if now >= release_at && may_send {
                         send.push((w, number, proof));
                     } else {
-                        let at = Instant::now() + Duration::from_secs(release_at.saturating_sub(now).max(1));
+                        let at = Instant::now()
+                            + Duration::from_secs(release_at.saturating_sub(now).max(1));
                         wake = Some(wake.map_or(at, |w| w.min(at)));
                     }
                 }
@@ -760,7 +768,11 @@ impl Relayer {
         self.stats.finalized.fetch_add(1, Ordering::Relaxed);
         if state == WithdrawalState::Unpaid {
             self.stats.unpaid.fetch_add(1, Ordering::Relaxed);
-            warn!(id, block = number, "a withdrawal's payout failed on Ethereum; it stays claimable (retry finalizeWithdrawal)");
+            warn!(
+                id,
+                block = number,
+                "a withdrawal's payout failed on Ethereum; it stays claimable (retry finalizeWithdrawal)"
+            );
         }
         self.stats.set([id], state.name());
     }
