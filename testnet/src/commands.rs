@@ -576,13 +576,16 @@ pub fn summary(
         s += &format!(
             "\nEthereum (anvil, chain id {}): {}\n\
              \x20 Bridge on Ethereum:  {}  (depositETH / depositERC20; minted after {} blocks)\n\
-             \x20 Bridge on Parallax:  {}  (withdrawETH / withdrawERC20; relayed back by the validators)\n\
+             \x20 Bridge on Parallax:  {}  (withdrawERC20; relayed back by the validators)\n\
+             \x20 Bridged ETH on Parallax: {}  (an ERC-20; {} is this chain's own, never bridged)\n\
              \x20 Test ERC-20 on Ethereum: {}  ({} PTT per development account)\n",
             l1.chain_id,
             l1.rpc,
             b.l1_bridge,
             b.confirmations,
             b.l2_bridge,
+            parallax_genesis::bridged_token_address(alloy_primitives::Address::ZERO),
+            currency.symbol,
             b.l1_test_token,
             l1::TEST_TOKENS_PER_ACCOUNT
         );
