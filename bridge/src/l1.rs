@@ -22,6 +22,11 @@ use std::time::Duration;
 /// The widest block range one `eth_getLogs` asks for (public providers cap it).
 pub const MAX_LOG_RANGE: u64 = 2_000;
 
+/// How long one Ethereum call may take before it counts as failed: an RPC that accepts the
+/// connection and never answers must not stall the deposit watcher, the relayer or the status
+/// RPC (they retry).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What went wrong talking to Ethereum.
 #[derive(Debug, thiserror::Error)]
 pub enum L1Error {
@@ -77,6 +82,7 @@ pub struct L1Deposit {
 pub struct L1Client {
     provider: DynProvider,
     sender: Option<Address>,
+    timeout: Duration,
 }
 
 impl L1Client {
@@ -121,7 +127,33 @@ impl L1Client {
                 });
             }
         };
-        Ok(Self { provider, sender })
+        Ok(Self {
+            provider,
+            sender,
+            timeout: CALL_TIMEOUT,
+        })
+    }
+
+    /// The same client, giving up on each call after `timeout` (default [`CALL_TIMEOUT`]).
+    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Runs one call within the client's timeout.
+    async fn timed<T>(
+        &self,
+        what: &str,
+        call: impl Future<Output = Result<T, L1Error>>,
+    ) -> Result<T, L1Error> {
+        tokio::time::timeout(self.timeout, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(L1Error::Rpc(format!(
+                    "{what}: no answer within {:?}",
+                    self.timeout
+                )))
+            })
     }
 
     /// The underlying provider.
@@ -136,18 +168,28 @@ impl L1Client {
 
     /// The L1 chain id.
     pub async fn chain_id(&self) -> Result<u64, L1Error> {
-        self.provider.get_chain_id().await.map_err(rpc)
+        self.timed("eth_chainId", async {
+            self.provider.get_chain_id().await.map_err(rpc)
+        })
+        .await
     }
 
     /// The latest block number.
     pub async fn head(&self) -> Result<u64, L1Error> {
-        self.provider.get_block_number().await.map_err(rpc)
+        self.timed("eth_blockNumber", async {
+            self.provider.get_block_number().await.map_err(rpc)
+        })
+        .await
     }
 
     /// The balance of `who` in ETH (token `Address::ZERO`) or in an ERC-20.
     pub async fn balance(&self, token: Address, who: Address) -> Result<U256, L1Error> {
         if token == Address::ZERO {
-            return self.provider.get_balance(who).await.map_err(rpc);
+            return self
+                .timed("eth_getBalance", async {
+                    self.provider.get_balance(who).await.map_err(rpc)
+                })
+                .await;
         }
         self.view(token, ITestToken::balanceOfCall { owner: who })
             .await
@@ -165,7 +207,10 @@ impl L1Client {
     /// `eth_call`: what the call returns, or why it reverts.
     pub async fn call_raw(&self, to: Address, data: Bytes, value: U256) -> Result<Bytes, L1Error> {
         let tx = self.request(Some(to), data, value);
-        self.provider.call(tx).await.map_err(revert_or_rpc)
+        self.timed("eth_call", async {
+            self.provider.call(tx).await.map_err(revert_or_rpc)
+        })
+        .await
     }
 
     fn request(&self, to: Option<Address>, data: Bytes, value: U256) -> TransactionRequest {
@@ -190,15 +235,21 @@ impl L1Client {
             return Err(L1Error::NoSigner);
         }
         let tx = self.request(to, data, value);
-        self.provider
-            .call(tx.clone())
-            .await
-            .map_err(revert_or_rpc)?;
+        self.timed("eth_call", async {
+            self.provider
+                .call(tx.clone())
+                .await
+                .map_err(revert_or_rpc)
+        })
+        .await?;
         let pending = self
-            .provider
-            .send_transaction(tx)
-            .await
-            .map_err(revert_or_rpc)?;
+            .timed("sending a transaction", async {
+                self.provider
+                    .send_transaction(tx)
+                    .await
+                    .map_err(revert_or_rpc)
+            })
+            .await?;
         let receipt = pending
             .with_timeout(Some(Duration::from_secs(60)))
             .get_receipt()
@@ -365,7 +416,11 @@ impl L1Client {
             .event_signature(IParallaxBridge::Deposit::SIGNATURE_HASH)
             .from_block(from)
             .to_block(to);
-        let logs = self.provider.get_logs(&filter).await.map_err(rpc)?;
+        let logs = self
+            .timed("eth_getLogs", async {
+                self.provider.get_logs(&filter).await.map_err(rpc)
+            })
+            .await?;
         logs.into_iter()
             .filter(|log| !log.removed)
             .map(|log| {
@@ -524,10 +579,13 @@ impl DepositSource for L1Client {
         let settled = match finality {
             Finality::Confirmations(k) => head.checked_sub(k),
             Finality::Finalized => self
-                .provider
-                .get_block_by_number(BlockNumberOrTag::Finalized)
-                .await
-                .map_err(rpc)?
+                .timed("eth_getBlockByNumber(finalized)", async {
+                    self.provider
+                        .get_block_by_number(BlockNumberOrTag::Finalized)
+                        .await
+                        .map_err(rpc)
+                })
+                .await?
                 .map(|b| b.header.number),
         };
         Ok((head, settled))
@@ -718,6 +776,7 @@ mod tests {
 
     fn block_on<F: Future>(f: F) -> F::Output {
         tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .unwrap()
             .block_on(f)
@@ -795,6 +854,38 @@ mod tests {
             block_on(finalized.poll(0, 100)).unwrap().is_empty(),
             "nothing finalized at head 20"
         );
+    }
+
+    #[test]
+    fn an_ethereum_rpc_that_never_answers_is_an_error_not_a_hang() {
+        block_on(async {
+            // Accepts connections and never answers.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let url = format!("http://{}", listener.local_addr().unwrap());
+            let held = tokio::spawn(async move {
+                let mut open = Vec::new();
+                while let Ok((c, _)) = listener.accept().await {
+                    open.push(c);
+                }
+            });
+            let client = L1Client::connect(&url, None)
+                .await
+                .unwrap()
+                .with_call_timeout(Duration::from_millis(300));
+            let start = std::time::Instant::now();
+            let err = client.head().await.unwrap_err();
+            assert!(err.to_string().contains("no answer within"), "{err}");
+            let mut watcher = DepositWatcher::new(
+                client,
+                Address::ZERO,
+                Finality::Confirmations(1),
+                0,
+                0,
+            );
+            assert!(watcher.poll(0, 10).await.is_err());
+            assert!(start.elapsed() < Duration::from_secs(5));
+            held.abort();
+        });
     }
 
     #[test]

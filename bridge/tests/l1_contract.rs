@@ -7,7 +7,7 @@ mod common;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolEvent;
-use common::{L2_CHAIN_ID, Setup, assert_reverts, domain, eth, sign_sorted};
+use common::{Anvil, L2_CHAIN_ID, Setup, assert_reverts, domain, eth, sign_sorted, validator_keys};
 use parallax_bridge::attest::sign_digest;
 use parallax_bridge::contracts::{IParallaxBridge, ITestToken, TokenMetadata};
 use parallax_bridge::l1::{DepositWatcher, Finality, L1Client, L1Deposit, finalize_call};
@@ -914,4 +914,36 @@ async fn a_deposit_reorganised_away_before_it_is_deep_enough_is_never_seen() {
             .unwrap(),
         eth(3)
     );
+}
+
+/// With `finalized` settlement (for a real Ethereum), deposits are read only once Ethereum's
+/// finalized block covers them. Anvil with one slot per epoch finalizes the block two below
+/// its head.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_finality_a_deposit_is_read_only_once_ethereum_finalized_it() {
+    let anvil = Anvil::start(&["--slots-in-an-epoch", "1"]).await;
+    let deployer = anvil.account(0).await;
+    let set: Vec<(Address, u64)> = validator_keys(4).iter().map(|k| (k.address(), 1)).collect();
+    let bridge = deployer.deploy_bridge(L2_CHAIN_ID, &set).await.unwrap();
+    let mut watcher = DepositWatcher::new(deployer.clone(), bridge, Finality::Finalized, 0, 0);
+    let user = anvil.account(1).await;
+    let receipt = user
+        .send_call(
+            bridge,
+            IParallaxBridge::depositETHCall {
+                l2Recipient: Address::with_last_byte(0x22),
+            },
+            eth(1),
+        )
+        .await
+        .unwrap();
+    assert!(watcher.poll(0, 10).await.unwrap().is_empty(), "not finalized yet");
+    assert!(watcher.settled().unwrap() < receipt.block_number.unwrap());
+    anvil.mine(1).await;
+    assert!(watcher.poll(0, 10).await.unwrap().is_empty(), "nor one block later");
+    anvil.mine(1).await;
+    let seen = watcher.poll(0, 10).await.unwrap();
+    assert_eq!(seen.len(), 1, "finalized two blocks later");
+    assert_eq!(seen[0].block_number, receipt.block_number.unwrap());
+    assert_eq!(watcher.settled(), Some(seen[0].block_number));
 }

@@ -158,6 +158,84 @@ impl Hardhat {
     }
 }
 
+/// An anvil (the npm package's binary for this machine) on a free 127.0.0.1 port with
+/// `args`, killed when dropped (and when the test process dies).
+pub struct Anvil {
+    child: Child,
+    /// Its JSON-RPC URL.
+    pub url: String,
+}
+
+impl Anvil {
+    /// Starts it and waits (≤ 30 s) until it answers.
+    pub async fn start(args: &[&str]) -> Self {
+        let arch = match std::env::consts::ARCH {
+            "aarch64" => "arm64",
+            _ => "amd64",
+        };
+        let bin = repo_root().join(format!(
+            "node_modules/@foundry-rs/anvil-{}-{arch}/bin/anvil",
+            std::env::consts::OS
+        ));
+        assert!(
+            bin.exists(),
+            "{} is missing: run `npm ci` at the repository root",
+            bin.display()
+        );
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
+            l.local_addr().unwrap().port()
+        };
+        let mut cmd = Command::new(&bin);
+        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--quiet"])
+            .args(["--gas-limit", "16777216"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().expect("start anvil");
+        let url = format!("http://127.0.0.1:{port}");
+        let client = L1Client::connect(&url, None).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while client.chain_id().await.is_err() {
+            assert!(Instant::now() < deadline, "anvil did not answer within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Self { child, url }
+    }
+
+    /// A client signing with development account `index`.
+    pub async fn account(&self, index: u32) -> L1Client {
+        L1Client::connect(&self.url, Some(dev_key(index)))
+            .await
+            .unwrap()
+    }
+
+    /// Mines `n` blocks at once.
+    pub async fn mine(&self, n: u64) {
+        let client = L1Client::connect(&self.url, None).await.unwrap();
+        let _: serde_json::Value = client
+            .provider()
+            .raw_request("anvil_mine".into(), (n,))
+            .await
+            .expect("anvil_mine");
+    }
+}
+
+impl Drop for Anvil {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Hardhat {
     fn drop(&mut self) {
         let _ = self.child.kill();
