@@ -236,10 +236,7 @@ impl L1Client {
         }
         let tx = self.request(to, data, value);
         self.timed("eth_call", async {
-            self.provider
-                .call(tx.clone())
-                .await
-                .map_err(revert_or_rpc)
+            self.provider.call(tx.clone()).await.map_err(revert_or_rpc)
         })
         .await?;
         let pending = self
@@ -875,13 +872,8 @@ mod tests {
             let start = std::time::Instant::now();
             let err = client.head().await.unwrap_err();
             assert!(err.to_string().contains("no answer within"), "{err}");
-            let mut watcher = DepositWatcher::new(
-                client,
-                Address::ZERO,
-                Finality::Confirmations(1),
-                0,
-                0,
-            );
+            let mut watcher =
+                DepositWatcher::new(client, Address::ZERO, Finality::Confirmations(1), 0, 0);
             assert!(watcher.poll(0, 10).await.is_err());
             assert!(start.elapsed() < Duration::from_secs(5));
             held.abort();

@@ -937,10 +937,16 @@ async fn with_finality_a_deposit_is_read_only_once_ethereum_finalized_it() {
         )
         .await
         .unwrap();
-    assert!(watcher.poll(0, 10).await.unwrap().is_empty(), "not finalized yet");
+    assert!(
+        watcher.poll(0, 10).await.unwrap().is_empty(),
+        "not finalized yet"
+    );
     assert!(watcher.settled().unwrap() < receipt.block_number.unwrap());
     anvil.mine(1).await;
-    assert!(watcher.poll(0, 10).await.unwrap().is_empty(), "nor one block later");
+    assert!(
+        watcher.poll(0, 10).await.unwrap().is_empty(),
+        "nor one block later"
+    );
     anvil.mine(1).await;
     let seen = watcher.poll(0, 10).await.unwrap();
     assert_eq!(seen.len(), 1, "finalized two blocks later");

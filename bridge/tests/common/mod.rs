@@ -187,12 +187,18 @@ impl Anvil {
             l.local_addr().unwrap().port()
         };
         let mut cmd = Command::new(&bin);
-        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string(), "--quiet"])
-            .args(["--gas-limit", "16777216"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--quiet",
+        ])
+        .args(["--gas-limit", "16777216"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
         unsafe {
             cmd.pre_exec(|| {
@@ -205,7 +211,10 @@ impl Anvil {
         let client = L1Client::connect(&url, None).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
         while client.chain_id().await.is_err() {
-            assert!(Instant::now() < deadline, "anvil did not answer within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "anvil did not answer within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Self { child, url }
