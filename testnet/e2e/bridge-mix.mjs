@@ -7,7 +7,8 @@
 // never bridged; fresh accounts funded on Parallax alone) try to take what depositors locked:
 // they send PLX to the bridge and withdraw bridged ETH and tokens they do not hold. Every one
 // of those must fail, and every depositor's withdrawal must succeed and be paid.
-// Then it waits until both chains are quiet and checks (lib.mjs `conservation`):
+// While it runs, each asset's bridged supply is sampled against what Ethereum holds locked
+// (never above). Then it waits until both chains are quiet and checks (lib.mjs `conservation`):
 //   - per asset: locked on Ethereum == bridged supply + in flight, held == locked + owed +
 //     cancelled, locked == deposits - proven, supply == minted - burned;
 //   - per user: bridged balances on Parallax, the token on Ethereum, and ETH on Ethereum (less
@@ -16,7 +17,7 @@
 // nodes restart). Run it again after restarts: the checks cover the whole history. Prints one
 // JSON line.
 import { ethers } from "ethers";
-import { bridgeL1Abi, bridgeL2Abi, conservation, erc20Abi, l2Balance, quiet, testnet } from "./lib.mjs";
+import { bridgeL1Abi, bridgeL2Abi, conservation, erc20Abi, l2Balance, quiet, sampleBacking, testnet } from "./lib.mjs";
 
 const args = process.argv.slice(2);
 const dir = args[0] ?? ".testnet";
@@ -89,6 +90,8 @@ for (let i = 0; i < 2; i++) {
   outsiders.push({ address: w.address, l2: new ethers.NonceManager(w), queue: Promise.resolve(), fees: 0n });
 }
 
+// Backing is sampled while the mix runs, not only once it is quiet.
+const sampler = sampleBacking(t);
 const pending = [];
 const depositorWithdrawals = [];
 const attacks = [];
@@ -147,6 +150,7 @@ for (const r of await Promise.all(attacks)) {
 }
 
 const quietMs = await quiet(t);
+const backingSamples = await sampler.stop();
 const report = await conservation(t);
 // Every depositor's withdrawal (to an ordinary address) was paid.
 const paid = new Set((await t.bridgeL1.queryFilter(t.bridgeL1.filters.WithdrawalFinalized(), 0, "latest")).map((e) => e.args.id));
@@ -168,4 +172,4 @@ for (const u of users) {
   await expect("PTT on Ethereum", await new ethers.Contract(PTT, erc20Abi, l1).balanceOf(u.address), b.l1Ptt - m[PTT].deposited + m[PTT].withdrawn);
   await expect("ETH on Ethereum", await l1.getBalance(u.address), b.l1Eth - u.fees - m[ETH].deposited + m[ETH].withdrawn);
 }
-console.log(JSON.stringify({ ops: OPS, deposits, withdrawals, attacks: attacks.length, quietMs, ...report }));
+console.log(JSON.stringify({ ops: OPS, deposits, withdrawals, attacks: attacks.length, quietMs, backingSamples, ...report }));

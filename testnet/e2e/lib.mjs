@@ -83,6 +83,40 @@ async function l2Supply(t, asset) {
   return new ethers.Contract(token, erc20Abi, t.l2).totalSupply();
 }
 
+/// Checks, every `everyMs` while operations run, that each asset's bridged supply on Parallax
+/// never exceeds what Ethereum holds locked for it (the supply is read first: a deposit locks
+/// on Ethereum before it mints, a withdrawal burns before it is proven, so the inequality
+/// holds at every instant in between). Returns a handle whose `stop()` resolves to the number
+/// of samples, or throws the first violation.
+export function sampleBacking(t, everyMs = 300) {
+  let running = true;
+  let samples = 0;
+  let violation = null;
+  const loop = (async () => {
+    while (running && !violation) {
+      try {
+        for (const asset of t.assets) {
+          const supply = await l2Supply(t, asset);
+          const locked = await t.bridgeL1.locked(asset);
+          if (supply > locked) violation = new Error(`${asset}: bridged supply ${supply} above locked ${locked}`);
+        }
+        samples++;
+      } catch (e) {
+        // A node restarting mid-run: sample again next time.
+      }
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      if (violation) throw violation;
+      return samples;
+    },
+  };
+}
+
 /// Waits until Ethereum and Parallax are quiet: every deposit Ethereum holds minted (or
 /// failed), and every withdrawal Parallax initiated proven on Ethereum (paid, unpaid, queued).
 export async function quiet(t, timeoutMs) {

@@ -13,9 +13,10 @@
 //! 4. a deposit is reorganised away on Ethereum before it is deep enough: never minted;
 //! 5. `down` and `up`: Ethereum keeps its state, and the next mix checks the whole history.
 //!
-//! After each mix, to the wei, per asset: locked on Ethereum == bridged supply on Parallax +
-//! withdrawals in flight, what the bridge holds == locked + owed + cancelled, and every user's
-//! balances on both chains moved by exactly their transfers.
+//! While each mix runs, every asset's bridged supply is sampled against what Ethereum holds
+//! locked (never above); after it, to the wei, per asset: locked on Ethereum == bridged supply
+//! on Parallax + withdrawals in flight, what the bridge holds == locked + owed + cancelled,
+//! and every user's balances on both chains moved by exactly their transfers.
 //!
 //! Needs Node.js 20 and `npm ci` at the repository root (anvil and ethers).
 
@@ -244,7 +245,11 @@ fn the_bridge_conserves_funds_against_faults_and_users_who_do_not_play_along() {
     }
 
     // 3a. A mix with validators restarting while it runs (its transactions go through node0).
-    node_script(&script, "bridge-mix.mjs", &["--ops", "40", "--seed", "1"]);
+    let first = node_script(&script, "bridge-mix.mjs", &["--ops", "40", "--seed", "1"]);
+    assert!(
+        first["backingSamples"].as_u64().unwrap() > 0,
+        "backing was sampled while the mix ran: {first}"
+    );
     let mix = spawn_script(
         &script,
         "bridge-mix.mjs",
