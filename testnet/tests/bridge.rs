@@ -26,60 +26,18 @@ mod l1_proxy;
 use alloy_primitives::{Address, U256};
 use alloy_provider::Provider;
 use alloy_sol_types::SolCall;
-use common::{Script, height, repo, rpc};
+use common::{Script, finish_script, height, node_script, repo, rpc, spawn_script};
 use l1_proxy::L1Proxy;
 use parallax_bridge::{contracts::IParallaxBridge, l1::L1Client};
 use serde_json::{Value, json};
 use std::{
     net::SocketAddr,
-    process::{Child, Command, Stdio},
+    process::Child,
     time::{Duration, Instant},
 };
 
 /// The whole test, builds excluded.
 const BUDGET: Duration = Duration::from_secs(1_200);
-
-/// Starts `node testnet/e2e/NAME DIR ARGS` (it prints one JSON line at the end).
-fn spawn_script(script: &Script, name: &str, args: &[&str]) -> Child {
-    Command::new("node")
-        .arg(repo().join("testnet/e2e").join(name))
-        .arg(&script.dir)
-        .args(args)
-        .current_dir(repo())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run node (Node.js 20 must be installed, and `npm ci` run at the repository root)")
-}
-
-/// Waits for a script started by [`spawn_script`]; fails the test if it fails or outlives the
-/// budget. Returns its JSON line.
-fn finish_script(script: &Script, name: &str, mut child: Child) -> Value {
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > script.deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{name} was still running at the end of the test's budget");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    eprintln!("$ node {name} → {}\n{stdout}{stderr}", out.status);
-    assert!(out.status.success(), "{name} failed:\n{stdout}\n{stderr}");
-    serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("{name} printed no JSON line ({e}):\n{stdout}"))
-}
-
-fn node_script(script: &Script, name: &str, args: &[&str]) -> Value {
-    let child = spawn_script(script, name, args);
-    finish_script(script, name, child)
-}
 
 fn status(addr: SocketAddr) -> Value {
     rpc(addr, "parallax_bridgeStatus", json!([])).expect("parallax_bridgeStatus answers")

@@ -16,49 +16,12 @@
 
 mod common;
 
-use common::{Script, repo, rpc};
+use common::{Script, node_script, rpc};
 use serde_json::{Value, json};
-use std::{
-    net::SocketAddr,
-    process::{Command, Stdio},
-    time::{Duration, Instant},
-};
+use std::{net::SocketAddr, time::Duration};
 
 /// The whole test, builds excluded.
 const BUDGET: Duration = Duration::from_secs(1_200);
-
-/// Runs `node testnet/e2e/NAME DIR ARGS`, which prints one JSON line; fails the test if the
-/// script fails or outlives the budget.
-fn node_script(script: &Script, name: &str, args: &[&str]) -> Value {
-    let mut child = Command::new("node")
-        .arg(repo().join("testnet/e2e").join(name))
-        .arg(&script.dir)
-        .args(args)
-        .current_dir(repo())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run node (Node.js 20 must be installed, and `npm ci` run at the repository root)");
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > script.deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{name} was still running at the end of the test's budget");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    eprintln!("$ node {name} {args:?} → {}\n{stdout}{stderr}", out.status);
-    assert!(out.status.success(), "{name} failed:\n{stdout}\n{stderr}");
-    serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
-        .unwrap_or_else(|e| panic!("{name} printed no JSON line ({e}):\n{stdout}"))
-}
 
 fn q(v: &Value) -> u64 {
     parallax_testnet::rpc::quantity(v).unwrap_or_else(|| panic!("{v} is not a quantity"))

@@ -9,7 +9,7 @@ use std::{
     io::Read,
     net::SocketAddr,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
@@ -225,4 +225,46 @@ pub(crate) fn pid_gone(pid: u32) -> bool {
             .rsplit_once(')')
             .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
     }
+}
+
+/// Starts `node testnet/e2e/NAME DIR ARGS` (it prints one JSON line at the end).
+pub(crate) fn spawn_script(script: &Script, name: &str, args: &[&str]) -> Child {
+    Command::new("node")
+        .arg(repo().join("testnet/e2e").join(name))
+        .arg(&script.dir)
+        .args(args)
+        .current_dir(repo())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run node (Node.js 20 must be installed, and `npm ci` run at the repository root)")
+}
+
+/// Waits for a script started by [`spawn_script`]; fails the test if it fails or outlives the
+/// budget. Returns its JSON line.
+pub(crate) fn finish_script(script: &Script, name: &str, mut child: Child) -> Value {
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if Instant::now() > script.deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name} was still running at the end of the test's budget");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    eprintln!("$ node {name} → {}\n{stdout}{stderr}", out.status);
+    assert!(out.status.success(), "{name} failed:\n{stdout}\n{stderr}");
+    serde_json::from_str(stdout.trim().lines().last().unwrap_or(""))
+        .unwrap_or_else(|e| panic!("{name} printed no JSON line ({e}):\n{stdout}"))
+}
+
+pub(crate) fn node_script(script: &Script, name: &str, args: &[&str]) -> Value {
+    let child = spawn_script(script, name, args);
+    finish_script(script, name, child)
 }
