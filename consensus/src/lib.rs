@@ -11,7 +11,8 @@
 //! * Rounds each have a leader ([`leader`]: [`ValidatorSet::leader`], a rotation weighted by
 //!   voting power, in which validators that stopped taking part lose their turns, as read
 //!   from committed blocks only). A proposal carries its parent's QC, or the previous round's
-//!   TC; votes go to the next leader; more than 2/3 of voting power forms a QC. A block
+//!   TC; votes go to the next leader; more than 2/3 of voting power that signed the same
+//!   (round, height, block) forms a QC, verified like any received one before use. A block
 //!   commits when it heads a 2-chain of certified blocks in consecutive rounds, with all its
 //!   ancestors.
 //! * The pacemaker re-sends a round's proposal and votes at mid-round, then times the round

@@ -4,8 +4,9 @@ use crate::crypto;
 use crate::leader::{LeaderElection, Reputation};
 use crate::safety::SafetyData;
 use crate::types::{
-    Block, BlockInfo, Evidence, Hash, Message, Proposal, QuorumCertificate, Round, SignedBy,
-    SignedProposal, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature, ValidatorIndex, Vote,
+    Block, BlockInfo, Evidence, Hash, Height, Message, Proposal, QuorumCertificate, Round,
+    SignedBy, SignedProposal, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature,
+    ValidatorIndex, Vote,
 };
 use crate::validators::ValidatorSet;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -326,7 +327,11 @@ pub enum Rejection {
 #[derive(Debug, Default)]
 struct VoteCollector {
     by_voter: HashMap<ValidatorIndex, Vote>,
-    by_block: HashMap<Hash, (u64, Vec<SignedBy>)>,
+    /// Power and signatures per message signed: a vote signs (round, height, block id), and
+    /// the round is the collector's, so votes count together only when they agree on both
+    /// the block and its height (a vote with the right block and a wrong height must not make
+    /// the QC, whose height it would poison).
+    by_message: HashMap<(Hash, Height), (u64, Vec<SignedBy>)>,
     done: bool,
 }
 
@@ -1488,6 +1493,15 @@ impl Consensus {
         if !crypto::verify(&key, &msg, &v.signature) {
             return Err(Rejection::InvalidSignature("vote"));
         }
+        if let Some(block) = self.blocks.get(&v.block_id)
+            && (block.height() != v.height || block.round() != v.round)
+        {
+            // Correctly signed, but not about the block it names: counted, it would make a QC
+            // no one accepts.
+            return Err(Rejection::Malformed(
+                "vote's height or round is not its block's",
+            ));
+        }
         self.add_vote(v)
     }
 
@@ -1495,7 +1509,7 @@ impl Consensus {
         let power = self.cfg.validators.power(v.voter).unwrap_or(0);
         let col = self.votes.entry(v.round).or_default();
         if let Some(first) = col.by_voter.get(&v.voter) {
-            if first.block_id == v.block_id {
+            if first.block_id == v.block_id && first.height == v.height {
                 return Err(Rejection::Duplicate);
             }
             let (author, round) = (v.voter, v.round);
@@ -1508,7 +1522,7 @@ impl Consensus {
             return Err(Rejection::Equivocation { author, round });
         }
         col.by_voter.insert(v.voter, v.clone());
-        let entry = col.by_block.entry(v.block_id).or_default();
+        let entry = col.by_message.entry((v.block_id, v.height)).or_default();
         entry.0 += power;
         entry.1.push(SignedBy {
             signer: v.voter,
@@ -1517,7 +1531,6 @@ impl Consensus {
         if col.done || !self.cfg.validators.is_quorum(entry.0) {
             return Ok(());
         }
-        col.done = true;
         let mut signatures = entry.1.clone();
         signatures.sort_by_key(|s| s.signer);
         let qc = QuorumCertificate {
@@ -1526,6 +1539,13 @@ impl Consensus {
             block_id: v.block_id,
             signatures,
         };
+        // Verified like any QC before it is used: every vote was checked on arrival (this
+        // node's own when it signed), so this only fails on a bug, and then no QC is used.
+        if let Err(e) = qc.verify(self.cfg.chain_id, &self.cfg.validators) {
+            warn!(me = self.me, round = qc.round, error = %e, "a QC formed from collected votes does not verify");
+            return Err(e);
+        }
+        col.done = true;
         debug!(me = self.me, round = qc.round, "formed QC");
         self.remember_verified(qc.digest());
         self.process_qc(&qc);

@@ -338,6 +338,72 @@ fn next_leader_forms_a_qc_from_distinct_votes_and_records_vote_equivocation() {
     assert_eq!(signers.len(), 3);
 }
 
+/// One liar's correctly signed vote for the right block at a wrong height, sent before the
+/// honest votes, must not poison the QC the next leader forms (nor delay it): before the block
+/// is known it counts apart from the honest votes; once the block is known it is refused.
+#[test]
+fn a_vote_for_the_right_block_at_a_wrong_height_never_poisons_the_qc() {
+    let p1 = proposal(1, &genesis_qc(), None, b"a");
+    let lie = |height| {
+        Vote::sign(
+            CHAIN,
+            BlockInfo {
+                height,
+                ..p1.block.info()
+            },
+            1,
+            &key(1),
+        )
+    };
+    // The block is not known yet when the lie arrives.
+    let mut n = node(2);
+    deliver(&mut n, 1, Message::Vote(lie(7)));
+    for v in [0, 3] {
+        deliver(
+            &mut n,
+            v,
+            Message::Vote(Vote::sign(CHAIN, p1.block.info(), v, &key(v))),
+        );
+    }
+    assert_eq!(n.round(), 1, "two honest votes are not a quorum");
+    accept(&mut n, &p1);
+    assert_eq!(
+        n.round(),
+        2,
+        "the leader's own vote completes the honest quorum"
+    );
+    let qc = n.highest_qc().clone();
+    assert_eq!((qc.block_id, qc.height), (p1.block.id(), 1));
+    assert!(
+        qc.verify(CHAIN, &config().validators).is_ok(),
+        "the QC verifies"
+    );
+    assert!(
+        !qc.signatures.iter().any(|s| s.signer == 1),
+        "the liar is not in it"
+    );
+    // The block is known: the lie is refused outright, and the liar's honest vote after it is
+    // not double counted.
+    let mut n = node(2);
+    accept(&mut n, &p1);
+    let out = deliver(&mut n, 1, Message::Vote(lie(5)));
+    assert_eq!(
+        rejections(&out),
+        vec![Rejection::Malformed(
+            "vote's height or round is not its block's"
+        )]
+    );
+    for v in [0, 1] {
+        deliver(
+            &mut n,
+            v,
+            Message::Vote(Vote::sign(CHAIN, p1.block.info(), v, &key(v))),
+        );
+    }
+    assert_eq!(n.round(), 2);
+    assert_eq!(n.highest_qc().height, 1);
+}
+
 #[test]
 fn vote_for_a_round_we_do_not_lead_next_is_refused() {
     let mut n = node(3);

@@ -1,11 +1,12 @@
 //! A Byzantine validator that follows the protocol closely enough to stay in step (it runs
 //! the honest state machine) and corrupts what it sends: conflicting proposals to different
-//! halves of the network, conflicting votes, invalid payloads, bad signatures, certificates
+//! halves of the network, conflicting votes, votes for the right block at a wrong height (sent
+//! first, to poison the QC the next leader forms), invalid payloads, bad signatures, certificates
 //! with duplicated or unknown signers, malformed and far-future messages.
 
 use crate::types::{
-    Block, Hash, Message, Proposal, QuorumCertificate, Signature, SignedBy, SyncInfo, Timeout,
-    ValidatorIndex, Vote,
+    Block, BlockInfo, Hash, Message, Proposal, QuorumCertificate, Signature, SignedBy, SyncInfo,
+    Timeout, ValidatorIndex, Vote,
 };
 use crate::{Action, crypto};
 use ed25519_dalek::SigningKey;
@@ -99,6 +100,17 @@ impl Garbage {
                     to,
                     message: Message::Vote(v),
                 } => {
+                    if rng.random_bool(0.5) {
+                        // First, correctly signed: the right block at a wrong height. Counted
+                        // with the honest votes, it would poison the QC's height.
+                        let wrong = BlockInfo {
+                            id: v.block_id,
+                            round: v.round,
+                            height: v.height + 1 + rng.random_range(0..3),
+                        };
+                        let lie = Vote::sign(super::CHAIN_ID, wrong, self.me, &self.key);
+                        out.push(Self::send(to, Message::Vote(lie)));
+                    }
                     out.push(Self::send(to, Message::Vote(v.clone())));
                     if rng.random_bool(0.5) {
                         // A conflicting vote for a made-up block.
