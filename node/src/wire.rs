@@ -81,6 +81,9 @@ pub struct Envelope {
     /// The addressee of a point-to-point message (a vote to the next leader, a sync to a
     /// validator that is behind); `None` for broadcasts. Others only relay it.
     pub recipient: Option<ValidatorIndex>,
+    /// Which send of the message this is (see [`encode_message`]); not signed, not used by
+    /// consensus.
+    pub send_seq: u64,
     /// The message.
     pub message: Message,
 }
@@ -138,11 +141,14 @@ pub type SyncResponse = Result<Vec<CommittedBlock>, SyncError>;
 // Consensus messages
 
 /// Encodes a consensus message for the consensus topic (or a point-to-point send to
-/// `recipient`).
+/// `recipient`). `send_seq` numbers the sender's sends: gossip identifies a message by a hash
+/// of its bytes and drops what it has seen (the sender's own router included), so a re-send
+/// of the same signed message gets a new number to reach the validators that missed the first.
 pub fn encode_message(
     chain_id: u64,
     message: &Message,
     recipient: Option<ValidatorIndex>,
+    send_seq: u64,
 ) -> Vec<u8> {
     use v1::consensus_message::Body;
     let body = match message {
@@ -174,6 +180,7 @@ pub fn encode_message(
     v1::ConsensusMessage {
         chain_id,
         recipient,
+        send_seq,
         body: Some(body),
     }
     .encode_to_vec()
@@ -233,6 +240,7 @@ pub fn decode_message(bytes: &[u8]) -> Result<Envelope, WireError> {
     Ok(Envelope {
         chain_id: msg.chain_id,
         recipient: msg.recipient,
+        send_seq: msg.send_seq,
         message,
     })
 }

@@ -149,12 +149,15 @@ impl Node {
 /// Publishes fresh warm-up messages on `topic` from `from` until `to` has received one, so the
 /// subscriptions and meshes along the path are in place.
 async fn warm_up(from: &Node, to: &Node, topic: Topic, within: Duration) {
+    // Each warm-up message is new bytes, also when one sender warms up several paths.
+    static SENT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let deadline = Instant::now() + within;
-    for n in 0u32.. {
+    loop {
         assert!(
             Instant::now() < deadline,
             "{topic:?} never reached its receiver"
         );
+        let n = SENT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let data = format!("warmup/{topic:?}/{n}").into_bytes();
         match from.handle.publish(topic, data.clone()).await {
             Ok(()) | Err(NetworkError::NoPeersSubscribed) => {}
@@ -582,6 +585,95 @@ async fn a_lagging_node_loses_gossip_without_blocking_the_network() {
         assert_eq!(peers.len(), 1);
         x.shutdown().await;
         y.handle.shutdown().await;
+    })
+    .await
+    .expect("test finished in time");
+}
+
+/// Gossip identifies a message by a hash of its bytes, and a router never sends the same bytes
+/// twice: a consensus message re-sent as it was (the pacemaker's mid-round re-send, a timeout
+/// broadcast again) never reaches a validator that missed the first copy. Numbered as the
+/// driver numbers its sends, the re-send does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_sent_consensus_message_reaches_a_node_that_missed_the_first() {
+    use parallax_consensus::types::{BlockInfo, Hash, Message, Vote};
+    use parallax_node::wire;
+    init_tracing();
+    tokio::time::timeout(Duration::from_secs(40), async {
+        let listen = "/ip4/127.0.0.1/tcp/0";
+        let a = spawn(
+            config(Keypair::generate_ed25519(), listen, vec![]),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
+        let boot = vec![a.bootnode_addr().await];
+        let b = spawn(
+            config(Keypair::generate_ed25519(), listen, boot.clone()),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
+        assert!(connected(&b, a.peer_id(), Duration::from_secs(5)).await);
+        warm_up(&a, &b, Topic::Votes, Duration::from_secs(10)).await;
+        let block = BlockInfo {
+            id: Hash([5; 32]),
+            round: 3,
+            height: 2,
+        };
+        let key = ed25519_dalek::SigningKey::from_bytes(&[2; 32]);
+        let vote = Message::Vote(Vote::sign(CHAIN_ID, block, 1, &key));
+        let first = wire::encode_message(CHAIN_ID, &vote, Some(2), 41);
+        a.handle
+            .publish(Topic::Votes, first.clone())
+            .await
+            .expect("publish");
+        assert!(
+            b.wait_for(
+                Duration::from_secs(3),
+                |s| matches!(s, Seen::Gossip { data, .. } if *data == first)
+            )
+            .await
+        );
+        // C was not there for the first send.
+        let c = spawn(
+            config(Keypair::generate_ed25519(), listen, boot),
+            accept_all(),
+            never_respond(),
+        )
+        .await;
+        assert!(connected(&c, a.peer_id(), Duration::from_secs(5)).await);
+        warm_up(&a, &c, Topic::Votes, Duration::from_secs(10)).await;
+        let again = a.handle.publish(Topic::Votes, first.clone()).await;
+        assert!(
+            matches!(again, Err(NetworkError::Duplicate)),
+            "the same bytes are not sent again: {again:?}"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(c.gossip_count(&first), 0);
+        // The re-send as the driver makes it: the same signed vote, the next send number.
+        let resent = wire::encode_message(CHAIN_ID, &vote, Some(2), 42);
+        a.handle
+            .publish(Topic::Votes, resent.clone())
+            .await
+            .expect("a numbered re-send is a new gossip message");
+        assert!(
+            c.wait_for(
+                Duration::from_secs(3),
+                |s| matches!(s, Seen::Gossip { data, .. } if *data == resent)
+            )
+            .await,
+            "the node that missed the first copy gets the re-send"
+        );
+        let (x, y) = (
+            wire::decode_message(&first).unwrap(),
+            wire::decode_message(&resent).unwrap(),
+        );
+        assert_eq!(x.message, y.message, "the same message, signature included");
+        assert_eq!((x.send_seq, y.send_seq), (41, 42));
+        for node in [a, b, c] {
+            node.handle.shutdown().await;
+        }
     })
     .await
     .expect("test finished in time");

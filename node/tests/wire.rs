@@ -155,14 +155,14 @@ fn every_message_round_trips_exactly_and_its_signatures_still_verify() {
     let set = validators();
     for message in messages() {
         for recipient in [None, Some(1), Some(0)] {
-            let bytes = wire::encode_message(CHAIN, &message, recipient);
+            let bytes = wire::encode_message(CHAIN, &message, recipient, 0);
             let envelope = wire::decode_message(&bytes).unwrap();
             assert_eq!(envelope.chain_id, CHAIN);
             assert_eq!(envelope.recipient, recipient);
             assert_eq!(envelope.message, message);
             assert_eq!(block_ids(&envelope.message), block_ids(&message));
         }
-        let decoded = wire::decode_message(&wire::encode_message(CHAIN, &message, None))
+        let decoded = wire::decode_message(&wire::encode_message(CHAIN, &message, None, 0))
             .unwrap()
             .message;
         match &decoded {
@@ -200,7 +200,7 @@ fn every_message_round_trips_exactly_and_its_signatures_still_verify() {
 
 /// Re-encodes a message after `edit` changes its protobuf form.
 fn tamper(message: &Message, edit: impl FnOnce(&mut v1::ConsensusMessage)) -> Vec<u8> {
-    let bytes = wire::encode_message(CHAIN, message, None);
+    let bytes = wire::encode_message(CHAIN, message, None, 0);
     let mut proto = v1::ConsensusMessage::decode(bytes.as_slice()).unwrap();
     edit(&mut proto);
     proto.encode_to_vec()
@@ -398,7 +398,7 @@ fn a_payload_with_real_signed_transactions_round_trips() {
     let qc = QuorumCertificate::genesis(genesis());
     let p = proposal(1, &qc, None, &bytes);
     let m = Message::Proposal(Box::new(p));
-    let Message::Proposal(back) = wire::decode_message(&wire::encode_message(CHAIN, &m, None))
+    let Message::Proposal(back) = wire::decode_message(&wire::encode_message(CHAIN, &m, None, 0))
         .unwrap()
         .message
     else {
@@ -830,7 +830,7 @@ proptest! {
     #[test]
     fn mutated_messages_never_panic(which in 0usize..9, index in any::<prop::sample::Index>(), byte in any::<u8>()) {
         let message = &messages()[which];
-        let mut bytes = wire::encode_message(CHAIN, message, Some(1));
+        let mut bytes = wire::encode_message(CHAIN, message, Some(1), 0);
         let i = index.index(bytes.len());
         bytes[i] = byte;
         let _ = wire::decode_message(&bytes);

@@ -69,6 +69,9 @@ pub(crate) struct Driver {
     /// This node's view of the Ethereum bridge's deposits; `None` when the chain has no L1
     /// bridge or this node no L1 RPC (it then proposes no deposits and votes for none).
     pub(crate) deposits: Option<Arc<DepositView>>,
+    /// The number of this node's next consensus send (see `wire::encode_message`): it starts
+    /// from the clock, so sends after a restart do not repeat the numbers of earlier ones.
+    send_seq: u64,
 }
 
 /// Why the driver stopped.
@@ -137,6 +140,7 @@ impl Driver {
             timers: Vec::new(),
             build: None,
             deposits: None,
+            send_seq: super::now_millis().saturating_mul(1 << 16),
         }
     }
 
@@ -346,13 +350,14 @@ impl Driver {
         }
     }
 
-    fn send(&self, message: Message, recipient: Option<u32>) {
+    fn send(&mut self, message: Message, recipient: Option<u32>) {
         let Some(net) = self.net.clone() else {
             return;
         };
         let chain_id = self.chain.spec().chain_id;
         let topic = topic(&message);
-        let bytes = wire::encode_message(chain_id, &message, recipient);
+        self.send_seq = self.send_seq.wrapping_add(1);
+        let bytes = wire::encode_message(chain_id, &message, recipient, self.send_seq);
         self.rt.spawn(async move {
             if let Err(e) = net.publish(topic, bytes).await
                 && !e.is_benign()
