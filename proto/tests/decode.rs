@@ -44,6 +44,16 @@ fn well_formed_messages_decode() {
             decode_consensus_message(&addressed.encode_to_vec()).unwrap(),
             addressed
         );
+        // A re-send: the same message under another send number, other bytes.
+        let resent = v1::ConsensusMessage {
+            send_seq: u64::MAX,
+            ..addressed.clone()
+        };
+        assert_ne!(resent.encode_to_vec(), addressed.encode_to_vec());
+        assert_eq!(
+            decode_consensus_message(&resent.encode_to_vec()).unwrap(),
+            resent
+        );
     }
     let payload = block_payload();
     assert_eq!(
@@ -107,6 +117,7 @@ fn structural_rules_are_enforced_with_a_reason_and_a_path() {
             v1::ConsensusMessage {
                 chain_id: 1,
                 recipient: None,
+                send_seq: 0,
                 body: None,
             },
             "missing_field",

@@ -118,6 +118,7 @@ pub(crate) fn consensus(body: v1::consensus_message::Body) -> v1::ConsensusMessa
     v1::ConsensusMessage {
         chain_id: 424_242,
         recipient: None,
+        send_seq: 0,
         body: Some(body),
     }
 }
