@@ -37,6 +37,14 @@ if ! have_libclang; then
   fi
 fi
 
+# iptables: the partition test (testnet/tests/partition.rs) cuts a node off with it. Without it
+# (or without root) that test says so and does not run.
+if [ "$(id -u)" = 0 ] && ! command -v iptables >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  echo "==> installing iptables (the partition test cuts a node off with it)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iptables >/dev/null) ||
+    echo "warning: installing iptables failed; the partition test will not run" >&2
+fi
+
 # npm packages pinned in package.json: solc-js compiles the Solidity contracts, ethers and viem
 # drive the wallet end-to-end tests, hardhat is the Ethereum node benchmarks compare against.
 # Without Node.js, or when npm ci fails, this only warns: the tests that need them then fail and

@@ -176,6 +176,14 @@ pub enum Event {
         /// The blocks.
         blocks: Vec<Block>,
     },
+    /// The network connected (or reconnected) to a validator. What this node sent in the
+    /// current round is sent again (at most once per validator and round), with this node's
+    /// certificates to that validator: after a partition heals, the messages lost during it
+    /// are not waited for until the next timer, which backs off.
+    PeerConnected {
+        /// The validator.
+        validator: ValidatorIndex,
+    },
 }
 
 /// What the state machine asks its driver to do, in order. See [`crate::storage`] for the
@@ -415,6 +423,8 @@ pub struct Consensus {
     /// The last vote, if its block is known to be durable (`StoreBlock` went out before it,
     /// or the block came back in `Recovery::blocks`): only such a vote may be sent again.
     resendable_vote: Option<Vote>,
+    /// The round in which this node last re-sent to each reconnected validator.
+    reconnected: HashMap<ValidatorIndex, Round>,
     /// The current round's timer is the mid-round one (see [`Consensus::on_timer`]).
     mid_round_pending: bool,
     /// For each validator sent a `Sync`, this node's round then: at most one per round each.
@@ -511,6 +521,7 @@ impl Consensus {
             election,
             own_proposal: None,
             resendable_vote,
+            reconnected: HashMap::new(),
             mid_round_pending: false,
             synced: HashMap::new(),
             out: Vec::new(),
@@ -575,8 +586,40 @@ impl Consensus {
                     });
                 }
             }
+            Event::PeerConnected { validator } => self.on_peer_connected(validator),
         }
         self.finish()
+    }
+
+    /// A validator (re)connected: send again what this node sent in the round, its timeout
+    /// included, and its certificates to that validator, once per validator and round. The
+    /// messages are the same signed messages as before, so no safety rule is involved.
+    fn on_peer_connected(&mut self, validator: ValidatorIndex) {
+        if validator == self.me || self.cfg.validators.key(validator).is_none() {
+            return;
+        }
+        if self.reconnected.get(&validator) == Some(&self.round) {
+            return;
+        }
+        self.reconnected.insert(validator, self.round);
+        debug!(
+            me = self.me,
+            validator,
+            round = self.round,
+            "re-sending the round to a reconnected validator"
+        );
+        self.mid_round();
+        if let Some(t) = self.safety.last_timeout.clone()
+            && t.round == self.round
+        {
+            self.out.push(Action::Broadcast {
+                message: Message::Timeout(t),
+            });
+        }
+        self.out.push(Action::Send {
+            to: validator,
+            message: Message::Sync(Box::new(self.sync_info())),
+        });
     }
 
     fn finish(&mut self) -> Vec<Action> {

@@ -418,6 +418,36 @@ fn timeout(round: Round, author: ValidatorIndex, high_qc: &QuorumCertificate) ->
 }
 
 #[test]
+fn a_reconnected_validator_gets_the_round_again_once() {
+    let mut n = node(3);
+    n.handle(Event::TimerFired { round: 1 });
+    n.handle(Event::TimerFired { round: 1 }); // times out in round 1
+    let out = n.handle(Event::PeerConnected { validator: 1 });
+    assert!(
+        out.iter().any(
+            |a| matches!(a, Action::Broadcast { message: Message::Timeout(t) } if t.round == 1)
+        ),
+        "the round's timeout is sent again: {out:?}"
+    );
+    assert!(
+        syncs(&out).iter().any(|(to, _)| *to == 1),
+        "and this node's certificates to the validator that connected"
+    );
+    assert!(persisted(&out).is_none(), "nothing new is signed");
+    let again = n.handle(Event::PeerConnected { validator: 1 });
+    assert!(again.is_empty(), "once per validator and round: {again:?}");
+    assert!(
+        n.handle(Event::PeerConnected { validator: 3 }).is_empty(),
+        "not to itself"
+    );
+    assert!(
+        n.handle(Event::PeerConnected { validator: 9 }).is_empty(),
+        "nor to a stranger"
+    );
+    assert!(!n.handle(Event::PeerConnected { validator: 0 }).is_empty());
+}
+
+#[test]
 fn timeouts_form_a_tc_that_moves_to_the_next_round_with_backoff() {
     let mut n = node(3);
     // The first firing is at mid-round: nothing is signed, the timer is re-armed for the

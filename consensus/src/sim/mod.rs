@@ -843,10 +843,24 @@ impl Sim {
                 self.partitioned = true;
             }
             SimEvent::Heal => {
+                // As the node's network reports it: every validator across the old divide
+                // connects again.
+                let reconnected: Vec<(usize, ValidatorIndex)> = (0..self.nodes.len())
+                    .flat_map(|i| {
+                        let nodes = &self.nodes;
+                        nodes
+                            .iter()
+                            .filter(move |m| m.group != nodes[i].group)
+                            .map(move |m| (i, m.index))
+                    })
+                    .collect();
                 for n in &mut self.nodes {
                     n.group = 0;
                 }
                 self.partitioned = false;
+                for (i, validator) in reconnected {
+                    self.step(i, Event::PeerConnected { validator });
+                }
             }
             SimEvent::FaultsOver => {
                 for n in &mut self.nodes {

@@ -14,7 +14,7 @@ use libp2p::{
     gossipsub::{self, IdentTopic, MessageAcceptance, PublishError, TopicHash},
     identify,
     multiaddr::Protocol,
-    noise,
+    noise, ping,
     request_response::{self, InboundRequestId, OutboundRequestId, ProtocolSupport},
     swarm::{
         ConnectionId, DialError, NetworkBehaviour, SwarmEvent,
@@ -35,8 +35,15 @@ use super::{
 const IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(3600);
 /// The first bootnode redial delay.
 const INITIAL_BACKOFF: Duration = Duration::from_millis(500);
-/// The longest bootnode redial delay.
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// The longest bootnode redial delay: short, because a validator that cannot reach the others
+/// for a while (a partition) must be back within a round or two of it healing.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+/// How often each connection is pinged, and how long an answer may take before the
+/// connection counts as dead and is closed. A partition that drops packets leaves TCP
+/// retrying with a backoff that grows to minutes; closing the connection and redialling
+/// brings the peer back as soon as the network does.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
 /// How often redials fall due and stale response channels are swept.
 const TICK: Duration = Duration::from_millis(100);
 /// The gossipsub heartbeat (mesh maintenance, lazy gossip).
@@ -57,6 +64,7 @@ struct Behaviour {
     limits: connection_limits::Behaviour,
     gossipsub: gossipsub::Behaviour,
     identify: identify::Behaviour,
+    ping: ping::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
 }
 
@@ -265,6 +273,11 @@ impl SwarmTask {
                     limits: connection_limits::Behaviour::new(limits),
                     gossipsub,
                     identify,
+                    ping: ping::Behaviour::new(
+                        ping::Config::new()
+                            .with_interval(PING_INTERVAL)
+                            .with_timeout(PING_TIMEOUT),
+                    ),
                     sync,
                 })
             })
@@ -549,6 +562,14 @@ impl SwarmTask {
                 } else {
                     tracing::debug!(peer = %peer_id, agent = %info.agent_version, "peer identified");
                 }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(error),
+            })) => {
+                tracing::debug!(%peer, %error, "ping failed, closing the connection");
+                self.swarm.close_connection(connection);
             }
             SwarmEvent::Behaviour(_) => {}
             SwarmEvent::ConnectionEstablished {

@@ -72,7 +72,16 @@ pub(crate) struct Driver {
     /// The number of this node's next consensus send (see `wire::encode_message`): it starts
     /// from the clock, so sends after a restart do not repeat the numbers of earlier ones.
     send_seq: u64,
+    /// Validators that connected, and when to tell consensus (once gossip has exchanged
+    /// subscriptions with them, so what consensus sends again reaches them).
+    reconnects: Vec<(Instant, u32)>,
 }
+
+/// How long after a validator connects consensus is told (gossip exchanges topic
+/// subscriptions with a new peer first, as soon as the connection is up).
+const RECONNECT_DELAY: Duration = Duration::from_millis(500);
+/// Most pending reconnections (one per validator is what matters).
+const MAX_RECONNECTS: usize = 256;
 
 /// Why the driver stopped.
 #[derive(Debug, thiserror::Error)]
@@ -141,6 +150,7 @@ impl Driver {
             build: None,
             deposits: None,
             send_seq: super::now_millis().saturating_mul(1 << 16),
+            reconnects: Vec::new(),
         }
     }
 
@@ -179,6 +189,7 @@ impl Driver {
                 .iter()
                 .map(|(at, _)| *at)
                 .chain(self.build.as_ref().map(|(_, _, at)| *at))
+                .chain(self.reconnects.iter().map(|(at, _)| *at))
                 .min();
             let input = match next {
                 Some(at) => match inputs.recv_timeout(at.saturating_duration_since(Instant::now()))
@@ -246,6 +257,13 @@ impl Driver {
         {
             self.build_now()?;
         }
+        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reconnects)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.reconnects = later;
+        for (_, validator) in due {
+            self.feed(Event::PeerConnected { validator }, None)?;
+        }
         Ok(())
     }
 
@@ -272,6 +290,15 @@ impl Driver {
                 Ok(())
             }
             Input::Fetched(blocks) => self.feed(Event::BlockFetched { blocks }, None),
+            Input::PeerConnected(validator) => {
+                if !self.reconnects.iter().any(|(_, v)| *v == validator)
+                    && self.reconnects.len() < MAX_RECONNECTS
+                {
+                    self.reconnects
+                        .push((Instant::now() + RECONNECT_DELAY, validator));
+                }
+                Ok(())
+            }
             Input::Synced { blocks, done } => {
                 let result = self.import(blocks);
                 let reply = match &result {

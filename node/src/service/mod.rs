@@ -65,6 +65,8 @@ pub(crate) enum Input {
         /// How many were new, or why importing failed.
         done: oneshot::Sender<Result<u64, String>>,
     },
+    /// The network connected (or reconnected) to this validator.
+    PeerConnected(u32),
     /// Stop.
     Shutdown,
 }
@@ -1279,7 +1281,15 @@ impl Ingress {
                         debug!(%peer, "sync request served");
                     });
                 }
-                NetworkEvent::PeerConnected { peer } => debug!(%peer, "peer connected"),
+                NetworkEvent::PeerConnected { peer } => {
+                    debug!(%peer, "peer connected");
+                    if let Some(v) = self.peer_validators.get(&peer)
+                        && self.me.is_some()
+                    {
+                        // Full: the re-send is only a shortcut; the round's timers still run.
+                        let _ = self.inputs.try_send(Input::PeerConnected(*v));
+                    }
+                }
                 NetworkEvent::PeerDisconnected { peer } => debug!(%peer, "peer disconnected"),
             }
         }
