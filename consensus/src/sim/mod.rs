@@ -82,6 +82,20 @@ impl std::str::FromStr for Adversary {
     }
 }
 
+/// How the fault phase's partitions split the instances.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum PartitionPlan {
+    /// Two or three groups, each instance in one at random.
+    #[default]
+    Random,
+    /// These groups, by instance (validators in index order, a twin pair's two instances one
+    /// after the other); one entry per instance.
+    Groups(Vec<usize>),
+    /// Each twin pair split across two groups, the honest instances alternating between
+    /// them: with enough twins, both groups hold a quorum of keys (the Twins paper's attack).
+    SplitTwins,
+}
+
 /// One simulation's settings.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
@@ -97,6 +111,8 @@ pub struct SimConfig {
     pub network: NetworkConfig,
     /// Partitions during the fault phase, one after another, each healing before the next.
     pub partitions: usize,
+    /// How each partition splits the instances (random groups by default).
+    pub partition_plan: PartitionPlan,
     /// Crashes of honest validators during the fault phase, each restarting from its disk.
     pub crashes: usize,
     /// Length of the fault phase, ms of virtual time.
@@ -133,6 +149,7 @@ impl SimConfig {
             adversary: Adversary::Crash,
             network: NetworkConfig::default(),
             partitions: 0,
+            partition_plan: PartitionPlan::Random,
             crashes: 0,
             fault_phase_ms: 0,
             leader_crash: false,
@@ -571,10 +588,38 @@ impl Sim {
             for s in 0..self.cfg.partitions as u64 {
                 let start = s * slot + self.rng.random_range(0..=slot / 3);
                 let end = (start + self.rng.random_range(slot / 4..=slot / 2)).min((s + 1) * slot);
-                let groups_n = self.rng.random_range(2..=3usize);
-                let groups = (0..self.nodes.len())
-                    .map(|_| self.rng.random_range(0..groups_n))
-                    .collect();
+                let groups = match &self.cfg.partition_plan {
+                    PartitionPlan::Random => {
+                        let groups_n = self.rng.random_range(2..=3usize);
+                        (0..self.nodes.len())
+                            .map(|_| self.rng.random_range(0..groups_n))
+                            .collect()
+                    }
+                    PartitionPlan::Groups(groups) => {
+                        assert_eq!(
+                            groups.len(),
+                            self.nodes.len(),
+                            "a partition plan names a group for every instance"
+                        );
+                        groups.clone()
+                    }
+                    PartitionPlan::SplitTwins => {
+                        let mut honest_side = 0;
+                        (0..self.nodes.len())
+                            .map(|i| {
+                                if self.nodes[i].kind == Kind::Twin {
+                                    // The first of a pair on one side, its twin on the other.
+                                    usize::from(
+                                        i > 0 && self.nodes[i - 1].index == self.nodes[i].index,
+                                    )
+                                } else {
+                                    honest_side ^= 1;
+                                    honest_side ^ 1
+                                }
+                            })
+                            .collect()
+                    }
+                };
                 self.queue_at(start, SimEvent::Partition { groups });
                 self.queue_at(end, SimEvent::Heal);
             }
