@@ -21,6 +21,8 @@
 //!   earlier round with its certificates ([`SyncInfo`]).
 //! * The safety rules ([`safety`]) and the persist-before-send contract ([`storage`]) make a
 //!   validator never sign twice in a round, even across crashes.
+//! * [`wire`] is the messages' form on the network (the protobufs of `parallax-proto`): the
+//!   node gossips it and [`sim`] sends it, so the simulation runs the production encoding.
 //! * [`sim`] runs many validators over a simulated network with faults and checks safety,
 //!   liveness, determinism and bounded memory.
 
@@ -33,6 +35,7 @@ mod state_machine;
 pub mod storage;
 pub mod types;
 pub mod validators;
+pub mod wire;
 
 pub use codec::DecodeError;
 pub use leader::{LeaderElection, Reputation};

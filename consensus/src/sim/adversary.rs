@@ -272,10 +272,10 @@ impl Garbage {
                 }))
             }
             _ => {
-                // Random bytes, sent only if they happen to decode.
+                // Random bytes, sent only if they happen to decode (from the wire encoding).
                 let len = rng.random_range(0..200);
                 let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-                Message::decode(&bytes).ok()?
+                crate::wire::decode_message(&bytes).ok()?.message
             }
         })
     }

@@ -216,6 +216,11 @@ pub enum Violation {
         /// The message's round.
         round: Round,
     },
+    /// A message an honest instance sent did not decode from the production encoding.
+    Codec {
+        /// Why.
+        detail: String,
+    },
     /// Evidence accused a validator that is honest.
     FalseEvidence {
         /// The accused.
@@ -393,10 +398,13 @@ impl Instance {
 
 #[derive(Debug)]
 enum SimEvent {
+    /// A message on the wire: the production encoding's bytes.
     Deliver {
         to: usize,
+        /// The sending instance.
+        sender: usize,
         from: ValidatorIndex,
-        message: Message,
+        bytes: Vec<u8>,
     },
     Timer {
         to: usize,
@@ -797,7 +805,37 @@ impl Sim {
             }
         }
         match ev {
-            SimEvent::Deliver { to, from, message } => {
+            SimEvent::Deliver {
+                to,
+                sender,
+                from,
+                bytes,
+            } => {
+                // Decoded as the node decodes what gossip delivers.
+                let message = match crate::wire::decode_message(&bytes) {
+                    Ok(envelope) if envelope.chain_id == CHAIN_ID => envelope.message,
+                    Err(e) if !self.nodes[sender].honest() => {
+                        // Refused at the wire, as the node's gossip ingress refuses it.
+                        *self
+                            .rejections
+                            .entry(format!("Wire:{}", e.reason()))
+                            .or_default() += 1;
+                        return;
+                    }
+                    Ok(_) if !self.nodes[sender].honest() => return,
+                    Ok(envelope) => {
+                        self.violations.push(Violation::Codec {
+                            detail: format!("chain id {} on the wire", envelope.chain_id),
+                        });
+                        return;
+                    }
+                    Err(e) => {
+                        self.violations.push(Violation::Codec {
+                            detail: e.to_string(),
+                        });
+                        return;
+                    }
+                };
                 if self.nodes[to].kind == Kind::Garbage
                     && let Some(g) = self.nodes[to].garbage.as_mut()
                 {
@@ -1166,14 +1204,14 @@ impl Sim {
                         .filter(|j| self.nodes[*j].index == to && *j != i)
                         .collect();
                     for j in targets {
-                        self.send(i, j, message.clone());
+                        self.send(i, j, message.clone(), Some(to));
                     }
                 }
                 Action::Broadcast { message } => {
                     self.check_persisted(i, &message);
                     for j in 0..self.nodes.len() {
                         if j != i {
-                            self.send(i, j, message.clone());
+                            self.send(i, j, message.clone(), None);
                         }
                     }
                 }
@@ -1307,9 +1345,11 @@ impl Sim {
         !(self.cfg.network.loss > 0.0 && self.rng.random_bool(self.cfg.network.loss.min(1.0)))
     }
 
-    fn send(&mut self, i: usize, j: usize, message: Message) {
+    /// Sends `message` from instance `i` to instance `j` in the production encoding
+    /// ([`crate::wire`]), numbered like the node numbers its sends.
+    fn send(&mut self, i: usize, j: usize, message: Message, recipient: Option<ValidatorIndex>) {
         self.messages += 1;
-        let bytes = message.encode();
+        let bytes = crate::wire::encode_message(CHAIN_ID, &message, recipient, self.messages);
         self.hash_trace(&[&(i as u32).to_be_bytes(), &(j as u32).to_be_bytes(), &bytes]);
         if !self.link_up(i, j) {
             return;
@@ -1328,8 +1368,9 @@ impl Sim {
                 delay,
                 SimEvent::Deliver {
                     to: j,
+                    sender: i,
                     from,
-                    message: message.clone(),
+                    bytes: bytes.clone(),
                 },
             );
         }
