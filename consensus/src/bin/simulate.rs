@@ -66,6 +66,15 @@ struct Args {
     /// Rounds after the faults within which commits must resume.
     #[arg(long, default_value_t = defaults().liveness_rounds)]
     liveness_rounds: u64,
+    /// Voting power of each validator, comma-separated (default: 1 each).
+    #[arg(long, value_delimiter = ',')]
+    powers: Vec<u64>,
+    /// One validator whose messages take longer during the faults: `VALIDATOR:MS`.
+    #[arg(long, value_parser = parse_slow)]
+    slow_validator: Option<(u32, u64)>,
+    /// Honest validators' clocks run fast or slow by up to this percentage each.
+    #[arg(long, default_value_t = 0)]
+    clock_skew: u64,
     /// Leader reputation window in committed blocks (0: the plain weighted rotation).
     #[arg(long, default_value_t = Reputation::default().window)]
     reputation_window: usize,
@@ -180,6 +189,9 @@ fn run_seed(args: &Args, network: &NetworkConfig, seed: u64) -> Outcome {
         liveness_rounds: args.liveness_rounds,
         log: args.log,
         reputation,
+        powers: args.powers.clone(),
+        slow_validator: args.slow_validator,
+        clock_skew_percent: args.clock_skew,
         ..SimConfig::sweep(seed, args.validators, args.byzantine, adversary)
     });
     // The no-fault bar: every round commits a block.
@@ -209,6 +221,16 @@ fn run_seed(args: &Args, network: &NetworkConfig, seed: u64) -> Outcome {
         clean,
         leader_crash,
     }
+}
+
+fn parse_slow(s: &str) -> std::result::Result<(u32, u64), String> {
+    let (v, ms) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?}: expected VALIDATOR:MS"))?;
+    Ok((
+        v.parse().map_err(|e| format!("{v:?}: {e}"))?,
+        ms.parse().map_err(|e| format!("{ms:?}: {e}"))?,
+    ))
 }
 
 fn main() -> Result<()> {
@@ -360,11 +382,22 @@ fn main() -> Result<()> {
         Some(Adversary::Crash) => " --adversary crash",
         None => "",
     };
+    let mut extra = String::new();
+    if !args.powers.is_empty() {
+        let powers: Vec<String> = args.powers.iter().map(u64::to_string).collect();
+        extra += &format!(" --powers {}", powers.join(","));
+    }
+    if let Some((v, ms)) = args.slow_validator {
+        extra += &format!(" --slow-validator {v}:{ms}");
+    }
+    if args.clock_skew > 0 {
+        extra += &format!(" --clock-skew {}", args.clock_skew);
+    }
     println!(
         "reproduce: cargo run --release -p parallax-consensus --bin simulate -- --validators {} \
          --byzantine {}{adversary} --loss {} --duplicate {} --min-latency {} --max-latency {} \
          --partitions {} --crashes {} --fault-ms {} --commits {} --liveness-rounds {} \
-         --reputation-window {} --first-seed {seed} --seeds 1 (add --log for the event log)",
+         --reputation-window {}{extra} --first-seed {seed} --seeds 1 (add --log for the event log)",
         args.validators,
         args.byzantine,
         args.loss,

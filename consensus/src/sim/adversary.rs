@@ -1,5 +1,7 @@
 //! A Byzantine validator that follows the protocol closely enough to stay in step (it runs
-//! the honest state machine) and corrupts what it sends: conflicting proposals to different
+//! the honest state machine) and corrupts what it sends, mixing its tricks within one run:
+//! withheld votes, votes for the wrong round, replays of old messages and certificates,
+//! proposals extending a stale QC, conflicting proposals to different
 //! halves of the network, conflicting votes, votes for the right block at a wrong height (sent
 //! first, to poison the QC the next leader forms), invalid payloads, bad signatures, certificates
 //! with duplicated or unknown signers, malformed and far-future messages.
@@ -19,7 +21,14 @@ pub(super) struct Garbage {
     n: usize,
     /// A real QC seen on the network, to forge certificates from.
     seen_qc: Option<QuorumCertificate>,
+    /// An older real QC, to propose on (a stale QC).
+    old_qc: Option<QuorumCertificate>,
+    /// Messages seen lately, to replay.
+    history: std::collections::VecDeque<Message>,
 }
+
+/// Most messages kept for replay.
+const HISTORY: usize = 32;
 
 impl Garbage {
     pub(super) fn new(key: SigningKey, n: usize) -> Self {
@@ -32,10 +41,16 @@ impl Garbage {
             me,
             n,
             seen_qc: None,
+            old_qc: None,
+            history: std::collections::VecDeque::new(),
         }
     }
 
     pub(super) fn observe(&mut self, m: &Message) {
+        if self.history.len() == HISTORY {
+            self.history.pop_front();
+        }
+        self.history.push_back(m.clone());
         let qc = match m {
             Message::Proposal(p) => &p.qc,
             Message::Timeout(t) => &t.high_qc,
@@ -43,6 +58,13 @@ impl Garbage {
             Message::Vote(_) => return,
         };
         if qc.signatures.len() >= 2 {
+            if self
+                .seen_qc
+                .as_ref()
+                .is_some_and(|seen| seen.round + 2 <= qc.round)
+            {
+                self.old_qc = self.seen_qc.take();
+            }
             self.seen_qc = Some(qc.clone());
         }
     }
@@ -95,11 +117,43 @@ impl Garbage {
                         };
                         out.push(Self::send(v, m));
                     }
+                    if let Some(stale) = self.old_qc.clone()
+                        && stale.round < p.qc.round
+                        && rng.random_bool(0.3)
+                    {
+                        // The same round, extending an older QC than the one it holds.
+                        let b = Block::new(
+                            b.round(),
+                            stale.height + 1,
+                            stale.block_id,
+                            b.author(),
+                            Proposal::participants(&stale, None),
+                            b"stale".to_vec(),
+                        );
+                        let p3 = Proposal::sign(super::CHAIN_ID, b, stale, None, &self.key);
+                        out.push(Action::Broadcast {
+                            message: Message::Proposal(Box::new(p3)),
+                        });
+                    }
                 }
                 Action::Send {
                     to,
                     message: Message::Vote(v),
                 } => {
+                    if rng.random_bool(0.2) {
+                        // Withheld: the next leader never hears from this validator.
+                        continue;
+                    }
+                    if rng.random_bool(0.3) {
+                        // The right block, signed for the next round.
+                        let wrong = BlockInfo {
+                            id: v.block_id,
+                            round: v.round + 1,
+                            height: v.height,
+                        };
+                        let lie = Vote::sign(super::CHAIN_ID, wrong, self.me, &self.key);
+                        out.push(Self::send(to, Message::Vote(lie)));
+                    }
                     if rng.random_bool(0.5) {
                         // First, correctly signed: the right block at a wrong height. Counted
                         // with the honest votes, it would poison the QC's height.
@@ -142,6 +196,12 @@ impl Garbage {
             if let Some(m) = self.garbage(rng, round) {
                 out.push(Self::send(to, m));
             }
+        }
+        if !self.history.is_empty() && rng.random_bool(0.3) {
+            // An old message or certificate, replayed as it was.
+            let old = self.history[rng.random_range(0..self.history.len())].clone();
+            let to = rng.random_range(0..self.n as ValidatorIndex);
+            out.push(Self::send(to, old));
         }
         out
     }

@@ -113,6 +113,14 @@ pub struct SimConfig {
     pub partitions: usize,
     /// How each partition splits the instances (random groups by default).
     pub partition_plan: PartitionPlan,
+    /// Each validator's voting power (empty: 1 each). The Byzantine validators are drawn so
+    /// that their power stays below a third of the total.
+    pub powers: Vec<u64>,
+    /// One validator whose messages (both ways) take this much longer during the fault phase:
+    /// (validator, extra ms).
+    pub slow_validator: Option<(ValidatorIndex, u64)>,
+    /// Honest instances' timers run fast or slow by up to this percentage each (clock skew).
+    pub clock_skew_percent: u64,
     /// Crashes of honest validators during the fault phase, each restarting from its disk.
     pub crashes: usize,
     /// Length of the fault phase, ms of virtual time.
@@ -150,6 +158,9 @@ impl SimConfig {
             network: NetworkConfig::default(),
             partitions: 0,
             partition_plan: PartitionPlan::Random,
+            powers: Vec::new(),
+            slow_validator: None,
+            clock_skew_percent: 0,
             crashes: 0,
             fault_phase_ms: 0,
             leader_crash: false,
@@ -366,6 +377,8 @@ enum Kind {
 struct Instance {
     index: ValidatorIndex,
     kind: Kind,
+    /// How fast this instance's clock runs, in percent of real time (timers scale by it).
+    clock_percent: u64,
     sm: Option<Consensus>,
     garbage: Option<Garbage>,
     incarnation: u64,
@@ -501,12 +514,14 @@ impl Sim {
     fn new(cfg: SimConfig) -> Self {
         let mut rng = StdRng::seed_from_u64(cfg.seed);
         let n = cfg.validators.max(1);
+        let power = |i: ValidatorIndex| cfg.powers.get(i as usize).copied().unwrap_or(1);
         let validators = ValidatorSet::new(
             (0..n as ValidatorIndex)
-                .map(|i| (validator_key(i).verifying_key(), 1))
+                .map(|i| (validator_key(i).verifying_key(), power(i)))
                 .collect(),
         )
         .unwrap_or_else(|e| panic!("simulation validator set: {e}"));
+        let total: u64 = (0..n as ValidatorIndex).map(power).sum();
         let config = Config {
             chain_id: CHAIN_ID,
             validators,
@@ -518,9 +533,20 @@ impl Sim {
         // Pick the Byzantine validators at random.
         let mut all: Vec<ValidatorIndex> = (0..n as ValidatorIndex).collect();
         let mut byzantine = Vec::new();
+        let mut byzantine_power = 0;
         for _ in 0..cfg.byzantine.min(n) {
-            let i = rng.random_range(0..all.len());
-            byzantine.push(all.swap_remove(i));
+            // Within the protocol's assumption (less than a third of the power), unless the
+            // run asks for more Byzantine validators than that allows (the negative control).
+            let allowed: Vec<usize> = (0..all.len())
+                .filter(|k| 3 * (byzantine_power + power(all[*k])) < total)
+                .collect();
+            let k = if allowed.is_empty() || cfg.powers.is_empty() {
+                rng.random_range(0..all.len())
+            } else {
+                allowed[rng.random_range(0..allowed.len())]
+            };
+            byzantine_power += power(all[k]);
+            byzantine.push(all.swap_remove(k));
         }
         byzantine.sort_unstable();
         let mut sim = Self {
@@ -560,9 +586,16 @@ impl Sim {
                 vec![Kind::Honest]
             };
             for kind in kinds {
+                let skew = sim.cfg.clock_skew_percent.min(90);
+                let clock_percent = if skew == 0 {
+                    100
+                } else {
+                    sim.rng.random_range(100 - skew..=100 + skew)
+                };
                 sim.nodes.push(Instance {
                     index: i,
                     kind,
+                    clock_percent,
                     sm: None,
                     garbage: None,
                     incarnation: 0,
@@ -1217,8 +1250,9 @@ impl Sim {
                 }
                 Action::SetTimer { round, duration } => {
                     let incarnation = self.nodes[i].incarnation;
+                    let ms = duration.as_millis() as u64 * self.nodes[i].clock_percent / 100;
                     self.schedule(
-                        duration.as_millis() as u64,
+                        ms,
                         SimEvent::Timer {
                             to: i,
                             incarnation,
@@ -1362,8 +1396,12 @@ impl Sim {
         } else {
             1
         };
+        let slow = self.cfg.slow_validator.and_then(|(v, extra)| {
+            let involved = self.nodes[i].index == v || self.nodes[j].index == v;
+            (involved && self.now < self.cfg.fault_phase_ms).then_some(extra)
+        });
         for _ in 0..copies {
-            let delay = self.latency();
+            let delay = self.latency() + slow.unwrap_or(0);
             self.schedule(
                 delay,
                 SimEvent::Deliver {
