@@ -369,11 +369,13 @@ pub(crate) async fn render(src: &Sources) -> String {
         "Gossip and consensus messages this node rejected, by reason: consensus's verdicts \
          (stale_round, invalid_signature, ...), undecodable (not a valid wire message or \
          another chain), forged_relay (a relayed message whose signature does not verify), \
+         relay_repeat (another copy of a message relayed less than 0.5 s before), \
          bad_sync_response (a block-sync answer that failed verification).",
     );
     let mut reasons = s.rejections();
     reasons.push(("undecodable", load(&s.malformed_gossip)));
     reasons.push(("forged_relay", load(&s.forged_relays)));
+    reasons.push(("relay_repeat", load(&s.relay_repeats)));
     reasons.push(("bad_sync_response", load(&s.bad_sync_responses)));
     for (reason, n) in reasons {
         let _ = writeln!(

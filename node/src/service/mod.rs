@@ -9,6 +9,7 @@
 //! ```
 
 mod driver;
+mod relay_limit;
 pub(crate) mod store;
 mod sync;
 
@@ -109,6 +110,8 @@ pub struct Shared {
     pub consensus_committed: AtomicU64,
     /// Relayed consensus messages whose signature did not verify.
     pub forged_relays: AtomicU64,
+    /// Copies of one relayed consensus message held back (forwarded at most twice a second).
+    pub relay_repeats: AtomicU64,
     /// Sync responses that failed verification.
     pub bad_sync_responses: AtomicU64,
     /// Admitted transactions not gossiped because the gossip queue was full.
@@ -610,6 +613,7 @@ impl Node {
                         addresses: bridge_addresses.clone(),
                         sender,
                     }),
+                relay_limit: Default::default(),
             };
             tasks.push(tokio::spawn(ingress.run(events)));
             let syncer = sync::Syncer {
@@ -1194,6 +1198,8 @@ struct Ingress {
     validators: ValidatorSet,
     /// Where verified withdrawal attestations go; `None` when the chain has no L1 bridge.
     bridge: Option<BridgeIngress>,
+    /// How often each relayed consensus message was forwarded.
+    relay_limit: relay_limit::RelayLimit,
 }
 
 /// What the ingress needs to check withdrawal attestations.
@@ -1240,7 +1246,7 @@ impl Ingress {
         }
     }
 
-    async fn run(self, mut events: tokio::sync::mpsc::Receiver<NetworkEvent>) {
+    async fn run(mut self, mut events: tokio::sync::mpsc::Receiver<NetworkEvent>) {
         while let Some(event) = events.recv().await {
             match event {
                 NetworkEvent::Gossip {
@@ -1297,7 +1303,7 @@ impl Ingress {
 
     /// `None` when the message went to the driver, which reports the verdict.
     fn on_consensus(
-        &self,
+        &mut self,
         source: PeerId,
         message_id: network::MessageId,
         data: &[u8],
@@ -1322,14 +1328,20 @@ impl Ingress {
             Some(me) => envelope.recipient.is_some_and(|r| r != me),
         };
         if relay_only {
-            return Some(
-                if authentic(&envelope.message, self.spec.chain_id, &self.validators) {
-                    Validation::Accept
-                } else {
-                    self.shared.forged_relays.fetch_add(1, Ordering::Relaxed);
-                    Validation::Reject
-                },
-            );
+            if !authentic(&envelope.message, self.spec.chain_id, &self.validators) {
+                self.shared.forged_relays.fetch_add(1, Ordering::Relaxed);
+                return Some(Validation::Reject);
+            }
+            // Numbered copies of one message: forwarded again only after a while.
+            if !self.relay_limit.admit(
+                envelope.recipient,
+                &envelope.message,
+                std::time::Instant::now(),
+            ) {
+                self.shared.relay_repeats.fetch_add(1, Ordering::Relaxed);
+                return Some(Validation::Ignore);
+            }
+            return Some(Validation::Accept);
         }
         let from = envelope
             .message
