@@ -21,6 +21,9 @@
 //!   earlier round with its certificates ([`SyncInfo`]).
 //! * The safety rules ([`safety`]) and the persist-before-send contract ([`storage`]) make a
 //!   validator never sign twice in a round, even across crashes.
+//! * An equivocation (two proposals, votes or timeouts one validator signed for one round)
+//!   becomes [`Evidence`] ([`evidence`]): verified against the signer's key, reported once,
+//!   and gossiped so every validator learns it, not only the one that caught it.
 //! * [`wire`] is the messages' form on the network (the protobufs of `parallax-proto`): the
 //!   node gossips it and [`sim`] sends it, so the simulation runs the production encoding.
 //! * [`sim`] runs many validators over a simulated network with faults and checks safety,
@@ -28,6 +31,7 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod evidence;
 pub mod leader;
 pub mod safety;
 pub mod sim;
@@ -38,6 +42,7 @@ pub mod validators;
 pub mod wire;
 
 pub use codec::DecodeError;
+pub use evidence::{Evidence, EvidenceKind, EvidencePool, SignedProposal, SignedTimeout};
 pub use leader::{LeaderElection, Reputation};
 pub use safety::{SafetyData, SafetyViolation};
 pub use state_machine::{
@@ -45,8 +50,7 @@ pub use state_machine::{
 };
 pub use storage::{MemoryStorage, SafetyStorage};
 pub use types::{
-    Block, BlockInfo, Evidence, Hash, Height, Message, Proposal, QuorumCertificate, Round,
-    Signature, SignedBy, SignedProposal, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature,
-    ValidatorIndex, Vote,
+    Block, BlockInfo, Hash, Height, Message, Proposal, QuorumCertificate, Round, Signature,
+    SignedBy, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature, ValidatorIndex, Vote,
 };
 pub use validators::{ValidatorSet, ValidatorSetError};

@@ -1,12 +1,12 @@
 //! The consensus state machine: `handle(event) -> actions`.
 
 use crate::crypto;
+use crate::evidence::{Evidence, EvidencePool, SignedProposal, SignedTimeout};
 use crate::leader::{LeaderElection, Reputation};
 use crate::safety::SafetyData;
 use crate::types::{
-    Block, BlockInfo, Evidence, Hash, Height, Message, Proposal, QuorumCertificate, Round,
-    SignedBy, SignedProposal, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature,
-    ValidatorIndex, Vote,
+    Block, BlockInfo, Hash, Height, Message, Proposal, QuorumCertificate, Round, SignedBy,
+    SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature, ValidatorIndex, Vote,
 };
 use crate::validators::ValidatorSet;
 use ed25519_dalek::{SigningKey, VerifyingKey};
@@ -67,6 +67,8 @@ pub struct Limits {
     pub verified_cache: usize,
     /// Most QCs above the committed round kept for the commit rule.
     pub max_certified: usize,
+    /// Most equivocations remembered as reported (see [`EvidencePool`]).
+    pub evidence: usize,
 }
 
 impl Default for Limits {
@@ -78,6 +80,7 @@ impl Default for Limits {
             max_fetches: 16,
             verified_cache: 256,
             max_certified: 64,
+            evidence: 1024,
         }
     }
 }
@@ -248,7 +251,9 @@ pub enum Action {
         /// A peer likely to have it.
         from: ValidatorIndex,
     },
-    /// A validator equivocated.
+    /// A validator equivocated: verified evidence, reported once per (culprit, round, kind)
+    /// this node remembers (see [`EvidencePool`]), whether this node caught it or a peer
+    /// gossiped it. What this node caught itself is also broadcast.
     ReportEvidence(Evidence),
     /// An input was refused (for metrics and peer scoring).
     Rejected {
@@ -389,6 +394,8 @@ pub struct Footprint {
     pub leader_records: usize,
     /// Validators remembered as sent a [`Message::Sync`] (one entry each at most).
     pub synced: usize,
+    /// Equivocations remembered as reported.
+    pub evidence: usize,
 }
 
 /// A validator's consensus state machine.
@@ -429,6 +436,8 @@ pub struct Consensus {
     mid_round_pending: bool,
     /// For each validator sent a `Sync`, this node's round then: at most one per round each.
     synced: HashMap<ValidatorIndex, Round>,
+    /// Equivocations already reported.
+    evidence: EvidencePool,
     out: Vec<Action>,
 }
 
@@ -496,6 +505,7 @@ impl Consensus {
             .clone()
             .filter(|v| recovery.blocks.iter().any(|b| b.id() == v.block_id));
         let round = safety.current_round();
+        let evidence = EvidencePool::new(cfg.limits.evidence);
         let mut certified = BTreeMap::new();
         if safety.highest_qc.round > committed.round {
             certified.insert(safety.highest_qc.round, safety.highest_qc.clone());
@@ -524,6 +534,7 @@ impl Consensus {
             reconnected: HashMap::new(),
             mid_round_pending: false,
             synced: HashMap::new(),
+            evidence,
             out: Vec::new(),
         })
         .map(|mut node: Self| {
@@ -563,6 +574,7 @@ impl Consensus {
                     Message::Vote(v) => self.on_vote(v),
                     Message::Timeout(t) => self.on_timeout(t),
                     Message::Sync(s) => self.on_sync(*s),
+                    Message::Evidence(e) => self.on_evidence(*e),
                 };
                 if let Err(reason) = result {
                     debug!(me = self.me, from, %reason, "message rejected");
@@ -683,6 +695,7 @@ impl Consensus {
             verified: self.verified.len(),
             leader_records: self.election.len(),
             synced: self.synced.len(),
+            evidence: self.evidence.len(),
         }
     }
 
@@ -703,6 +716,7 @@ impl Consensus {
             verified: l.verified_cache,
             leader_records: self.election.capacity(),
             synced: n,
+            evidence: self.evidence.capacity(),
         }
     }
 
@@ -1389,12 +1403,11 @@ impl Consensus {
             if first.author != author {
                 return Err(Rejection::LeaderChanged { round, author });
             }
-            let evidence = Evidence::ConflictingProposals {
+            let evidence = Evidence::DoubleProposal {
                 first: *first,
                 second: header,
             };
-            warn!(me = self.me, author, round, "conflicting proposals");
-            self.out.push(Action::ReportEvidence(evidence));
+            self.caught(evidence);
             return Err(Rejection::Equivocation { author, round });
         }
         self.proposals.insert(round, header);
@@ -1556,12 +1569,11 @@ impl Consensus {
                 return Err(Rejection::Duplicate);
             }
             let (author, round) = (v.voter, v.round);
-            let evidence = Evidence::ConflictingVotes {
+            let evidence = Evidence::DoubleVote {
                 first: first.clone(),
                 second: v,
             };
-            warn!(me = self.me, author, round, "conflicting votes");
-            self.out.push(Action::ReportEvidence(evidence));
+            self.caught(evidence);
             return Err(Rejection::Equivocation { author, round });
         }
         col.by_voter.insert(v.voter, v.clone());
@@ -1592,6 +1604,47 @@ impl Consensus {
         debug!(me = self.me, round = qc.round, "formed QC");
         self.remember_verified(qc.digest());
         self.process_qc(&qc);
+        Ok(())
+    }
+
+    // ----- evidence ----------------------------------------------------------------------
+
+    /// An equivocation this node caught (both messages verified on arrival): reported and
+    /// broadcast, once.
+    fn caught(&mut self, evidence: Evidence) {
+        let evidence = evidence.canonical();
+        if !self.evidence.insert(&evidence) {
+            return;
+        }
+        warn!(
+            me = self.me,
+            culprit = evidence.culprit(),
+            round = evidence.round(),
+            kind = evidence.kind().as_str(),
+            "validator equivocated"
+        );
+        self.out.push(Action::Broadcast {
+            message: Message::Evidence(Box::new(evidence.clone())),
+        });
+        self.out.push(Action::ReportEvidence(evidence));
+    }
+
+    /// Evidence a peer gossiped: verified, then reported once (gossip relays it on).
+    fn on_evidence(&mut self, evidence: Evidence) -> Result<(), Rejection> {
+        let evidence = evidence.canonical();
+        if self.evidence.contains(&evidence) {
+            return Err(Rejection::Duplicate);
+        }
+        evidence.verify(self.cfg.chain_id, &self.cfg.validators)?;
+        self.evidence.insert(&evidence);
+        warn!(
+            me = self.me,
+            culprit = evidence.culprit(),
+            round = evidence.round(),
+            kind = evidence.kind().as_str(),
+            "evidence of an equivocation received"
+        );
+        self.out.push(Action::ReportEvidence(evidence));
         Ok(())
     }
 
@@ -1656,8 +1709,30 @@ impl Consensus {
                 high_qc: t.high_qc.clone(),
                 done: false,
             });
-        if col.by_author.contains_key(&t.author) {
-            return Err(Rejection::Duplicate);
+        if let Some(first) = col.by_author.get(&t.author) {
+            if first.high_qc_round == t.high_qc.round {
+                return Err(Rejection::Duplicate);
+            }
+            // An honest validator re-sends its one timeout of a round (its safety data keeps
+            // it); a second one reporting another QC round is an equivocation.
+            let signed = |s: &TimeoutSignature| SignedTimeout {
+                author: s.signer,
+                round: t.round,
+                high_qc_round: s.high_qc_round,
+                signature: s.signature,
+            };
+            let evidence = Evidence::DoubleTimeout {
+                first: signed(first),
+                second: SignedTimeout {
+                    author: t.author,
+                    round: t.round,
+                    high_qc_round: t.high_qc.round,
+                    signature: t.signature,
+                },
+            };
+            let (author, round) = (t.author, t.round);
+            self.caught(evidence);
+            return Err(Rejection::Equivocation { author, round });
         }
         col.by_author.insert(
             t.author,

@@ -1,6 +1,7 @@
 //! Unit tests of the state machine against hand-made messages.
 
 use super::*;
+use crate::evidence::EvidenceKind;
 
 const CHAIN: u64 = 7;
 const GENESIS: Hash = Hash([0xaa; 32]);
@@ -236,7 +237,7 @@ fn conflicting_proposal_is_evidence_and_gets_no_second_vote() {
     let out = accept(&mut n, &b);
     assert!(votes(&out).is_empty());
     assert!(out.iter().any(
-        |a| matches!(a, Action::ReportEvidence(Evidence::ConflictingProposals { first, second })
+        |a| matches!(a, Action::ReportEvidence(Evidence::DoubleProposal { first, second })
         if first.author == 1 && first.round == 1 && first.block_id != second.block_id)
     ));
     assert!(rejections(&out).contains(&Rejection::Equivocation {
@@ -319,7 +320,7 @@ fn next_leader_forms_a_qc_from_distinct_votes_and_records_vote_equivocation() {
     );
     assert!(
         out.iter()
-            .any(|a| matches!(a, Action::ReportEvidence(Evidence::ConflictingVotes { .. })))
+            .any(|a| matches!(a, Action::ReportEvidence(Evidence::DoubleVote { .. })))
     );
     assert_eq!(n.round(), 1);
     // A third distinct voter completes the quorum: QC, round 2, and a proposal request.
@@ -926,4 +927,66 @@ fn timer_backoff_grows_to_the_cap() {
     assert_eq!(t.timeout(3), Duration::from_millis(8000));
     assert_eq!(t.timeout(4), Duration::from_millis(10_000));
     assert_eq!(t.timeout(u64::MAX), Duration::from_millis(10_000));
+}
+
+#[test]
+fn double_timeout_is_evidence_broadcast_once_and_peers_verify_gossiped_evidence() {
+    let mut n = node(0);
+    let b1 = proposal(1, &genesis_qc(), None, b"a");
+    accept(&mut n, &b1);
+    let qc1 = qc_for(b1.block.info(), &[1, 2, 3]);
+    // Validator 3 times out in round 5 twice, once with each QC: an equivocation.
+    let t1 = Timeout::sign(CHAIN, 5, genesis_qc(), 3, &key(3));
+    let t2 = Timeout::sign(CHAIN, 5, qc1.clone(), 3, &key(3));
+    deliver(&mut n, 3, Message::Timeout(t1.clone()));
+    let out = deliver(&mut n, 3, Message::Timeout(t2.clone()));
+    assert!(rejections(&out).contains(&Rejection::Equivocation {
+        author: 3,
+        round: 5
+    }));
+    let reported: Vec<&Evidence> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::ReportEvidence(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reported.len(), 1);
+    let evidence = reported[0].clone();
+    assert_eq!(
+        (evidence.culprit(), evidence.round(), evidence.kind()),
+        (3, 5, EvidenceKind::DoubleTimeout)
+    );
+    assert!(out.iter().any(
+        |a| matches!(a, Action::Broadcast { message: Message::Evidence(e) } if **e == evidence)
+    ));
+    // The same timeout again is a duplicate, not more evidence.
+    let out = deliver(&mut n, 3, Message::Timeout(t2));
+    assert!(!out.iter().any(|a| matches!(a, Action::ReportEvidence(_))));
+
+    // Another validator learns it from gossip, verifies it, reports it once.
+    let mut m = node(1);
+    let out = deliver(&mut m, 2, Message::Evidence(Box::new(evidence.clone())));
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::ReportEvidence(e) if *e == evidence))
+    );
+    let out = deliver(&mut m, 2, Message::Evidence(Box::new(evidence.clone())));
+    assert_eq!(rejections(&out), vec![Rejection::Duplicate]);
+    // Evidence framing an honest validator (its name on another key's signature) is refused.
+    let mut framed_vote = Vote::sign(CHAIN, b1.block.info(), 2, &key(3));
+    framed_vote.voter = 2;
+    let framed = Evidence::DoubleVote {
+        first: Vote::sign(CHAIN, b1.block.info(), 2, &key(2)),
+        second: Vote {
+            height: 9,
+            ..framed_vote
+        },
+    };
+    let out = deliver(&mut m, 3, Message::Evidence(Box::new(framed)));
+    assert_eq!(
+        rejections(&out),
+        vec![Rejection::InvalidSignature("evidence")]
+    );
+    assert!(!out.iter().any(|a| matches!(a, Action::ReportEvidence(_))));
 }

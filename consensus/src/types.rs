@@ -7,6 +7,7 @@
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::crypto;
+use crate::evidence::Evidence;
 use crate::state_machine::Rejection;
 use crate::validators::ValidatorSet;
 use ed25519_dalek::SigningKey;
@@ -23,6 +24,8 @@ pub type ValidatorIndex = u32;
 
 /// Largest payload a block may carry on the wire.
 pub const MAX_PAYLOAD_BYTES: usize = 32 * 1024 * 1024;
+/// Largest encoded [`Evidence`] (two signed headers; far above the 290-odd bytes it takes).
+pub const MAX_EVIDENCE_BYTES: usize = 1024;
 /// Most signatures a certificate may carry (the largest validator set genesis allows).
 pub const MAX_SIGNATURES: usize = 256;
 
@@ -674,6 +677,8 @@ pub enum Message {
     Timeout(Timeout),
     /// Certificates for a validator that is behind.
     Sync(Box<SyncInfo>),
+    /// Proof that a validator equivocated, gossiped so every validator learns it.
+    Evidence(Box<Evidence>),
 }
 
 impl Message {
@@ -684,17 +689,19 @@ impl Message {
             Message::Vote(v) => v.round,
             Message::Timeout(t) => t.round,
             Message::Sync(s) => s.round(),
+            Message::Evidence(e) => e.round(),
         }
     }
 
     /// The validator that claims to have signed it (`None` for [`Message::Sync`], which
-    /// carries only certificates).
+    /// carries only certificates, and [`Message::Evidence`], whose signer is the culprit,
+    /// not the sender).
     pub fn author(&self) -> Option<ValidatorIndex> {
         match self {
             Message::Proposal(p) => Some(p.block.author()),
             Message::Vote(v) => Some(v.voter),
             Message::Timeout(t) => Some(t.author),
-            Message::Sync(_) => None,
+            Message::Sync(_) | Message::Evidence(_) => None,
         }
     }
 
@@ -718,6 +725,10 @@ impl Message {
                 w.u8(4);
                 s.write(&mut w);
             }
+            Message::Evidence(e) => {
+                w.u8(5);
+                w.bytes(&e.encode());
+            }
         }
         w.finish()
     }
@@ -730,6 +741,10 @@ impl Message {
             2 => Message::Vote(Vote::read(&mut r)?),
             3 => Message::Timeout(Timeout::read(&mut r)?),
             4 => Message::Sync(Box::new(SyncInfo::read(&mut r)?)),
+            5 => {
+                let bytes = r.bytes("message.evidence", MAX_EVIDENCE_BYTES)?;
+                Message::Evidence(Box::new(Evidence::decode(bytes)?))
+            }
             tag => {
                 return Err(DecodeError::UnknownTag {
                     field: "message.tag",
@@ -739,56 +754,6 @@ impl Message {
         };
         r.finish()?;
         Ok(m)
-    }
-}
-
-/// A proposal's signed header: enough to prove what a leader proposed in a round.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SignedProposal {
-    /// The leader.
-    pub author: ValidatorIndex,
-    /// The round.
-    pub round: Round,
-    /// The proposed block's id.
-    pub block_id: Hash,
-    /// The leader's signature over the proposal message.
-    pub signature: Signature,
-}
-
-/// Proof that a validator equivocated: anyone can check it with the validator's public key.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Evidence {
-    /// Two different proposals signed by one leader for one round.
-    ConflictingProposals {
-        /// The first proposal seen.
-        first: SignedProposal,
-        /// The conflicting one.
-        second: SignedProposal,
-    },
-    /// Two votes by one validator for different blocks in one round.
-    ConflictingVotes {
-        /// The first vote seen.
-        first: Vote,
-        /// The conflicting one.
-        second: Vote,
-    },
-}
-
-impl Evidence {
-    /// The equivocating validator.
-    pub fn culprit(&self) -> ValidatorIndex {
-        match self {
-            Evidence::ConflictingProposals { first, .. } => first.author,
-            Evidence::ConflictingVotes { first, .. } => first.voter,
-        }
-    }
-
-    /// The round of the equivocation.
-    pub fn round(&self) -> Round {
-        match self {
-            Evidence::ConflictingProposals { first, .. } => first.round,
-            Evidence::ConflictingVotes { first, .. } => first.round,
-        }
     }
 }
 

@@ -24,6 +24,7 @@
 //! Encoding is infallible and does not check limits: a value beyond them (a payload above
 //! [`MAX_PAYLOAD_BYTES`], say) encodes to bytes that every peer rejects.
 
+use crate::evidence::{Evidence, SignedProposal, SignedTimeout};
 use crate::types::{
     Block, Hash, MAX_PAYLOAD_BYTES, MAX_SIGNATURES, Message, Proposal, QuorumCertificate,
     Signature, SignedBy, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature, ValidatorIndex,
@@ -97,13 +98,7 @@ pub fn encode_message(
             tc: p.tc.as_ref().map(tc_to_proto),
             signature: p.signature.0.to_vec(),
         }),
-        Message::Vote(v) => Body::Vote(v1::Vote {
-            round: v.round,
-            height: v.height,
-            block_id: v.block_id.0.to_vec(),
-            voter: v.voter,
-            signature: v.signature.0.to_vec(),
-        }),
+        Message::Vote(v) => Body::Vote(vote_to_proto(v)),
         Message::Timeout(t) => Body::Timeout(v1::Timeout {
             round: t.round,
             high_qc: Some(qc_to_proto(&t.high_qc)),
@@ -115,6 +110,7 @@ pub fn encode_message(
             highest_qc: Some(qc_to_proto(&s.highest_qc)),
             highest_tc: s.highest_tc.as_ref().map(tc_to_proto),
         }),
+        Message::Evidence(e) => Body::Evidence(evidence_to_proto(e)),
     };
     v1::ConsensusMessage {
         chain_id,
@@ -151,13 +147,7 @@ pub fn decode_message(bytes: &[u8]) -> Result<Envelope, WireError> {
                 signature: c.signature(&p.signature, "proposal.signature")?,
             }))
         }
-        Body::Vote(v) => Message::Vote(Vote {
-            round: v.round,
-            height: v.height,
-            block_id: c.hash(&v.block_id, "vote.block_id")?,
-            voter: v.voter,
-            signature: c.signature(&v.signature, "vote.signature")?,
-        }),
+        Body::Vote(v) => Message::Vote(c.vote(v, "vote")?),
         Body::Timeout(t) => Message::Timeout(Timeout {
             round: t.round,
             high_qc: c.qc(c.required(t.high_qc, "timeout.high_qc")?, "timeout.high_qc")?,
@@ -175,6 +165,7 @@ pub fn decode_message(bytes: &[u8]) -> Result<Envelope, WireError> {
                 .map(|tc| c.tc(tc, "sync.highest_tc"))
                 .transpose()?,
         })),
+        Body::Evidence(e) => Message::Evidence(Box::new(c.evidence(e, "evidence")?)),
     };
     Ok(Envelope {
         chain_id: msg.chain_id,
@@ -186,6 +177,48 @@ pub fn decode_message(bytes: &[u8]) -> Result<Envelope, WireError> {
 
 // ---------------------------------------------------------------------------------------------
 // Conversions
+
+fn vote_to_proto(v: &Vote) -> v1::Vote {
+    v1::Vote {
+        round: v.round,
+        height: v.height,
+        block_id: v.block_id.0.to_vec(),
+        voter: v.voter,
+        signature: v.signature.0.to_vec(),
+    }
+}
+
+/// Evidence as its protobuf.
+pub fn evidence_to_proto(e: &Evidence) -> v1::Evidence {
+    use v1::evidence::Kind;
+    let proposal = |p: &SignedProposal| v1::SignedProposalHeader {
+        author: p.author,
+        round: p.round,
+        block_id: p.block_id.0.to_vec(),
+        signature: p.signature.0.to_vec(),
+    };
+    let timeout = |t: &SignedTimeout| v1::SignedTimeoutHeader {
+        author: t.author,
+        round: t.round,
+        high_qc_round: t.high_qc_round,
+        signature: t.signature.0.to_vec(),
+    };
+    let kind = match e {
+        Evidence::DoubleProposal { first, second } => Kind::DoubleProposal(v1::DoubleProposal {
+            first: Some(proposal(first)),
+            second: Some(proposal(second)),
+        }),
+        Evidence::DoubleVote { first, second } => Kind::DoubleVote(v1::DoubleVote {
+            first: Some(vote_to_proto(first)),
+            second: Some(vote_to_proto(second)),
+        }),
+        Evidence::DoubleTimeout { first, second } => Kind::DoubleTimeout(v1::DoubleTimeout {
+            first: Some(timeout(first)),
+            second: Some(timeout(second)),
+        }),
+    };
+    v1::Evidence { kind: Some(kind) }
+}
 
 /// A block as its protobuf (its id is not on the wire: see the module docs).
 pub fn block_to_proto(b: &Block) -> v1::Block {
@@ -364,6 +397,58 @@ impl Convert {
             height: qc.height,
             block_id: self.hash(&qc.block_id, &format!("{field}.block_id"))?,
             signatures,
+        })
+    }
+
+    /// A vote.
+    pub fn vote(&self, v: v1::Vote, field: &str) -> Result<Vote, WireError> {
+        Ok(Vote {
+            round: v.round,
+            height: v.height,
+            block_id: self.hash(&v.block_id, &format!("{field}.block_id"))?,
+            voter: v.voter,
+            signature: self.signature(&v.signature, &format!("{field}.signature"))?,
+        })
+    }
+
+    /// Evidence (its form only: [`Evidence::verify`] judges it).
+    pub fn evidence(&self, e: v1::Evidence, field: &str) -> Result<Evidence, WireError> {
+        use v1::evidence::Kind;
+        let proposal = |p: Option<v1::SignedProposalHeader>, f: String| {
+            let p = self.required(p, &f)?;
+            Ok::<_, WireError>(SignedProposal {
+                author: p.author,
+                round: p.round,
+                block_id: self.hash(&p.block_id, &format!("{f}.block_id"))?,
+                signature: self.signature(&p.signature, &format!("{f}.signature"))?,
+            })
+        };
+        let timeout = |t: Option<v1::SignedTimeoutHeader>, f: String| {
+            let t = self.required(t, &f)?;
+            Ok::<_, WireError>(SignedTimeout {
+                author: t.author,
+                round: t.round,
+                high_qc_round: t.high_qc_round,
+                signature: self.signature(&t.signature, &format!("{f}.signature"))?,
+            })
+        };
+        Ok(match self.required(e.kind, &format!("{field}.kind"))? {
+            Kind::DoubleProposal(d) => Evidence::DoubleProposal {
+                first: proposal(d.first, format!("{field}.double_proposal.first"))?,
+                second: proposal(d.second, format!("{field}.double_proposal.second"))?,
+            },
+            Kind::DoubleVote(d) => {
+                let f = format!("{field}.double_vote.first");
+                let s = format!("{field}.double_vote.second");
+                Evidence::DoubleVote {
+                    first: self.vote(self.required(d.first, &f)?, &f)?,
+                    second: self.vote(self.required(d.second, &s)?, &s)?,
+                }
+            }
+            Kind::DoubleTimeout(d) => Evidence::DoubleTimeout {
+                first: timeout(d.first, format!("{field}.double_timeout.first"))?,
+                second: timeout(d.second, format!("{field}.double_timeout.second"))?,
+            },
         })
     }
 

@@ -1,9 +1,9 @@
 //! The gRPC admin service (`parallax.v1.Admin`, generated from `proto/`): node status,
-//! peers, validator set and consensus state, answered from the counters the node's parts
+//! peers, validator set, consensus state and equivocation evidence, answered from the counters the node's parts
 //! publish ([`Shared`]), the network handle, the genesis validator set and the database.
 //!
 //! The service is read-only: nothing it answers changes the node. It is bounded: requests
-//! over [`MAX_REQUEST_BYTES`] are refused while decoding (every request message is empty),
+//! over [`MAX_REQUEST_BYTES`] are refused while decoding (request messages are a few bytes),
 //! at most [`MAX_CONNECTIONS`] connections are served at once (more are closed on accept),
 //! each with at most [`MAX_STREAMS`] calls in flight, and a call that takes longer than
 //! [`CALL_TIMEOUT`] is cancelled. Bytes that are not HTTP/2 close their connection.
@@ -32,7 +32,7 @@ use tokio::{
 use tonic::{Request, Response, Status, transport::server::Connected};
 use tracing::{debug, info, warn};
 
-/// Largest request message accepted (the requests are empty messages).
+/// Largest request message accepted (the requests are empty, or carry one small integer).
 pub const MAX_REQUEST_BYTES: usize = 1024;
 /// Most admin connections served at once.
 pub const MAX_CONNECTIONS: usize = 16;
@@ -182,6 +182,32 @@ impl Admin for AdminContext {
             current_leader: u32::try_from(load(&s.leader)).unwrap_or(u32::MAX),
             round_timeout_ms: load(&s.round_timeout_ms),
         }))
+    }
+
+    async fn get_evidence(
+        &self,
+        request: Request<v1::EvidenceRequest>,
+    ) -> Result<Response<v1::EvidenceList>, Status> {
+        let validator = request.into_inner().validator;
+        let reader = self
+            .db
+            .reader()
+            .map_err(|e| Status::internal(format!("database: {e}")))?;
+        let found = crate::service::store::stored_evidence(
+            &reader,
+            validator,
+            crate::rpc::consensus::MAX_EVIDENCE_RESULTS,
+        )
+        .map_err(|e| Status::internal(e.to_string()))?;
+        let evidence = found
+            .iter()
+            .map(|e| v1::EvidenceRecord {
+                id: e.id().0.to_vec(),
+                evidence: Some(parallax_consensus::wire::evidence_to_proto(e)),
+                encoded: e.encode(),
+            })
+            .collect();
+        Ok(Response::new(v1::EvidenceList { evidence }))
     }
 }
 

@@ -90,6 +90,12 @@ pub enum AdminQuery {
     Validators,
     /// The consensus state machine's rounds and leader.
     Consensus,
+    /// Equivocation evidence the node holds.
+    Evidence {
+        /// Only evidence against this validator index.
+        #[arg(long)]
+        validator: Option<u32>,
+    },
 }
 
 /// `parallax run` arguments.

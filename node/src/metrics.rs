@@ -406,12 +406,30 @@ pub(crate) async fn render(src: &Sources) -> String {
         "Gossiped transaction batches ignored because admission was too far behind.",
         load(&s.tx_batches_shed),
     );
-    single(
+    header(
         &mut out,
         "parallax_equivocations_total",
         "counter",
-        "Equivocations (two conflicting signed messages of one validator) seen.",
-        load(&s.evidence),
+        "Equivocation evidence recorded (two conflicting messages one validator signed for \
+         one round; verified, new to this node, stored), by kind.",
+    );
+    for (kind, n) in parallax_consensus::EvidenceKind::ALL
+        .iter()
+        .zip(&s.evidence)
+    {
+        let _ = writeln!(
+            out,
+            "parallax_equivocations_total{{kind=\"{}\"}} {}",
+            kind.as_str(),
+            load(n)
+        );
+    }
+    single(
+        &mut out,
+        "parallax_evidence_unstored_total",
+        "counter",
+        "Verified evidence not stored (its culprit already had the most kept, or storage failed).",
+        load(&s.evidence_unstored),
     );
     if let Some(net) = &src.net {
         let n = net.stats();

@@ -11,8 +11,9 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use ed25519_dalek::SigningKey;
 use parallax_consensus::{
-    Block, BlockInfo, Hash, Message, Proposal, QuorumCertificate, SignedBy, SyncInfo, Timeout,
-    TimeoutCertificate, TimeoutSignature, ValidatorIndex, ValidatorSet, Vote, crypto,
+    Block, BlockInfo, Evidence, Hash, Message, Proposal, QuorumCertificate, SignedBy,
+    SignedProposal, SignedTimeout, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature,
+    ValidatorIndex, ValidatorSet, Vote, crypto,
 };
 use parallax_node::wire::{self, CommittedBlock, SyncError, SyncErrorCode, SyncRequest};
 use parallax_proto::v1;
@@ -140,7 +141,64 @@ fn messages() -> Vec<Message> {
             highest_qc: c.qc1,
             highest_tc: None,
         })),
+        Message::Evidence(Box::new(Evidence::DoubleVote {
+            first: Vote::sign(CHAIN, c.b2.block.info(), 3, &key(3)),
+            second: Vote::sign(
+                CHAIN,
+                BlockInfo {
+                    height: c.b2.block.height() + 1,
+                    ..c.b2.block.info()
+                },
+                3,
+                &key(3),
+            ),
+        })),
+        Message::Evidence(Box::new(Evidence::DoubleTimeout {
+            first: signed_timeout(&Timeout::sign(CHAIN, 3, c.qc2.clone(), 1, &key(1))),
+            second: signed_timeout(&Timeout::sign(
+                CHAIN,
+                3,
+                QuorumCertificate::genesis(genesis()),
+                1,
+                &key(1),
+            )),
+        })),
+        Message::Evidence(Box::new(Evidence::DoubleProposal {
+            first: signed_proposal(&c.b1),
+            second: signed_proposal(&Proposal::sign(
+                CHAIN,
+                Block::new(
+                    c.b1.block.round(),
+                    c.b1.block.height(),
+                    c.b1.block.parent(),
+                    c.b1.block.author(),
+                    c.b1.block.participants().to_vec(),
+                    b"another payload".to_vec(),
+                ),
+                c.b1.qc.clone(),
+                None,
+                &key(c.b1.block.author()),
+            )),
+        })),
     ]
+}
+
+fn signed_timeout(t: &Timeout) -> SignedTimeout {
+    SignedTimeout {
+        author: t.author,
+        round: t.round,
+        high_qc_round: t.high_qc.round,
+        signature: t.signature,
+    }
+}
+
+fn signed_proposal(p: &Proposal) -> SignedProposal {
+    SignedProposal {
+        author: p.block.author(),
+        round: p.block.round(),
+        block_id: p.block.id(),
+        signature: p.signature,
+    }
 }
 
 fn block_ids(m: &Message) -> Vec<Hash> {
@@ -194,6 +252,7 @@ fn every_message_round_trips_exactly_and_its_signatures_still_verify() {
                 ));
             }
             Message::Sync(s) => s.highest_qc.verify(CHAIN, &set).unwrap(),
+            Message::Evidence(e) => e.verify(CHAIN, &set).unwrap(),
         }
     }
 }

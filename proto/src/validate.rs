@@ -107,6 +107,37 @@ impl Checker {
         Ok(())
     }
 
+    /// Evidence: a kind, and both signed messages with a 32-byte id and a 64-byte signature.
+    fn evidence(&self, e: &v1::Evidence, field: &str) -> Result<(), WireError> {
+        use v1::evidence::Kind;
+        match self.required(&e.kind, &format!("{field}.kind"))? {
+            Kind::DoubleProposal(d) => {
+                for (name, h) in [("first", &d.first), ("second", &d.second)] {
+                    let f = format!("{field}.double_proposal.{name}");
+                    let h = self.required(h, &f)?;
+                    self.hash(&h.block_id, &format!("{f}.block_id"))?;
+                    self.signature(&h.signature, &format!("{f}.signature"))?;
+                }
+            }
+            Kind::DoubleVote(d) => {
+                for (name, v) in [("first", &d.first), ("second", &d.second)] {
+                    let f = format!("{field}.double_vote.{name}");
+                    let v = self.required(v, &f)?;
+                    self.hash(&v.block_id, &format!("{f}.block_id"))?;
+                    self.signature(&v.signature, &format!("{f}.signature"))?;
+                }
+            }
+            Kind::DoubleTimeout(d) => {
+                for (name, t) in [("first", &d.first), ("second", &d.second)] {
+                    let f = format!("{field}.double_timeout.{name}");
+                    let t = self.required(t, &f)?;
+                    self.signature(&t.signature, &format!("{f}.signature"))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn signature(&self, bytes: &[u8], field: &str) -> Result<(), WireError> {
         if bytes.len() != SIGNATURE_BYTES {
             return self.fail(
@@ -385,6 +416,7 @@ pub fn decode_consensus_message(bytes: &[u8]) -> Result<v1::ConsensusMessage, Wi
                 c.tc(tc, "sync.highest_tc")?;
             }
         }
+        Body::Evidence(e) => c.evidence(e, "evidence")?,
     }
     Ok(msg)
 }

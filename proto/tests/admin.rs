@@ -54,6 +54,13 @@ impl Admin for Fixed {
         }))
     }
 
+    async fn get_evidence(
+        &self,
+        _: Request<v1::EvidenceRequest>,
+    ) -> Result<Response<v1::EvidenceList>, Status> {
+        Ok(Response::new(v1::EvidenceList { evidence: vec![] }))
+    }
+
     async fn get_consensus_state(
         &self,
         _: Request<v1::ConsensusStateRequest>,

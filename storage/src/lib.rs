@@ -34,6 +34,7 @@
 //! | `SystemLogs` | block number | logs of the block's system calls (bridge deposits) |
 //! | `WithdrawalSignatures` | (block number, validator index) | the validator's signature over the block's withdrawal root (root, signature) |
 //! | `BlockCertificates` | block number | consensus certificate (opaque) |
+//! | `ConsensusEvidence` | (validator index, round, kind) | equivocation evidence (opaque) |
 //! | `ConsensusSafety` | ASCII key | safety data (opaque) |
 //! | `Metadata` | ASCII key | schema version, chain id, genesis hash, head block |
 //!

@@ -88,6 +88,9 @@ tables! {
     WithdrawalSignatures: (BlockNumber, u32) => Bytes;
     /// Block number → the consensus certificate that committed the block (opaque).
     BlockCertificates: BlockNumber => Bytes;
+    /// (validator index, round, kind) → equivocation evidence against that validator
+    /// (consensus's canonical encoding; opaque here).
+    ConsensusEvidence: (u32, u64, u32) => Bytes;
     /// Short ASCII key → consensus safety data (last voted round, locked QC, ...; opaque).
     ConsensusSafety: String => Bytes;
     /// ASCII key → database metadata (schema version, chain id, genesis hash, head block).

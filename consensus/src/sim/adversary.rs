@@ -55,7 +55,7 @@ impl Garbage {
             Message::Proposal(p) => &p.qc,
             Message::Timeout(t) => &t.high_qc,
             Message::Sync(s) => &s.highest_qc,
-            Message::Vote(_) => return,
+            Message::Vote(_) | Message::Evidence(_) => return,
         };
         if qc.signatures.len() >= 2 {
             if self

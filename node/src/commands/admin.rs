@@ -1,4 +1,4 @@
-//! `parallax admin status|peers|validators|consensus --grpc ADDR`: asks a running node's
+//! `parallax admin status|peers|validators|consensus|evidence --grpc ADDR`: asks a running node's
 //! gRPC admin service and prints the answer as `key: value` lines.
 
 use crate::{admin::endpoint_url, cli::AdminQuery};
@@ -156,6 +156,27 @@ async fn ask(what: AdminQuery, url: &str) -> eyre::Result<Vec<(String, String)>>
             put("highest_tc_round", c.highest_tc_round.to_string());
             put("current_leader", c.current_leader.to_string());
             put("round_timeout_ms", c.round_timeout_ms.to_string());
+        }
+        AdminQuery::Evidence { validator } => {
+            let list = client
+                .get_evidence(v1::EvidenceRequest { validator })
+                .await
+                .map_err(|e| status_error(url, e))?
+                .into_inner()
+                .evidence;
+            put("evidence", list.len().to_string());
+            for (i, record) in list.into_iter().enumerate() {
+                put(&format!("evidence.{i}.id"), hex0x(&record.id));
+                match parallax_consensus::Evidence::decode(&record.encoded) {
+                    Ok(e) => {
+                        put(&format!("evidence.{i}.kind"), e.kind().as_str().into());
+                        put(&format!("evidence.{i}.validator"), e.culprit().to_string());
+                        put(&format!("evidence.{i}.round"), e.round().to_string());
+                    }
+                    Err(e) => put(&format!("evidence.{i}.error"), e.to_string()),
+                }
+                put(&format!("evidence.{i}.encoded"), hex0x(&record.encoded));
+            }
         }
     }
     Ok(lines)

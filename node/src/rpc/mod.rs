@@ -11,12 +11,15 @@
 //!   MDBX, geth's `txpool_status`, and `parallax_validators` and `parallax_consensusStatus`.
 //! - Filters and subscriptions ([`filters`], [`pubsub`]) follow committed blocks and the
 //!   mempool.
+//! - Parallax's own: the bridge's ([`bridge`]) and `parallax_evidence` ([`consensus`]), the
+//!   equivocation evidence this node holds.
 //!
 //! Errors ([`error`]) use geth's codes and wording: -32700, -32600, -32601 "the method X does
 //! not exist/is not available", -32602, -32000 for rejected transactions and missing blocks,
 //! and 3 "execution reverted: …" with the revert data.
 
 pub(crate) mod bridge;
+pub(crate) mod consensus;
 pub(crate) mod error;
 pub(crate) mod eth;
 pub(crate) mod evm;
@@ -514,6 +517,7 @@ async fn route(
         "net_listening" => Ok(Value::Bool(true)),
         "parallax_bridgeStatus" => bridge::status(ctx, &params).await,
         "parallax_getWithdrawalProof" => bridge::withdrawal_proof_rpc(ctx, &params),
+        "parallax_evidence" => consensus::evidence(ctx, &params),
         // Point reads answer on the async worker: a few MDBX lookups cost less than handing
         // the call to the blocking pool and waking a thread for it.
         m if eth::POINT_READS.contains(&m) => eth::dispatch(ctx, m, &params),

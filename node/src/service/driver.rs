@@ -104,7 +104,7 @@ fn topic(message: &Message) -> Topic {
     match message {
         Message::Proposal(_) => Topic::Proposals,
         Message::Vote(_) => Topic::Votes,
-        Message::Timeout(_) | Message::Sync(_) => Topic::Timeouts,
+        Message::Timeout(_) | Message::Sync(_) | Message::Evidence(_) => Topic::Timeouts,
     }
 }
 
@@ -487,13 +487,7 @@ impl Driver {
                 Ok(None)
             }
             Action::ReportEvidence(evidence) => {
-                error!(
-                    culprit = evidence.culprit(),
-                    round = evidence.round(),
-                    ?evidence,
-                    "validator equivocated"
-                );
-                self.shared.evidence.fetch_add(1, Ordering::Relaxed);
+                super::record_evidence(self.chain.db(), &self.shared, &evidence);
                 Ok(None)
             }
             Action::Rejected { .. } => Ok(None),

@@ -23,7 +23,9 @@ use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes};
 use driver::{Driver, Validator};
 use libp2p::{Multiaddr, PeerId};
-use parallax_consensus::{Config, Limits, Message, Rejection, Reputation, Timing, ValidatorSet};
+use parallax_consensus::{
+    Config, Evidence, EvidenceKind, Limits, Message, Rejection, Reputation, Timing, ValidatorSet,
+};
 use parallax_genesis::{Genesis, MempoolConfig, ValidatorKeys};
 use parallax_storage::{Database, Reader};
 use std::{
@@ -39,7 +41,7 @@ use std::{
 };
 use thiserror::Error;
 use tokio::sync::{broadcast, oneshot};
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 /// Capacity of the driver's input queue.
 const INPUT_CAPACITY: usize = 8_192;
@@ -97,8 +99,11 @@ pub struct Shared {
     pub mempool_size: AtomicU64,
     /// Proposals whose payload this node refused.
     pub invalid_proposals: AtomicU64,
-    /// Equivocations seen.
-    pub evidence: AtomicU64,
+    /// Equivocation evidence recorded (verified, new to this node, stored), by kind
+    /// ([`parallax_consensus::EvidenceKind::ALL`] order).
+    pub evidence: [AtomicU64; 3],
+    /// Verified evidence not stored: its culprit already had the most kept.
+    pub evidence_unstored: AtomicU64,
     /// Gossip messages that did not decode.
     pub malformed_gossip: AtomicU64,
     /// When this node last committed a block (Unix milliseconds; 0: not since start).
@@ -1102,8 +1107,44 @@ fn admit(
     Ok(outcome.hash)
 }
 
+/// Keeps verified equivocation evidence: stored (bounded per culprit), counted by kind, and
+/// logged. A storage failure is logged and counted, never fatal: evidence is for operators and
+/// for a later slashing rule, not for safety.
+pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidence) {
+    let kind = evidence.kind();
+    match store::store_evidence(db, evidence) {
+        Ok(store::StoredEvidence::New) => {
+            let i = EvidenceKind::ALL
+                .iter()
+                .position(|k| *k == kind)
+                .unwrap_or(0);
+            shared.evidence[i].fetch_add(1, Ordering::Relaxed);
+            error!(
+                culprit = evidence.culprit(),
+                round = evidence.round(),
+                kind = kind.as_str(),
+                id = %evidence.id(),
+                "validator equivocated: evidence recorded"
+            );
+        }
+        Ok(store::StoredEvidence::Known) => {}
+        Ok(store::StoredEvidence::Full) => {
+            shared.evidence_unstored.fetch_add(1, Ordering::Relaxed);
+            debug!(
+                culprit = evidence.culprit(),
+                round = evidence.round(),
+                "evidence not stored: the validator has the most kept"
+            );
+        }
+        Err(e) => {
+            shared.evidence_unstored.fetch_add(1, Ordering::Relaxed);
+            warn!(culprit = evidence.culprit(), error = %e, "storing evidence failed");
+        }
+    }
+}
+
 /// Whether a consensus message carries a valid signature of its author (a proposal, vote or
-/// timeout), or a valid highest QC (a sync message). What it says is for consensus to judge.
+/// timeout), a valid highest QC (a sync message), or is valid evidence. What it says is for consensus to judge.
 pub(crate) fn authentic(message: &Message, chain_id: u64, validators: &ValidatorSet) -> bool {
     use parallax_consensus::crypto;
     let signed = |author: u32, msg: Vec<u8>, sig| {
@@ -1130,6 +1171,7 @@ pub(crate) fn authentic(message: &Message, chain_id: u64, validators: &Validator
         Message::Sync(sync) => {
             sync.highest_qc.round == 0 || sync.highest_qc.verify(chain_id, validators).is_ok()
         }
+        Message::Evidence(e) => e.verify(chain_id, validators).is_ok(),
     }
 }
 
@@ -1341,12 +1383,18 @@ impl Ingress {
                 self.shared.relay_repeats.fetch_add(1, Ordering::Relaxed);
                 return Some(Validation::Ignore);
             }
+            // A full node keeps the evidence it relays (verified just above), to serve it.
+            if let Message::Evidence(e) = &envelope.message {
+                record_evidence(&self.db, &self.shared, e);
+            }
             return Some(Validation::Accept);
         }
         let from = envelope
             .message
             .author()
-            .or_else(|| self.peer_validators.get(&source).copied());
+            .or_else(|| self.peer_validators.get(&source).copied())
+            // Evidence names its culprit, not its sender, and may come through a full node.
+            .or_else(|| matches!(envelope.message, Message::Evidence(_)).then_some(self.me)?);
         let Some(from) = from else {
             return Some(Validation::Ignore);
         };

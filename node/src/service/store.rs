@@ -2,8 +2,12 @@
 //! and the commit records of committed blocks, read back into a [`Recovery`] at start.
 
 use crate::wire::{self, CommittedBlock};
-use parallax_consensus::{Block, BlockInfo, Hash as BlockId, Recovery, SafetyData};
-use parallax_storage::{Database, Reader, StorageError, tables::ConsensusSafety};
+use alloy_primitives::Bytes;
+use parallax_consensus::{Block, BlockInfo, Evidence, Hash as BlockId, Recovery, SafetyData};
+use parallax_storage::{
+    Database, Reader, StorageError,
+    tables::{ConsensusEvidence, ConsensusSafety},
+};
 use thiserror::Error;
 
 /// The key of the safety data (the last voted round, locked QC, …).
@@ -13,6 +17,71 @@ const RECENT_COMMITTED: u64 = 32;
 /// Uncommitted blocks are kept this many heights below the committed head, to answer
 /// peers that fetch ancestors by id.
 const KEEP_BELOW_HEAD: u64 = 64;
+
+/// Most evidence kept against one validator. One proves the fault; the rest are kept for
+/// operators, up to this bound, so a validator equivocating in every round cannot grow the
+/// database without end. Evidence past it is counted, not stored.
+pub(crate) const MAX_EVIDENCE_PER_VALIDATOR: usize = 256;
+
+/// What [`store_evidence`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoredEvidence {
+    /// Stored: new to this node.
+    New,
+    /// Already stored (same culprit, round and kind).
+    Known,
+    /// Not stored: the culprit already has [`MAX_EVIDENCE_PER_VALIDATOR`].
+    Full,
+}
+
+fn evidence_key(e: &Evidence) -> (u32, u64, u32) {
+    (e.culprit(), e.round(), u32::from(e.kind().tag()))
+}
+
+/// Stores verified evidence (canonical form) under (culprit, round, kind).
+pub(crate) fn store_evidence(db: &Database, e: &Evidence) -> Result<StoredEvidence, StorageError> {
+    let key = evidence_key(e);
+    let tx = db.begin_rw()?;
+    if tx.get::<ConsensusEvidence>(&key)?.is_some() {
+        return Ok(StoredEvidence::Known);
+    }
+    let held = tx
+        .cursor::<ConsensusEvidence>()?
+        .walk_prefix(&e.culprit())
+        .take(MAX_EVIDENCE_PER_VALIDATOR)
+        .count();
+    if held >= MAX_EVIDENCE_PER_VALIDATOR {
+        return Ok(StoredEvidence::Full);
+    }
+    let canonical = e.clone().canonical();
+    tx.put::<ConsensusEvidence>(&key, &Bytes::from(canonical.encode()))?;
+    tx.commit()?;
+    Ok(StoredEvidence::New)
+}
+
+/// Stored evidence, against `validator` only when given, in (validator, round) order, at
+/// most `limit`.
+pub(crate) fn stored_evidence(
+    reader: &Reader<'_>,
+    validator: Option<u32>,
+    limit: usize,
+) -> Result<Vec<Evidence>, StoreError> {
+    let mut cursor = reader.cursor::<ConsensusEvidence>()?;
+    let entries: Vec<_> = match validator {
+        Some(v) => cursor.walk_prefix(&v).take(limit).collect(),
+        None => cursor.walk(None).take(limit).collect(),
+    };
+    entries
+        .into_iter()
+        .map(|entry| {
+            let (_, bytes) = entry?;
+            Evidence::decode(&bytes).map_err(|e| StoreError::Corrupt {
+                what: "evidence",
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
 
 /// Reading consensus data back failed.
 #[derive(Debug, Error)]
@@ -157,4 +226,60 @@ pub(crate) fn recovery(db: &Database, genesis: BlockId) -> Result<Recovery, Stor
         committed_blocks,
         blocks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+    use parallax_consensus::{SignedTimeout, crypto};
+
+    fn double_timeout(culprit: u32, round: u64) -> Evidence {
+        let key = SigningKey::from_bytes(&[culprit as u8 + 1; 32]);
+        let signed = |hqc| SignedTimeout {
+            author: culprit,
+            round,
+            high_qc_round: hqc,
+            signature: crypto::sign(&key, &crypto::timeout_message(9, round, hqc)),
+        };
+        Evidence::DoubleTimeout {
+            first: signed(1),
+            second: signed(0),
+        }
+    }
+
+    #[test]
+    fn evidence_is_stored_once_in_canonical_form_and_bounded_per_validator() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::open(dir.path()).unwrap();
+        let e = double_timeout(2, 5);
+        assert_eq!(store_evidence(&db, &e).unwrap(), StoredEvidence::New);
+        assert_eq!(store_evidence(&db, &e).unwrap(), StoredEvidence::Known);
+        let stored = stored_evidence(&db.reader().unwrap(), Some(2), 10).unwrap();
+        assert_eq!(stored, vec![e.clone().canonical()]);
+        assert!(
+            stored_evidence(&db.reader().unwrap(), Some(1), 10)
+                .unwrap()
+                .is_empty()
+        );
+        // A validator equivocating in every round fills its share, then is only counted;
+        // another validator's evidence is still kept.
+        for round in 6..(6 + MAX_EVIDENCE_PER_VALIDATOR as u64 - 1) {
+            assert_eq!(
+                store_evidence(&db, &double_timeout(2, round)).unwrap(),
+                StoredEvidence::New
+            );
+        }
+        assert_eq!(
+            store_evidence(&db, &double_timeout(2, 10_000)).unwrap(),
+            StoredEvidence::Full
+        );
+        assert_eq!(
+            store_evidence(&db, &double_timeout(3, 10_000)).unwrap(),
+            StoredEvidence::New
+        );
+        let all = stored_evidence(&db.reader().unwrap(), None, usize::MAX).unwrap();
+        assert_eq!(all.len(), MAX_EVIDENCE_PER_VALIDATOR + 1);
+        assert_eq!(all.last().unwrap().culprit(), 3);
+    }
 }
