@@ -24,12 +24,16 @@
 //! * An equivocation (two proposals, votes or timeouts one validator signed for one round)
 //!   becomes [`Evidence`] ([`evidence`]): verified against the signer's key, reported once,
 //!   and gossiped so every validator learns it, not only the one that caught it.
+//! * A validator whose safety data was lost or restored from an old copy signs nothing in
+//!   rounds it may already have signed in ([`continuity`]), judged from the certificates it
+//!   verifies after starting.
 //! * [`wire`] is the messages' form on the network (the protobufs of `parallax-proto`): the
 //!   node gossips it and [`sim`] sends it, so the simulation runs the production encoding.
 //! * [`sim`] runs many validators over a simulated network with faults and checks safety,
 //!   liveness, determinism and bounded memory.
 
 pub mod codec;
+pub mod continuity;
 pub mod crypto;
 pub mod evidence;
 pub mod leader;

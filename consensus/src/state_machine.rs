@@ -1,5 +1,6 @@
 //! The consensus state machine: `handle(event) -> actions`.
 
+use crate::continuity::Continuity;
 use crate::crypto;
 use crate::evidence::{Evidence, EvidencePool, SignedProposal, SignedTimeout};
 use crate::leader::{LeaderElection, Reputation};
@@ -129,10 +130,6 @@ pub enum ConfigError {
     /// The key is not that validator's key.
     #[error("the signing key does not belong to validator {0}")]
     WrongKey(ValidatorIndex),
-    /// A node past genesis without safety data could have voted in any later round: it must
-    /// not run (restore the safety data, never start fresh).
-    #[error("committed height {0} but no safety data: refusing to run (it could double-vote)")]
-    MissingSafetyData(u64),
     /// The committed block is not at height 0 but claims to be genesis, or similar.
     #[error("the committed block does not match the genesis block")]
     GenesisMismatch,
@@ -438,6 +435,8 @@ pub struct Consensus {
     synced: HashMap<ValidatorIndex, Round>,
     /// Equivocations already reported.
     evidence: EvidencePool,
+    /// Whether the safety data may be trusted (see [`crate::continuity`]).
+    continuity: Continuity,
     out: Vec<Action>,
 }
 
@@ -471,11 +470,30 @@ impl Consensus {
         if (committed.height == 0) != (committed.id == cfg.genesis.id) {
             return Err(ConfigError::GenesisMismatch);
         }
-        let safety = match recovery.safety {
-            Some(s) => s,
-            None if committed.height == 0 => SafetyData::new(cfg.genesis),
-            None => return Err(ConfigError::MissingSafetyData(committed.height)),
-        };
+        // Missing safety data past genesis (a wiped database that block sync refilled, or
+        // one whose safety entry was lost) is not an error: the node starts with none, and
+        // the continuity rule keeps it from signing where it may have signed before.
+        let mut continuity = Continuity::new(recovery.safety.is_none());
+        let safety = recovery
+            .safety
+            .unwrap_or_else(|| SafetyData::new(cfg.genesis));
+        // A committed block lists the signers of its parent's certificate: if this validator
+        // is one, for a round its safety data does not reach, the data is behind (restored
+        // from an older copy). It may have signed up to the block's own round.
+        for b in &recovery.committed_blocks {
+            if b.participants().contains(&me) && b.round() > 0 {
+                let signed = b.round().saturating_sub(1);
+                if let Some(floor) = continuity.on_own_signature(signed, safety.last_voted_round) {
+                    warn!(
+                        me,
+                        block_round = b.round(),
+                        last_voted_round = safety.last_voted_round,
+                        floor,
+                        "safety data is behind this validator's signatures in committed blocks: signing nothing up to round {floor}"
+                    );
+                }
+            }
+        }
         let recent = &recovery.committed_blocks;
         if let Some(last) = recent.last() {
             let chained = recent.windows(2).all(|w| {
@@ -535,6 +553,7 @@ impl Consensus {
             mid_round_pending: false,
             synced: HashMap::new(),
             evidence,
+            continuity,
             out: Vec::new(),
         })
         .map(|mut node: Self| {
@@ -651,6 +670,24 @@ impl Consensus {
     /// The current round.
     pub fn round(&self) -> Round {
         self.round
+    }
+    /// While the safety data is missing or behind the network: the highest round in which
+    /// this node signs nothing (see [`crate::continuity`]).
+    pub fn signing_floor(&self) -> Option<Round> {
+        self.continuity.floor()
+    }
+    /// The judgement on the safety data (see [`crate::continuity`]).
+    pub fn continuity(&self) -> Continuity {
+        self.continuity
+    }
+    /// Keeps what a previous state machine of this validator learnt about its safety data
+    /// (the stricter judgement holds): call on a rebuilt state machine, before `start`.
+    pub fn carry_continuity(&mut self, previous: Continuity) {
+        self.continuity = self.continuity.merge(previous);
+    }
+    /// Whether the node currently refuses to sign in its round for lost safety data.
+    pub fn signing_paused(&self) -> bool {
+        !self.may_sign(self.round)
     }
     /// The safety data (as last handed out for persisting, plus any unpersisted change).
     pub fn safety(&self) -> &SafetyData {
@@ -890,6 +927,10 @@ impl Consensus {
             });
             return;
         }
+        if !self.may_sign(round) {
+            debug!(me = self.me, round, floor = ?self.continuity.floor(), "not timing out: recovering lost safety data");
+            return;
+        }
         if let Err(e) = self.safety.check_timeout(round) {
             warn!(me = self.me, round, error = %e, "safety rules refused to time out");
             return;
@@ -1012,9 +1053,34 @@ impl Consensus {
         Ok(())
     }
 
+    /// A verified certificate of `round` signed by `signers`: judges the safety data's
+    /// continuity with it (see [`crate::continuity`]).
+    fn check_continuity(&mut self, round: Round, mine: bool) {
+        if let Some(floor) =
+            self.continuity
+                .on_certificate(round, mine, self.safety.last_voted_round)
+        {
+            warn!(
+                me = self.me,
+                certificate_round = round,
+                last_voted_round = self.safety.last_voted_round,
+                floor,
+                "safety data is missing or behind the network: signing nothing up to round {floor}"
+            );
+        }
+    }
+
+    /// Whether this node may sign a new message in `round` (the continuity rule; the safety
+    /// rules apply on top).
+    fn may_sign(&self, round: Round) -> bool {
+        self.continuity.may_sign(round)
+    }
+
     /// Takes in a verified QC: raises the highest QC, applies the commit rule, and moves to
     /// the round after it.
     fn process_qc(&mut self, qc: &QuorumCertificate) {
+        let mine = qc.signatures.iter().any(|s| s.signer == self.me);
+        self.check_continuity(qc.round, mine);
         if qc.round > self.safety.highest_qc.round {
             self.safety.highest_qc = qc.clone();
             self.dirty = true;
@@ -1032,6 +1098,8 @@ impl Consensus {
     }
 
     fn process_tc(&mut self, tc: &TimeoutCertificate) {
+        let mine = tc.signatures.iter().any(|s| s.signer == self.me);
+        self.check_continuity(tc.round, mine);
         if tc.round > self.safety.highest_tc_round() {
             self.safety.highest_tc = Some(tc.clone());
             self.dirty = true;
@@ -1262,6 +1330,7 @@ impl Consensus {
             || self.building == Some(round)
             || self.proposals.contains_key(&round)
             || self.safety.last_voted_round >= round
+            || !self.may_sign(round)
         {
             return;
         }
@@ -1292,6 +1361,9 @@ impl Consensus {
         self.building = None;
         let qc = self.safety.highest_qc.clone();
         if parent != qc.block_id || self.leader(round) != self.me {
+            return;
+        }
+        if !self.may_sign(round) {
             return;
         }
         if let Some(first) = self.proposals.get(&round) {
@@ -1498,6 +1570,10 @@ impl Consensus {
     // ----- votes -------------------------------------------------------------------------
 
     fn vote(&mut self, p: &Proposal) {
+        if !self.may_sign(p.block.round()) {
+            debug!(me = self.me, round = p.block.round(), floor = ?self.continuity.floor(), "not voting: recovering lost safety data");
+            return;
+        }
         if let Err(e) = self
             .safety
             .check_vote(p.block.round(), p.qc.round, p.tc.as_ref())

@@ -885,13 +885,13 @@ fn restart_resumes_after_the_highest_certificate_and_never_double_votes() {
     let r = node_with(3, Some(s), genesis());
     assert_eq!(r.round(), 7);
 
-    // Past genesis without safety data, the node refuses to run.
+    // Past genesis without safety data, the node runs (see the continuity test below).
     let committed = BlockInfo {
         id: Hash([5; 32]),
         round: 9,
         height: 3,
     };
-    let err = Consensus::new(
+    let n = Consensus::new(
         config(),
         3,
         key(3),
@@ -902,8 +902,8 @@ fn restart_resumes_after_the_highest_certificate_and_never_double_votes() {
             blocks: vec![],
         },
     )
-    .unwrap_err();
-    assert_eq!(err, ConfigError::MissingSafetyData(3));
+    .unwrap();
+    assert_eq!(n.signing_floor(), None);
     let err = Consensus::new(
         config(),
         3,
@@ -989,4 +989,141 @@ fn double_timeout_is_evidence_broadcast_once_and_peers_verify_gossiped_evidence(
         vec![Rejection::InvalidSignature("evidence")]
     );
     assert!(!out.iter().any(|a| matches!(a, Action::ReportEvidence(_))));
+}
+
+/// A chain of proposals in rounds 1..=last, each on the previous one's QC signed by 1, 2, 3.
+fn chain_without_0(last: Round) -> Vec<(Proposal, QuorumCertificate)> {
+    let mut qc = genesis_qc();
+    let mut out = Vec::new();
+    for round in 1..=last {
+        let p = proposal(round, &qc, None, &[round as u8]);
+        qc = qc_for(p.block.info(), &[1, 2, 3]);
+        out.push((p, qc.clone()));
+    }
+    out
+}
+
+fn signed_anything(out: &[Action]) -> bool {
+    out.iter().any(|a| {
+        matches!(
+            a,
+            Action::Send {
+                message: Message::Vote(_),
+                ..
+            } | Action::Broadcast {
+                message: Message::Timeout(_) | Message::Proposal(_),
+            }
+        )
+    })
+}
+
+#[test]
+fn a_validator_that_lost_its_safety_data_signs_nothing_where_it_may_have_signed() {
+    // Validator 0's database was wiped while the chain was in round 5; block sync (here: the
+    // recovery's blocks) gave it the chain, not what it signed.
+    let chain = chain_without_0(6);
+    let blocks = chain[..4].iter().map(|(p, _)| p.block.clone()).collect();
+    let mut n = Consensus::new(
+        config(),
+        0,
+        key(0),
+        Recovery {
+            safety: None,
+            committed: genesis(),
+            committed_blocks: vec![],
+            blocks,
+        },
+    )
+    .unwrap();
+    n.start();
+    // The proposal of round 5 carries a QC of round 4: the network is far past what its
+    // (empty) safety data says, so it may have signed in rounds up to 5.
+    let out = accept(&mut n, &chain[4].0);
+    assert_eq!(n.signing_floor(), Some(5));
+    assert!(n.signing_paused());
+    assert!(!signed_anything(&out), "voted in round 5: {out:?}");
+    // Its round times out: it signs no timeout either.
+    let out = n.handle(Event::TimerFired { round: 5 });
+    let out2 = n.handle(Event::TimerFired { round: 5 });
+    assert!(!signed_anything(&out) && !signed_anything(&out2));
+    // Round 6 was entered on a certificate of round 5, beyond anything it signed: it votes.
+    let out = accept(&mut n, &chain[5].0);
+    assert!(!n.signing_paused());
+    assert_eq!(votes(&out).len(), 1, "{out:?}");
+    assert_eq!(votes(&out)[0].1.round, 6);
+    // The vote is recorded: after a restart its data keeps up and is trusted at once.
+    assert_eq!(n.safety().last_voted_round, 6);
+}
+
+#[test]
+fn a_restored_old_copy_is_caught_by_its_own_signature() {
+    // Safety data restored from round 2, but a QC of round 3 holds this validator's vote.
+    let mut qc = genesis_qc();
+    let mut props = Vec::new();
+    for round in 1..=4 {
+        let p = proposal(round, &qc, None, &[round as u8]);
+        qc = qc_for(p.block.info(), &[0, 1, 2]);
+        props.push((p, qc.clone()));
+    }
+    let mut old = SafetyData::new(genesis());
+    old.last_voted_round = 2;
+    old.highest_qc = props[1].1.clone();
+    let blocks = props[..3].iter().map(|(p, _)| p.block.clone()).collect();
+    let mut n = Consensus::new(
+        config(),
+        0,
+        key(0),
+        Recovery {
+            safety: Some(old),
+            committed: genesis(),
+            committed_blocks: vec![],
+            blocks,
+        },
+    )
+    .unwrap();
+    n.start();
+    let out = accept(&mut n, &props[3].0);
+    assert_eq!(n.signing_floor(), Some(4), "{out:?}");
+    assert!(!signed_anything(&out));
+}
+
+#[test]
+fn a_restored_old_copy_is_caught_by_the_committed_blocks_it_signed_for() {
+    // Block sync brought blocks whose parents' QCs carry validator 1's votes up to round 3,
+    // but its (restored) safety data stops at round 1.
+    let chain = chain_without_0(4);
+    let blocks: Vec<Block> = chain.iter().map(|(p, _)| p.block.clone()).collect();
+    let mut old = SafetyData::new(genesis());
+    old.last_voted_round = 1;
+    let n = Consensus::new(
+        config(),
+        1,
+        key(1),
+        Recovery {
+            safety: Some(old),
+            committed: blocks[3].info(),
+            committed_blocks: blocks,
+            blocks: vec![],
+        },
+    )
+    .unwrap();
+    assert_eq!(n.signing_floor(), Some(4));
+    // Its own data, current, would have been trusted.
+    let chain = chain_without_0(4);
+    let blocks: Vec<Block> = chain.iter().map(|(p, _)| p.block.clone()).collect();
+    let mut current = SafetyData::new(genesis());
+    current.last_voted_round = 4;
+    let n = Consensus::new(
+        config(),
+        1,
+        key(1),
+        Recovery {
+            safety: Some(current),
+            committed: blocks[3].info(),
+            committed_blocks: blocks,
+            blocks: vec![],
+        },
+    )
+    .unwrap();
+    assert_eq!(n.signing_floor(), None);
 }

@@ -205,17 +205,27 @@ fn restart_after_a_vote_never_votes_again_in_that_round() {
 }
 
 #[test]
-fn restart_without_persisted_state_is_refused_rather_than_risking_a_double_vote() {
-    let disk = MemoryStorage::default();
+fn restart_without_persisted_state_signs_nothing_where_it_may_have_signed() {
+    // Past genesis with no safety data (a wiped database refilled by block sync): the node
+    // runs, but the network's certificates show it may have signed up to round 9, so the
+    // round-9 proposal gets no vote from it.
+    let mut disk = MemoryStorage::default();
     let committed = BlockInfo {
         id: parallax_consensus::Hash([1; 32]),
         round: 8,
         height: 5,
     };
-    assert_eq!(
-        start(3, &disk, committed).unwrap_err(),
-        ConfigError::MissingSafetyData(5)
-    );
+    let mut n = start(3, &disk, committed).unwrap();
+    let p9 = proposal(9, &qc(committed, &[0, 1, 2]), None, b"nine");
+    let sent = deliver_and_validate(&mut n, &mut disk, &p9, false);
+    assert!(sent.is_empty(), "voted in round 9: {sent:?}");
+    assert_eq!(n.signing_floor(), Some(9));
+    // Round 10, entered on round 9's certificate, is past anything it signed before.
+    let p10 = proposal(10, &qc(p9.block.info(), &[0, 1, 2]), None, b"ten");
+    // (Validator 3 leads round 11, so it keeps its round-10 vote rather than sending it.)
+    deliver_and_validate(&mut n, &mut disk, &p10, false);
+    assert!(!n.signing_paused());
+    assert_eq!(disk.load().unwrap().unwrap().last_voted_round, 10);
 }
 
 #[test]

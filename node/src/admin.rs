@@ -181,6 +181,7 @@ impl Admin for AdminContext {
             highest_tc_round: load(&s.highest_tc_round),
             current_leader: u32::try_from(load(&s.leader)).unwrap_or(u32::MAX),
             round_timeout_ms: load(&s.round_timeout_ms),
+            signing_floor: load(&s.signing_floor),
         }))
     }
 

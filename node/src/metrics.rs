@@ -88,7 +88,7 @@ impl Histogram {
     }
 
     /// Appends the `_bucket`, `_sum` and `_count` lines.
-    fn render(&self, out: &mut String, name: &str) {
+    pub(crate) fn render(&self, out: &mut String, name: &str) {
         let mut cumulative = 0u64;
         for (i, bucket) in self.buckets.iter().enumerate() {
             cumulative += bucket.load(Ordering::Relaxed);
@@ -195,7 +195,7 @@ pub(crate) struct Sources {
     pub(crate) bridge: Option<crate::service::BridgeHandles>,
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+pub(crate) fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
@@ -242,6 +242,22 @@ pub(crate) async fn render(src: &Sources) -> String {
     );
     single(
         &mut out,
+        "parallax_consensus_signing_floor",
+        "gauge",
+        "While this validator's safety data is missing or behind the network (a wiped or \
+         restored database): the highest round in which it signs nothing; 0 when trusted.",
+        load(&s.signing_floor),
+    );
+    single(
+        &mut out,
+        "parallax_consensus_signing_paused",
+        "gauge",
+        "1 while this validator refuses to sign in its current round because its safety \
+         data may be behind what it signed.",
+        load(&s.signing_paused),
+    );
+    single(
+        &mut out,
         "parallax_consensus_committed_round",
         "gauge",
         "Round of the last block consensus committed.",
@@ -261,6 +277,7 @@ pub(crate) async fn render(src: &Sources) -> String {
         "Transactions in the blocks this node committed since it started.",
         load(&s.committed_txs),
     );
+    s.consensus_metrics.render(&mut out);
     let m = &s.metrics;
     header(
         &mut out,

@@ -356,6 +356,10 @@ fn dev_node_answers_admin_calls_and_serves_metrics() {
         assert_eq!(consensus["current_leader"], "0");
         assert!(consensus["current_round"].parse::<u64>().unwrap() > 0);
         assert!(consensus["round_timeout_ms"].parse::<u64>().unwrap() > 0);
+        // A single validator's fresh chain: its safety data keeps up, nothing is held back.
+        assert_eq!(consensus["signing_floor"], "0");
+        let evidence = admin_map(&["evidence", "--grpc", &grpc_s]);
+        assert_eq!(evidence["evidence"], "0");
         assert_eq!(admin_map(&["peers", "--grpc", &grpc_s])["peers"], "0");
 
         // Metrics: a well-formed exposition whose head rises and whose RPC counter counts

@@ -111,6 +111,7 @@ fn admin_messages() {
         highest_tc_round: 49,
         current_leader: 2,
         round_timeout_ms: 2_000,
+        signing_floor: 0,
     };
     check("ConsensusState", &state, "08341033183220332831300238d00f");
     check("StatusRequest", &v1::StatusRequest {}, "");

@@ -156,6 +156,7 @@ async fn ask(what: AdminQuery, url: &str) -> eyre::Result<Vec<(String, String)>>
             put("highest_tc_round", c.highest_tc_round.to_string());
             put("current_leader", c.current_leader.to_string());
             put("round_timeout_ms", c.round_timeout_ms.to_string());
+            put("signing_floor", c.signing_floor.to_string());
         }
         AdminQuery::Evidence { validator } => {
             let list = client

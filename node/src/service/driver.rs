@@ -10,7 +10,7 @@
 //! commit with fsync) before any later action of the same list runs; if that fails the
 //! driver stops without sending anything.
 
-use super::{Input, Shared, now_secs, pool_env, store};
+use super::{Input, Shared, now_secs, observe::Observer, pool_env, store};
 use crate::{
     bridge::DepositView,
     chain::{BlockContext, Chain, ChainError, ExecutedBlock, InvalidBlock},
@@ -75,6 +75,8 @@ pub(crate) struct Driver {
     /// Validators that connected, and when to tell consensus (once gossip has exchanged
     /// subscriptions with them, so what consensus sends again reaches them).
     reconnects: Vec<(Instant, u32)>,
+    /// What the consensus metrics are computed from.
+    observer: Observer,
 }
 
 /// How long after a validator connects consensus is told (gossip exchanges topic
@@ -150,6 +152,7 @@ impl Driver {
             build: None,
             deposits: None,
             send_seq: super::now_millis().saturating_mul(1 << 16),
+            observer: Observer::default(),
             reconnects: Vec::new(),
         }
     }
@@ -164,6 +167,11 @@ impl Driver {
         let head = recovery.committed;
         let mut consensus = Consensus::new(v.config.clone(), v.index, v.key.clone(), recovery)
             .map_err(|e| DriverError::Consensus(e.to_string()))?;
+        // Rebuilt after block sync: what the previous machine learnt about lost safety data
+        // still holds.
+        if let Some(previous) = &self.consensus {
+            consensus.carry_continuity(previous.continuity());
+        }
         self.eth
             .insert(head.id, (self.chain.head().hash, head.height));
         let actions = consensus.start();
@@ -173,6 +181,13 @@ impl Driver {
             committed = head.height,
             "consensus started"
         );
+        self.observer.baseline(
+            consensus.highest_qc().round,
+            consensus.safety().highest_tc_round(),
+        );
+        self.shared
+            .consensus_metrics
+            .set_validators(v.config.validators.len());
         self.consensus = Some(consensus);
         self.timers.clear();
         self.build = None;
@@ -215,11 +230,17 @@ impl Driver {
         Ok(())
     }
 
-    fn publish_status(&self) {
+    fn publish_status(&mut self) {
         let s = &self.shared;
         s.head
             .store(self.chain.head().header.number, Ordering::Relaxed);
         if let Some(c) = &self.consensus {
+            self.observer.on_certificates(
+                c.highest_qc().round,
+                c.safety().highest_tc_round(),
+                &s.consensus_metrics,
+                Instant::now(),
+            );
             s.round.store(c.round(), Ordering::Relaxed);
             s.highest_qc_round
                 .store(c.highest_qc().round, Ordering::Relaxed);
@@ -237,6 +258,10 @@ impl Driver {
                 u64::try_from(c.round_timeout().as_millis()).unwrap_or(u64::MAX),
                 Ordering::Relaxed,
             );
+            s.signing_floor
+                .store(c.signing_floor().unwrap_or(0), Ordering::Relaxed);
+            s.signing_paused
+                .store(u64::from(c.signing_paused()), Ordering::Relaxed);
         }
     }
 
@@ -322,8 +347,31 @@ impl Driver {
         let Some(consensus) = self.consensus.as_mut() else {
             return Ok(());
         };
+        if let Event::Message {
+            message: Message::Proposal(p),
+            ..
+        } = &event
+        {
+            self.observer.on_proposal(p.block.round(), Instant::now());
+        }
         let actions = consensus.handle(event);
         self.perform(actions, gossip)
+    }
+
+    /// Feeds the consensus metrics from an action about to be carried out.
+    fn observe(&mut self, action: &Action) {
+        let m = &self.shared.consensus_metrics;
+        let me = self.validator.as_ref().map(|v| v.index);
+        match action {
+            Action::Broadcast {
+                message: Message::Proposal(p),
+            } => self.observer.on_proposal(p.block.round(), Instant::now()),
+            Action::Broadcast {
+                message: Message::Timeout(t),
+            } if Some(t.author) == me => self.observer.on_own_timeout(t.round, m),
+            Action::Commit { block, .. } => self.observer.on_commit(block, m, Instant::now()),
+            _ => {}
+        }
     }
 
     fn perform(
@@ -363,6 +411,7 @@ impl Driver {
                     debug!(from, %reason, "consensus input rejected");
                     continue;
                 }
+                self.observe(&action);
                 if let Some(event) = self.act(action)? {
                     follow_ups.push_back(event);
                 }

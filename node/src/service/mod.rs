@@ -9,6 +9,7 @@
 //! ```
 
 mod driver;
+pub mod observe;
 mod relay_limit;
 pub(crate) mod store;
 mod sync;
@@ -129,10 +130,17 @@ pub struct Shared {
     pub highest_tc_round: AtomicU64,
     /// The current round's timeout, in milliseconds.
     pub round_timeout_ms: AtomicU64,
+    /// While the safety data is missing or behind the network: the highest round in which
+    /// this validator signs nothing (0: trusted). See `parallax_consensus::continuity`.
+    pub signing_floor: AtomicU64,
+    /// 1 while the validator refuses to sign in its current round for lost safety data.
+    pub signing_paused: AtomicU64,
     /// Block sync's last round imported blocks: the node is catching up.
     pub syncing: std::sync::atomic::AtomicBool,
     /// Histograms and counters recorded at commit, for the metrics endpoint.
     pub metrics: crate::metrics::ChainMetrics,
+    /// Consensus participation, timeouts and latencies, for the metrics endpoint.
+    pub consensus_metrics: observe::ConsensusMetrics,
     /// A `TxArrived` is queued for the driver.
     tx_signal: std::sync::atomic::AtomicBool,
     /// Hashes of transactions as the mempool admits them (RPC filters and subscriptions).
