@@ -40,6 +40,11 @@ pub const MAX_CONNECTIONS: usize = 16;
 pub const MAX_STREAMS: u32 = 8;
 /// Longest a call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an admin connection may stay silent (see [`crate::limited`]).
+const ADMIN_TIMEOUTS: crate::limited::Timeouts = crate::limited::Timeouts {
+    first_byte: Duration::from_secs(10),
+    idle: Duration::from_secs(120),
+};
 
 /// What the admin service answers from.
 #[derive(Clone)]
@@ -284,10 +289,7 @@ async fn accept_limited(listener: &TcpListener, permits: &Arc<Semaphore>) -> Lim
         };
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                return LimitedStream {
-                    stream,
-                    _permit: permit,
-                };
+                return LimitedStream::new(stream, permit, None, Some(ADMIN_TIMEOUTS));
             }
             Err(_) => debug!(%peer, "admin connection refused: too many connections"),
         }
@@ -298,7 +300,7 @@ impl Connected for LimitedStream {
     type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.stream.connect_info()
+        self.tcp().connect_info()
     }
 }
 

@@ -497,7 +497,8 @@ pub(crate) async fn render(src: &Sources) -> String {
         "counter",
         "JSON-RPC requests refused before dispatch, by reason: malformed (not JSON or not \
          JSON-RPC), oversized (over a size or batch limit), connection_limit (connection \
-         refused), slow_subscriber (WebSocket closed for not keeping up).",
+         refused: too many in all or from one address), slow_subscriber (WebSocket closed for \
+         not keeping up).",
     );
     for (reason, a) in [
         ("malformed", &src.rpc.malformed),
@@ -511,6 +512,21 @@ pub(crate) async fn render(src: &Sources) -> String {
             load(a)
         );
     }
+    single(
+        &mut out,
+        "parallax_rpc_requests_in_flight",
+        "gauge",
+        "HTTP JSON-RPC requests being handled now (at most max_requests_in_flight).",
+        load(&src.rpc.in_flight),
+    );
+    single(
+        &mut out,
+        "parallax_rpc_requests_waited_total",
+        "counter",
+        "HTTP JSON-RPC requests that waited for a turn because max_requests_in_flight were \
+         being handled (e.g. many HTTP/2 streams on one connection).",
+        load(&src.rpc.waited),
+    );
     single(
         &mut out,
         "parallax_bridge_attestations_shed_total",

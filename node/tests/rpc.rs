@@ -32,7 +32,29 @@ fn free_addr() -> SocketAddr {
 
 /// A raw HTTP POST: status and body.
 fn post(addr: SocketAddr, body: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
+    post_on(stream, addr, body)
+}
+
+/// A raw HTTP POST from another loopback address (127.0.0.2).
+fn post_from_other_address(addr: SocketAddr, body: &[u8]) -> (u16, String) {
+    let socket = socket_from_other_address();
+    let stream = tokio::runtime::Handle::current()
+        .block_on(socket.connect(addr))
+        .unwrap()
+        .into_std()
+        .unwrap();
+    stream.set_nonblocking(false).unwrap();
+    post_on(stream, addr, body)
+}
+
+fn socket_from_other_address() -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+    socket
+}
+
+fn post_on(mut stream: TcpStream, addr: SocketAddr, body: &[u8]) -> (u16, String) {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
@@ -107,6 +129,8 @@ fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
 struct Chain {
     node: Option<Node>,
     rpc: SocketAddr,
+    /// The Prometheus endpoint.
+    metrics: SocketAddr,
     accounts: Vec<(Address, B256)>,
     _dir: tempfile::TempDir,
 }
@@ -136,6 +160,7 @@ impl Chain {
             .min_block_interval_ms = 100;
         let dir = tempfile::tempdir().unwrap();
         let rpc = free_addr();
+        let metrics = free_addr();
         let node = Node::start(NodeOptions {
             name: "solo".into(),
             genesis,
@@ -146,7 +171,7 @@ impl Chain {
             rpc_addr: Some(rpc),
             rpc_limits,
             grpc_addr: None,
-            metrics_addr: None,
+            metrics_addr: Some(metrics),
             mempool: Default::default(),
             executor_threads: 1,
             l1: None,
@@ -156,6 +181,7 @@ impl Chain {
         Self {
             node: Some(node),
             rpc,
+            metrics,
             accounts,
             _dir: dir,
         }
@@ -634,6 +660,184 @@ async fn connections_over_the_limit_are_refused_with_503_and_served_again_later(
     })
     .await
     .unwrap();
+    chain.node.take().unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn silent_connections_and_one_address_cannot_lock_other_clients_out() {
+    let mut chain = Chain::with_limits(parallax_node::rpc::RpcLimits {
+        max_connections: 8,
+        max_connections_per_ip: 4,
+        timeouts: parallax_node::rpc::Timeouts {
+            first_byte: Duration::from_millis(600),
+            idle: Duration::from_secs(2),
+        },
+        ..Default::default()
+    })
+    .await;
+    let rpc = chain.rpc;
+    tokio::task::spawn_blocking(move || {
+        let chain_id = br#"{"jsonrpc":"2.0","id":1,"method":"eth_chainId"}"#;
+        // One address opens all the connections it may and sends nothing: the next one from
+        // it is refused, while another address is served.
+        let held: Vec<TcpStream> = (0..4).map(|_| TcpStream::connect(rpc).unwrap()).collect();
+        std::thread::sleep(Duration::from_millis(100));
+        let (status, body) = post(rpc, chain_id);
+        assert_eq!(status, 503, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(
+            body["error"]["message"],
+            "too many connections from this address"
+        );
+        let (status, body) = post_from_other_address(rpc, chain_id);
+        assert_eq!(status, 200, "{body}");
+        // The silent connections are closed after the first-byte timeout, which frees the
+        // address's slots.
+        for mut s in held {
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut byte = [0u8; 1];
+            let closed_at = Instant::now();
+            assert!(matches!(s.read(&mut byte), Ok(0) | Err(_)));
+            assert!(closed_at.elapsed() < Duration::from_secs(4));
+        }
+        wait_for("the address served again", Duration::from_secs(5), || {
+            post(rpc, chain_id).0 == 200
+        });
+        // A keep-alive connection that goes quiet after a request is closed after the idle
+        // timeout.
+        let mut keep = TcpStream::connect(rpc).unwrap();
+        let body = chain_id;
+        write!(
+            keep,
+            "POST / HTTP/1.1\r\nHost: {rpc}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        keep.write_all(body).unwrap();
+        keep.set_read_timeout(Some(Duration::from_secs(8))).unwrap();
+        let started = Instant::now();
+        let mut all = Vec::new();
+        let _ = keep.read_to_end(&mut all);
+        let answered = String::from_utf8_lossy(&all);
+        assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+        let quiet = started.elapsed();
+        assert!(
+            quiet >= Duration::from_millis(1_500) && quiet < Duration::from_secs(6),
+            "closed after {quiet:?}"
+        );
+    })
+    .await
+    .unwrap();
+    chain.node.take().unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn requests_geth_refuses_are_refused_in_its_words() {
+    let mut chain = Chain::with_limits(Default::default()).await;
+    let rpc = chain.rpc;
+    tokio::task::spawn_blocking(move || {
+        // No `"jsonrpc": "2.0"`: an invalid request, as geth says (a notification too).
+        for body in [
+            r#"{"id":1,"method":"eth_chainId"}"#,
+            r#"{"jsonrpc":"1.0","id":1,"method":"eth_chainId"}"#,
+            r#"{"jsonrpc":2,"id":1,"method":"eth_chainId"}"#,
+        ] {
+            let v = raw(rpc, body);
+            assert_eq!(v["error"]["code"], -32600, "{body}: {v}");
+            assert_eq!(v["error"]["message"], "invalid request", "{body}: {v}");
+            assert_eq!(v["id"], 1, "{body}: {v}");
+        }
+        let v = raw(rpc, r#"{"method":"eth_chainId"}"#);
+        assert_eq!(v["error"]["code"], -32600, "{v}");
+        // eth_feeHistory: at most 100 reward percentiles (each is a column of every block).
+        let (code, message, _) = err(
+            rpc,
+            "eth_feeHistory",
+            json!(["0x1", "latest", vec![50.0; 101]]),
+        );
+        assert_eq!(
+            (code, message.as_str()),
+            (
+                -32000,
+                "invalid reward percentile: over the query limit 100"
+            )
+        );
+        let fine = ok(
+            rpc,
+            "eth_feeHistory",
+            json!(["0x1", "latest", vec![50.0; 100]]),
+        );
+        assert_eq!(fine["reward"][0].as_array().unwrap().len(), 100);
+    })
+    .await
+    .unwrap();
+    chain.node.take().unwrap().shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_http2_streams_on_one_connection_wait_their_turn() {
+    let mut chain = Chain::with_limits(parallax_node::rpc::RpcLimits {
+        max_requests_in_flight: 4,
+        ..Default::default()
+    })
+    .await;
+    let rpc = chain.rpc;
+    // HTTP/2 without TLS (prior knowledge): one connection, 1,000 streams at once.
+    let tcp = tokio::net::TcpStream::connect(rpc).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let body =
+        br#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["latest",true]}"#;
+    let mut answers = Vec::new();
+    for _ in 0..1_000 {
+        let mut client = client.clone().ready().await.unwrap();
+        let request = http::Request::post(format!("http://{rpc}/"))
+            .header("content-type", "application/json")
+            .body(())
+            .unwrap();
+        let (response, mut stream) = client.send_request(request, false).unwrap();
+        stream
+            .send_data(bytes::Bytes::from_static(body), true)
+            .unwrap();
+        answers.push(tokio::spawn(async move {
+            let response = response.await.unwrap();
+            let status = response.status().as_u16();
+            let mut body = response.into_body();
+            let mut text = Vec::new();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.unwrap();
+                let _ = body.flow_control().release_capacity(chunk.len());
+                text.extend_from_slice(&chunk);
+            }
+            (status, text)
+        }));
+    }
+    for answer in answers {
+        let (status, text) = answer.await.unwrap();
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&text));
+        let v: Value = serde_json::from_slice(&text).unwrap();
+        assert!(v["result"]["number"].is_string(), "{v}");
+    }
+    // They were handled at most four at a time: the rest waited their turn.
+    let metrics = chain.metrics;
+    let text = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(metrics).unwrap();
+        write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        text
+    })
+    .await
+    .unwrap();
+    let waited: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("parallax_rpc_requests_waited_total "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(waited > 0, "no request waited: {text}");
+    assert!(text.contains("parallax_rpc_requests_in_flight 0"), "{text}");
     chain.node.take().unwrap().shutdown().await;
 }
 

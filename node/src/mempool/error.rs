@@ -12,6 +12,15 @@ pub enum MempoolError {
     /// The bytes are not an EIP-2718 transaction.
     #[error("rlp: {0}")]
     Rlp(alloy_rlp::Error),
+    /// A legacy transaction with a field that does not decode as its type (e.g. a gas limit
+    /// above 2^64 − 1, a gas price above 2^128 − 1).
+    #[error("rlp: {error}, decoding into the legacy transaction's {field}")]
+    LegacyField {
+        /// The field.
+        field: &'static str,
+        /// Why.
+        error: alloy_rlp::Error,
+    },
     /// A valid transaction followed by more bytes.
     #[error("rlp: input contains more than one value")]
     TrailingBytes,
@@ -229,7 +238,9 @@ impl MempoolError {
     /// A short stable label for metrics (`rejected{reason=...}`) and logs.
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::Rlp(_) | Self::TrailingBytes | Self::TooShort => "decode",
+            Self::Rlp(_) | Self::LegacyField { .. } | Self::TrailingBytes | Self::TooShort => {
+                "decode"
+            }
             Self::UnknownTxType
             | Self::TxTypeNotSupported { .. }
             | Self::TxTypeNotActive { .. } => "tx_type_not_supported",

@@ -1076,3 +1076,57 @@ fn every_reason_is_listed() {
         assert!(MempoolError::REASONS.contains(&e.reason()), "{e:?}");
     }
 }
+
+/// A legacy transaction (an RLP list) with `fields` as its nine fields.
+fn legacy_rlp(fields: &[&dyn alloy_rlp::Encodable]) -> Vec<u8> {
+    let mut payload = Vec::new();
+    for f in fields {
+        f.encode(&mut payload);
+    }
+    let mut out = Vec::new();
+    alloy_rlp::Header {
+        list: true,
+        payload_length: payload.len(),
+    }
+    .encode(&mut out);
+    out.extend(payload);
+    out
+}
+
+#[test]
+fn a_legacy_transaction_with_an_out_of_range_field_says_which() {
+    let to = Address::repeat_byte(7);
+    let empty = alloy_primitives::Bytes::new();
+    let one = U256::from(1);
+    let big_gas_price = U256::MAX;
+    let e = decode_raw(&legacy_rlp(&[
+        &0u64,
+        &big_gas_price,
+        &21_000u64,
+        &to,
+        &U256::ZERO,
+        &empty,
+        &27u64,
+        &one,
+        &one,
+    ]))
+    .unwrap_err();
+    assert_eq!(e.reason(), "decode");
+    assert!(e.to_string().contains("legacy transaction"), "{e}");
+    assert!(!e.to_string().contains("type not supported"), "{e}");
+    let gas = U256::from(1u128 << 64);
+    let e = decode_raw(&legacy_rlp(&[
+        &0u64,
+        &1u64,
+        &gas,
+        &to,
+        &U256::ZERO,
+        &empty,
+        &27u64,
+        &one,
+        &one,
+    ]))
+    .unwrap_err();
+    assert!(e.to_string().contains("legacy transaction"), "{e}");
+    assert!(!e.to_string().contains("type not supported"), "{e}");
+}

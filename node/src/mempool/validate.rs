@@ -34,6 +34,13 @@ pub fn decode_raw(bytes: &[u8]) -> Result<TxEnvelope, MempoolError> {
     }
     let mut buf = bytes;
     let tx = TxEnvelope::decode_2718(&mut buf).map_err(|e| match e {
+        // A legacy transaction that does not decode comes back as an unknown type: say
+        // which field is wrong instead.
+        e if bytes[0] >= 0xc0 => match (legacy_field_error(bytes), e) {
+            (Some((field, error)), _) => MempoolError::LegacyField { field, error },
+            (None, Eip2718Error::RlpError(e)) => MempoolError::Rlp(e),
+            (None, _) => MempoolError::Rlp(alloy_rlp::Error::Custom("invalid legacy transaction")),
+        },
         Eip2718Error::UnexpectedType(_) => MempoolError::UnknownTxType,
         Eip2718Error::RlpError(e) => MempoolError::Rlp(e),
         _ => MempoolError::Rlp(alloy_rlp::Error::Custom("invalid transaction envelope")),
@@ -42,6 +49,39 @@ pub fn decode_raw(bytes: &[u8]) -> Result<TxEnvelope, MempoolError> {
         return Err(MempoolError::TrailingBytes);
     }
     Ok(tx)
+}
+
+/// The first field of a legacy transaction (an RLP list of nine) that does not decode as its
+/// type, with why.
+fn legacy_field_error(bytes: &[u8]) -> Option<(&'static str, alloy_rlp::Error)> {
+    use alloy_primitives::{Bytes, TxKind, U256};
+    use alloy_rlp::Decodable;
+    let mut buf = bytes;
+    let header = match alloy_rlp::Header::decode(&mut buf) {
+        Ok(h) if h.list => h,
+        Ok(_) => return Some(("list", alloy_rlp::Error::UnexpectedString)),
+        Err(e) => return Some(("list", e)),
+    };
+    let mut fields = buf.get(..header.payload_length)?;
+    fn check<T: Decodable>(
+        buf: &mut &[u8],
+        name: &'static str,
+    ) -> Result<(), (&'static str, alloy_rlp::Error)> {
+        T::decode(buf).map(drop).map_err(|e| (name, e))
+    }
+    let result = (|| {
+        check::<u64>(&mut fields, "nonce")?;
+        check::<u128>(&mut fields, "gas price")?;
+        check::<u64>(&mut fields, "gas limit")?;
+        check::<TxKind>(&mut fields, "to")?;
+        check::<U256>(&mut fields, "value")?;
+        check::<Bytes>(&mut fields, "input")?;
+        check::<u64>(&mut fields, "v")?;
+        check::<U256>(&mut fields, "r")?;
+        check::<U256>(&mut fields, "s")?;
+        Ok(())
+    })();
+    result.err()
 }
 
 /// A decoded transaction and its sender, recovered ahead of the pool's checks (signature

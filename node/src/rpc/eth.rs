@@ -77,6 +77,9 @@ pub(crate) const METHODS: &[&str] = &[
     "txpool_status",
     "parallax_validators",
     "parallax_consensusStatus",
+    "parallax_evidence",
+    "parallax_bridgeStatus",
+    "parallax_getWithdrawalProof",
 ];
 
 /// Methods that read at most a few keys (never a range, never the EVM), so they may run on
@@ -100,6 +103,8 @@ pub(crate) const POINT_READS: &[&str] = &[
     "txpool_status",
 ];
 
+/// Most reward percentiles one `eth_feeHistory` call may ask for (geth's `maxQueryLimit`).
+const MAX_REWARD_PERCENTILES: usize = 100;
 /// The tip suggested when recent blocks carry no transactions (geth's default, 1 gwei).
 const DEFAULT_TIP: u128 = 1_000_000_000;
 /// Blocks the tip oracle samples.
@@ -190,7 +195,24 @@ impl<'a> Api<'a> {
 /// `params[i]`, decoded; a missing optional parameter decodes from `null`.
 pub(crate) fn param<T: DeserializeOwned>(params: &[Value], i: usize) -> Result<T, RpcError> {
     let v = params.get(i).cloned().unwrap_or(Value::Null);
+    if has_unprefixed_hex(&v) {
+        return Err(RpcError::params(format!(
+            "invalid argument {i}: hex string without 0x prefix"
+        )));
+    }
     serde_json::from_value(v).map_err(|e| RpcError::params(format!("invalid argument {i}: {e}")))
+}
+
+/// Whether a parameter holds, anywhere inside, a string of hex digits without `0x`: geth's
+/// hex types (addresses, hashes, data, quantities) refuse those, and the decoders here would
+/// take them. Block tags (`latest`, …) and other words are not all hex digits.
+fn has_unprefixed_hex(v: &Value) -> bool {
+    match v {
+        Value::String(s) => !s.is_empty() && s.bytes().all(|b| b.is_ascii_hexdigit()),
+        Value::Array(items) => items.iter().any(has_unprefixed_hex),
+        Value::Object(map) => map.values().any(has_unprefixed_hex),
+        _ => false,
+    }
 }
 
 /// `params[i]`, which must be present.
@@ -946,6 +968,12 @@ impl Api<'_> {
         percentiles: Option<Vec<f64>>,
     ) -> Result<Value, RpcError> {
         if let Some(p) = &percentiles {
+            // geth's cap: every percentile is a column of every block's answer.
+            if p.len() > MAX_REWARD_PERCENTILES {
+                return Err(RpcError::server(format!(
+                    "invalid reward percentile: over the query limit {MAX_REWARD_PERCENTILES}"
+                )));
+            }
             for (i, v) in p.iter().enumerate() {
                 if !(0.0..=100.0).contains(v) || (i > 0 && *v < p[i - 1]) {
                     return Err(RpcError::params(format!("invalid reward percentile: {v}")));

@@ -19,6 +19,7 @@
 //! and 3 "execution reverted: …" with the revert data.
 
 pub(crate) mod bridge;
+pub use crate::limited::Timeouts;
 pub(crate) mod consensus;
 pub(crate) mod error;
 pub(crate) mod eth;
@@ -83,6 +84,14 @@ pub struct RpcLimits {
     pub max_subscriptions: usize,
     /// Most blocks `eth_feeHistory` reports.
     pub max_fee_history: u64,
+    /// Most connections open from one IP address (the rest of `max_connections` stays for
+    /// others).
+    pub max_connections_per_ip: usize,
+    /// Most HTTP requests handled at once, over all connections (HTTP/2 multiplexes many on
+    /// one); more wait their turn.
+    pub max_requests_in_flight: usize,
+    /// How long a connection may stay silent before it is closed (see [`crate::limited`]).
+    pub timeouts: crate::limited::Timeouts,
 }
 
 impl Default for RpcLimits {
@@ -99,6 +108,12 @@ impl Default for RpcLimits {
             filter_ttl: Duration::from_secs(300),
             max_subscriptions: 128,
             max_fee_history: 1024,
+            max_connections_per_ip: 64,
+            max_requests_in_flight: 256,
+            timeouts: crate::limited::Timeouts {
+                first_byte: Duration::from_secs(30),
+                idle: Duration::from_secs(120),
+            },
         }
     }
 }
@@ -119,6 +134,10 @@ pub struct RpcStats {
     pub refused_connections: AtomicU64,
     /// WebSocket connections closed because the client did not keep up.
     pub slow_subscribers: AtomicU64,
+    /// HTTP requests being handled now.
+    pub in_flight: AtomicU64,
+    /// HTTP requests that waited for a turn (more than `max_requests_in_flight` at once).
+    pub waited: AtomicU64,
 }
 
 impl Default for RpcStats {
@@ -132,6 +151,8 @@ impl Default for RpcStats {
             oversized: AtomicU64::new(0),
             refused_connections: AtomicU64::new(0),
             slow_subscribers: AtomicU64::new(0),
+            in_flight: AtomicU64::new(0),
+            waited: AtomicU64::new(0),
         }
     }
 }
@@ -179,6 +200,9 @@ pub(crate) struct RpcContext {
     /// Calls on the blocking pool at once: more would only make the threads take turns on
     /// the cores (the others wait here, without a thread).
     pub(crate) blocking: Arc<Semaphore>,
+    /// HTTP requests being handled ([`RpcLimits::max_requests_in_flight`]): one HTTP/2
+    /// connection can carry many at once.
+    pub(crate) in_flight: Arc<Semaphore>,
 }
 
 /// A running RPC server.
@@ -197,6 +221,9 @@ impl RpcServer {
         let listener = LimitedListener {
             inner: listener,
             permits: Arc::new(Semaphore::new(ctx.limits.max_connections)),
+            per_ip: Default::default(),
+            max_per_ip: ctx.limits.max_connections_per_ip,
+            timeouts: ctx.limits.timeouts,
             stats: ctx.stats.clone(),
         };
         let feeder = tokio::spawn(filters::feed_pending(
@@ -250,11 +277,15 @@ impl RpcServer {
     }
 }
 
-/// A TCP listener that holds at most `permits` connections open; one more is answered with
-/// HTTP 503 and closed.
+/// A TCP listener that holds at most `permits` connections open, at most `max_per_ip` from
+/// one address; one more is answered with HTTP 503 and closed. Silent connections are closed
+/// after `timeouts`.
 struct LimitedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
+    per_ip: crate::limited::PerIp,
+    max_per_ip: usize,
+    timeouts: crate::limited::Timeouts,
     stats: Arc<RpcStats>,
 }
 
@@ -274,22 +305,30 @@ impl axum::serve::Listener for LimitedListener {
                 }
             };
             let _ = stream.set_nodelay(true);
+            let Some(slot) = self.per_ip.take(peer.ip(), self.max_per_ip) else {
+                self.stats
+                    .refused_connections
+                    .fetch_add(1, Ordering::Relaxed);
+                debug!(%peer, "RPC connection refused: too many from this address");
+                tokio::spawn(refuse(stream, "too many connections from this address"));
+                continue;
+            };
             match self.permits.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    return (
-                        crate::limited::LimitedStream {
-                            stream,
-                            _permit: permit,
-                        },
-                        peer,
+                    let stream = crate::limited::LimitedStream::new(
+                        stream,
+                        permit,
+                        Some(slot),
+                        Some(self.timeouts),
                     );
+                    return (stream, peer);
                 }
                 Err(_) => {
                     self.stats
                         .refused_connections
                         .fetch_add(1, Ordering::Relaxed);
                     debug!(%peer, "RPC connection refused: too many connections");
-                    tokio::spawn(refuse(stream));
+                    tokio::spawn(refuse(stream, "too many connections"));
                 }
             }
         }
@@ -301,9 +340,9 @@ impl axum::serve::Listener for LimitedListener {
 }
 
 /// Answers a connection over the limit with 503 and a JSON-RPC error, then closes it.
-async fn refuse(mut stream: TcpStream) {
+async fn refuse(mut stream: TcpStream, why: &'static str) {
     let body = json!({"jsonrpc": "2.0", "id": null, "error":
-        {"code": -32000, "message": "too many connections"}})
+        {"code": -32000, "message": why}})
     .to_string();
     let response = format!(
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
@@ -327,6 +366,36 @@ async fn refuse(mut stream: TcpStream) {
 
 /// `POST /`: one JSON-RPC request or batch.
 async fn http(State(ctx): State<Arc<RpcContext>>, body: Body) -> Response {
+    // Waits its turn (before reading the body) when too many are being handled.
+    let turn = match ctx.in_flight.clone().try_acquire_owned() {
+        Ok(turn) => turn,
+        Err(_) => {
+            ctx.stats.waited.fetch_add(1, Ordering::Relaxed);
+            match ctx.in_flight.clone().acquire_owned().await {
+                Ok(turn) => turn,
+                Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+            }
+        }
+    };
+    // Counted until the handler ends, or is dropped when its client goes away.
+    struct InFlight<'a> {
+        count: &'a AtomicU64,
+        _turn: tokio::sync::OwnedSemaphorePermit,
+    }
+    impl Drop for InFlight<'_> {
+        fn drop(&mut self) {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    ctx.stats.in_flight.fetch_add(1, Ordering::Relaxed);
+    let _in_flight = InFlight {
+        count: &ctx.stats.in_flight,
+        _turn: turn,
+    };
+    http_turn(&ctx, body).await
+}
+
+async fn http_turn(ctx: &RpcContext, body: Body) -> Response {
     let bytes = match axum::body::to_bytes(body, ctx.limits.max_request_bytes).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -344,7 +413,7 @@ async fn http(State(ctx): State<Arc<RpcContext>>, body: Body) -> Response {
             );
         }
     };
-    match handle_message(&ctx, &bytes, None).await {
+    match handle_message(ctx, &bytes, None).await {
         Some(response) => json_response(StatusCode::OK, response),
         None => StatusCode::OK.into_response(),
     }
@@ -448,6 +517,15 @@ async fn call_one(
         return Some(error_value(
             Value::Null,
             &RpcError::new(INVALID_REQUEST, "invalid request: bad id"),
+        ));
+    }
+    // geth answers a call without `"jsonrpc": "2.0"` as an invalid request (a notification
+    // too: it is not a valid one).
+    if call.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        ctx.stats.malformed.fetch_add(1, Ordering::Relaxed);
+        return Some(error_value(
+            id,
+            &RpcError::new(INVALID_REQUEST, "invalid request"),
         ));
     }
     let method = match call.remove("method") {

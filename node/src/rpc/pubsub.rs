@@ -31,6 +31,8 @@ use std::{
 use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
 use tracing::debug;
 
+/// How often the server pings a WebSocket client.
+const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 /// Messages queued for one WebSocket before its subscriber counts as too slow.
 const OUT_QUEUE: usize = 4096;
 /// Requests of one WebSocket handled at once.
@@ -266,8 +268,19 @@ pub(crate) async fn serve(ctx: RpcContext, socket: WebSocket) {
     let (out, mut out_rx) = mpsc::channel::<String>(OUT_QUEUE);
     let conn = Arc::new(Connection::new(out));
     let writer = tokio::spawn(async move {
-        while let Some(message) = out_rx.recv().await {
-            if write.send(Message::Text(message.into())).await.is_err() {
+        // Pings keep a quiet subscriber's connection alive: its pongs are reads, and a
+        // connection that reads nothing for the idle timeout is closed.
+        let mut ping = tokio::time::interval(PING_INTERVAL);
+        ping.tick().await;
+        loop {
+            let message = tokio::select! {
+                m = out_rx.recv() => match m {
+                    Some(m) => Message::Text(m.into()),
+                    None => break,
+                },
+                _ = ping.tick() => Message::Ping(Default::default()),
+            };
+            if write.send(message).await.is_err() {
                 break;
             }
         }

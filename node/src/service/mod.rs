@@ -801,6 +801,9 @@ impl Node {
             blocking: Arc::new(tokio::sync::Semaphore::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get()) * 2 + 2,
             )),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(
+                self.rpc_limits.max_requests_in_flight.max(1),
+            )),
         }
     }
 
