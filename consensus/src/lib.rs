@@ -27,6 +27,9 @@
 //! * A validator whose safety data was lost or restored from an old copy signs nothing in
 //!   rounds it may already have signed in ([`continuity`]), judged from the certificates it
 //!   verifies after starting.
+//! * [`proof`] holds the checks for what arrives from elsewhere: that a block, its next-round
+//!   child and the child's QC prove the block committed (block sync), and that a relayed
+//!   message is its author's.
 //! * [`wire`] is the messages' form on the network (the protobufs of `parallax-proto`): the
 //!   node gossips it and [`sim`] sends it, so the simulation runs the production encoding.
 //! * [`sim`] runs many validators over a simulated network with faults and checks safety,
@@ -37,6 +40,7 @@ pub mod continuity;
 pub mod crypto;
 pub mod evidence;
 pub mod leader;
+pub mod proof;
 pub mod safety;
 pub mod sim;
 mod state_machine;

@@ -49,6 +49,34 @@ pub struct ChainRules {
 }
 
 impl ChainRules {
+    /// The revm rules of an Ethereum fork, or `None` for a fork this code has no rules for
+    /// (a chain scheduling one must be refused, never run under other rules). Forks that only
+    /// change blob parameters (EIP-7892) keep their base fork's rules; a difficulty-bomb delay
+    /// keeps the previous fork's.
+    pub fn spec_of(fork: alloy_hardforks::EthereumHardfork) -> Option<SpecId> {
+        use alloy_hardforks::EthereumHardfork as F;
+        Some(match fork {
+            F::Frontier => SpecId::FRONTIER,
+            F::Homestead | F::Dao => SpecId::HOMESTEAD,
+            F::Tangerine => SpecId::TANGERINE,
+            F::SpuriousDragon => SpecId::SPURIOUS_DRAGON,
+            F::Byzantium => SpecId::BYZANTIUM,
+            F::Constantinople | F::Petersburg => SpecId::PETERSBURG,
+            F::Istanbul | F::MuirGlacier => SpecId::ISTANBUL,
+            F::Berlin => SpecId::BERLIN,
+            F::London | F::ArrowGlacier | F::GrayGlacier => SpecId::LONDON,
+            F::Paris => SpecId::MERGE,
+            F::Shanghai => SpecId::SHANGHAI,
+            F::Cancun => SpecId::CANCUN,
+            F::Prague => SpecId::PRAGUE,
+            F::Osaka | F::Bpo1 | F::Bpo2 | F::Bpo3 | F::Bpo4 | F::Bpo5 => SpecId::OSAKA,
+            F::Amsterdam => SpecId::AMSTERDAM,
+            // Bogota, and whatever `alloy-hardforks` (a non-exhaustive enum) adds later: no
+            // rules here yet.
+            _ => return None,
+        })
+    }
+
     /// The rules of `spec` on chain `chain_id`, with the fork's default blob parameters.
     pub fn new(chain_id: u64, spec: SpecId) -> Self {
         Self {
@@ -294,5 +322,24 @@ fn tx_env<T: alloy_consensus::Transaction>(tx: &T, sender: Address) -> TxEnv {
                     .collect()
             })
             .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_hardforks::EthereumHardfork as F;
+
+    #[test]
+    fn every_fork_has_its_own_rules_or_none() {
+        assert_eq!(ChainRules::spec_of(F::Paris), Some(SpecId::MERGE));
+        assert_eq!(ChainRules::spec_of(F::Prague), Some(SpecId::PRAGUE));
+        // Blob-parameter-only forks keep Osaka's rules.
+        for bpo in F::bpo_variants() {
+            assert_eq!(ChainRules::spec_of(*bpo), Some(SpecId::OSAKA));
+        }
+        assert_eq!(ChainRules::spec_of(F::Amsterdam), Some(SpecId::AMSTERDAM));
+        // No rules yet: refused, not run as another fork.
+        assert_eq!(ChainRules::spec_of(F::Bogota), None);
     }
 }

@@ -30,7 +30,7 @@ use parallax_execution::{
     ParallelExecutor, SequentialExecutor, SpecId, Transaction,
     state_root::{DbTrieReader, HashedPostState, state_root},
 };
-use parallax_genesis::{EthereumHardfork, Genesis, L2_BRIDGE_ADDRESS, Validator};
+use parallax_genesis::{EthereumHardfork, ForkCondition, Genesis, L2_BRIDGE_ADDRESS, Validator};
 use parallax_storage::{BlockWrite, Database, StateChanges, StorageError, TrieUpdates};
 use std::{
     collections::HashMap,
@@ -83,6 +83,13 @@ impl ChainSpec {
             validators: parallax.validators,
             genesis,
         };
+        // Every fork the chain schedules must have rules here: running an unknown one under
+        // another fork's rules would fork this node off every other client.
+        for (fork, condition) in spec.genesis.config.forks() {
+            if *condition != ForkCondition::Never && ChainRules::spec_of(*fork).is_none() {
+                return Err(ChainError::UnknownFork(fork.to_string()));
+            }
+        }
         let fork = spec.genesis.config.active_fork(0, spec.genesis.timestamp);
         if fork < EthereumHardfork::Paris {
             return Err(ChainError::Spec(
@@ -100,7 +107,10 @@ impl ChainSpec {
     /// The EVM rules of block `number` at `timestamp`.
     pub fn rules(&self, number: u64, timestamp: u64) -> ChainRules {
         let fork = self.genesis.config.active_fork(number, timestamp);
-        ChainRules::new(self.chain_id, spec_id(fork))
+        // `new` refused any scheduled fork without rules, so this always finds them; the
+        // fallback (Paris, the oldest rules a Parallax chain runs) is never taken.
+        let spec = ChainRules::spec_of(fork).unwrap_or(SpecId::MERGE);
+        ChainRules::new(self.chain_id, spec)
     }
 
     /// Whether `fork` is active at this block.
@@ -116,31 +126,12 @@ impl ChainSpec {
     }
 }
 
-/// revm's rules for an Ethereum fork.
-pub fn spec_id(fork: EthereumHardfork) -> SpecId {
-    use EthereumHardfork as F;
-    match fork {
-        F::Frontier => SpecId::FRONTIER,
-        F::Homestead | F::Dao => SpecId::HOMESTEAD,
-        F::Tangerine => SpecId::TANGERINE,
-        F::SpuriousDragon => SpecId::SPURIOUS_DRAGON,
-        F::Byzantium => SpecId::BYZANTIUM,
-        F::Constantinople | F::Petersburg => SpecId::PETERSBURG,
-
-        F::Istanbul | F::MuirGlacier => SpecId::ISTANBUL,
-        F::Berlin => SpecId::BERLIN,
-        F::London | F::ArrowGlacier | F::GrayGlacier => SpecId::LONDON,
-        F::Paris => SpecId::MERGE,
-        F::Shanghai => SpecId::SHANGHAI,
-        F::Cancun => SpecId::CANCUN,
-        F::Prague => SpecId::PRAGUE,
-        _ => SpecId::OSAKA,
-    }
-}
-
 /// Why the chain could not do what it was asked.
 #[derive(Debug, Error)]
 pub enum ChainError {
+    /// The genesis schedules a fork this node has no EVM rules for.
+    #[error("the genesis schedules the {0} fork, whose rules this node does not know")]
+    UnknownFork(String),
     /// The chain spec is unusable.
     #[error("chain spec: {0}")]
     Spec(&'static str),

@@ -1154,38 +1154,6 @@ pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidenc
     }
 }
 
-/// Whether a consensus message carries a valid signature of its author (a proposal, vote or
-/// timeout), a valid highest QC (a sync message), or is valid evidence. What it says is for consensus to judge.
-pub(crate) fn authentic(message: &Message, chain_id: u64, validators: &ValidatorSet) -> bool {
-    use parallax_consensus::crypto;
-    let signed = |author: u32, msg: Vec<u8>, sig| {
-        validators
-            .key(author)
-            .is_some_and(|key| crypto::verify(key, &msg, sig))
-    };
-    match message {
-        Message::Proposal(p) => signed(
-            p.block.author(),
-            crypto::proposal_message(chain_id, p.block.round(), &p.block.id()),
-            &p.signature,
-        ),
-        Message::Vote(v) => signed(
-            v.voter,
-            crypto::vote_message(chain_id, v.round, v.height, &v.block_id),
-            &v.signature,
-        ),
-        Message::Timeout(t) => signed(
-            t.author,
-            crypto::timeout_message(chain_id, t.round, t.high_qc.round),
-            &t.signature,
-        ),
-        Message::Sync(sync) => {
-            sync.highest_qc.round == 0 || sync.highest_qc.verify(chain_id, validators).is_ok()
-        }
-        Message::Evidence(e) => e.verify(chain_id, validators).is_ok(),
-    }
-}
-
 /// Admits gossiped transaction batches on a thread of its own (see [`Ingress`]).
 struct TxIngress {
     db: Arc<Database>,
@@ -1381,7 +1349,11 @@ impl Ingress {
             Some(me) => envelope.recipient.is_some_and(|r| r != me),
         };
         if relay_only {
-            if !authentic(&envelope.message, self.spec.chain_id, &self.validators) {
+            if !parallax_consensus::proof::authentic(
+                &envelope.message,
+                self.spec.chain_id,
+                &self.validators,
+            ) {
                 self.shared.forged_relays.fetch_add(1, Ordering::Relaxed);
                 return Some(Validation::Reject);
             }
@@ -1421,45 +1393,5 @@ impl Ingress {
                 Some(Validation::Ignore)
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use ed25519_dalek::SigningKey;
-    use parallax_consensus::{BlockInfo, Hash as BlockId, QuorumCertificate, Timeout, Vote};
-
-    fn key(i: u32) -> SigningKey {
-        SigningKey::from_bytes(&[i as u8 + 7; 32])
-    }
-
-    #[test]
-    fn relayed_messages_must_carry_their_authors_signature() {
-        let set = ValidatorSet::new((0..4).map(|i| (key(i).verifying_key(), 1)).collect()).unwrap();
-        let block = BlockInfo {
-            id: BlockId([5; 32]),
-            round: 3,
-            height: 2,
-        };
-        let vote = Vote::sign(11, block, 1, &key(1));
-        assert!(authentic(&Message::Vote(vote.clone()), 11, &set));
-        // Another chain, another voter's name, a changed block: all forgeries.
-        assert!(!authentic(&Message::Vote(vote.clone()), 12, &set));
-        let mut renamed = vote.clone();
-        renamed.voter = 2;
-        assert!(!authentic(&Message::Vote(renamed), 11, &set));
-        let mut moved = vote;
-        moved.block_id = BlockId([6; 32]);
-        assert!(!authentic(&Message::Vote(moved), 11, &set));
-        // An author outside the set.
-        let outsider = Vote::sign(11, block, 9, &key(9));
-        assert!(!authentic(&Message::Vote(outsider), 11, &set));
-        let genesis = QuorumCertificate::genesis(BlockInfo::genesis(BlockId([1; 32])));
-        let timeout = Timeout::sign(11, 4, genesis, 3, &key(3));
-        assert!(authentic(&Message::Timeout(timeout.clone()), 11, &set));
-        let mut late = timeout;
-        late.round = 5;
-        assert!(!authentic(&Message::Timeout(late), 11, &set));
     }
 }

@@ -103,19 +103,17 @@ pub(crate) fn verify_committed(
         }
         prev = block.id();
         if let Some(child) = &record.child {
-            let proof = |reason: &str| SyncVerifyError::Proof {
+            parallax_consensus::proof::verify_commit(
+                block,
+                child,
+                &record.commit_qc,
+                chain_id,
+                validators,
+            )
+            .map_err(|e| SyncVerifyError::Proof {
                 height: expected,
-                reason: reason.into(),
-            };
-            if child.parent() != block.id() || child.round() != block.round() + 1 {
-                return Err(proof("the child is not the next round's block on it"));
-            }
-            let qc = &record.commit_qc;
-            if qc.block() != child.info() {
-                return Err(proof("the certificate is not for the child"));
-            }
-            qc.verify(chain_id, validators)
-                .map_err(|e| proof(&e.to_string()))?;
+                reason: e.to_string(),
+            })?;
             proven = i + 1;
         }
     }
