@@ -24,8 +24,9 @@
 //!   certificate it signs only in round 1 (a new chain must be able to start).
 //! * **Safety data behind what it can see it signed** (a database restored from an older
 //!   copy): a verified certificate carrying its own signature for a round above its
-//!   `last_voted_round`, or a committed block listing it among the signers of its parent's
-//!   certificate above that round, proves it signed there and does not remember. It signs
+//!   `last_voted_round`, or a block (received, fetched, stored or committed) listing it among
+//!   the signers of its parent's certificate above that round, proves it signed there and
+//!   does not remember. It signs
 //!   nothing up to one past that round (up to the block's round, for a block).
 //! * The judgement survives the state machine being rebuilt (after block sync): the
 //!   stricter of the old and the new one holds ([`Continuity::merge`]).

@@ -1070,6 +1070,23 @@ impl Consensus {
         }
     }
 
+    /// This validator's signature is in a certificate of round `signed` (seen as a block's
+    /// participant, in the block of round `block_round`).
+    fn note_own_signature(&mut self, signed: Round, block_round: Round) {
+        if let Some(floor) = self
+            .continuity
+            .on_own_signature(signed, self.safety.last_voted_round)
+        {
+            warn!(
+                me = self.me,
+                block_round,
+                last_voted_round = self.safety.last_voted_round,
+                floor,
+                "safety data is behind this validator's signatures in a block: signing nothing up to round {floor}"
+            );
+        }
+    }
+
     /// Whether this node may sign a new message in `round` (the continuity rule; the safety
     /// rules apply on top).
     fn may_sign(&self, round: Round) -> bool {
@@ -1141,6 +1158,13 @@ impl Consensus {
     fn insert_block(&mut self, block: Block) {
         if block.height() <= self.committed.height || self.blocks.contains_key(&block.id()) {
             return;
+        }
+        // Its participants signed its parent's certificate, of round `round - 1` at the
+        // latest: if this validator is one and its safety data does not reach that round, the
+        // data is behind (every block inserted here is authentic: verified with its proposal,
+        // certified by hash, or read back from this node's disk).
+        if block.round() > 0 && block.participants().contains(&self.me) {
+            self.note_own_signature(block.round() - 1, block.round());
         }
         if self.blocks.len() >= self.cfg.limits.max_blocks {
             self.evict_block();

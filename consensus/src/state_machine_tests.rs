@@ -1127,3 +1127,30 @@ fn a_restored_old_copy_is_caught_by_the_committed_blocks_it_signed_for() {
     .unwrap();
     assert_eq!(n.signing_floor(), None);
 }
+
+#[test]
+fn a_restored_old_copy_is_caught_by_the_blocks_it_receives() {
+    // The blocks arrive after the start (fetched, or with proposals), not from the database.
+    let chain = chain_without_0(4);
+    let mut old = SafetyData::new(genesis());
+    old.last_voted_round = 1;
+    let mut n = node_with(1, Some(old), genesis());
+    n.start();
+    assert_eq!(n.signing_floor(), None);
+    for (p, _) in &chain[..2] {
+        deliver(
+            &mut n,
+            p.block.author(),
+            Message::Proposal(Box::new(p.clone())),
+        );
+    }
+    // Block 2's participants (1, 2, 3) signed the QC of round 1: within its data.
+    assert_eq!(n.signing_floor(), None);
+    deliver(
+        &mut n,
+        chain[2].0.block.author(),
+        Message::Proposal(Box::new(chain[2].0.clone())),
+    );
+    // Block 3's participants signed round 2's QC: this validator did, and does not remember.
+    assert_eq!(n.signing_floor(), Some(3));
+}

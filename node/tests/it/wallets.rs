@@ -12,7 +12,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-mod common;
+use crate::common;
 use common::{Procs, Testnet, block_number, dev, free_addr, print_log_tails, rpc, start, wait_for};
 
 /// Longest a `node --test` run may take.

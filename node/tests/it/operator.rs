@@ -18,7 +18,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-mod common;
+use crate::common;
 use common::{
     BIN, Procs, Testnet, block_number, free_addr, print_log_tails, rpc as rpc_call, start, wait_for,
 };

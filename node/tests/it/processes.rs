@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-mod common;
+use crate::common;
 use common::{BIN, Procs, Testnet, block_number, dev, free_addr, rpc, start, wait_for};
 
 fn signed_transfer(key: B256, chain_id: u64, nonce: u64, to: Address, value: u64) -> String {

@@ -1,0 +1,14 @@
+//! The node's integration tests, in one binary: each file is a module, so the node crate is
+//! linked once rather than once per file. Run one file's tests with
+//! `cargo test -p parallax-node --test it rpc::` (its module name).
+
+mod common;
+
+mod cli;
+mod network;
+mod operator;
+mod processes;
+mod rpc;
+mod validators;
+mod wallets;
+mod wire;
