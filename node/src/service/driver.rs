@@ -536,7 +536,7 @@ impl Driver {
                 Ok(None)
             }
             Action::ReportEvidence(evidence) => {
-                super::record_evidence(self.chain.db(), &self.shared, &evidence);
+                let _ = super::record_evidence(self.chain.db(), &self.shared, &evidence);
                 Ok(None)
             }
             Action::Rejected { .. } => Ok(None),

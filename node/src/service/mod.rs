@@ -1121,7 +1121,8 @@ fn admit(
 /// Keeps verified equivocation evidence: stored (bounded per culprit), counted by kind, and
 /// logged. A storage failure is logged and counted, never fatal: evidence is for operators and
 /// for a later slashing rule, not for safety.
-pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidence) {
+/// Returns `false` when this node already held evidence of that validator, round and kind.
+pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidence) -> bool {
     let kind = evidence.kind();
     match store::store_evidence(db, evidence) {
         Ok(store::StoredEvidence::New) => {
@@ -1138,7 +1139,7 @@ pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidenc
                 "validator equivocated: evidence recorded"
             );
         }
-        Ok(store::StoredEvidence::Known) => {}
+        Ok(store::StoredEvidence::Known) => return false,
         Ok(store::StoredEvidence::Full) => {
             shared.evidence_unstored.fetch_add(1, Ordering::Relaxed);
             debug!(
@@ -1152,6 +1153,7 @@ pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidenc
             warn!(culprit = evidence.culprit(), error = %e, "storing evidence failed");
         }
     }
+    true
 }
 
 /// Admits gossiped transaction batches on a thread of its own (see [`Ingress`]).
@@ -1366,9 +1368,13 @@ impl Ingress {
                 self.shared.relay_repeats.fetch_add(1, Ordering::Relaxed);
                 return Some(Validation::Ignore);
             }
-            // A full node keeps the evidence it relays (verified just above), to serve it.
-            if let Message::Evidence(e) = &envelope.message {
-                record_evidence(&self.db, &self.shared, e);
+            // A full node keeps the evidence it relays (verified just above), to serve it,
+            // and relays one per validator, round and kind: a Byzantine validator can sign
+            // endless variants of one equivocation, and validators drop the repeats too.
+            if let Message::Evidence(e) = &envelope.message
+                && !record_evidence(&self.db, &self.shared, e)
+            {
+                return Some(Validation::Ignore);
             }
             return Some(Validation::Accept);
         }
