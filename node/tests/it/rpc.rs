@@ -790,26 +790,38 @@ async fn many_http2_streams_on_one_connection_wait_their_turn() {
         br#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["latest",true]}"#;
     let mut answers = Vec::new();
     for _ in 0..1_000 {
-        let mut client = client.clone().ready().await.unwrap();
-        let request = http::Request::post(format!("http://{rpc}/"))
-            .header("content-type", "application/json")
-            .body(())
-            .unwrap();
-        let (response, mut stream) = client.send_request(request, false).unwrap();
-        stream
-            .send_data(bytes::Bytes::from_static(body), true)
-            .unwrap();
+        let client = client.clone();
         answers.push(tokio::spawn(async move {
-            let response = response.await.unwrap();
-            let status = response.status().as_u16();
-            let mut body = response.into_body();
-            let mut text = Vec::new();
-            while let Some(chunk) = body.data().await {
-                let chunk = chunk.unwrap();
-                let _ = body.flow_control().release_capacity(chunk.len());
-                text.extend_from_slice(&chunk);
+            // A stream the server refuses (over its per-connection stream limit, as HTTP/2
+            // allows) is sent again, as clients do.
+            loop {
+                let mut client = client.clone().ready().await.unwrap();
+                let request = http::Request::post(format!("http://{rpc}/"))
+                    .header("content-type", "application/json")
+                    .body(())
+                    .unwrap();
+                let (response, mut stream) = client.send_request(request, false).unwrap();
+                stream
+                    .send_data(bytes::Bytes::from_static(body), true)
+                    .unwrap();
+                let response = match response.await {
+                    Ok(r) => r,
+                    Err(e) if e.reason() == Some(h2::Reason::REFUSED_STREAM) => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                    Err(e) => panic!("{e}"),
+                };
+                let status = response.status().as_u16();
+                let mut body = response.into_body();
+                let mut text = Vec::new();
+                while let Some(chunk) = body.data().await {
+                    let chunk = chunk.unwrap();
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                    text.extend_from_slice(&chunk);
+                }
+                return (status, text);
             }
-            (status, text)
         }));
     }
     for answer in answers {
