@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Script, block_hash, height, rpc};
+use common::{Script, base_port, block_hash, height, rpc};
 use serde_json::json;
 use std::{
     collections::HashMap,
@@ -90,7 +90,7 @@ fn no_evidence(addrs: &[SocketAddr]) {
 fn a_validator_that_loses_its_database_never_double_signs_and_votes_again() {
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
-    let base = (40_000 + (std::process::id() % 50) * 200).to_string();
+    let base = base_port(3);
     let up = script.run(&["up", "--validators", "4", "--no-l1", "--base-port", &base]);
     assert!(up.ok, "up failed: {}", up.stderr);
     let m = script.manifest();

@@ -26,7 +26,7 @@ mod l1_proxy;
 use alloy_primitives::{Address, U256};
 use alloy_provider::Provider;
 use alloy_sol_types::SolCall;
-use common::{Script, finish_script, height, node_script, repo, rpc, spawn_script};
+use common::{Script, base_port, finish_script, height, node_script, repo, rpc, spawn_script};
 use l1_proxy::L1Proxy;
 use parallax_bridge::{contracts::IParallaxBridge, l1::L1Client};
 use serde_json::{Value, json};
@@ -94,7 +94,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn the_bridge_conserves_funds_against_faults_and_users_who_do_not_play_along() {
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
-    let base = (34_000 + (std::process::id() % 50) * 200).to_string();
+    let base = base_port(1);
     let up = script.run(&["up", "--validators", "4", "--base-port", &base]);
     assert!(up.ok, "up failed: {}", up.stderr);
     let m = script.manifest();

@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{Script, node_script, rpc};
+use common::{Script, base_port, node_script, rpc};
 use serde_json::{Value, json};
 use std::{net::SocketAddr, time::Duration};
 
@@ -48,7 +48,7 @@ fn set_relay(script: &Script, on: bool) {
 fn withdrawals_finish_without_relayers_brakes_hold_and_unpayable_ones_never_block_the_rest() {
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
-    let base = (44_000 + (std::process::id() % 50) * 200).to_string();
+    let base = base_port(2);
     let up = script.run(&["up", "--validators", "4", "--base-port", &base]);
     assert!(up.ok, "up failed: {}", up.stderr);
 

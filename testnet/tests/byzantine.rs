@@ -16,7 +16,7 @@
 
 mod common;
 
-use common::{Script, block_hash, height, rpc};
+use common::{Script, base_port, block_hash, height, rpc};
 use serde_json::{Value, json};
 use std::{
     collections::BTreeSet,
@@ -88,7 +88,7 @@ fn evidence_kinds(addr: SocketAddr, validator: u32) -> BTreeSet<String> {
 fn one_byzantine_validator_under_load_halts_nothing_and_every_equivocation_is_evidence() {
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
-    let base = (46_000 + (std::process::id() % 50) * 200).to_string();
+    let base = base_port(5);
     let up = script.run(&["up", "--validators", "4", "--no-l1", "--base-port", &base]);
     assert!(up.ok, "up failed: {}", up.stderr);
     let m = script.manifest();

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Script, height};
+use common::{Script, base_port, height};
 use std::{
     net::SocketAddr,
     process::Command,
@@ -94,7 +94,7 @@ fn a_healed_partition_commits_again_within_two_base_timeouts() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
-    let base = (50_000 + (std::process::id() % 50) * 200).to_string();
+    let base = base_port(6);
     let up = script.run(&["up", "--validators", "4", "--no-l1", "--base-port", &base]);
     assert!(up.ok, "up failed: {}", up.stderr);
     let m = script.manifest();

@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{Script, block_hash, height, pid_gone, repo, rpc};
+use common::{Script, base_port, block_hash, height, pid_gone, repo, rpc};
 use parallax_testnet::{l1::is_l1_process, process::is_node_process};
 use serde_json::json;
 use std::{
@@ -29,7 +29,7 @@ fn run_sh_starts_reports_stops_restarts_and_resumes_a_testnet() {
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
     let started = Instant::now();
     // Away from the default 26000 and from other tests; `up` moves on from taken ports.
-    let base = (30_000 + (std::process::id() % 50) * 200).to_string();
+    let base = base_port(0);
 
     // No arguments: usage.
     let usage = Command::new(repo().join("testnet/run.sh"))

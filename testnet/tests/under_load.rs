@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{Script, block_hash, height, pid_gone, rpc};
+use common::{Script, base_port, block_hash, height, pid_gone, rpc};
 use parallax_testnet::rpc::quantity;
 use serde_json::{Value, json};
 use std::{
@@ -83,7 +83,7 @@ fn under_load_a_killed_validator_rejoins_and_two_stopped_halt_the_chain_without_
     let (dir, bin) = (script.dir.clone(), script.bin.clone());
     let started = Instant::now();
     // Away from the default 26000 and from the script test's ports.
-    let base = (40_000 + (std::process::id() % 50) * 200).to_string();
+    let base = base_port(4);
     let up = script.run(&["up", "--validators", "4", "--base-port", &base, "--no-l1"]);
     assert!(up.ok, "up failed: {}", up.stderr);
     let m = script.manifest();

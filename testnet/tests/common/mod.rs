@@ -13,6 +13,15 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The `--base-port` for the test in `slot` (0–7, one per test file): below Linux's ephemeral
+/// range (32768–60999), so no outgoing connection on the machine (a node dialling its peers,
+/// a client of the L1) can take a port a node is about to listen on, and spread by process id
+/// so two runs at once rarely meet.
+pub(crate) fn base_port(slot: u16) -> String {
+    assert!(slot < 8, "slot {slot} is past the last test range");
+    (12_000 + slot * 2_500 + (std::process::id() % 12) as u16 * 200).to_string()
+}
+
 /// What `up` and `start` may wait for blocks (debug nodes on a busy machine are slow).
 pub(crate) const NODE_TIMEOUT: &str = "150";
 

@@ -121,8 +121,9 @@ pub(crate) fn wait_for(what: &str, timeout: Duration, mut f: impl FnMut() -> boo
 /// A base port with `n` nodes' ports (10 each) free.
 pub(crate) fn free_base(n: u16) -> u16 {
     'search: for attempt in 0..200u16 {
-        let base = 20_000 + (std::process::id() as u16 % 200) * 100 + attempt * 97 % 20_000;
-        let base = base.clamp(20_000, 60_000);
+        // Below Linux's ephemeral range (32768–60999): an outgoing connection can never hold
+        // a port a node is about to listen on.
+        let base = 12_000 + ((std::process::id() % 200) as u16 * 100 + attempt * 97) % 20_000;
         let mut held = Vec::new();
         for i in 0..n * 10 {
             match TcpListener::bind(("127.0.0.1", base + i)) {
