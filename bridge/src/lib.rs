@@ -2,6 +2,8 @@
 //!
 //! - [`contracts`]: the Solidity contracts of `bridge/contracts/` (`ParallaxBridge` on
 //!   Ethereum, a test ERC-20), their ABI bindings and compiled code.
+//! - [`deposit`]: a deposit as a Parallax block mints it, and the header's commitment to a
+//!   block's deposits.
 //! - [`withdrawal`]: withdrawals and the Merkle tree of a Parallax block's withdrawals,
 //!   hashed as the contract verifies them.
 //! - [`attest`]: the EIP-712 messages validators sign with their secp256k1 bridge keys
@@ -16,5 +18,6 @@
 
 pub mod attest;
 pub mod contracts;
+pub mod deposit;
 pub mod l1;
 pub mod withdrawal;

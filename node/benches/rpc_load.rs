@@ -20,7 +20,7 @@
 use alloy_primitives::{Address, B256, Bytes as EvmBytes, TxKind, U256};
 use alloy_signer_local::PrivateKeySigner;
 use bytes::Bytes;
-use parallax_node::loadgen::{
+use parallax_loadgen::{
     Conn, Rpc, RpcCallError, http_request, request_body,
     tx::{self, Fees, Unsigned, balance_of},
 };

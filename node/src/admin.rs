@@ -9,12 +9,9 @@
 //! [`CALL_TIMEOUT`] is cancelled. Bytes that are not HTTP/2 close their connection.
 
 use crate::limited::LimitedStream;
-use crate::{
-    chain::ChainSpec,
-    network::{Direction, NetworkHandle},
-    service::Shared,
-};
+use crate::{chain::ChainSpec, service::Shared};
 use libp2p::PeerId;
+use parallax_network::{Direction, NetworkHandle};
 use parallax_proto::v1::{
     self,
     admin_server::{Admin, AdminServer as GrpcAdminServer},

@@ -326,8 +326,8 @@ impl Cli {
                     tps,
                     duration: std::time::Duration::from_secs(duration),
                     kind: match kind {
-                        LoadKind::Transfer => crate::loadgen::load::Kind::Transfer,
-                        LoadKind::Erc20 => crate::loadgen::load::Kind::Erc20,
+                        LoadKind::Transfer => parallax_loadgen::load::Kind::Transfer,
+                        LoadKind::Erc20 => parallax_loadgen::load::Kind::Erc20,
                     },
                     senders,
                     connections,

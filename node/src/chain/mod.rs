@@ -18,12 +18,12 @@
 
 mod overlay;
 
-use crate::bridge::{Deposit, requests_hash};
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip1559::BaseFeeParams;
 use alloy_primitives::{Address, B64, B256, Bytes, Log, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use overlay::{Layer, LayeredState};
+use parallax_bridge::deposit::{Deposit, requests_hash};
 use parallax_consensus::Hash as BlockId;
 use parallax_execution::{
     BlockEnv, BlockExecutor, BridgeDeposits, ChainRules, DbState, ExecutionError, ExecutionStats,
@@ -474,7 +474,7 @@ impl Chain {
             withdrawals: Vec::new(),
             deposits: (!deposits.is_empty()).then(|| BridgeDeposits {
                 bridge: L2_BRIDGE_ADDRESS,
-                deposits: deposits.iter().map(Deposit::to_execution).collect(),
+                deposits: deposits.iter().map(minted).collect(),
             }),
         };
         let reader = self.db.reader()?;
@@ -922,6 +922,19 @@ fn compare_headers(found: &Header, expected: &Header) -> Result<(), InvalidBlock
         requests_hash
     );
     Ok(())
+}
+
+/// What execution mints for a deposit.
+fn minted(d: &Deposit) -> parallax_execution::BridgeDeposit {
+    parallax_execution::BridgeDeposit {
+        nonce: d.nonce,
+        l1_token: d.l1_token,
+        l1_from: d.l1_from,
+        recipient: d.recipient,
+        amount: d.amount,
+        l1_block: d.l1_block,
+        metadata: d.metadata.clone(),
+    }
 }
 
 #[cfg(test)]

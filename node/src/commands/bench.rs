@@ -1,7 +1,7 @@
 //! `parallax bench load`.
 
-use crate::loadgen::load::{self, Kind, LoadOptions};
 use eyre::WrapErr as _;
+use parallax_loadgen::load::{self, Kind, LoadOptions};
 use std::{io::Write, path::PathBuf, time::Duration};
 
 /// The command's arguments.

@@ -29,7 +29,6 @@ pub(crate) mod pubsub;
 
 use crate::{
     chain::{ChainSpec, ExecutedBlock},
-    network::NetworkHandle,
     service::{Shared, Submitter},
 };
 use alloy_primitives::B256;
@@ -42,6 +41,7 @@ use axum::{
     routing::get,
 };
 use error::{INVALID_REQUEST, PARSE_ERROR, RpcError};
+use parallax_network::NetworkHandle;
 use parallax_storage::Database;
 use serde_json::{Value, json};
 use std::{

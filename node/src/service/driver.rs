@@ -14,15 +14,17 @@ use super::{Input, Shared, now_secs, observe::Observer, pool_env, store};
 use crate::{
     bridge::DepositView,
     chain::{BlockContext, Chain, ChainError, ExecutedBlock, InvalidBlock},
-    mempool::Mempool,
-    network::{NetworkHandle, Topic, Validation},
-    wire::{self, CommittedBlock, FetchRequest},
 };
 use alloy_primitives::B256;
 use ed25519_dalek::SigningKey;
 use parallax_consensus::{
     Action, Block, BlockInfo, Config, Consensus, Event, Hash as BlockId, Message, Rejection,
 };
+use parallax_network::{
+    NetworkHandle, Topic, Validation,
+    wire::{self, CommittedBlock, FetchRequest},
+};
+use parallax_txpool::Mempool;
 use std::{
     collections::{HashMap, VecDeque},
     sync::{
@@ -342,7 +344,7 @@ impl Driver {
     fn feed(
         &mut self,
         event: Event,
-        gossip: Option<(crate::network::MessageId, libp2p::PeerId)>,
+        gossip: Option<(parallax_network::MessageId, libp2p::PeerId)>,
     ) -> Result<(), DriverError> {
         let Some(consensus) = self.consensus.as_mut() else {
             return Ok(());
@@ -377,7 +379,7 @@ impl Driver {
     fn perform(
         &mut self,
         actions: Vec<Action>,
-        gossip: Option<(crate::network::MessageId, libp2p::PeerId)>,
+        gossip: Option<(parallax_network::MessageId, libp2p::PeerId)>,
     ) -> Result<(), DriverError> {
         // The rejections in the first list are about the input itself: they decide what
         // gossip does with the message (forward, drop, or drop and penalise the sender).

@@ -14,12 +14,7 @@ mod relay_limit;
 pub(crate) mod store;
 mod sync;
 
-use crate::{
-    chain::{Chain, ChainError, ChainSpec, ExecutedBlock},
-    mempool::{AccountInfo, AccountSource, Mempool, MempoolError, PoolEnv},
-    network::{self, NetworkConfig, NetworkEvent, NetworkHandle, Topic, Validation},
-    wire,
-};
+use crate::chain::{Chain, ChainError, ChainSpec, ExecutedBlock};
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes};
 use driver::{Driver, Validator};
@@ -28,7 +23,11 @@ use parallax_consensus::{
     Config, Evidence, EvidenceKind, Limits, Message, Rejection, Reputation, Timing, ValidatorSet,
 };
 use parallax_genesis::{Genesis, MempoolConfig, ValidatorKeys};
+use parallax_network::{
+    self as network, NetworkConfig, NetworkEvent, NetworkHandle, Topic, Validation, wire,
+};
 use parallax_storage::{Database, Reader};
+use parallax_txpool::{AccountInfo, AccountSource, Mempool, MempoolError, PoolEnv};
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
@@ -1042,7 +1041,7 @@ impl Submitter {
     }
 
     /// A pooled transaction.
-    pub fn pooled_tx(&self, hash: &B256) -> Option<Arc<crate::mempool::PooledTx>> {
+    pub fn pooled_tx(&self, hash: &B256) -> Option<Arc<parallax_txpool::PooledTx>> {
         self.mempool.lock().ok().and_then(|m| m.get(hash))
     }
 
@@ -1080,13 +1079,13 @@ fn admit(
     // so that admissions (a gossiped batch may hold a thousand) do not hold the lock the
     // driver needs to build and commit blocks. A transaction the pool already holds is
     // refused without recovering it.
-    let recovered = match crate::mempool::decode_raw(raw) {
+    let recovered = match parallax_txpool::decode_raw(raw) {
         Ok(tx) => {
             let known = lock()?.contains(tx.tx_hash());
             Some(if known {
-                crate::mempool::Recovered { tx, sender: None }
+                parallax_txpool::Recovered { tx, sender: None }
             } else {
-                crate::mempool::Recovered::new(tx)
+                parallax_txpool::Recovered::new(tx)
             })
         }
         // Refused below by the pool's own decoder, which counts and words it.

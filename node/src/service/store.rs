@@ -1,9 +1,9 @@
 //! Consensus data in the database: safety data, the uncommitted blocks consensus stored,
 //! and the commit records of committed blocks, read back into a [`Recovery`] at start.
 
-use crate::wire::{self, CommittedBlock};
 use alloy_primitives::Bytes;
 use parallax_consensus::{Block, BlockInfo, Evidence, Hash as BlockId, Recovery, SafetyData};
+use parallax_network::wire::{self, CommittedBlock};
 use parallax_storage::{
     Database, Reader, StorageError,
     tables::{ConsensusEvidence, ConsensusSafety},

@@ -11,12 +11,12 @@
 //! response are left for the next request.
 
 use super::{Input, Shared, store};
-use crate::{
-    chain::ChainSpec,
-    network::NetworkHandle,
+use crate::chain::ChainSpec;
+use parallax_consensus::{Block, Hash as BlockId, ValidatorSet};
+use parallax_network::{
+    NetworkHandle,
     wire::{self, CommittedBlock, Request, SyncErrorCode, SyncRequest},
 };
-use parallax_consensus::{Block, Hash as BlockId, ValidatorSet};
 use parallax_storage::Database;
 use std::{
     sync::{Arc, atomic::Ordering, mpsc::SyncSender},

@@ -5,10 +5,9 @@
 mod common;
 
 mod cli;
-mod network;
+mod layout;
 mod operator;
 mod processes;
 mod rpc;
 mod validators;
 mod wallets;
-mod wire;

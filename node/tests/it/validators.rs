@@ -223,12 +223,12 @@ async fn four_validators_commit_restart_sync_and_halt_without_forking() {
     nodes[0]
         .as_ref()
         .unwrap()
-        .publish_raw(parallax_node::network::Topic::Proposals, vec![0xff; 64])
+        .publish_raw(parallax_network::Topic::Proposals, vec![0xff; 64])
         .await;
     nodes[0]
         .as_ref()
         .unwrap()
-        .publish_raw(parallax_node::network::Topic::Transactions, vec![1, 2, 3])
+        .publish_raw(parallax_network::Topic::Transactions, vec![1, 2, 3])
         .await;
     wait_for("blocks after junk gossip", Duration::from_secs(30), || {
         get(&nodes, 1) >= before + 3
@@ -245,7 +245,7 @@ async fn four_validators_commit_restart_sync_and_halt_without_forking() {
             .expect("an answer");
         assert!(
             matches!(
-                parallax_node::wire::decode_sync_response(&answer),
+                parallax_network::wire::decode_sync_response(&answer),
                 Ok(Err(_))
             ),
             "junk was not refused"

@@ -37,10 +37,8 @@ use parallax_consensus::{
     ValidatorSet, Vote, wire,
 };
 use parallax_genesis::{Genesis, NodeConfig, ValidatorKeys};
-use parallax_node::{
-    chain::ChainSpec,
-    network::{self, NetworkConfig, NetworkEvent, NetworkHandle, Topic},
-};
+use parallax_network::{self as network, NetworkConfig, NetworkEvent, NetworkHandle, Topic};
+use parallax_node::chain::ChainSpec;
 use prost::Message as _;
 use serde_json::json;
 use std::{
@@ -396,7 +394,7 @@ impl Byzantine {
 /// A correctly signed transfer from one of [`FLOOD_KEYS`] fresh, unfunded keys.
 fn flood_tx(chain_id: u64, seed: u64, n: u64) -> Vec<u8> {
     use alloy_primitives::{Address, TxKind, U256};
-    use parallax_node::loadgen::tx::{Fees, Unsigned, sign};
+    use parallax_loadgen::tx::{Fees, Unsigned, sign};
     let mut secret = [0u8; 32];
     secret[..8].copy_from_slice(&(seed ^ (n % FLOOD_KEYS)).to_be_bytes());
     secret[31] = 1;

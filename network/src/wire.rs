@@ -29,11 +29,11 @@
 //! Encoding is infallible and does not check limits: a value beyond them (a payload above
 //! [`parallax_proto::MAX_PAYLOAD_BYTES`], say) encodes to bytes that every peer rejects.
 
-use crate::bridge::Deposit;
 use alloy_consensus::{Header, TxEip4844Variant, TxEnvelope};
 use alloy_eips::eip2718::{Decodable2718, Encodable2718};
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_rlp::Decodable;
+use parallax_bridge::deposit::Deposit;
 use parallax_consensus::wire::{Convert, block_to_proto, qc_to_proto};
 pub use parallax_consensus::wire::{Envelope, WireError, decode_message, encode_message};
 use parallax_consensus::{Block, Hash, Height, QuorumCertificate};

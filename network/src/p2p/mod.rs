@@ -1,4 +1,4 @@
-//! The node's peer-to-peer layer: libp2p over TCP with noise and yamux, gossipsub for the
+//! The peer-to-peer layer: libp2p over TCP with noise and yamux, gossipsub for the
 //! four broadcast topics, a request-response protocol for block sync, and static bootnodes
 //! that are redialled with backoff.
 //!

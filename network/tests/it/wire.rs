@@ -15,7 +15,7 @@ use parallax_consensus::{
     SignedProposal, SignedTimeout, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature,
     ValidatorIndex, ValidatorSet, Vote, crypto,
 };
-use parallax_node::wire::{self, CommittedBlock, SyncError, SyncErrorCode, SyncRequest};
+use parallax_network::wire::{self, CommittedBlock, SyncError, SyncErrorCode, SyncRequest};
 use parallax_proto::v1;
 use proptest::prelude::*;
 use prost::Message as _;
@@ -480,8 +480,8 @@ fn raw_payload(header: Vec<u8>, transactions: Vec<Vec<u8>>) -> Vec<u8> {
     .encode_to_vec()
 }
 
-fn deposit(nonce: u64) -> parallax_node::bridge::Deposit {
-    parallax_node::bridge::Deposit {
+fn deposit(nonce: u64) -> parallax_bridge::deposit::Deposit {
+    parallax_bridge::deposit::Deposit {
         nonce,
         l1_token: Address::repeat_byte(0x11),
         recipient: Address::repeat_byte(0x22),
@@ -504,7 +504,7 @@ fn bridge_deposits_ride_in_the_payload_exactly_and_malformed_ones_are_refused() 
         (header(), 1, &deposits[..])
     );
 
-    let good = |d: &parallax_node::bridge::Deposit| v1::BridgeDeposit {
+    let good = |d: &parallax_bridge::deposit::Deposit| v1::BridgeDeposit {
         nonce: d.nonce,
         l1_token: d.l1_token.to_vec(),
         recipient: d.recipient.to_vec(),
@@ -902,7 +902,7 @@ proptest! {
 
 #[test]
 fn fetch_requests_and_answers_round_trip() {
-    use parallax_node::wire::{FetchRequest, Request};
+    use parallax_network::wire::{FetchRequest, Request};
     let c = chain();
     let fetch = FetchRequest {
         id: c.b2.block.id(),

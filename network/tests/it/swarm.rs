@@ -5,7 +5,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use parallax_node::network::{
+use parallax_network::{
     Keypair, Multiaddr, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle, PeerId, Topic,
     Validation, start,
 };
@@ -597,7 +597,7 @@ async fn a_lagging_node_loses_gossip_without_blocking_the_network() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_re_sent_consensus_message_reaches_a_node_that_missed_the_first() {
     use parallax_consensus::types::{BlockInfo, Hash, Message, Vote};
-    use parallax_node::wire;
+    use parallax_network::wire;
     init_tracing();
     tokio::time::timeout(Duration::from_secs(40), async {
         let listen = "/ip4/127.0.0.1/tcp/0";

@@ -14,7 +14,7 @@ pub const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
 pub const MINT: [u8; 4] = [0x40, 0xc1, 0x0f, 0x19];
 
 /// The ERC-20 `Token` of `execution/contracts` (compiled artifact, checked in).
-const TOKEN_ARTIFACT: &str = include_str!("../../../execution/contracts/artifacts/Token.json");
+const TOKEN_ARTIFACT: &str = include_str!("../../execution/contracts/artifacts/Token.json");
 
 /// Fees of a transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
