@@ -9,8 +9,9 @@
 //! [`CALL_TIMEOUT`] is cancelled. Bytes that are not HTTP/2 close their connection.
 
 use crate::limited::LimitedStream;
-use crate::{chain::ChainSpec, service::Shared};
+use crate::service::Shared;
 use libp2p::PeerId;
+use parallax_chain::ChainSpec;
 use parallax_network::{Direction, NetworkHandle};
 use parallax_proto::v1::{
     self,

@@ -5,15 +5,14 @@
 //! execution in `parallax-execution`, the chain spec in `parallax-genesis`, the database in
 //! `parallax-storage`, the transaction pool in `parallax-txpool`, libp2p and the wire encoding
 //! in `parallax-network`, the bridge's protocol in `parallax-bridge` and the load generator
-//! of `parallax bench load` in `parallax-loadgen`. Here: [`chain`] turns consensus payloads
-//! into Ethereum-format blocks (build, validate, commit), [`rpc`] serves Ethereum JSON-RPC
+//! of `parallax bench load` in `parallax-loadgen`. Blocks are built,
+//! checked and committed by `parallax-chain`. Here: [`rpc`] serves Ethereum JSON-RPC
 //! over HTTP and WebSocket, [`admin`] serves the gRPC admin service, [`metrics`] the
 //! Prometheus endpoint, [`bridge`] runs the bridge's watcher and relayer against this node's
 //! database, and [`service`] runs them together as a validator or full node.
 
 pub mod admin;
 pub mod bridge;
-pub mod chain;
 pub mod cli;
 mod commands;
 mod limited;

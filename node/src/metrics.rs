@@ -12,7 +12,8 @@
 //! within [`REQUEST_TIMEOUT`], one request per connection. Anything but `GET /metrics` gets
 //! a 4xx answer; bytes that are not HTTP get a 400 and the connection is closed.
 
-use crate::{chain::ExecutedBlock, rpc::RpcStats, service::Shared};
+use crate::{rpc::RpcStats, service::Shared};
+use parallax_chain::ExecutedBlock;
 use parallax_execution::Schedule;
 use parallax_network::NetworkHandle;
 use std::{

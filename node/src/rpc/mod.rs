@@ -27,10 +27,7 @@ pub(crate) mod evm;
 pub(crate) mod filters;
 pub(crate) mod pubsub;
 
-use crate::{
-    chain::{ChainSpec, ExecutedBlock},
-    service::{Shared, Submitter},
-};
+use crate::service::{Shared, Submitter};
 use alloy_primitives::B256;
 use axum::{
     Router,
@@ -41,6 +38,7 @@ use axum::{
     routing::get,
 };
 use error::{INVALID_REQUEST, PARSE_ERROR, RpcError};
+use parallax_chain::{ChainSpec, ExecutedBlock};
 use parallax_network::NetworkHandle;
 use parallax_storage::Database;
 use serde_json::{Value, json};

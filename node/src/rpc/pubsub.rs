@@ -187,7 +187,7 @@ impl Sink {
 /// `newHeads` (no filter) or `logs` (a filter): each committed block after `head`, in order.
 async fn follow_blocks(
     sink: Sink,
-    mut commits: broadcast::Receiver<Arc<crate::chain::ExecutedBlock>>,
+    mut commits: broadcast::Receiver<Arc<parallax_chain::ExecutedBlock>>,
     mut sent: u64,
     filter: Option<Filter>,
 ) {

@@ -11,12 +11,10 @@
 //! driver stops without sending anything.
 
 use super::{Input, Shared, now_secs, observe::Observer, pool_env, store};
-use crate::{
-    bridge::DepositView,
-    chain::{BlockContext, Chain, ChainError, ExecutedBlock, InvalidBlock},
-};
+use crate::bridge::DepositView;
 use alloy_primitives::B256;
 use ed25519_dalek::SigningKey;
+use parallax_chain::{BlockContext, Chain, ChainError, ExecutedBlock, InvalidBlock};
 use parallax_consensus::{
     Action, Block, BlockInfo, Config, Consensus, Event, Hash as BlockId, Message, Rejection,
 };
@@ -650,7 +648,7 @@ impl Driver {
         }
         let parent = self.ensure_executed(block.parent())?;
         if header.parent_hash != parent {
-            return Err(crate::chain::InvalidBlock::Header {
+            return Err(parallax_chain::InvalidBlock::Header {
                 field: "parent_hash",
                 found: header.parent_hash.to_string(),
                 expected: parent.to_string(),
@@ -853,7 +851,7 @@ impl Driver {
                 Ok(p) => p,
                 Err(e) => {
                     return Err(DriverError::Commit(ChainError::Invalid(
-                        crate::chain::InvalidBlock::Execution(format!("synced payload: {e}")),
+                        parallax_chain::InvalidBlock::Execution(format!("synced payload: {e}")),
                     )));
                 }
             };

@@ -14,11 +14,11 @@ mod relay_limit;
 pub(crate) mod store;
 mod sync;
 
-use crate::chain::{Chain, ChainError, ChainSpec, ExecutedBlock};
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes};
 use driver::{Driver, Validator};
 use libp2p::{Multiaddr, PeerId};
+use parallax_chain::{Chain, ChainError, ChainSpec, ExecutedBlock};
 use parallax_consensus::{
     Config, Evidence, EvidenceKind, Limits, Message, Rejection, Reputation, Timing, ValidatorSet,
 };
@@ -394,7 +394,7 @@ pub fn open_database(datadir: &Path, genesis: &Genesis) -> Result<Database, Node
     match existing {
         None => {
             db.write_genesis(
-                &crate::commands::init::genesis_write(genesis, &block),
+                &parallax_chain::genesis_write(genesis, &block),
                 genesis.chain_id(),
             )
             .map_err(|e| err(e.to_string()))?;

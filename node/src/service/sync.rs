@@ -11,7 +11,7 @@
 //! response are left for the next request.
 
 use super::{Input, Shared, store};
-use crate::chain::ChainSpec;
+use parallax_chain::ChainSpec;
 use parallax_consensus::{Block, Hash as BlockId, ValidatorSet};
 use parallax_network::{
     NetworkHandle,

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod bridge;
 mod cli;
 mod layout;
 mod operator;

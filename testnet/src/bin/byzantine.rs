@@ -31,6 +31,7 @@
 use clap::Parser;
 use ed25519_dalek::SigningKey;
 use eyre::{WrapErr, eyre};
+use parallax_chain::ChainSpec;
 use parallax_consensus::{
     Block, BlockInfo, Hash, Height, Message, Proposal, QuorumCertificate, Round, Signature,
     SignedBy, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature, ValidatorIndex,
@@ -38,7 +39,6 @@ use parallax_consensus::{
 };
 use parallax_genesis::{Genesis, NodeConfig, ValidatorKeys};
 use parallax_network::{self as network, NetworkConfig, NetworkEvent, NetworkHandle, Topic};
-use parallax_node::chain::ChainSpec;
 use prost::Message as _;
 use serde_json::json;
 use std::{

@@ -15,8 +15,13 @@
 //! by the node that builds or checks it, and again only if its state root had to be computed
 //! over uncommitted ancestors (then its trie updates are recomputed against the database at
 //! commit time, once its parent is the head).
+//!
+//! [`genesis_write`] is block 0 as a storage write (`parallax init`, and a node's first start).
 
+mod genesis;
 mod overlay;
+
+pub use genesis::genesis_write;
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip1559::BaseFeeParams;
