@@ -8,11 +8,9 @@
 //! of `parallax bench load` in `parallax-loadgen`. Blocks are built,
 //! checked and committed by `parallax-chain`. Here: [`rpc`] serves Ethereum JSON-RPC
 //! over HTTP and WebSocket, [`admin`] serves the gRPC admin service, [`metrics`] the
-//! Prometheus endpoint, [`bridge`] runs the bridge's watcher and relayer against this node's
-//! database, and [`service`] runs them together as a validator or full node.
+//! Prometheus endpoint, and [`service`] runs them together as a validator or full node.
 
 pub mod admin;
-pub mod bridge;
 pub mod cli;
 mod commands;
 mod limited;

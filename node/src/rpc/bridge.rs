@@ -5,8 +5,8 @@ use super::{
     error::RpcError,
     eth::{at_most, hex_u64, quantity},
 };
-use crate::bridge::withdrawals::{withdrawal_proof, withdrawals_through};
 use alloy_primitives::{Address, U256};
+use parallax_bridge::relay::{withdrawal_proof, withdrawals_through};
 use parallax_bridge::{
     contracts::{IParallaxBridge, l2_storage},
     l1::{Finality, WithdrawalState},

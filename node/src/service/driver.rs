@@ -11,9 +11,9 @@
 //! driver stops without sending anything.
 
 use super::{Input, Shared, now_secs, observe::Observer, pool_env, store};
-use crate::bridge::DepositView;
 use alloy_primitives::B256;
 use ed25519_dalek::SigningKey;
+use parallax_bridge::watcher::DepositView;
 use parallax_chain::{BlockContext, Chain, ChainError, ExecutedBlock, InvalidBlock};
 use parallax_consensus::{
     Action, Block, BlockInfo, Config, Consensus, Event, Hash as BlockId, Message, Rejection,

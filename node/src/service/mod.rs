@@ -334,9 +334,9 @@ pub struct BridgeHandles {
     /// The validators' bridge addresses with their power.
     pub validators: parallax_bridge::attest::BridgeValidators,
     /// This node's view of Ethereum's deposits, when it has an L1 RPC.
-    pub deposits: Option<Arc<crate::bridge::DepositView>>,
+    pub deposits: Option<Arc<parallax_bridge::watcher::DepositView>>,
     /// The withdrawal relayer's figures.
-    pub withdrawals: Arc<crate::bridge::withdrawals::WithdrawalStats>,
+    pub withdrawals: Arc<parallax_bridge::relay::WithdrawalStats>,
     /// The Ethereum client, when the node has an L1 RPC.
     pub l1: Option<parallax_bridge::l1::L1Client>,
 }
@@ -525,16 +525,16 @@ impl Node {
                     // Ethereum block of the last one it minted.
                     let cursor = db
                         .reader()
-                        .and_then(|r| crate::bridge::DepositCursor::at_head(&r))
+                        .and_then(|r| parallax_bridge::watcher::DepositCursor::at_head(&r))
                         .map_err(|e| {
                             NodeError::Config(format!("reading the deposit cursor: {e}"))
                         })?;
                     // A leader proposes a deposit one poll interval after its view confirmed it.
-                    let view = Arc::new(crate::bridge::DepositView::new(
+                    let view = Arc::new(parallax_bridge::watcher::DepositView::new(
                         o.poll_interval,
                         cursor.next_nonce,
                     ));
-                    tasks.push(tokio::spawn(crate::bridge::watch_deposits(
+                    tasks.push(tokio::spawn(parallax_bridge::watcher::watch_deposits(
                         view.clone(),
                         client.clone(),
                         domain.l1_bridge,
@@ -545,7 +545,7 @@ impl Node {
                     Some(view)
                 }
             };
-            let stats = Arc::new(crate::bridge::withdrawals::WithdrawalStats::default());
+            let stats = Arc::new(parallax_bridge::relay::WithdrawalStats::default());
             let (sender, receiver) = tokio::sync::mpsc::channel(ATTESTATION_QUEUE);
             attestations = Some((sender, receiver));
             bridge = Some((
@@ -647,7 +647,7 @@ impl Node {
         if let (Some(domain), Some((handles, relays)), Some((_, receiver))) =
             (bridge_domain, &bridge, attestations)
         {
-            let config = crate::bridge::withdrawals::RelayerConfig {
+            let config = parallax_bridge::relay::RelayerConfig {
                 domain,
                 bridge_addresses: bridge_addresses.clone(),
                 validators: parallax_bridge::attest::BridgeValidators::new(
@@ -669,7 +669,7 @@ impl Node {
                 chain_id: spec.chain_id,
                 tick: Duration::from_millis(500),
             };
-            let relayer = crate::bridge::withdrawals::Relayer::new(
+            let relayer = parallax_bridge::relay::Relayer::new(
                 config,
                 db.clone(),
                 handles.withdrawals.clone(),
@@ -1228,7 +1228,7 @@ struct Ingress {
 struct BridgeIngress {
     domain: parallax_bridge::attest::BridgeDomain,
     addresses: Vec<Address>,
-    sender: tokio::sync::mpsc::Sender<crate::bridge::withdrawals::Attestation>,
+    sender: tokio::sync::mpsc::Sender<parallax_bridge::relay::Attestation>,
 }
 
 impl Ingress {
@@ -1249,8 +1249,7 @@ impl Ingress {
                 return Validation::Reject;
             }
         };
-        match crate::bridge::withdrawals::verify_attestation(&bridge.domain, &bridge.addresses, &a)
-        {
+        match parallax_bridge::relay::verify_attestation(&bridge.domain, &bridge.addresses, &a) {
             Ok(a) => {
                 if bridge.sender.try_send(a).is_err() {
                     self.shared

@@ -1,5 +1,5 @@
 //! The bridge's node side over a real chain: what the deposit watcher and the withdrawal
-//! relayer read back from blocks the chain committed.
+//! relayer (`parallax_bridge::{watcher, relay}`) read back from blocks the chain committed.
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use parallax_bridge::{
@@ -7,13 +7,13 @@ use parallax_bridge::{
     contracts::l2_storage,
     deposit::Deposit,
 };
+use parallax_bridge::{
+    relay::{block_withdrawals, withdrawal_proof},
+    watcher::DepositCursor,
+};
 use parallax_chain::{BlockContext, Chain, ChainSpec};
 use parallax_genesis::{
     Genesis, L2_BRIDGE_ADDRESS, Validator, ValidatorKeys, dev_accounts, parallax_genesis,
-};
-use parallax_node::bridge::{
-    DepositCursor,
-    withdrawals::{block_withdrawals, withdrawal_proof},
 };
 use parallax_storage::Database;
 use std::sync::Arc;

@@ -20,14 +20,14 @@ use super::{
     attestation::{Attestation, encode_attestation},
     events::{block_withdrawals, next_withdrawal_id_at},
 };
-use alloy_primitives::{Address, B256, U256};
-use alloy_sol_types::SolEvent;
-use parallax_bridge::{
+use crate::{
     attest::{BridgeDomain, BridgeValidators, Quorum, sign_digest},
     contracts::IParallaxBridge,
     l1::{L1Client, WithdrawalState},
     withdrawal::{Withdrawal, WithdrawalTree},
 };
+use alloy_primitives::{Address, B256, U256};
+use alloy_sol_types::SolEvent;
 use parallax_storage::{Database, StorageError};
 use std::{
     collections::{BTreeMap, BTreeSet},

@@ -1,8 +1,8 @@
 //! Withdrawal attestations as they travel on the `bridge` gossip topic: a validator's
 //! signature over one block's withdrawal root.
 
+use crate::attest::{BridgeDomain, recover_signer};
 use alloy_primitives::{Address, B256};
-use parallax_bridge::attest::{BridgeDomain, recover_signer};
 
 /// A gossiped withdrawal attestation whose signature recovered to its validator's bridge
 /// address (the network ingress checks that before relaying it).
@@ -66,7 +66,7 @@ pub fn encode_attestation(chain_id: u64, a: &Attestation) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use parallax_bridge::attest::sign_digest;
+    use crate::attest::sign_digest;
 
     #[test]
     fn attestations_verify_only_for_their_validator_block_and_root() {

@@ -5,14 +5,14 @@
 //! receipt), then those of its successful transactions' receipts, which is the order their
 //! ids were assigned in.
 
-use alloy_consensus::{Header, ReceiptEnvelope};
-use alloy_primitives::{Address, B256, BloomInput, Bytes, Log};
-use alloy_sol_types::SolEvent;
-use parallax_bridge::{
+use crate::{
     attest::{BridgeDomain, BridgeValidators, recover_signer},
     contracts::{IParallaxBridgeL2, l2_storage},
     withdrawal::{Withdrawal, WithdrawalTree},
 };
+use alloy_consensus::{Header, ReceiptEnvelope};
+use alloy_primitives::{Address, B256, BloomInput, Bytes, Log};
+use alloy_sol_types::SolEvent;
 use parallax_genesis::L2_BRIDGE_ADDRESS;
 use parallax_storage::{Reader, StorageError};
 

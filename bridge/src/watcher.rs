@@ -1,5 +1,14 @@
-//! This node's view of Ethereum's bridge deposits: what the leader proposes and what a voter
+//! A node's view of Ethereum's bridge deposits: what the leader proposes and what a voter
 //! checks a proposal against.
+//!
+//! [`DepositView`] is the node's own view of the Ethereum bridge contract, kept by
+//! [`watch_deposits`] through its own L1 RPC with [`crate::l1::DepositWatcher`] (only deposits
+//! Ethereum has settled: K blocks deep, or finalized). It resumes where the chain stands (the
+//! next nonce Parallax mints and the Ethereum block of the last one, both read from
+//! `ParallaxBridgeL2`'s state). A leader proposes the next deposits from it
+//! ([`DepositView::pending`]); a voter refuses a proposal carrying a deposit its view does not
+//! hold exactly ([`DepositView::check`]). A proposal's deposits are committed in the header's
+//! `requests_hash` ([`crate::deposit::requests_hash`]).
 //!
 //! The view holds at most [`MAX_VIEW_DEPOSITS`] deposits, all at or above the chain's next
 //! deposit nonce (its floor): a commit that mints deposits raises the floor and prunes them,
@@ -7,12 +16,12 @@
 //! chain's own cursor ([`DepositCursor`]), so it never re-reads what was minted long ago and
 //! never fills up with it.
 
-use super::Deposit;
-use alloy_primitives::{Address, B256};
-use parallax_bridge::{
+use crate::deposit::Deposit;
+use crate::{
     contracts::l2_storage,
     l1::{DepositSource, DepositWatcher, Finality, L1Deposit},
 };
+use alloy_primitives::{Address, B256};
 use parallax_genesis::L2_BRIDGE_ADDRESS;
 use parallax_storage::{Reader, StorageError};
 use std::{
@@ -286,7 +295,7 @@ impl DepositView {
     pub async fn poll_once<S: DepositSource>(
         &self,
         watcher: &mut DepositWatcher<S>,
-    ) -> Result<usize, parallax_bridge::l1::L1Error> {
+    ) -> Result<usize, crate::l1::L1Error> {
         match watcher.poll(self.floor(), self.room()).await {
             Ok(found) => {
                 let n = found.len();
@@ -346,8 +355,8 @@ pub async fn watch_deposits<S: DepositSource>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::l1::L1Error;
     use alloy_primitives::{Bytes, U256};
-    use parallax_bridge::l1::L1Error;
 
     fn deposit(nonce: u64) -> Deposit {
         Deposit {
