@@ -27,7 +27,10 @@
 pub mod attest;
 pub mod contracts;
 pub mod deposit;
+mod handles;
 pub mod l1;
 pub mod relay;
 pub mod watcher;
 pub mod withdrawal;
+
+pub use handles::BridgeHandles;

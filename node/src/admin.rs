@@ -8,7 +8,6 @@
 //! each with at most [`MAX_STREAMS`] calls in flight, and a call that takes longer than
 //! [`CALL_TIMEOUT`] is cancelled. Bytes that are not HTTP/2 close their connection.
 
-use crate::limited::LimitedStream;
 use crate::service::Shared;
 use libp2p::PeerId;
 use parallax_chain::ChainSpec;
@@ -17,6 +16,7 @@ use parallax_proto::v1::{
     self,
     admin_server::{Admin, AdminServer as GrpcAdminServer},
 };
+use parallax_rpc::limited::{self, LimitedStream};
 use parallax_storage::Database;
 use std::{
     net::SocketAddr,
@@ -38,8 +38,8 @@ pub const MAX_CONNECTIONS: usize = 16;
 pub const MAX_STREAMS: u32 = 8;
 /// Longest a call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long an admin connection may stay silent (see [`crate::limited`]).
-const ADMIN_TIMEOUTS: crate::limited::Timeouts = crate::limited::Timeouts {
+/// How long an admin connection may stay silent (see [`parallax_rpc::limited`]).
+const ADMIN_TIMEOUTS: limited::Timeouts = limited::Timeouts {
     first_byte: Duration::from_secs(10),
     idle: Duration::from_secs(120),
 };
@@ -200,7 +200,7 @@ impl Admin for AdminContext {
         let found = crate::service::store::stored_evidence(
             &reader,
             validator,
-            crate::rpc::consensus::MAX_EVIDENCE_RESULTS,
+            parallax_rpc::MAX_EVIDENCE_RESULTS,
         )
         .map_err(|e| Status::internal(e.to_string()))?;
         let evidence = found
@@ -275,7 +275,7 @@ impl AdminServer {
 
 /// Accepts the next connection that fits under the connection limit; the others are
 /// closed as they come.
-async fn accept_limited(listener: &TcpListener, permits: &Arc<Semaphore>) -> LimitedStream {
+async fn accept_limited(listener: &TcpListener, permits: &Arc<Semaphore>) -> AdminConn {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(a) => a,
@@ -287,18 +287,60 @@ async fn accept_limited(listener: &TcpListener, permits: &Arc<Semaphore>) -> Lim
         };
         match permits.clone().try_acquire_owned() {
             Ok(permit) => {
-                return LimitedStream::new(stream, permit, None, Some(ADMIN_TIMEOUTS));
+                return AdminConn(LimitedStream::new(
+                    stream,
+                    permit,
+                    None,
+                    Some(ADMIN_TIMEOUTS),
+                ));
             }
             Err(_) => debug!(%peer, "admin connection refused: too many connections"),
         }
     }
 }
 
-impl Connected for LimitedStream {
+/// An admin connection: a [`LimitedStream`] that tonic can ask for its peer's address.
+struct AdminConn(LimitedStream);
+
+impl Connected for AdminConn {
     type ConnectInfo = <TcpStream as Connected>::ConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.tcp().connect_info()
+        self.0.tcp().connect_info()
+    }
+}
+
+impl tokio::io::AsyncRead for AdminConn {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for AdminConn {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
 

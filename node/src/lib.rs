@@ -6,14 +6,12 @@
 //! `parallax-storage`, the transaction pool in `parallax-txpool`, libp2p and the wire encoding
 //! in `parallax-network`, the bridge's protocol in `parallax-bridge` and the load generator
 //! of `parallax bench load` in `parallax-loadgen`. Blocks are built,
-//! checked and committed by `parallax-chain`. Here: [`rpc`] serves Ethereum JSON-RPC
-//! over HTTP and WebSocket, [`admin`] serves the gRPC admin service, [`metrics`] the
+//! checked and committed by `parallax-chain`. Ethereum JSON-RPC is served by
+//! `parallax-rpc`. Here: [`admin`] serves the gRPC admin service, [`metrics`] the
 //! Prometheus endpoint, and [`service`] runs them together as a validator or full node.
 
 pub mod admin;
 pub mod cli;
 mod commands;
-mod limited;
 pub mod metrics;
-pub mod rpc;
 pub mod service;

@@ -12,10 +12,11 @@
 //! within [`REQUEST_TIMEOUT`], one request per connection. Anything but `GET /metrics` gets
 //! a 4xx answer; bytes that are not HTTP get a 400 and the connection is closed.
 
-use crate::{rpc::RpcStats, service::Shared};
+use crate::service::Shared;
 use parallax_chain::ExecutedBlock;
 use parallax_execution::Schedule;
 use parallax_network::NetworkHandle;
+use parallax_rpc::RpcStats;
 use std::{
     fmt::Write as _,
     net::SocketAddr,
@@ -194,7 +195,7 @@ pub(crate) struct Sources {
     pub(crate) shared: Arc<Shared>,
     pub(crate) rpc: Arc<RpcStats>,
     pub(crate) net: Option<NetworkHandle>,
-    pub(crate) bridge: Option<crate::service::BridgeHandles>,
+    pub(crate) bridge: Option<parallax_bridge::BridgeHandles>,
 }
 
 pub(crate) fn header(out: &mut String, name: &str, kind: &str, help: &str) {

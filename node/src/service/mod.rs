@@ -11,6 +11,7 @@
 mod driver;
 pub mod observe;
 mod relay_limit;
+mod served;
 pub(crate) mod store;
 mod sync;
 
@@ -18,6 +19,7 @@ use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes};
 use driver::{Driver, Validator};
 use libp2p::{Multiaddr, PeerId};
+use parallax_bridge::BridgeHandles;
 use parallax_chain::{Chain, ChainError, ChainSpec, ExecutedBlock};
 use parallax_consensus::{
     Config, Evidence, EvidenceKind, Limits, Message, Rejection, Reputation, Timing, ValidatorSet,
@@ -290,7 +292,7 @@ pub struct NodeOptions {
     /// JSON-RPC address; `None` serves no RPC.
     pub rpc_addr: Option<std::net::SocketAddr>,
     /// JSON-RPC limits.
-    pub rpc_limits: crate::rpc::RpcLimits,
+    pub rpc_limits: parallax_rpc::RpcLimits,
     /// gRPC admin address; `None` serves no admin service.
     pub grpc_addr: Option<std::net::SocketAddr>,
     /// Prometheus metrics address (`GET /metrics`); `None` serves no metrics.
@@ -318,29 +320,6 @@ pub struct L1Options {
     pub relay: bool,
 }
 
-/// The node's bridge parts, for RPC and metrics.
-#[derive(Debug, Clone)]
-pub struct BridgeHandles {
-    /// The Ethereum bridge contract.
-    pub l1_bridge: Address,
-    /// Blocks a deposit must be deep on Ethereum.
-    pub confirmations: u64,
-    /// Which Ethereum blocks count as settled for deposits.
-    pub finality: parallax_bridge::l1::Finality,
-    /// The EIP-712 domain withdrawal roots are signed in.
-    pub domain: parallax_bridge::attest::BridgeDomain,
-    /// Each validator's bridge address, by index.
-    pub bridge_addresses: Vec<Address>,
-    /// The validators' bridge addresses with their power.
-    pub validators: parallax_bridge::attest::BridgeValidators,
-    /// This node's view of Ethereum's deposits, when it has an L1 RPC.
-    pub deposits: Option<Arc<parallax_bridge::watcher::DepositView>>,
-    /// The withdrawal relayer's figures.
-    pub withdrawals: Arc<parallax_bridge::relay::WithdrawalStats>,
-    /// The Ethereum client, when the node has an L1 RPC.
-    pub l1: Option<parallax_bridge::l1::L1Client>,
-}
-
 /// Most verified withdrawal attestations queued for the relayer.
 const ATTESTATION_QUEUE: usize = 4_096;
 
@@ -358,9 +337,9 @@ pub struct Node {
     spec: Arc<ChainSpec>,
     mempool: Arc<Mutex<Mempool>>,
     commits: broadcast::Sender<Arc<ExecutedBlock>>,
-    rpc: Option<crate::rpc::RpcServer>,
-    rpc_limits: crate::rpc::RpcLimits,
-    rpc_stats: Arc<crate::rpc::RpcStats>,
+    rpc: Option<parallax_rpc::RpcServer>,
+    rpc_limits: parallax_rpc::RpcLimits,
+    rpc_stats: Arc<parallax_rpc::RpcStats>,
     admin: Option<crate::admin::AdminServer>,
     metrics: Option<crate::metrics::MetricsServer>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -727,7 +706,7 @@ impl Node {
             commits,
             rpc: None,
             rpc_limits: options.rpc_limits.clone(),
-            rpc_stats: Arc::new(crate::rpc::RpcStats::default()),
+            rpc_stats: Arc::new(parallax_rpc::RpcStats::default()),
             admin: None,
             metrics: None,
             tasks,
@@ -737,7 +716,7 @@ impl Node {
         };
         if let Some(addr) = options.rpc_addr {
             node.rpc = Some(
-                crate::rpc::RpcServer::start(addr, node.rpc_context())
+                parallax_rpc::RpcServer::start(addr, node.rpc_deps())
                     .await
                     .map_err(|e| NodeError::Rpc(e.to_string()))?,
             );
@@ -784,25 +763,21 @@ impl Node {
         Ok(node)
     }
 
-    fn rpc_context(&self) -> crate::rpc::RpcContext {
-        crate::rpc::RpcContext {
+    fn rpc_deps(&self) -> parallax_rpc::RpcDeps {
+        parallax_rpc::RpcDeps {
             db: self.db.clone(),
             spec: self.spec.clone(),
-            submitter: self.submitter(),
-            shared: self.shared.clone(),
+            node: Arc::new(served::ServedNode {
+                submitter: self.submitter(),
+                shared: self.shared.clone(),
+                db: self.db.clone(),
+            }),
             net: self.net.clone(),
             commits: self.commits.clone(),
             pending: self.shared.pending_txs.0.clone(),
-            limits: Arc::new(self.rpc_limits.clone()),
+            limits: self.rpc_limits.clone(),
             stats: self.rpc_stats.clone(),
-            filters: Arc::new(crate::rpc::filters::Filters::default()),
             bridge: self.bridge.clone(),
-            blocking: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()) * 2 + 2,
-            )),
-            in_flight: Arc::new(tokio::sync::Semaphore::new(
-                self.rpc_limits.max_requests_in_flight.max(1),
-            )),
         }
     }
 
@@ -864,7 +839,7 @@ impl Node {
     }
 
     /// JSON-RPC counters (calls by method, errors, refused requests).
-    pub fn rpc_stats(&self) -> &Arc<crate::rpc::RpcStats> {
+    pub fn rpc_stats(&self) -> &Arc<parallax_rpc::RpcStats> {
         &self.rpc_stats
     }
 

@@ -19,6 +19,19 @@ const GRAPH: &[(&str, &[&str])] = &[
         &["bridge", "consensus", "execution", "genesis", "storage"],
     ),
     (
+        "rpc",
+        &[
+            "bridge",
+            "chain",
+            "consensus",
+            "execution",
+            "genesis",
+            "network",
+            "storage",
+            "txpool",
+        ],
+    ),
+    (
         "node",
         &[
             "bridge",
@@ -29,6 +42,7 @@ const GRAPH: &[(&str, &[&str])] = &[
             "loadgen",
             "network",
             "proto",
+            "rpc",
             "storage",
             "txpool",
         ],

@@ -140,7 +140,7 @@ impl Chain {
         Self::with_limits(Default::default()).await
     }
 
-    async fn with_limits(rpc_limits: parallax_node::rpc::RpcLimits) -> Self {
+    async fn with_limits(rpc_limits: parallax_rpc::RpcLimits) -> Self {
         let keys = ValidatorKeys::generate().unwrap();
         let validator = Validator {
             name: "solo".into(),
@@ -639,7 +639,7 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn connections_over_the_limit_are_refused_with_503_and_served_again_later() {
-    let mut chain = Chain::with_limits(parallax_node::rpc::RpcLimits {
+    let mut chain = Chain::with_limits(parallax_rpc::RpcLimits {
         max_connections: 2,
         ..Default::default()
     })
@@ -665,10 +665,10 @@ async fn connections_over_the_limit_are_refused_with_503_and_served_again_later(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn silent_connections_and_one_address_cannot_lock_other_clients_out() {
-    let mut chain = Chain::with_limits(parallax_node::rpc::RpcLimits {
+    let mut chain = Chain::with_limits(parallax_rpc::RpcLimits {
         max_connections: 8,
         max_connections_per_ip: 4,
-        timeouts: parallax_node::rpc::Timeouts {
+        timeouts: parallax_rpc::Timeouts {
             first_byte: Duration::from_millis(600),
             idle: Duration::from_secs(2),
         },
@@ -776,7 +776,7 @@ async fn requests_geth_refuses_are_refused_in_its_words() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn many_http2_streams_on_one_connection_wait_their_turn() {
-    let mut chain = Chain::with_limits(parallax_node::rpc::RpcLimits {
+    let mut chain = Chain::with_limits(parallax_rpc::RpcLimits {
         max_requests_in_flight: 4,
         ..Default::default()
     })
@@ -855,7 +855,7 @@ async fn many_http2_streams_on_one_connection_wait_their_turn() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn browser_preflights_are_allowed_and_log_queries_are_bounded() {
-    let mut chain = Chain::with_limits(parallax_node::rpc::RpcLimits {
+    let mut chain = Chain::with_limits(parallax_rpc::RpcLimits {
         max_log_range: 3,
         ..Default::default()
     })

@@ -6,28 +6,37 @@
 //!   call it. Batches, request bodies, WebSocket messages, open connections, subscriptions,
 //!   installed filters, `eth_getLogs` ranges and results, and `eth_call`'s gas and time are
 //!   bounded ([`RpcLimits`]); going over a limit is a clear error, never a crash.
-//! - Methods ([`eth`]): the `web3_`, `net_` and `eth_` methods geth serves for a full node,
+//! - Methods (`eth`): the `web3_`, `net_` and `eth_` methods geth serves for a full node,
 //!   reading committed blocks and state (at any block, through the storage's history) from
 //!   MDBX, geth's `txpool_status`, and `parallax_validators` and `parallax_consensusStatus`.
-//! - Filters and subscriptions ([`filters`], [`pubsub`]) follow committed blocks and the
+//! - Filters and subscriptions (`filters`, `pubsub`) follow committed blocks and the
 //!   mempool.
-//! - Parallax's own: the bridge's ([`bridge`]) and `parallax_evidence` ([`consensus`]), the
+//! - Parallax's own: the bridge's (`bridge`) and `parallax_evidence` (`consensus`), the
 //!   equivocation evidence this node holds.
 //!
-//! Errors ([`error`]) use geth's codes and wording: -32700, -32600, -32601 "the method X does
+//! The server reads blocks and state from the database itself and asks the node for the rest
+//! through [`NodeApi`] (the pool, the head it published, consensus figures, evidence).
+//! [`limited`] bounds connections (in all, per IP address, silent ones closed), for this
+//! server and the gRPC admin server.
+//!
+//! Errors (`error`) use geth's codes and wording: -32700, -32600, -32601 "the method X does
 //! not exist/is not available", -32602, -32000 for rejected transactions and missing blocks,
 //! and 3 "execution reverted: …" with the revert data.
 
-pub(crate) mod bridge;
-pub use crate::limited::Timeouts;
-pub(crate) mod consensus;
-pub(crate) mod error;
-pub(crate) mod eth;
-pub(crate) mod evm;
-pub(crate) mod filters;
-pub(crate) mod pubsub;
+mod bridge;
+mod consensus;
+mod error;
+mod eth;
+mod evm;
+mod filters;
+pub mod limited;
+mod node;
+mod pubsub;
 
-use crate::service::{Shared, Submitter};
+pub use consensus::MAX_EVIDENCE_RESULTS;
+pub use limited::Timeouts;
+pub use node::{ConsensusStatus, NodeApi};
+
 use alloy_primitives::B256;
 use axum::{
     Router,
@@ -38,6 +47,7 @@ use axum::{
     routing::get,
 };
 use error::{INVALID_REQUEST, PARSE_ERROR, RpcError};
+use parallax_bridge::BridgeHandles;
 use parallax_chain::{ChainSpec, ExecutedBlock};
 use parallax_network::NetworkHandle;
 use parallax_storage::Database;
@@ -88,8 +98,8 @@ pub struct RpcLimits {
     /// Most HTTP requests handled at once, over all connections (HTTP/2 multiplexes many on
     /// one); more wait their turn.
     pub max_requests_in_flight: usize,
-    /// How long a connection may stay silent before it is closed (see [`crate::limited`]).
-    pub timeouts: crate::limited::Timeouts,
+    /// How long a connection may stay silent before it is closed (see [`limited`]).
+    pub timeouts: Timeouts,
 }
 
 impl Default for RpcLimits {
@@ -108,7 +118,7 @@ impl Default for RpcLimits {
             max_fee_history: 1024,
             max_connections_per_ip: 64,
             max_requests_in_flight: 256,
-            timeouts: crate::limited::Timeouts {
+            timeouts: Timeouts {
                 first_byte: Duration::from_secs(30),
                 idle: Duration::from_secs(120),
             },
@@ -180,13 +190,35 @@ impl RpcStats {
     }
 }
 
+/// What a server is started with: the node it serves and what it reads.
+#[derive(Clone)]
+pub struct RpcDeps {
+    /// The node's database (read through one snapshot per call; never written).
+    pub db: Arc<Database>,
+    /// The chain's spec.
+    pub spec: Arc<ChainSpec>,
+    /// The node: its pool, head, consensus figures and evidence.
+    pub node: Arc<dyn NodeApi>,
+    /// The network, for `net_peerCount` (none: no peers).
+    pub net: Option<NetworkHandle>,
+    /// Committed blocks as the node commits them (subscriptions and filters).
+    pub commits: broadcast::Sender<Arc<ExecutedBlock>>,
+    /// Hashes of transactions as the pool admits them (subscriptions and filters).
+    pub pending: broadcast::Sender<B256>,
+    /// The server's limits.
+    pub limits: RpcLimits,
+    /// Where the server counts what it did (the node's metrics read it).
+    pub stats: Arc<RpcStats>,
+    /// The bridge's parts, when the chain has an L1 bridge.
+    pub bridge: Option<BridgeHandles>,
+}
+
 /// What the handlers read.
 #[derive(Clone)]
 pub(crate) struct RpcContext {
     pub(crate) db: Arc<Database>,
     pub(crate) spec: Arc<ChainSpec>,
-    pub(crate) submitter: Submitter,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) node: Arc<dyn NodeApi>,
     pub(crate) net: Option<NetworkHandle>,
     pub(crate) commits: broadcast::Sender<Arc<ExecutedBlock>>,
     pub(crate) pending: broadcast::Sender<B256>,
@@ -194,7 +226,7 @@ pub(crate) struct RpcContext {
     pub(crate) stats: Arc<RpcStats>,
     pub(crate) filters: Arc<filters::Filters>,
     /// The bridge's parts, when the chain has an L1 bridge.
-    pub(crate) bridge: Option<crate::service::BridgeHandles>,
+    pub(crate) bridge: Option<BridgeHandles>,
     /// Calls on the blocking pool at once: more would only make the threads take turns on
     /// the cores (the others wait here, without a thread).
     pub(crate) blocking: Arc<Semaphore>,
@@ -203,8 +235,31 @@ pub(crate) struct RpcContext {
     pub(crate) in_flight: Arc<Semaphore>,
 }
 
+impl RpcContext {
+    fn new(deps: RpcDeps) -> Self {
+        let in_flight = Semaphore::new(deps.limits.max_requests_in_flight.max(1));
+        Self {
+            db: deps.db,
+            spec: deps.spec,
+            node: deps.node,
+            net: deps.net,
+            commits: deps.commits,
+            pending: deps.pending,
+            limits: Arc::new(deps.limits),
+            stats: deps.stats,
+            filters: Arc::new(filters::Filters::default()),
+            bridge: deps.bridge,
+            blocking: Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()) * 2 + 2,
+            )),
+            in_flight: Arc::new(in_flight),
+        }
+    }
+}
+
 /// A running RPC server.
-pub(crate) struct RpcServer {
+#[derive(Debug)]
+pub struct RpcServer {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
@@ -213,7 +268,8 @@ pub(crate) struct RpcServer {
 
 impl RpcServer {
     /// Binds `addr` and serves HTTP and WebSocket JSON-RPC.
-    pub(crate) async fn start(addr: SocketAddr, ctx: RpcContext) -> std::io::Result<Self> {
+    pub async fn start(addr: SocketAddr, deps: RpcDeps) -> std::io::Result<Self> {
+        let ctx = RpcContext::new(deps);
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let listener = LimitedListener {
@@ -260,12 +316,12 @@ impl RpcServer {
     }
 
     /// The bound address.
-    pub(crate) fn addr(&self) -> SocketAddr {
+    pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// Stops serving. Open WebSockets are closed when the runtime stops.
-    pub(crate) async fn stop(mut self) {
+    pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -281,14 +337,14 @@ impl RpcServer {
 struct LimitedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
-    per_ip: crate::limited::PerIp,
+    per_ip: limited::PerIp,
     max_per_ip: usize,
-    timeouts: crate::limited::Timeouts,
+    timeouts: Timeouts,
     stats: Arc<RpcStats>,
 }
 
 impl axum::serve::Listener for LimitedListener {
-    type Io = crate::limited::LimitedStream;
+    type Io = limited::LimitedStream;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
@@ -313,7 +369,7 @@ impl axum::serve::Listener for LimitedListener {
             };
             match self.permits.clone().try_acquire_owned() {
                 Ok(permit) => {
-                    let stream = crate::limited::LimitedStream::new(
+                    let stream = limited::LimitedStream::new(
                         stream,
                         permit,
                         Some(slot),

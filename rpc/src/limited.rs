@@ -34,11 +34,11 @@ pub struct Timeouts {
 
 /// Connections open per client address, shared by a listener and its connections.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct PerIp(Arc<Mutex<HashMap<IpAddr, usize>>>);
+pub struct PerIp(Arc<Mutex<HashMap<IpAddr, usize>>>);
 
 impl PerIp {
     /// Takes a slot for `ip` unless it already holds `max`.
-    pub(crate) fn take(&self, ip: IpAddr, max: usize) -> Option<IpSlot> {
+    pub fn take(&self, ip: IpAddr, max: usize) -> Option<IpSlot> {
         let mut map = self.0.lock().ok()?;
         let held = map.entry(ip).or_default();
         if *held >= max {
@@ -54,7 +54,7 @@ impl PerIp {
 
 /// One connection's place in its address's count; given back when dropped.
 #[derive(Debug)]
-pub(crate) struct IpSlot {
+pub struct IpSlot {
     map: PerIp,
     ip: IpAddr,
 }
@@ -73,7 +73,7 @@ impl Drop for IpSlot {
 }
 
 /// A connection, its permits, and its silence deadline.
-pub(crate) struct LimitedStream {
+pub struct LimitedStream {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
     _slot: Option<IpSlot>,
@@ -83,7 +83,7 @@ pub(crate) struct LimitedStream {
 
 impl LimitedStream {
     /// Wraps an accepted connection; without `timeouts` it may stay silent for ever.
-    pub(crate) fn new(
+    pub fn new(
         stream: TcpStream,
         permit: OwnedSemaphorePermit,
         slot: Option<IpSlot>,
@@ -102,7 +102,7 @@ impl LimitedStream {
 
 impl LimitedStream {
     /// The TCP connection.
-    pub(crate) fn tcp(&self) -> &TcpStream {
+    pub fn tcp(&self) -> &TcpStream {
         &self.stream
     }
 }

@@ -1,13 +1,12 @@
 //! Consensus RPC methods: `parallax_evidence`.
 
 use super::{RpcContext, error::RpcError, eth::at_most, eth::hex_u64};
-use crate::service::store::{self, MAX_EVIDENCE_PER_VALIDATOR};
 use parallax_consensus::{Evidence, SignedProposal, SignedTimeout, Vote};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-/// Most evidence one call returns.
-pub(crate) const MAX_EVIDENCE_RESULTS: usize = MAX_EVIDENCE_PER_VALIDATOR;
+/// Most evidence one call returns (the most a node stores against one validator).
+pub const MAX_EVIDENCE_RESULTS: usize = 256;
 
 /// What `parallax_evidence` may filter on.
 #[derive(Debug, Default, Deserialize)]
@@ -79,8 +78,9 @@ pub(crate) fn evidence(ctx: &RpcContext, params: &[Value]) -> Result<Value, RpcE
         Some(v) => serde_json::from_value(v.clone())
             .map_err(|e| RpcError::params(format!("invalid argument 0: {e}")))?,
     };
-    let reader = ctx.db.reader().map_err(RpcError::internal)?;
-    let found = store::stored_evidence(&reader, query.validator, MAX_EVIDENCE_RESULTS)
+    let found = ctx
+        .node
+        .evidence(query.validator, MAX_EVIDENCE_RESULTS)
         .map_err(RpcError::internal)?;
     Ok(Value::Array(
         found.iter().map(|e| evidence_json(ctx, e)).collect(),

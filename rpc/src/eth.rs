@@ -22,7 +22,6 @@ use alloy_rpc_types_eth::{
 use parallax_storage::Reader;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use std::sync::atomic::Ordering;
 
 /// Every method this server answers (for per-method counters).
 pub(crate) const METHODS: &[&str] = &[
@@ -121,12 +120,12 @@ pub(crate) fn dispatch(
     match method {
         // The driver publishes the head after writing it, so every block up to this number
         // can be read; no database transaction is needed.
-        "eth_blockNumber" => return Ok(hex_u64(ctx.shared.head.load(Ordering::Relaxed))),
+        "eth_blockNumber" => return Ok(hex_u64(ctx.node.head_number())),
         "eth_chainId" => return Ok(hex_u64(ctx.spec.chain_id)),
         // geth's `txpool_status`: ready transactions are `pending`, the rest `queued`.
         "txpool_status" => {
             at_most(params, 0)?;
-            let (pending, queued) = ctx.submitter.pool_counts();
+            let (pending, queued) = ctx.node.pool_counts();
             return Ok(json!({
                 "pending": hex_u64(pending as u64),
                 "queued": hex_u64(queued as u64),
@@ -331,7 +330,7 @@ impl Api<'_> {
                     return self.transaction_json(&header, found.transaction, u64::from(index));
                 }
                 // Still pending?
-                match self.ctx.submitter.pooled_tx(&hash) {
+                match self.ctx.node.pooled_transaction(&hash) {
                     Some(tx) if raw => Ok(json!(tx.encoded)),
                     Some(tx) => {
                         let rpc = RpcTransaction::from_transaction(
@@ -415,7 +414,7 @@ impl Api<'_> {
                     _ => {
                         let pending = matches!(tag, Some(BlockId::Number(BlockNumberOrTag::Pending)));
                         let nonce = if pending {
-                            self.ctx.submitter.pending_nonce(address, account.nonce)
+                            self.ctx.node.pending_nonce(address, account.nonce)
                         } else {
                             account.nonce
                         };
@@ -459,8 +458,8 @@ impl Api<'_> {
                 let raw: Bytes = required(p, 0)?;
                 let hash = self
                     .ctx
-                    .submitter
-                    .submit(&raw)
+                    .node
+                    .submit_transaction(&raw)
                     .map_err(|e| RpcError::server(e.to_string()))?;
                 Ok(json!(hash))
             }
@@ -529,19 +528,18 @@ impl Api<'_> {
                     .collect(),
             )),
             "parallax_consensusStatus" => {
-                let s = &ctx.shared;
-                let last_commit_ms = s.last_commit_ms.load(Ordering::Relaxed);
+                let s = ctx.node.consensus_status();
                 Ok(json!({
                     "head": hex_u64(self.head()?),
-                    "round": hex_u64(s.round.load(Ordering::Relaxed)),
-                    "leader": s.leader.load(Ordering::Relaxed),
-                    "highestQcRound": hex_u64(s.highest_qc_round.load(Ordering::Relaxed)),
-                    "committedRound": hex_u64(s.committed_round.load(Ordering::Relaxed)),
-                    "lockedRound": hex_u64(s.locked_round.load(Ordering::Relaxed)),
-                    "lastVotedRound": hex_u64(s.last_voted_round.load(Ordering::Relaxed)),
-                    "lastCommitMs": (last_commit_ms != 0).then_some(last_commit_ms),
-                    "commits": s.commits.load(Ordering::Relaxed),
-                    "mempoolSize": s.mempool_size.load(Ordering::Relaxed),
+                    "round": hex_u64(s.round),
+                    "leader": s.leader,
+                    "highestQcRound": hex_u64(s.highest_qc_round),
+                    "committedRound": hex_u64(s.committed_round),
+                    "lockedRound": hex_u64(s.locked_round),
+                    "lastVotedRound": hex_u64(s.last_voted_round),
+                    "lastCommitMs": (s.last_commit_ms != 0).then_some(s.last_commit_ms),
+                    "commits": s.commits,
+                    "mempoolSize": s.mempool_size,
                 }))
             }
             other => Err(RpcError::method_not_found(other)),

@@ -240,7 +240,7 @@ async fn follow_pending(sink: Sink, mut pending: broadcast::Receiver<B256>, full
             Err(broadcast::error::RecvError::Closed) => return,
         };
         let item = if full {
-            match sink.ctx.submitter.pooled_tx(&hash) {
+            match sink.ctx.node.pooled_transaction(&hash) {
                 Some(tx) => {
                     let rpc = RpcTransaction::from_transaction(
                         Recovered::new_unchecked(tx.envelope.clone(), tx.sender),
