@@ -15,13 +15,7 @@ fn setup() -> Setup {
     let validators = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| Validator {
-            name: format!("node{i}"),
-            consensus_key: k.consensus_public_key(),
-            bridge_address: k.bridge_address(),
-            voting_power: 1,
-            peer_id: k.peer_id(),
-        })
+        .map(|(i, k)| k.validator(format!("node{i}"), 1))
         .collect();
     let accounts = dev_accounts(4).unwrap();
     let genesis = parallax_genesis(4242, 1_700_000_000, validators, &accounts).unwrap();

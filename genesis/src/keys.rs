@@ -7,7 +7,7 @@
 //! Ethereum). It is written with mode 0600 and never overwritten; the secrets are never
 //! printed or logged unless asked for, and `Debug` shows only public parts.
 
-use crate::{GenesisError, ParallaxConfig, parallax::ConsensusKey};
+use crate::{GenesisError, ParallaxConfig, Validator, parallax::ConsensusKey};
 use alloy_primitives::Address;
 use ed25519_dalek::SigningKey;
 use libp2p_identity::PeerId;
@@ -115,6 +115,18 @@ impl ValidatorKeys {
     /// The Ethereum address of the bridge key.
     pub fn bridge_address(&self) -> Address {
         Address::from_private_key(&self.bridge)
+    }
+
+    /// The genesis entry of a validator holding these keys: its consensus key, bridge address
+    /// and peer id, under `name` with `voting_power`.
+    pub fn validator(&self, name: impl Into<String>, voting_power: u64) -> Validator {
+        Validator {
+            name: name.into(),
+            consensus_key: self.consensus_public_key(),
+            bridge_address: self.bridge_address(),
+            voting_power,
+            peer_id: self.peer_id(),
+        }
     }
 
     /// The index of these keys in a genesis validator set, if they are one of its validators.

@@ -271,13 +271,7 @@ pub fn generate_testnet(
     let validators: Vec<Validator> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| Validator {
-            name: format!("node{i}"),
-            consensus_key: k.consensus_public_key(),
-            bridge_address: k.bridge_address(),
-            voting_power: 1,
-            peer_id: k.peer_id(),
-        })
+        .map(|(i, k)| k.validator(format!("node{i}"), 1))
         .collect();
     let dev_accounts = dev_accounts(DEV_ACCOUNTS)?;
     let mut genesis = parallax_genesis(
@@ -393,13 +387,7 @@ mod tests {
 
     fn one_validator() -> Validator {
         let keys = ValidatorKeys::generate().unwrap();
-        Validator {
-            name: "node0".into(),
-            consensus_key: keys.consensus_public_key(),
-            bridge_address: keys.bridge_address(),
-            voting_power: 3,
-            peer_id: keys.peer_id(),
-        }
+        keys.validator("node0", 3)
     }
 
     #[test]

@@ -10,13 +10,7 @@ fn validators(n: usize) -> Vec<Validator> {
     (0..n)
         .map(|i| {
             let k = ValidatorKeys::generate().unwrap();
-            Validator {
-                name: format!("v{i}"),
-                consensus_key: k.consensus_public_key(),
-                bridge_address: k.bridge_address(),
-                voting_power: 10,
-                peer_id: k.peer_id(),
-            }
+            k.validator(format!("v{i}"), 10)
         })
         .collect()
 }

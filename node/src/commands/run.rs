@@ -4,9 +4,7 @@
 use crate::service::{Node, NodeOptions};
 use eyre::{WrapErr, bail};
 use libp2p::Multiaddr;
-use parallax_genesis::{
-    Genesis, NodeConfig, Validator, ValidatorKeys, dev_accounts, parallax_genesis,
-};
+use parallax_genesis::{Genesis, NodeConfig, ValidatorKeys, dev_accounts, parallax_genesis};
 use std::{
     io::Write,
     net::SocketAddr,
@@ -202,13 +200,7 @@ pub(crate) fn dev(
     let genesis = if genesis_path.exists() {
         Genesis::load(&genesis_path)?
     } else {
-        let validator = Validator {
-            name: "dev".into(),
-            consensus_key: keys.consensus_public_key(),
-            bridge_address: keys.bridge_address(),
-            voting_power: 1,
-            peer_id: keys.peer_id(),
-        };
+        let validator = keys.validator("dev", 1);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

@@ -12,9 +12,7 @@ use parallax_bridge::{
     watcher::DepositCursor,
 };
 use parallax_chain::{BlockContext, Chain, ChainSpec};
-use parallax_genesis::{
-    Genesis, L2_BRIDGE_ADDRESS, Validator, ValidatorKeys, dev_accounts, parallax_genesis,
-};
+use parallax_genesis::{Genesis, L2_BRIDGE_ADDRESS, ValidatorKeys, dev_accounts, parallax_genesis};
 use parallax_storage::Database;
 use std::sync::Arc;
 
@@ -24,13 +22,7 @@ fn genesis() -> Genesis {
     let validators = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| Validator {
-            name: format!("node{i}"),
-            consensus_key: k.consensus_public_key(),
-            bridge_address: k.bridge_address(),
-            voting_power: 1,
-            peer_id: k.peer_id(),
-        })
+        .map(|(i, k)| k.validator(format!("node{i}"), 1))
         .collect();
     parallax_genesis(4242, 1_700_000_000, validators, &dev_accounts(4).unwrap()).unwrap()
 }

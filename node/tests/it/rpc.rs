@@ -11,7 +11,7 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use futures::{SinkExt, StreamExt};
-use parallax_genesis::{Validator, ValidatorKeys, dev_accounts, parallax_genesis};
+use parallax_genesis::{ValidatorKeys, dev_accounts, parallax_genesis};
 use parallax_node::service::{Node, NodeOptions};
 use serde_json::{Value, json};
 use std::{
@@ -142,13 +142,7 @@ impl Chain {
 
     async fn with_limits(rpc_limits: parallax_rpc::RpcLimits) -> Self {
         let keys = ValidatorKeys::generate().unwrap();
-        let validator = Validator {
-            name: "solo".into(),
-            consensus_key: keys.consensus_public_key(),
-            bridge_address: keys.bridge_address(),
-            voting_power: 1,
-            peer_id: keys.peer_id(),
-        };
+        let validator = keys.validator("solo", 1);
         let accounts = dev_accounts(4).unwrap();
         let mut genesis =
             parallax_genesis(CHAIN_ID, 1_700_000_000, vec![validator], &accounts).unwrap();

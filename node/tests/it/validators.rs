@@ -8,7 +8,7 @@ use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, TxKind, U256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use parallax_genesis::{Genesis, Validator, ValidatorKeys, dev_accounts, parallax_genesis};
+use parallax_genesis::{Genesis, ValidatorKeys, dev_accounts, parallax_genesis};
 use parallax_node::service::{Node, NodeOptions};
 use std::{
     net::TcpListener,
@@ -42,13 +42,7 @@ impl Net {
         let set = keys[..validators]
             .iter()
             .enumerate()
-            .map(|(i, k)| Validator {
-                name: format!("node{i}"),
-                consensus_key: k.consensus_public_key(),
-                bridge_address: k.bridge_address(),
-                voting_power: 1,
-                peer_id: k.peer_id(),
-            })
+            .map(|(i, k)| k.validator(format!("node{i}"), 1))
             .collect();
         let accounts = dev_accounts(8).unwrap();
         let mut genesis = parallax_genesis(CHAIN_ID, 1_700_000_000, set, &accounts).unwrap();
