@@ -5,19 +5,14 @@ use parallax_consensus::sim::{CHAIN_ID, GENESIS, validator_key};
 use parallax_consensus::{
     Action, Block, BlockInfo, Config, ConfigError, Consensus, Event, Limits, MemoryStorage,
     Message, Proposal, QuorumCertificate, Recovery, Rejection, Reputation, SafetyData,
-    SafetyStorage, SignedBy, Timeout, TimeoutCertificate, TimeoutSignature, Timing, ValidatorIndex,
-    ValidatorSet, Vote,
+    SafetyStorage, Timeout, TimeoutCertificate, Timing, ValidatorIndex, Vote,
 };
+use parallax_test_support::Signers;
 
 fn config() -> Config {
     Config {
         chain_id: CHAIN_ID,
-        validators: ValidatorSet::new(
-            (0..4)
-                .map(|i| (validator_key(i).verifying_key(), 1))
-                .collect(),
-        )
-        .unwrap(),
+        validators: validators().validator_set(),
         genesis: BlockInfo::genesis(GENESIS),
         timing: Timing::default(),
         limits: Limits::default(),
@@ -61,6 +56,12 @@ fn start(
     Ok(n)
 }
 
+/// The four validators, signing with the simulator's keys.
+fn validators() -> Signers {
+    Signers::with_keys(CHAIN_ID, (0..4).map(validator_key).collect())
+}
+
+/// The round's leader proposes on `qc` (and `tc`).
 fn proposal(
     round: u64,
     qc: &QuorumCertificate,
@@ -68,45 +69,15 @@ fn proposal(
     payload: &[u8],
 ) -> Proposal {
     let leader = config().validators.leader(round);
-    let block = Block::new(
-        round,
-        qc.height + 1,
-        qc.block_id,
-        leader,
-        Proposal::participants(qc, tc.as_ref()),
-        payload.to_vec(),
-    );
-    Proposal::sign(CHAIN_ID, block, qc.clone(), tc, &key(leader))
+    validators().proposal(leader, round, qc, tc, payload)
 }
 
 fn qc(block: BlockInfo, signers: &[ValidatorIndex]) -> QuorumCertificate {
-    QuorumCertificate {
-        round: block.round,
-        height: block.height,
-        block_id: block.id,
-        signatures: signers
-            .iter()
-            .map(|s| SignedBy {
-                signer: *s,
-                signature: Vote::sign(CHAIN_ID, block, *s, &key(*s)).signature,
-            })
-            .collect(),
-    }
+    validators().qc(block, signers)
 }
 
 fn tc(round: u64, high_qc: &QuorumCertificate, signers: &[ValidatorIndex]) -> TimeoutCertificate {
-    TimeoutCertificate {
-        round,
-        signatures: signers
-            .iter()
-            .map(|s| TimeoutSignature {
-                signer: *s,
-                high_qc_round: high_qc.round,
-                signature: Timeout::sign(CHAIN_ID, round, high_qc.clone(), *s, &key(*s)).signature,
-            })
-            .collect(),
-        high_qc: high_qc.clone(),
-    }
+    validators().tc(round, high_qc, signers)
 }
 
 /// Runs a driver that honours the contract: persist first, then (maybe) send. Returns the

@@ -11,23 +11,29 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use ed25519_dalek::SigningKey;
 use parallax_consensus::{
-    Block, BlockInfo, Evidence, Hash, Message, Proposal, QuorumCertificate, SignedBy,
-    SignedProposal, SignedTimeout, SyncInfo, Timeout, TimeoutCertificate, TimeoutSignature,
-    ValidatorIndex, ValidatorSet, Vote, crypto,
+    Block, BlockInfo, Evidence, Hash, Message, Proposal, QuorumCertificate, SignedProposal,
+    SignedTimeout, SyncInfo, Timeout, TimeoutCertificate, ValidatorIndex, ValidatorSet, Vote,
+    crypto,
 };
 use parallax_network::wire::{self, CommittedBlock, SyncError, SyncErrorCode, SyncRequest};
 use parallax_proto::v1;
+use parallax_test_support::Signers;
 use proptest::prelude::*;
 use prost::Message as _;
 
 const CHAIN: u64 = 7;
 
+/// The four validators of the test chain.
+fn signers() -> Signers {
+    Signers::new(CHAIN, 4)
+}
+
 fn key(i: ValidatorIndex) -> SigningKey {
-    SigningKey::from_bytes(&[i as u8 + 1; 32])
+    signers().key(i).clone()
 }
 
 fn validators() -> ValidatorSet {
-    ValidatorSet::new((0..4).map(|i| (key(i).verifying_key(), 1)).collect()).unwrap()
+    signers().validator_set()
 }
 
 fn genesis() -> BlockInfo {
@@ -35,18 +41,7 @@ fn genesis() -> BlockInfo {
 }
 
 fn qc_for(block: BlockInfo, signers: &[ValidatorIndex]) -> QuorumCertificate {
-    QuorumCertificate {
-        round: block.round,
-        height: block.height,
-        block_id: block.id,
-        signatures: signers
-            .iter()
-            .map(|s| SignedBy {
-                signer: *s,
-                signature: Vote::sign(CHAIN, block, *s, &key(*s)).signature,
-            })
-            .collect(),
-    }
+    self::signers().qc(block, signers)
 }
 
 /// The leader of `round` (equal powers: `round % 4`) proposes on `qc` (and `tc`).
@@ -56,16 +51,7 @@ fn proposal(
     tc: Option<TimeoutCertificate>,
     payload: &[u8],
 ) -> Proposal {
-    let author = (round % 4) as ValidatorIndex;
-    let block = Block::new(
-        round,
-        qc.height + 1,
-        qc.block_id,
-        author,
-        Proposal::participants(qc, tc.as_ref()),
-        payload.to_vec(),
-    );
-    Proposal::sign(CHAIN, block, qc.clone(), tc, &key(author))
+    signers().proposal((round % 4) as ValidatorIndex, round, qc, tc, payload)
 }
 
 fn tc_for(
@@ -73,18 +59,7 @@ fn tc_for(
     high_qc: &QuorumCertificate,
     signers: &[ValidatorIndex],
 ) -> TimeoutCertificate {
-    TimeoutCertificate {
-        round,
-        signatures: signers
-            .iter()
-            .map(|s| TimeoutSignature {
-                signer: *s,
-                high_qc_round: high_qc.round,
-                signature: Timeout::sign(CHAIN, round, high_qc.clone(), *s, &key(*s)).signature,
-            })
-            .collect(),
-        high_qc: high_qc.clone(),
-    }
+    self::signers().tc(round, high_qc, signers)
 }
 
 /// A short chain: block 1 on genesis, block 2 on block 1's QC, a timeout in round 3, block 4

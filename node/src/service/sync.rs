@@ -323,32 +323,17 @@ impl Syncer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_dalek::SigningKey;
-    use parallax_consensus::{BlockInfo, QuorumCertificate, SignedBy, Vote};
+    use parallax_consensus::{BlockInfo, QuorumCertificate};
+    use parallax_test_support::Signers;
 
     const CHAIN: u64 = 9;
 
-    fn key(i: u32) -> SigningKey {
-        SigningKey::from_bytes(&[i as u8 + 1; 32])
-    }
-
     fn set() -> ValidatorSet {
-        ValidatorSet::new((0..4).map(|i| (key(i).verifying_key(), 1)).collect()).unwrap()
+        Signers::new(CHAIN, 4).validator_set()
     }
 
     fn qc(block: BlockInfo, signers: &[u32]) -> QuorumCertificate {
-        QuorumCertificate {
-            round: block.round,
-            height: block.height,
-            block_id: block.id,
-            signatures: signers
-                .iter()
-                .map(|s| SignedBy {
-                    signer: *s,
-                    signature: Vote::sign(CHAIN, block, *s, &key(*s)).signature,
-                })
-                .collect(),
-        }
+        Signers::new(CHAIN, 4).qc(block, signers)
     }
 
     /// Blocks 1..=3 in rounds 1, 2, 4 on `genesis`, and block 4 in round 5.

@@ -14,6 +14,7 @@ const GRAPH: &[(&str, &[&str])] = &[
     ("txpool", &["genesis"]),
     ("loadgen", &["genesis"]),
     ("network", &["bridge", "consensus", "proto"]),
+    ("test-support", &["consensus"]),
     (
         "chain",
         &["bridge", "consensus", "execution", "genesis", "storage"],
