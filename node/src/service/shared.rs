@@ -1,0 +1,123 @@
+//! What the node's parts publish for the others to read: the counters and gauges of
+//! [`Shared`] (RPC, admin and metrics read them) and the feed of admitted transactions.
+
+use super::*;
+
+/// Counters and gauges the node's parts share (read by RPC, admin and metrics).
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// Committed head number.
+    pub head: AtomicU64,
+    /// Consensus round.
+    pub round: AtomicU64,
+    /// Highest QC round.
+    pub highest_qc_round: AtomicU64,
+    /// Round of the last committed block.
+    pub committed_round: AtomicU64,
+    /// Leader of the current round.
+    pub leader: AtomicU64,
+    /// Locked round.
+    pub locked_round: AtomicU64,
+    /// Last voted round.
+    pub last_voted_round: AtomicU64,
+    /// Blocks committed since start.
+    pub commits: AtomicU64,
+    /// Transactions committed since start.
+    pub committed_txs: AtomicU64,
+    /// Transactions in the mempool.
+    pub mempool_size: AtomicU64,
+    /// Proposals whose payload this node refused.
+    pub invalid_proposals: AtomicU64,
+    /// Equivocation evidence recorded (verified, new to this node, stored), by kind
+    /// ([`parallax_consensus::EvidenceKind::ALL`] order).
+    pub evidence: [AtomicU64; 3],
+    /// Verified evidence not stored: its culprit already had the most kept.
+    pub evidence_unstored: AtomicU64,
+    /// Gossip messages that did not decode.
+    pub malformed_gossip: AtomicU64,
+    /// When this node last committed a block (Unix milliseconds; 0: not since start).
+    pub last_commit_ms: AtomicU64,
+    /// Blocks consensus committed above a gap in this node's chain (left to block sync).
+    pub commit_gaps: AtomicU64,
+    /// The highest height this node's consensus committed (0: none yet, or not a validator).
+    /// Above the stored head, the chain is behind its own consensus and block sync runs.
+    pub consensus_committed: AtomicU64,
+    /// Relayed consensus messages whose signature did not verify.
+    pub forged_relays: AtomicU64,
+    /// Copies of one relayed consensus message held back (forwarded at most twice a second).
+    pub relay_repeats: AtomicU64,
+    /// Sync responses that failed verification.
+    pub bad_sync_responses: AtomicU64,
+    /// Admitted transactions not gossiped because the gossip queue was full.
+    pub tx_gossip_dropped: AtomicU64,
+    /// Gossiped transaction batches ignored because admission was that far behind.
+    pub tx_batches_shed: AtomicU64,
+    /// Withdrawal attestations dropped because the relayer's queue was full.
+    pub attestations_shed: AtomicU64,
+    /// Round of the highest timeout certificate seen.
+    pub highest_tc_round: AtomicU64,
+    /// The current round's timeout, in milliseconds.
+    pub round_timeout_ms: AtomicU64,
+    /// While the safety data is missing or behind the network: the highest round in which
+    /// this validator signs nothing (0: trusted). See `parallax_consensus::continuity`.
+    pub signing_floor: AtomicU64,
+    /// 1 while the validator refuses to sign in its current round for lost safety data.
+    pub signing_paused: AtomicU64,
+    /// Block sync's last round imported blocks: the node is catching up.
+    pub syncing: std::sync::atomic::AtomicBool,
+    /// Histograms and counters recorded at commit, for the metrics endpoint.
+    pub metrics: crate::metrics::ChainMetrics,
+    /// Consensus participation, timeouts and latencies, for the metrics endpoint.
+    pub consensus_metrics: observe::ConsensusMetrics,
+    /// A `TxArrived` is queued for the driver.
+    pub(super) tx_signal: std::sync::atomic::AtomicBool,
+    /// Hashes of transactions as the mempool admits them (RPC filters and subscriptions).
+    pub(crate) pending_txs: PendingFeed,
+    /// Consensus inputs rejected, by reason.
+    rejections: Mutex<HashMap<&'static str, u64>>,
+}
+
+impl Shared {
+    pub(super) fn count_rejection(&self, reason: &Rejection) {
+        let label = match reason {
+            Rejection::UnknownValidator(_) => "unknown_validator",
+            Rejection::DuplicateSigner(_) => "duplicate_signer",
+            Rejection::InvalidSignature(_) => "invalid_signature",
+            Rejection::NoQuorum(_) => "no_quorum",
+            Rejection::StaleRound { .. } => "stale_round",
+            Rejection::FutureRound { .. } => "future_round",
+            Rejection::NotLeader { .. } => "not_leader",
+            Rejection::NotNextLeader(_) => "not_next_leader",
+            Rejection::Malformed(_) => "malformed",
+            Rejection::LeaderChanged { .. } => "leader_changed",
+            Rejection::Equivocation { .. } => "equivocation",
+            Rejection::Duplicate => "duplicate",
+            Rejection::InvalidPayload => "invalid_payload",
+            Rejection::Unsolicited => "unsolicited",
+        };
+        if let Ok(mut map) = self.rejections.lock() {
+            *map.entry(label).or_default() += 1;
+        }
+    }
+
+    /// Rejected consensus inputs by reason.
+    pub fn rejections(&self) -> Vec<(&'static str, u64)> {
+        let mut v: Vec<_> = self
+            .rejections
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (*k, *v)).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    }
+}
+
+/// A broadcast of the hashes the mempool admits; lagging receivers lose the oldest.
+#[derive(Debug)]
+pub(crate) struct PendingFeed(pub(crate) broadcast::Sender<B256>);
+
+impl Default for PendingFeed {
+    fn default() -> Self {
+        Self(broadcast::channel(4096).0)
+    }
+}
