@@ -9,12 +9,14 @@
 //! ```
 //!
 //! [`Node::start`] opens and starts each part; the parts live in their own files:
-//! `ingress` (decode and route gossip), `transactions` (RPC and gossip admission, batched
+//! `bridge` (the bridge's watcher and relayer, built from the node's options), `ingress`
+//! (decode and route gossip), `transactions` (RPC and gossip admission, batched
 //! transaction gossip), `driver` (the consensus driver thread), `sync` (block sync), `store`
 //! (consensus data in the database), `observe` (consensus metrics), `shared` (what the parts
 //! publish for RPC, admin and metrics), `served` (the node as the RPC server sees it) and
 //! `relay_limit` (how often a relayed message is forwarded).
 
+mod bridge;
 mod driver;
 mod ingress;
 pub mod observe;
@@ -25,6 +27,7 @@ pub(crate) mod store;
 mod sync;
 mod transactions;
 
+use bridge::NodeBridge;
 pub(crate) use ingress::record_evidence;
 use ingress::{BridgeIngress, Ingress};
 pub use shared::Shared;
@@ -249,6 +252,36 @@ pub fn open_database(datadir: &Path, genesis: &Genesis) -> Result<Database, Node
     Ok(db)
 }
 
+/// This node as a consensus participant, when its keys are one of the genesis validators':
+/// its index, signing key and the consensus configuration the genesis sets.
+fn consensus_validator(
+    keys: &ValidatorKeys,
+    parallax: &parallax_genesis::ParallaxConfig,
+    spec: &ChainSpec,
+) -> Result<Option<Validator>, NodeError> {
+    let Some(index) = keys.validator_index(parallax) else {
+        return Ok(None);
+    };
+    let t = &parallax.consensus;
+    let config = Config {
+        chain_id: spec.chain_id,
+        validators: sync::validator_set(spec).map_err(NodeError::Config)?,
+        genesis: parallax_consensus::BlockInfo::genesis(spec.genesis_id()),
+        timing: Timing {
+            base_timeout: Duration::from_millis(t.base_round_timeout_ms),
+            max_timeout: Duration::from_millis(t.max_round_timeout_ms),
+            backoff_percent: t.timeout_backoff_percent,
+        },
+        limits: Limits::default(),
+        reputation: Reputation::default(),
+    };
+    Ok(Some(Validator {
+        index: index as u32,
+        key: keys.consensus_key().clone(),
+        config,
+    }))
+}
+
 impl Node {
     /// Starts a node on the current tokio runtime.
     pub async fn start(options: NodeOptions) -> Result<Self, NodeError> {
@@ -260,30 +293,7 @@ impl Node {
             .parallax
             .clone()
             .ok_or_else(|| NodeError::Config("the genesis has no parallax section".into()))?;
-        let validator = match options.keys.validator_index(&parallax) {
-            None => None,
-            Some(index) => {
-                let validators = sync::validator_set(&spec).map_err(NodeError::Config)?;
-                let t = &parallax.consensus;
-                let config = Config {
-                    chain_id: spec.chain_id,
-                    validators,
-                    genesis: parallax_consensus::BlockInfo::genesis(spec.genesis_id()),
-                    timing: Timing {
-                        base_timeout: Duration::from_millis(t.base_round_timeout_ms),
-                        max_timeout: Duration::from_millis(t.max_round_timeout_ms),
-                        backoff_percent: t.timeout_backoff_percent,
-                    },
-                    limits: Limits::default(),
-                    reputation: Reputation::default(),
-                };
-                Some(Validator {
-                    index: index as u32,
-                    key: options.keys.consensus_key().clone(),
-                    config,
-                })
-            }
-        };
+        let validator = consensus_validator(&options.keys, &parallax, &spec)?;
         let validator_index = validator.as_ref().map(|v| v.index);
         let min_block_interval = Duration::from_millis(parallax.consensus.min_block_interval_ms);
 
@@ -296,116 +306,15 @@ impl Node {
         let (commits, _) = broadcast::channel(256);
 
         let mut tasks = Vec::new();
-        // The bridge: this node's view of Ethereum, and the withdrawal relayer's inputs.
-        let bridge_domain =
-            parallax
-                .bridge
-                .l1_bridge
-                .map(|l1_bridge| parallax_bridge::attest::BridgeDomain {
-                    l1_chain_id: parallax.bridge.l1_chain_id,
-                    l1_bridge,
-                    l2_chain_id: spec.chain_id,
-                });
-        let bridge_addresses: Vec<Address> = parallax
-            .validators
-            .iter()
-            .map(|v| v.bridge_address)
-            .collect();
-        let mut bridge = None;
-        let mut attestations = None;
-        if let Some(domain) = bridge_domain {
-            let l1 = match &options.l1 {
-                None => {
-                    if validator_index.is_some() {
-                        warn!(
-                            "no L1 RPC configured: this validator cannot check bridge deposits and votes against every proposal that carries one"
-                        );
-                    }
-                    None
-                }
-                Some(l1) => {
-                    let signer = (l1.relay && validator_index.is_some()).then(|| {
-                        alloy_signer_local::PrivateKeySigner::from_signing_key(
-                            options.keys.bridge_key().clone(),
-                        )
-                    });
-                    let client = parallax_bridge::l1::L1Client::connect(&l1.rpc_url, signer)
-                        .await
-                        .map_err(|e| NodeError::Config(format!("l1 rpc {}: {e}", l1.rpc_url)))?;
-                    match tokio::time::timeout(Duration::from_secs(5), client.chain_id()).await {
-                        Ok(Ok(id)) if id != domain.l1_chain_id => {
-                            return Err(NodeError::Config(format!(
-                                "the L1 RPC {} serves chain {id}, the genesis bridges to chain {}",
-                                l1.rpc_url, domain.l1_chain_id
-                            )));
-                        }
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => {
-                            warn!(url = %l1.rpc_url, error = %e, "the L1 RPC is not answering yet")
-                        }
-                        Err(_) => warn!(url = %l1.rpc_url, "the L1 RPC is not answering yet"),
-                    }
-                    Some((client, l1.clone()))
-                }
-            };
-            let finality = match parallax.bridge.deposit_finality {
-                parallax_genesis::DepositFinality::Confirmations => {
-                    parallax_bridge::l1::Finality::Confirmations(parallax.bridge.confirmations)
-                }
-                parallax_genesis::DepositFinality::Finalized => {
-                    parallax_bridge::l1::Finality::Finalized
-                }
-            };
-            let view = match l1.as_ref() {
-                None => None,
-                Some((client, o)) => {
-                    // Resume where the chain stands: the next nonce it mints, read from the
-                    // Ethereum block of the last one it minted.
-                    let cursor = db
-                        .reader()
-                        .and_then(|r| parallax_bridge::watcher::DepositCursor::at_head(&r))
-                        .map_err(|e| {
-                            NodeError::Config(format!("reading the deposit cursor: {e}"))
-                        })?;
-                    // A leader proposes a deposit one poll interval after its view confirmed it.
-                    let view = Arc::new(parallax_bridge::watcher::DepositView::new(
-                        o.poll_interval,
-                        cursor.next_nonce,
-                    ));
-                    tasks.push(tokio::spawn(parallax_bridge::watcher::watch_deposits(
-                        view.clone(),
-                        client.clone(),
-                        domain.l1_bridge,
-                        finality,
-                        cursor.start_block(o.from_block),
-                        o.poll_interval,
-                    )));
-                    Some(view)
-                }
-            };
-            let stats = Arc::new(parallax_bridge::relay::WithdrawalStats::default());
-            let (sender, receiver) = tokio::sync::mpsc::channel(ATTESTATION_QUEUE);
-            attestations = Some((sender, receiver));
-            bridge = Some((
-                BridgeHandles {
-                    l1_bridge: domain.l1_bridge,
-                    confirmations: parallax.bridge.confirmations,
-                    finality,
-                    domain,
-                    bridge_addresses: bridge_addresses.clone(),
-                    validators: parallax_bridge::attest::BridgeValidators::new(
-                        parallax
-                            .validators
-                            .iter()
-                            .map(|v| (v.bridge_address, v.voting_power)),
-                    ),
-                    deposits: view,
-                    withdrawals: stats,
-                    l1: l1.as_ref().map(|(c, _)| c.clone()),
-                },
-                l1.is_some_and(|(_, o)| o.relay),
-            ));
-        }
+        let mut bridge = NodeBridge::open(
+            &options,
+            &parallax,
+            spec.chain_id,
+            &db,
+            validator_index.is_some(),
+            &mut tasks,
+        )
+        .await?;
 
         let (net, events) = match &options.listen_addr {
             None => (None, None),
@@ -456,13 +365,11 @@ impl Node {
                 me: validator_index,
                 peer_validators: peer_validators.clone(),
                 validators: sync::validator_set(&spec).map_err(NodeError::Config)?,
-                bridge: bridge_domain
-                    .zip(attestations.as_ref().map(|(s, _)| s.clone()))
-                    .map(|(domain, sender)| BridgeIngress {
-                        domain,
-                        addresses: bridge_addresses.clone(),
-                        sender,
-                    }),
+                bridge: bridge.as_ref().map(|b| BridgeIngress {
+                    domain: b.domain,
+                    addresses: b.addresses.clone(),
+                    sender: b.attestations.clone(),
+                }),
                 relay_limit: Default::default(),
             };
             tasks.push(tokio::spawn(ingress.run(events)));
@@ -482,48 +389,18 @@ impl Node {
             tasks.push(tokio::spawn(syncer.run()));
         }
 
-        if let (Some(domain), Some((handles, relays)), Some((_, receiver))) =
-            (bridge_domain, &bridge, attestations)
-        {
-            let config = parallax_bridge::relay::RelayerConfig {
-                domain,
-                bridge_addresses: bridge_addresses.clone(),
-                validators: parallax_bridge::attest::BridgeValidators::new(
-                    parallax
-                        .validators
-                        .iter()
-                        .map(|v| (v.bridge_address, v.voting_power)),
-                ),
-                signer: validator_index.map(|i| {
-                    (
-                        i,
-                        alloy_signer_local::PrivateKeySigner::from_signing_key(
-                            options.keys.bridge_key().clone(),
-                        ),
-                    )
-                }),
-                l1: handles.l1.clone(),
-                relay: *relays && validator_index.is_some(),
-                chain_id: spec.chain_id,
-                tick: Duration::from_millis(500),
-            };
-            let relayer = parallax_bridge::relay::Relayer::new(
-                config,
+        if let Some(bridge) = &mut bridge {
+            bridge.start_relayer(
+                &options,
+                &parallax,
+                spec.chain_id,
                 db.clone(),
-                handles.withdrawals.clone(),
+                validator_index,
+                net.clone(),
+                &mut tasks,
             );
-            let publisher = net.clone();
-            tasks.push(tokio::spawn(relayer.run(receiver, move |bytes| {
-                if let Some(net) = publisher.clone() {
-                    tokio::spawn(async move {
-                        if let Err(e) = net.publish(Topic::Bridge, bytes).await {
-                            debug!(error = %e, "gossiping an attestation failed");
-                        }
-                    });
-                }
-            })));
         }
-        let bridge = bridge.map(|(handles, _)| handles);
+        let bridge = bridge.map(|b| b.handles);
 
         let mut driver = Driver::new(
             chain,
