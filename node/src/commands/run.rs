@@ -36,34 +36,46 @@ fn runtime() -> eyre::Result<tokio::runtime::Runtime> {
         .wrap_err("cannot start the async runtime")
 }
 
-/// Waits for SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// SIGINT or SIGTERM, listened for from the moment this is called: the handlers are installed
+/// at once, so a signal that arrives while the node is starting, or while the caller is busy
+/// elsewhere, is kept until the future is polled. (A future that installed them on its first
+/// poll, re-created in a loop, lost a SIGTERM that came between two polls, and the node ran
+/// on.)
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
+    let signals = {
         use tokio::signal::unix::{SignalKind, signal};
-        let mut term = match signal(SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-                return;
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)))
+    };
+    async move {
+        #[cfg(unix)]
+        if let Ok((mut term, mut int)) = signals {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }
 
-async fn run_until_signal(node: Node) -> eyre::Result<()> {
+/// Starts the node and runs it until SIGINT or SIGTERM (then shuts it down cleanly) or until
+/// it fails.
+async fn run_until_signal(options: NodeOptions) -> eyre::Result<()> {
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let node = tokio::select! {
+        node = Node::start(options) => node?,
+        _ = &mut shutdown => {
+            tracing::info!("signal received while starting: not started");
+            return Ok(());
+        }
+    };
     let mut failure = tokio::time::interval(std::time::Duration::from_millis(500));
     let failed = loop {
         tokio::select! {
-            _ = shutdown_signal() => break None,
+            _ = &mut shutdown => break None,
             _ = failure.tick() => {
                 if let Some(e) = node.failure() {
                     break Some(e);
@@ -148,10 +160,7 @@ pub(crate) fn run(config: &Path, o: Overrides) -> eyre::Result<()> {
             relay: l1.relay,
         }),
     };
-    runtime()?.block_on(async move {
-        let node = Node::start(options).await?;
-        run_until_signal(node).await
-    })
+    runtime()?.block_on(run_until_signal(options))
 }
 
 /// The chain id of `parallax dev` chains (the one wallets know for local chains).
@@ -251,8 +260,22 @@ pub(crate) fn dev(
         executor_threads: 2,
         l1: None,
     };
-    runtime()?.block_on(async move {
-        let node = Node::start(options).await?;
-        run_until_signal(node).await
-    })
+    runtime()?.block_on(run_until_signal(options))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::time::Duration;
+
+    /// The handlers are installed when the future is made, not when it is first polled: a
+    /// SIGTERM in between is kept, not lost (nor does it kill the process).
+    #[tokio::test]
+    async fn a_sigterm_before_the_first_poll_still_ends_the_wait() {
+        let shutdown = super::shutdown_signal();
+        // SAFETY: raise(3) sends SIGTERM to this process, whose handler was just installed.
+        assert_eq!(unsafe { libc::raise(libc::SIGTERM) }, 0);
+        tokio::time::timeout(Duration::from_secs(5), shutdown)
+            .await
+            .expect("the SIGTERM sent before the first poll ends the wait");
+    }
 }
