@@ -302,16 +302,29 @@ async fn four_validators_commit_restart_sync_and_halt_without_forking() {
     })
     .await;
 
-    // Two of four down: no quorum, so no block commits; nothing forks.
+    // Two of four down: no quorum, so no block commits; nothing forks. What was committed
+    // before may still arrive (a node's block sync catching up with its own consensus, or
+    // with blocks the full node synced from the stopped ones): the bound is the highest
+    // block any running node holds or saw committed once the stopped ones are gone.
     nodes[2].take().unwrap().shutdown().await;
     nodes[3].take().unwrap().shutdown().await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let halted = get(&nodes, 0).max(get(&nodes, 1));
+    let committed = |n: &Node| {
+        n.head().max(
+            n.shared()
+                .consensus_committed
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+    };
+    let halted = committed(nodes[0].as_ref().unwrap())
+        .max(committed(nodes[1].as_ref().unwrap()))
+        .max(full.head());
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_eq!(
-        get(&nodes, 0).max(get(&nodes, 1)),
-        halted,
-        "blocks committed without a quorum"
+    assert!(
+        get(&nodes, 0).max(get(&nodes, 1)) <= halted,
+        "blocks committed without a quorum: {} and {} above {halted}",
+        get(&nodes, 0),
+        get(&nodes, 1)
     );
     // One returns: the chain continues.
     nodes[2] = Some(net.start(2).await);
