@@ -7,7 +7,7 @@ use std::process::Command;
 
 #[test]
 fn artifacts_match_sources() {
-    let root = common::repo_root();
+    let root = parallax_test_support::l1::repo_root();
     let setup = "install Node.js 20 with npm, then run `npm ci` at the repository root";
     let node = Command::new("node")
         .arg("--version")

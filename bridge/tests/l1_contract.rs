@@ -7,11 +7,12 @@ mod common;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolEvent;
-use common::{Anvil, L2_CHAIN_ID, Setup, assert_reverts, domain, eth, sign_sorted, validator_keys};
+use common::{L2_CHAIN_ID, Setup, assert_reverts, domain, eth, sign_sorted, validator_keys};
 use parallax_bridge::attest::sign_digest;
 use parallax_bridge::contracts::{IParallaxBridge, ITestToken, TokenMetadata};
 use parallax_bridge::l1::{DepositWatcher, Finality, L1Client, L1Deposit, finalize_call};
 use parallax_bridge::withdrawal::{Withdrawal, WithdrawalTree, process_proof};
+use parallax_test_support::l1::Anvil;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deposits_lock_what_arrives_and_refuse_bad_input() {

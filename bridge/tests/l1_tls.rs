@@ -6,8 +6,9 @@
 mod common;
 
 use alloy_primitives::{Address, U256};
-use common::{Hardhat, dev_key, eth};
+use common::eth;
 use parallax_bridge::{contracts::IParallaxBridge, l1::L1Client};
+use parallax_test_support::l1::{Hardhat, dev_key};
 use std::sync::Arc;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::{TlsAcceptor, rustls};

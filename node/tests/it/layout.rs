@@ -14,7 +14,7 @@ const GRAPH: &[(&str, &[&str])] = &[
     ("txpool", &["genesis"]),
     ("loadgen", &["genesis"]),
     ("network", &["bridge", "consensus", "proto"]),
-    ("test-support", &["consensus"]),
+    ("test-support", &["bridge", "consensus"]),
     (
         "chain",
         &["bridge", "consensus", "execution", "genesis", "storage"],

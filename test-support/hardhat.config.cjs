@@ -1,5 +1,5 @@
-// The Hardhat 2 configuration the bridge's tests run `hardhat node` with: a real Ethereum
-// development chain (chain id 31337, the 20 `test test ... junk` accounts funded, one block
+// The Hardhat 2 configuration tests run `hardhat node` with (`parallax_test_support::l1`):
+// a real Ethereum development chain (chain id 31337, the 20 `test test ... junk` accounts funded, one block
 // per transaction), with per-request logging off. Caches go to the system temporary
 // directory so the tests write nothing into the repository.
 const os = require("os");
@@ -16,7 +16,7 @@ module.exports = {
     },
   },
   paths: {
-    cache: path.join(os.tmpdir(), "parallax-bridge-hardhat-cache"),
-    artifacts: path.join(os.tmpdir(), "parallax-bridge-hardhat-artifacts"),
+    cache: path.join(os.tmpdir(), "parallax-test-hardhat-cache"),
+    artifacts: path.join(os.tmpdir(), "parallax-test-hardhat-artifacts"),
   },
 };
