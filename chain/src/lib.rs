@@ -18,10 +18,14 @@
 //!
 //! [`genesis_write`] is block 0 as a storage write (`parallax init`, and a node's first start).
 
+mod error;
 mod genesis;
 mod overlay;
+mod spec;
 
+pub use error::{ChainError, InvalidBlock};
 pub use genesis::genesis_write;
+pub use spec::ChainSpec;
 
 use alloy_consensus::{EMPTY_OMMER_ROOT_HASH, Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::eip1559::BaseFeeParams;
@@ -29,20 +33,18 @@ use alloy_primitives::{Address, B64, B256, Bytes, Log, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use overlay::{Layer, LayeredState};
 use parallax_bridge::deposit::{Deposit, requests_hash};
-use parallax_consensus::Hash as BlockId;
 use parallax_execution::{
-    BlockEnv, BlockExecutor, BridgeDeposits, ChainRules, DbState, ExecutionError, ExecutionStats,
-    ParallelExecutor, SequentialExecutor, SpecId, Transaction,
+    BlockEnv, BlockExecutor, BridgeDeposits, DbState, ExecutionError, ExecutionStats,
+    ParallelExecutor, SequentialExecutor, Transaction,
     state_root::{DbTrieReader, HashedPostState, state_root},
 };
-use parallax_genesis::{EthereumHardfork, ForkCondition, Genesis, L2_BRIDGE_ADDRESS, Validator};
-use parallax_storage::{BlockWrite, Database, StateChanges, StorageError, TrieUpdates};
+use parallax_genesis::{EthereumHardfork, L2_BRIDGE_ADDRESS};
+use parallax_storage::{BlockWrite, Database, StateChanges, TrieUpdates};
 use std::{
     collections::HashMap,
     sync::Arc,
     time::{Duration, Instant},
 };
-use thiserror::Error;
 use tracing::{debug, info, warn};
 
 /// Most executed-but-uncommitted blocks kept.
@@ -55,198 +57,6 @@ pub const MAX_FUTURE_DRIFT_SECS: u64 = 15;
 pub const MAX_BLOCK_TRANSACTIONS: usize = 20_000;
 /// Attempts at building a block when transactions turn out invalid.
 const BUILD_ATTEMPTS: usize = 16;
-
-/// What the chain is: its genesis, chain id and validators.
-#[derive(Debug, Clone)]
-pub struct ChainSpec {
-    /// The genesis file's content.
-    pub genesis: Genesis,
-    /// The genesis block's header.
-    pub genesis_header: Header,
-    /// The genesis block's hash.
-    pub genesis_hash: B256,
-    /// Chain id.
-    pub chain_id: u64,
-    /// The genesis validator set (its order is the consensus index order).
-    pub validators: Vec<Validator>,
-}
-
-impl ChainSpec {
-    /// The spec of a Parallax genesis file.
-    pub fn new(genesis: Genesis) -> Result<Self, ChainError> {
-        let parallax = genesis
-            .parallax
-            .clone()
-            .ok_or(ChainError::Spec("the genesis has no `parallax` section"))?;
-        let block = genesis
-            .build()
-            .map_err(|e| ChainError::Genesis(e.to_string()))?;
-        let spec = Self {
-            chain_id: genesis.config.chain_id,
-            genesis_header: block.header,
-            genesis_hash: block.hash,
-            validators: parallax.validators,
-            genesis,
-        };
-        // Every fork the chain schedules must have rules here: running an unknown one under
-        // another fork's rules would fork this node off every other client.
-        for (fork, condition) in spec.genesis.config.forks() {
-            if *condition != ForkCondition::Never && ChainRules::spec_of(*fork).is_none() {
-                return Err(ChainError::UnknownFork(fork.to_string()));
-            }
-        }
-        let fork = spec.genesis.config.active_fork(0, spec.genesis.timestamp);
-        if fork < EthereumHardfork::Paris {
-            return Err(ChainError::Spec(
-                "Parallax chains run the Paris (merge) rules or later from genesis",
-            ));
-        }
-        Ok(spec)
-    }
-
-    /// The consensus id of the genesis block: its Ethereum hash.
-    pub fn genesis_id(&self) -> BlockId {
-        BlockId(self.genesis_hash.0)
-    }
-
-    /// The EVM rules of block `number` at `timestamp`.
-    pub fn rules(&self, number: u64, timestamp: u64) -> ChainRules {
-        let fork = self.genesis.config.active_fork(number, timestamp);
-        // `new` refused any scheduled fork without rules, so this always finds them; the
-        // fallback (Paris, the oldest rules a Parallax chain runs) is never taken.
-        let spec = ChainRules::spec_of(fork).unwrap_or(SpecId::MERGE);
-        ChainRules::new(self.chain_id, spec)
-    }
-
-    /// Whether `fork` is active at this block.
-    fn active(&self, fork: EthereumHardfork, number: u64, timestamp: u64) -> bool {
-        self.genesis.config.is_active(fork, number, timestamp)
-    }
-
-    /// The fee recipient of blocks proposed by validator `author`.
-    pub fn beneficiary(&self, author: u32) -> Option<Address> {
-        self.validators
-            .get(author as usize)
-            .map(|v| v.bridge_address)
-    }
-}
-
-/// Why the chain could not do what it was asked.
-#[derive(Debug, Error)]
-pub enum ChainError {
-    /// The genesis schedules a fork this node has no EVM rules for.
-    #[error("the genesis schedules the {0} fork, whose rules this node does not know")]
-    UnknownFork(String),
-    /// The chain spec is unusable.
-    #[error("chain spec: {0}")]
-    Spec(&'static str),
-    /// The genesis could not be built.
-    #[error("genesis: {0}")]
-    Genesis(String),
-    /// The database failed.
-    #[error("database: {0}")]
-    Storage(#[from] StorageError),
-    /// The database holds no chain (run `parallax init`).
-    #[error("the database holds no genesis block")]
-    Empty,
-    /// The database belongs to another chain.
-    #[error("the database holds genesis {found}, the genesis file gives {expected}")]
-    WrongGenesis {
-        /// From the genesis file.
-        expected: B256,
-        /// In the database.
-        found: B256,
-    },
-    /// The block is not valid.
-    #[error("invalid block: {0}")]
-    Invalid(#[from] InvalidBlock),
-    /// The block does not extend the chain this node knows.
-    #[error("unknown parent {0}")]
-    UnknownParent(String),
-    /// Computing the state root failed.
-    #[error("state root: {0}")]
-    StateRoot(String),
-    /// A block consensus committed conflicts with the committed chain (a safety failure or
-    /// a corrupt database): the node must stop.
-    #[error("committed block {number} {hash} does not extend head {head}")]
-    Fork {
-        /// Its number.
-        number: u64,
-        /// Its hash.
-        hash: B256,
-        /// The head's hash.
-        head: B256,
-    },
-}
-
-/// Why a proposed block is refused.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum InvalidBlock {
-    /// Header fields disagree with what executing the block gives.
-    #[error("header field {field} is {found}, expected {expected}")]
-    Header {
-        /// The first differing field.
-        field: &'static str,
-        /// In the proposal.
-        found: String,
-        /// What this node computed.
-        expected: String,
-    },
-    /// The timestamp is before the parent's or too far ahead of this node's clock.
-    #[error("timestamp {timestamp} outside {min}..={max}")]
-    Timestamp {
-        /// The proposed timestamp.
-        timestamp: u64,
-        /// The parent's.
-        min: u64,
-        /// Now plus the allowed drift.
-        max: u64,
-    },
-    /// A transaction is unusable (bad signature, blob transaction, …).
-    #[error("transaction {index}: {reason}")]
-    Transaction {
-        /// Its index.
-        index: usize,
-        /// Why.
-        reason: String,
-    },
-    /// Execution refused the block.
-    #[error("execution: {0}")]
-    Execution(String),
-    /// Too many transactions.
-    #[error("{0} transactions is above the limit")]
-    TooManyTransactions(usize),
-    /// The consensus height does not match the header number.
-    #[error("consensus height {height} but header number {number}")]
-    Height {
-        /// The consensus block's height.
-        height: u64,
-        /// The header's number.
-        number: u64,
-    },
-    /// The author is not a validator.
-    #[error("unknown author {0}")]
-    Author(u32),
-    /// The bridge deposits cannot be in this block.
-    #[error("bridge deposits: {0}")]
-    Deposits(String),
-}
-
-impl InvalidBlock {
-    /// A short label for metrics.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::Header { .. } => "header_mismatch",
-            Self::Timestamp { .. } => "timestamp",
-            Self::Transaction { .. } => "transaction",
-            Self::Execution(_) => "execution",
-            Self::TooManyTransactions(_) => "too_many_transactions",
-            Self::Height { .. } => "height",
-            Self::Author(_) => "author",
-            Self::Deposits(_) => "deposits",
-        }
-    }
-}
 
 /// A block this node executed: header, body, receipts and state changes.
 #[derive(Debug)]
