@@ -28,6 +28,7 @@ mod consensus;
 mod error;
 mod eth;
 mod evm;
+mod fees;
 mod filters;
 pub mod limited;
 mod node;
