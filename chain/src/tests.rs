@@ -12,11 +12,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let keys: Vec<ValidatorKeys> = (0..2).map(|_| ValidatorKeys::generate().unwrap()).collect();
-    let validators = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| k.validator(format!("node{i}"), 1))
-        .collect();
+    let validators = ValidatorKeys::equal_validators(&keys);
     let accounts = dev_accounts(4).unwrap();
     let genesis = parallax_genesis(4242, 1_700_000_000, validators, &accounts).unwrap();
     Setup {

@@ -129,6 +129,15 @@ impl ValidatorKeys {
         }
     }
 
+    /// The genesis entries of validators holding `keys`, in order, named `node0`, `node1`, …
+    /// with equal voting power (1): the set a generated testnet has.
+    pub fn equal_validators(keys: &[ValidatorKeys]) -> Vec<Validator> {
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| k.validator(format!("node{i}"), 1))
+            .collect()
+    }
+
     /// The index of these keys in a genesis validator set, if they are one of its validators.
     /// All three public parts must match the entry.
     pub fn validator_index(&self, parallax: &ParallaxConfig) -> Option<usize> {

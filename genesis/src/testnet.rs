@@ -268,11 +268,7 @@ pub fn generate_testnet(
     let keys: Vec<ValidatorKeys> = (0..n)
         .map(|_| ValidatorKeys::generate())
         .collect::<Result<_, _>>()?;
-    let validators: Vec<Validator> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| k.validator(format!("node{i}"), 1))
-        .collect();
+    let validators: Vec<Validator> = ValidatorKeys::equal_validators(&keys);
     let dev_accounts = dev_accounts(DEV_ACCOUNTS)?;
     let mut genesis = parallax_genesis(
         options.chain_id,

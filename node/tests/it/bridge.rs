@@ -19,11 +19,7 @@ use std::sync::Arc;
 /// A two-validator Parallax genesis with four funded development accounts.
 fn genesis() -> Genesis {
     let keys: Vec<ValidatorKeys> = (0..2).map(|_| ValidatorKeys::generate().unwrap()).collect();
-    let validators = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| k.validator(format!("node{i}"), 1))
-        .collect();
+    let validators = ValidatorKeys::equal_validators(&keys);
     parallax_genesis(4242, 1_700_000_000, validators, &dev_accounts(4).unwrap()).unwrap()
 }
 

@@ -39,11 +39,7 @@ impl Net {
         let keys: Vec<ValidatorKeys> = (0..validators + extra)
             .map(|_| ValidatorKeys::generate().unwrap())
             .collect();
-        let set = keys[..validators]
-            .iter()
-            .enumerate()
-            .map(|(i, k)| k.validator(format!("node{i}"), 1))
-            .collect();
+        let set = ValidatorKeys::equal_validators(&keys[..validators]);
         let accounts = dev_accounts(8).unwrap();
         let mut genesis = parallax_genesis(CHAIN_ID, 1_700_000_000, set, &accounts).unwrap();
         let timing = &mut genesis.parallax.as_mut().unwrap().consensus;
