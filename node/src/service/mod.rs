@@ -282,6 +282,28 @@ fn consensus_validator(
     }))
 }
 
+/// How long a stop waits for room in the driver's input queue.
+const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
+
+/// Tells the driver to stop. A full input queue (a flood of gossip the driver is still
+/// working through) delays the stop, never loses it: the driver drains its queue, so there is
+/// room again soon. Returns whether the driver has it (or has already stopped); `false` only
+/// when the queue stayed full for `deadline`.
+async fn send_shutdown(inputs: &SyncSender<Input>, deadline: Duration) -> bool {
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        match inputs.try_send(Input::Shutdown) {
+            Ok(()) | Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return true,
+            Err(std::sync::mpsc::TrySendError::Full(_)) => {
+                if tokio::time::Instant::now() >= until {
+                    return false;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
 impl Node {
     /// Starts a node on the current tokio runtime.
     pub async fn start(options: NodeOptions) -> Result<Self, NodeError> {
@@ -639,9 +661,14 @@ impl Node {
         if let Some(rpc) = self.rpc.take() {
             rpc.stop().await;
         }
-        let _ = self.inputs.try_send(Input::Shutdown);
+        let delivered = send_shutdown(&self.inputs, SHUTDOWN_DEADLINE).await;
         if let Some(driver) = self.driver.take() {
-            let _ = tokio::task::spawn_blocking(move || driver.join()).await;
+            if delivered {
+                let _ = tokio::task::spawn_blocking(move || driver.join()).await;
+            } else {
+                // Never waits on a driver that was not told to stop: it ends with the process.
+                warn!(name = %self.name, "the consensus driver did not take the stop; not waiting for it");
+            }
         }
         for task in &self.tasks {
             task.abort();
@@ -650,5 +677,51 @@ impl Node {
             net.shutdown().await;
         }
         info!(name = %self.name, "node stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stop sent while the driver's queue is full waits for room instead of being lost.
+    #[tokio::test]
+    async fn a_stop_sent_to_a_full_queue_waits_for_room() {
+        let (inputs, queue) = sync_channel(1);
+        inputs.try_send(Input::TxArrived).unwrap();
+        let driver = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            let mut seen = Vec::new();
+            while let Ok(input) = queue.recv() {
+                let stop = matches!(input, Input::Shutdown);
+                seen.push(stop);
+                if stop {
+                    break;
+                }
+            }
+            seen
+        });
+        assert!(send_shutdown(&inputs, Duration::from_secs(5)).await);
+        assert_eq!(
+            driver.join().unwrap(),
+            [false, true],
+            "the stop came after the backlog"
+        );
+    }
+
+    /// A queue nobody drains: the stop gives up at its deadline rather than hang.
+    #[tokio::test]
+    async fn a_stop_to_a_queue_that_stays_full_gives_up_at_the_deadline() {
+        let (inputs, _queue) = sync_channel(1);
+        inputs.try_send(Input::TxArrived).unwrap();
+        assert!(!send_shutdown(&inputs, Duration::from_millis(50)).await);
+    }
+
+    /// A driver that already stopped has nothing to be told.
+    #[tokio::test]
+    async fn a_stop_to_a_stopped_driver_is_done() {
+        let (inputs, queue) = sync_channel::<Input>(1);
+        drop(queue);
+        assert!(send_shutdown(&inputs, Duration::from_millis(50)).await);
     }
 }
