@@ -25,3 +25,13 @@ pub struct BridgeHandles {
     /// The Ethereum client, when the node has an L1 RPC.
     pub l1: Option<crate::l1::L1Client>,
 }
+
+impl BridgeHandles {
+    /// The bridge's Prometheus metrics.
+    pub fn metrics(&self) -> crate::BridgeMetrics {
+        crate::BridgeMetrics {
+            deposits: self.deposits.clone(),
+            withdrawals: self.withdrawals.clone(),
+        }
+    }
+}

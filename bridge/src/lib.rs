@@ -29,8 +29,10 @@ pub mod contracts;
 pub mod deposit;
 mod handles;
 pub mod l1;
+mod metrics;
 pub mod relay;
 pub mod watcher;
 pub mod withdrawal;
 
 pub use handles::BridgeHandles;
+pub use metrics::BridgeMetrics;

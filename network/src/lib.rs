@@ -19,5 +19,5 @@ pub use p2p::{
     DEFAULT_EVENT_CAPACITY, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_GOSSIP_BYTES,
     DEFAULT_MAX_REQUEST_BYTES, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_REQUEST_TIMEOUT, Direction,
     Keypair, MessageId, Multiaddr, NetworkConfig, NetworkError, NetworkEvent, NetworkHandle,
-    NetworkStats, PeerId, PeerInfo, RequestId, Topic, Validation, start,
+    NetworkMetrics, NetworkStats, PeerId, PeerInfo, RequestId, Topic, Validation, start,
 };

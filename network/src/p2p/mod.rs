@@ -79,6 +79,11 @@ use std::{
 };
 
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
+use prometheus_client::{
+    collector::Collector,
+    encoding::{DescriptorEncoder, NoLabelSet},
+    metrics::MetricType,
+};
 use tokio::sync::{mpsc, oneshot};
 
 /// The default [`NetworkConfig::max_gossip_bytes`]: 10 MiB, room for a full block.
@@ -302,6 +307,8 @@ pub struct NetworkStats {
     pub dial_failures: u64,
     /// `report`/`respond` calls dropped because the command channel was full.
     pub commands_dropped: u64,
+    /// Peers connected now (not monotonic).
+    pub peers: u64,
 }
 
 /// The live counters behind [`NetworkStats`].
@@ -316,6 +323,8 @@ struct Counters {
     failed_requests: AtomicU64,
     dial_failures: AtomicU64,
     commands_dropped: AtomicU64,
+    /// Peers connected now, set by the swarm task on every connect and disconnect.
+    peers: AtomicU64,
 }
 
 impl Counters {
@@ -335,7 +344,54 @@ impl Counters {
             failed_requests: get(&self.failed_requests),
             dial_failures: get(&self.dial_failures),
             commands_dropped: get(&self.commands_dropped),
+            peers: get(&self.peers),
         }
+    }
+}
+
+/// The network's Prometheus metrics ([`Collector`]): connected peers and what happened to
+/// gossip messages. [`NetworkMetrics::detached`] reports a node without networking (no peers,
+/// nothing gossiped), so the series exist on every node.
+#[derive(Debug, Clone, Default)]
+pub struct NetworkMetrics(Option<Arc<Counters>>);
+
+impl NetworkMetrics {
+    /// The metrics of a node that does not network.
+    pub fn detached() -> Self {
+        Self(None)
+    }
+}
+
+impl Collector for NetworkMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
+        let n = self.0.as_ref().map(|c| c.snapshot()).unwrap_or_default();
+        encoder
+            .encode_descriptor(
+                "parallax_peers",
+                "Connected libp2p peers.",
+                None,
+                MetricType::Gauge,
+            )?
+            .encode_gauge(&n.peers)?;
+        let mut gossip = encoder.encode_descriptor(
+            "parallax_gossip_messages",
+            "Gossip messages by what happened to them: received (handed to the node), \
+             rejected (invalid or oversized, sender penalised), ignored (dropped without \
+             penalty), dropped (the node's event queue was full).",
+            None,
+            MetricType::Counter,
+        )?;
+        for (outcome, v) in [
+            ("received", n.gossip_received),
+            ("rejected", n.gossip_rejected),
+            ("ignored", n.gossip_ignored),
+            ("dropped", n.events_dropped),
+        ] {
+            gossip
+                .encode_family(&[("outcome", outcome)])?
+                .encode_counter::<NoLabelSet, _, u64>(&v, None)?;
+        }
+        Ok(())
     }
 }
 
@@ -534,6 +590,11 @@ impl NetworkHandle {
     /// The counters so far.
     pub fn stats(&self) -> NetworkStats {
         self.counters.snapshot()
+    }
+
+    /// The network's Prometheus metrics, read from the live counters at each scrape.
+    pub fn metrics(&self) -> NetworkMetrics {
+        NetworkMetrics(Some(self.counters.clone()))
     }
 
     /// Stops the swarm task and waits until it has closed its listener and connections.

@@ -591,6 +591,10 @@ impl SwarmTask {
                     since: Instant::now(),
                 });
                 entry.connections.push((connection_id, address, direction));
+                self.counters.peers.store(
+                    self.peers.len() as u64,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 if let Some(bootnode) = self.bootnodes.get_mut(&peer_id) {
                     bootnode.backoff = INITIAL_BACKOFF;
                     bootnode.next_dial = None;
@@ -615,6 +619,10 @@ impl SwarmTask {
                 tracing::debug!(peer = %peer_id, cause = ?cause, "connection closed");
                 if num_established == 0 {
                     self.peers.remove(&peer_id);
+                    self.counters.peers.store(
+                        self.peers.len() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
                     tracing::info!(peer = %peer_id, "peer disconnected");
                     if !self.emit(NetworkEvent::PeerDisconnected { peer: peer_id }) {
                         tracing::warn!(peer = %peer_id, "node lagging, PeerDisconnected dropped");

@@ -3,13 +3,15 @@
 //! certificates that commit, how many timeouts this validator signed and how many TCs it saw,
 //! how many rounds each commit took, and how long from a proposal to its QC and to its commit.
 
-use crate::metrics::{Histogram, header};
+use crate::metrics::{buckets, counter, counters, histogram};
 #[cfg(test)]
 use parallax_consensus::ValidatorIndex;
 use parallax_consensus::{Block, Round, types::MAX_SIGNATURES};
+use prometheus_client::{
+    collector::Collector, encoding::DescriptorEncoder, metrics::histogram::Histogram,
+};
 use std::{
     collections::BTreeMap,
-    fmt::Write as _,
     sync::atomic::{AtomicU64, Ordering},
     time::Instant,
 };
@@ -21,7 +23,8 @@ const ROUNDS_BOUNDS: &[f64] = &[1.0, 2.0, 3.0, 4.0, 6.0, 10.0, 20.0, 50.0];
 /// Proposals remembered for the latency figures.
 const MAX_PROPOSALS: usize = 256;
 
-/// The consensus metrics (all atomics: a scrape never waits for the driver).
+/// The consensus metrics (atomics, and histograms with their own short lock: a scrape never
+/// waits for the driver).
 #[derive(Debug)]
 pub struct ConsensusMetrics {
     /// Seconds from first seeing a round's proposal to seeing a QC of that round.
@@ -45,9 +48,9 @@ pub struct ConsensusMetrics {
 impl Default for ConsensusMetrics {
     fn default() -> Self {
         Self {
-            proposal_to_qc: Histogram::new(LATENCY_BOUNDS),
-            proposal_to_commit: Histogram::new(LATENCY_BOUNDS),
-            rounds_per_commit: Histogram::new(ROUNDS_BOUNDS),
+            proposal_to_qc: buckets(LATENCY_BOUNDS),
+            proposal_to_commit: buckets(LATENCY_BOUNDS),
+            rounds_per_commit: buckets(ROUNDS_BOUNDS),
             timeouts_signed: AtomicU64::new(0),
             tcs: AtomicU64::new(0),
             blocks: AtomicU64::new(0),
@@ -63,44 +66,41 @@ impl ConsensusMetrics {
         self.validators.store(n as u64, Ordering::Relaxed);
     }
 
-    /// Appends the text exposition.
-    pub fn render(&self, out: &mut String) {
+    /// Encodes the figures (validators beyond the set's size are left out).
+    pub(crate) fn encode_into(&self, e: &mut DescriptorEncoder<'_>) -> std::fmt::Result {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        header(
-            out,
-            "parallax_consensus_qc_participation_total",
-            "counter",
+        let n = (load(&self.validators) as usize).min(self.participation.len());
+        let indices: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        counters(
+            e,
+            "parallax_consensus_qc_participation",
             "Blocks this node committed by consensus whose parent certificate (QC, or TC after \
              a timeout) the validator signed, by validator index; compare with \
              parallax_consensus_blocks_committed_total.",
-        );
-        let n = (load(&self.validators) as usize).min(self.participation.len());
-        for (i, c) in self.participation[..n].iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "parallax_consensus_qc_participation_total{{validator=\"{i}\"}} {}",
-                load(c)
-            );
-        }
+            "validator",
+            indices
+                .iter()
+                .map(String::as_str)
+                .zip(self.participation[..n].iter().map(load)),
+        )?;
         for (name, help, value) in [
             (
-                "parallax_consensus_blocks_committed_total",
+                "parallax_consensus_blocks_committed",
                 "Blocks this node committed by consensus (block sync's imports excluded).",
                 &self.blocks,
             ),
             (
-                "parallax_consensus_timeouts_signed_total",
+                "parallax_consensus_timeouts_signed",
                 "Timeouts this validator signed (at most one per round).",
                 &self.timeouts_signed,
             ),
             (
-                "parallax_consensus_timeout_certificates_total",
+                "parallax_consensus_timeout_certificates",
                 "Timeout certificates this node saw form or received, one per round.",
                 &self.tcs,
             ),
         ] {
-            header(out, name, "counter", help);
-            let _ = writeln!(out, "{name} {}", load(value));
+            counter(e, name, help, load(value))?;
         }
         for (name, help, h) in [
             (
@@ -120,9 +120,15 @@ impl ConsensusMetrics {
                 &self.rounds_per_commit,
             ),
         ] {
-            header(out, name, "histogram", help);
-            h.render(out, name);
+            histogram(e, name, help, h)?;
         }
+        Ok(())
+    }
+}
+
+impl Collector for ConsensusMetrics {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> std::fmt::Result {
+        self.encode_into(&mut e)
     }
 }
 
@@ -238,15 +244,17 @@ mod tests {
         let b7 = Block::new(7, 4, b5.id(), 3, vec![0, 1, 2], vec![]);
         o.on_commit(&b7, &m, t0 + Duration::from_secs(4));
 
-        let mut text = String::new();
-        m.render(&mut text);
+        let mut registry = prometheus_client::registry::Registry::default();
+        let m = std::sync::Arc::new(m);
+        registry.register_collector(Box::new(m.clone()));
+        let text = crate::metrics::text(&registry);
         assert!(
             text.contains("parallax_consensus_proposal_to_qc_seconds_count 1"),
             "{text}"
         );
         assert!(text.contains("parallax_consensus_proposal_to_commit_seconds_count 2"));
-        assert!(text.contains("parallax_consensus_rounds_per_commit_bucket{le=\"1\"} 0"));
-        assert!(text.contains("parallax_consensus_rounds_per_commit_bucket{le=\"2\"} 1"));
+        assert!(text.contains("parallax_consensus_rounds_per_commit_bucket{le=\"1.0\"} 0"));
+        assert!(text.contains("parallax_consensus_rounds_per_commit_bucket{le=\"2.0\"} 1"));
         assert!(text.contains("parallax_consensus_timeouts_signed_total 1"));
         assert!(text.contains("parallax_consensus_timeout_certificates_total 1"));
         assert!(text.contains("parallax_consensus_blocks_committed_total 2"));

@@ -123,13 +123,17 @@ fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
 /// A parsed exposition: each sample by name and sorted labels.
 type Samples = HashMap<(String, Vec<(String, String)>), f64>;
 
-/// Parses the Prometheus text format strictly enough to catch what a scraper would
-/// refuse: every sample belongs to a family declared with HELP and TYPE before it, label
-/// sets are `name="value"` pairs, values are numbers.
+/// Parses the OpenMetrics text format strictly enough to catch what a scraper would
+/// refuse: it ends with `# EOF`, every sample belongs to a family declared with HELP and TYPE
+/// before it (a counter's samples end in `_total`, a histogram's in `_bucket`, `_sum` and
+/// `_count`), label sets are `name="value"` pairs, values are numbers.
 fn parse_exposition(text: &str) -> Samples {
     let mut types: HashMap<String, String> = HashMap::new();
     let mut helps: HashMap<String, String> = HashMap::new();
     let mut samples = Samples::new();
+    let text = text
+        .strip_suffix("# EOF\n")
+        .unwrap_or_else(|| panic!("the exposition does not end with # EOF: {text}"));
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, help) = rest.split_once(' ').expect("HELP has text");
@@ -184,13 +188,24 @@ fn parse_exposition(text: &str) -> Samples {
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
             "{name}"
         );
-        let family = ["_bucket", "_sum", "_count"]
-            .iter()
-            .find_map(|suffix| {
-                let base = name.strip_suffix(suffix)?;
-                (types.get(base).map(String::as_str) == Some("histogram")).then_some(base)
-            })
-            .unwrap_or(name);
+        let family = [
+            ("_bucket", "histogram"),
+            ("_sum", "histogram"),
+            ("_count", "histogram"),
+            ("_total", "counter"),
+        ]
+        .iter()
+        .find_map(|(suffix, kind)| {
+            let base = name.strip_suffix(suffix)?;
+            (types.get(base).map(String::as_str) == Some(*kind)).then_some(base)
+        })
+        .unwrap_or(name);
+        if types.get(family).map(String::as_str) == Some("counter") {
+            assert!(
+                name.ends_with("_total"),
+                "counter sample {name} lacks _total"
+            );
+        }
         assert!(types.contains_key(family), "{name} has no TYPE before it");
         assert!(helps.contains_key(family), "{name} has no HELP before it");
         assert!(
@@ -449,8 +464,8 @@ fn dev_node_answers_admin_calls_and_serves_metrics() {
             Some(1.0)
         );
         assert_eq!(get(&s2, "parallax_block_transactions_sum", &[]), Some(1.0));
-        let empty = get(&s2, "parallax_block_transactions_bucket", &[("le", "0")]).unwrap();
-        let upto1 = get(&s2, "parallax_block_transactions_bucket", &[("le", "1")]).unwrap();
+        let empty = get(&s2, "parallax_block_transactions_bucket", &[("le", "0.0")]).unwrap();
+        let upto1 = get(&s2, "parallax_block_transactions_bucket", &[("le", "1.0")]).unwrap();
         assert_eq!(upto1 - empty, 1.0);
         assert_eq!(
             Some(upto1),
