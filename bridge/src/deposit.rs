@@ -74,11 +74,11 @@ pub fn requests_hash(deposits: &[Deposit]) -> B256 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn deposit(nonce: u64) -> Deposit {
-        Deposit {
+impl Deposit {
+    /// A deposit of token 0 from `0x06..` to `0x07..` whose fields all follow from `nonce`
+    /// (the bridge's unit tests' fixture).
+    pub(crate) fn sample(nonce: u64) -> Self {
+        Self {
             nonce,
             l1_token: Address::ZERO,
             l1_from: Address::repeat_byte(6),
@@ -89,58 +89,66 @@ mod tests {
             metadata: Bytes::new(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn requests_hash_commits_to_every_field_and_is_empty_without_deposits() {
         assert_eq!(requests_hash(&[]), alloy_eips::eip7685::EMPTY_REQUESTS_HASH);
-        let base = requests_hash(&[deposit(0)]);
+        let base = requests_hash(&[Deposit::sample(0)]);
         let changed = vec![
             Deposit {
                 nonce: 1,
-                ..deposit(0)
+                ..Deposit::sample(0)
             },
             Deposit {
                 l1_token: Address::repeat_byte(1),
-                ..deposit(0)
+                ..Deposit::sample(0)
             },
             Deposit {
                 l1_from: Address::repeat_byte(1),
-                ..deposit(0)
+                ..Deposit::sample(0)
             },
             Deposit {
                 recipient: Address::repeat_byte(1),
-                ..deposit(0)
+                ..Deposit::sample(0)
             },
             Deposit {
                 amount: U256::from(1),
-                ..deposit(0)
+                ..Deposit::sample(0)
             },
             Deposit {
                 l1_tx_hash: B256::repeat_byte(0xee),
-                ..deposit(0)
+                ..Deposit::sample(0)
             },
             Deposit {
                 l1_block: 0,
-                ..deposit(0)
+                ..Deposit::sample(0)
             },
             Deposit {
                 metadata: Bytes::from_static(b"x"),
-                ..deposit(0)
+                ..Deposit::sample(0)
             },
         ];
         for d in changed {
             assert_ne!(requests_hash(std::slice::from_ref(&d)), base, "{d:?}");
         }
-        assert_ne!(requests_hash(&[deposit(0), deposit(1)]), base);
+        assert_ne!(
+            requests_hash(&[Deposit::sample(0), Deposit::sample(1)]),
+            base
+        );
         // The metadata is length-prefixed: moving a byte between two deposits' metadata
         // changes the hash.
         let a = Deposit {
             metadata: Bytes::from_static(b"ab"),
-            ..deposit(0)
+            ..Deposit::sample(0)
         };
         let b = Deposit {
             metadata: Bytes::from_static(b"a"),
-            ..deposit(0)
+            ..Deposit::sample(0)
         };
         assert_ne!(requests_hash(&[a]), requests_hash(&[b]));
     }

@@ -358,25 +358,13 @@ mod tests {
     use crate::l1::L1Error;
     use alloy_primitives::{Bytes, U256};
 
-    fn deposit(nonce: u64) -> Deposit {
-        Deposit {
-            nonce,
-            l1_token: Address::ZERO,
-            l1_from: Address::repeat_byte(6),
-            recipient: Address::repeat_byte(7),
-            amount: U256::from(1000 + nonce),
-            l1_tx_hash: B256::repeat_byte(nonce as u8),
-            l1_block: 10 + nonce,
-            metadata: Bytes::new(),
-        }
-    }
-
     fn view_with(n: u64) -> DepositView {
         let view = DepositView::new(Duration::ZERO, 0);
         {
             let mut book = view.book.write().unwrap();
             for i in 0..n {
-                book.deposits.insert(i, (deposit(i), Instant::now()));
+                book.deposits
+                    .insert(i, (Deposit::sample(i), Instant::now()));
             }
             book.next_nonce = n;
         }
@@ -386,19 +374,22 @@ mod tests {
     #[test]
     fn the_view_refuses_deposits_it_did_not_confirm() {
         let view = view_with(3);
-        assert_eq!(view.check(&[deposit(0), deposit(1), deposit(2)]), Ok(()));
+        assert_eq!(
+            view.check(&[Deposit::sample(0), Deposit::sample(1), Deposit::sample(2)]),
+            Ok(())
+        );
         let fake = Deposit {
             amount: U256::from(10).pow(U256::from(24)),
-            ..deposit(1)
+            ..Deposit::sample(1)
         };
         assert!(
-            view.check(&[deposit(0), fake])
+            view.check(&[Deposit::sample(0), fake])
                 .unwrap_err()
                 .contains("differs")
         );
         let other_metadata = Deposit {
             metadata: Bytes::from_static(b"lies"),
-            ..deposit(1)
+            ..Deposit::sample(1)
         };
         assert!(
             view.check(&[other_metadata])
@@ -406,17 +397,17 @@ mod tests {
                 .contains("differs")
         );
         assert!(
-            view.check(&[deposit(3)])
+            view.check(&[Deposit::sample(3)])
                 .unwrap_err()
                 .contains("not in this node's view")
         );
         view.prune_below(2);
         assert!(
-            view.check(&[deposit(1)])
+            view.check(&[Deposit::sample(1)])
                 .unwrap_err()
                 .contains("minted already")
         );
-        assert_eq!(view.pending(2, 10), vec![deposit(2)]);
+        assert_eq!(view.pending(2, 10), vec![Deposit::sample(2)]);
         assert_eq!(view.pending(0, 10), vec![], "pruned nonces are gone");
     }
 
@@ -427,17 +418,27 @@ mod tests {
             .write()
             .unwrap()
             .deposits
-            .insert(0, (deposit(0), Instant::now()));
+            .insert(0, (Deposit::sample(0), Instant::now()));
         assert_eq!(view.pending(0, 10), vec![], "confirmed just now");
-        assert_eq!(view.check(&[deposit(0)]), Ok(()), "but voted for at once");
+        assert_eq!(
+            view.check(&[Deposit::sample(0)]),
+            Ok(()),
+            "but voted for at once"
+        );
     }
 
     #[test]
     fn pending_stops_at_a_gap_and_at_the_limit() {
         let view = view_with(5);
         view.book.write().unwrap().deposits.remove(&3);
-        assert_eq!(view.pending(1, 10), vec![deposit(1), deposit(2)]);
-        assert_eq!(view.pending(0, 2), vec![deposit(0), deposit(1)]);
+        assert_eq!(
+            view.pending(1, 10),
+            vec![Deposit::sample(1), Deposit::sample(2)]
+        );
+        assert_eq!(
+            view.pending(0, 2),
+            vec![Deposit::sample(0), Deposit::sample(1)]
+        );
     }
 
     /// Ethereum with `total` deposits, three per block from block 1, all settled.

@@ -3,7 +3,18 @@
 //! transaction thread, withdrawal attestations to the relayer; and the evidence it learns
 //! ([`record_evidence`]).
 
-use super::*;
+use super::{Input, Shared, relay_limit, store, sync};
+use alloy_primitives::Address;
+use libp2p::PeerId;
+use parallax_chain::ChainSpec;
+use parallax_consensus::{Evidence, EvidenceKind, Message, ValidatorSet};
+use parallax_network::{self as network, NetworkEvent, NetworkHandle, Topic, Validation, wire};
+use parallax_storage::Database;
+use std::{
+    collections::HashMap,
+    sync::{Arc, atomic::Ordering, mpsc::SyncSender},
+};
+use tracing::{debug, error, warn};
 
 /// Keeps verified equivocation evidence: stored (bounded per culprit), counted by kind, and
 /// logged. A storage failure is logged and counted, never fatal: evidence is for operators and

@@ -35,27 +35,22 @@ pub use transactions::Submitter;
 pub(crate) use transactions::{DbAccounts, pool_env};
 use transactions::{TX_GOSSIP_QUEUE, TX_INGRESS_QUEUE, TxIngress, gossip_transactions};
 
-use alloy_consensus::Header;
-use alloy_primitives::{Address, B256, Bytes};
+use alloy_primitives::Bytes;
 use driver::{Driver, Validator};
 use libp2p::{Multiaddr, PeerId};
 use parallax_bridge::BridgeHandles;
 use parallax_chain::{Chain, ChainError, ChainSpec, ExecutedBlock};
-use parallax_consensus::{
-    Config, Evidence, EvidenceKind, Limits, Message, Rejection, Reputation, Timing, ValidatorSet,
-};
+use parallax_consensus::{Config, Limits, Message, Reputation, Timing};
 use parallax_genesis::{Genesis, MempoolConfig, ValidatorKeys};
-use parallax_network::{
-    self as network, NetworkConfig, NetworkEvent, NetworkHandle, Topic, Validation, wire,
-};
-use parallax_storage::{Database, Reader};
-use parallax_txpool::{AccountInfo, AccountSource, Mempool, MempoolError, PoolEnv};
+use parallax_network::{self as network, NetworkConfig, NetworkHandle, Topic, wire};
+use parallax_storage::Database;
+use parallax_txpool::Mempool;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
     sync::{
         Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
+        atomic::Ordering,
         mpsc::{SyncSender, sync_channel},
     },
     thread::JoinHandle,
@@ -63,7 +58,7 @@ use std::{
 };
 use thiserror::Error;
 use tokio::sync::{broadcast, oneshot};
-use tracing::{debug, error, info, warn};
+use tracing::{info, warn};
 
 /// Capacity of the driver's input queue.
 const INPUT_CAPACITY: usize = 8_192;

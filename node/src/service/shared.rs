@@ -1,7 +1,14 @@
 //! What the node's parts publish for the others to read: the counters and gauges of
 //! [`Shared`] (RPC, admin and metrics read them) and the feed of admitted transactions.
 
-use super::*;
+use super::observe;
+use alloy_primitives::B256;
+use parallax_consensus::Rejection;
+use std::{
+    collections::HashMap,
+    sync::{Mutex, atomic::AtomicU64},
+};
+use tokio::sync::broadcast;
 
 /// Counters and gauges the node's parts share (read by RPC, admin and metrics).
 #[derive(Debug, Default)]

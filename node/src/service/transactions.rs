@@ -2,7 +2,19 @@
 //! in batches) and from gossip ([`TxIngress`], on a thread of its own), checked against the
 //! state at the committed head ([`DbAccounts`]) and the next block's rules ([`pool_env`]).
 
-use super::*;
+use super::{Input, Shared, now_secs};
+use alloy_consensus::Header;
+use alloy_primitives::{Address, B256, Bytes};
+use libp2p::PeerId;
+use parallax_chain::ChainSpec;
+use parallax_network::{self as network, NetworkHandle, Topic, Validation, wire};
+use parallax_storage::{Database, Reader};
+use parallax_txpool::{AccountInfo, AccountSource, Mempool, MempoolError, PoolEnv};
+use std::{
+    sync::{Arc, Mutex, atomic::Ordering, mpsc::SyncSender},
+    time::Duration,
+};
+use tracing::debug;
 
 /// Tells the driver transactions arrived, once until it has seen it: a burst of
 /// transactions is one wake-up, and never crowds consensus messages out of its queue.
