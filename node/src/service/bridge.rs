@@ -3,7 +3,7 @@
 //! What each part does is `parallax-bridge`'s; here they are built from the node's options
 //! and started.
 
-use super::{ATTESTATION_QUEUE, L1Options, NodeError, NodeOptions};
+use super::{ATTESTATION_QUEUE, L1Options, NodeContext, NodeError, NodeOptions};
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 use parallax_bridge::{
@@ -15,7 +15,6 @@ use parallax_bridge::{
 };
 use parallax_genesis::{DepositFinality, ParallaxConfig};
 use parallax_network::{NetworkHandle, Topic};
-use parallax_storage::Database;
 use std::{sync::Arc, time::Duration};
 use tokio::{sync::mpsc, task::JoinHandle};
 use tracing::{debug, warn};
@@ -42,13 +41,17 @@ impl NodeBridge {
     /// Without `[l1]` the node still checks and relays attestations, but reads nothing from
     /// Ethereum.
     pub(super) async fn open(
-        options: &NodeOptions,
-        parallax: &ParallaxConfig,
-        chain_id: u64,
-        db: &Database,
-        is_validator: bool,
+        node: &NodeContext<'_>,
         tasks: &mut Vec<JoinHandle<()>>,
     ) -> Result<Option<Self>, NodeError> {
+        let NodeContext {
+            options,
+            parallax,
+            chain_id,
+            db,
+            ..
+        } = *node;
+        let is_validator = node.validator.is_some();
         let Some(l1_bridge) = parallax.bridge.l1_bridge else {
             return Ok(None);
         };
@@ -126,17 +129,19 @@ impl NodeBridge {
     /// Starts the withdrawal relayer (once): it signs each committed block's withdrawal root
     /// when this node is validator `validator`, gossips the signatures on `net`, and carries
     /// quorum-signed roots to Ethereum when this validator relays.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn start_relayer(
         &mut self,
-        options: &NodeOptions,
-        parallax: &ParallaxConfig,
-        chain_id: u64,
-        db: Arc<Database>,
-        validator: Option<u32>,
+        node: &NodeContext<'_>,
         net: Option<NetworkHandle>,
         tasks: &mut Vec<JoinHandle<()>>,
     ) {
+        let NodeContext {
+            options,
+            parallax,
+            chain_id,
+            validator,
+            ..
+        } = *node;
         let Some(received) = self.received.take() else {
             return;
         };
@@ -150,7 +155,7 @@ impl NodeBridge {
             chain_id,
             tick: Duration::from_millis(500),
         };
-        let relayer = Relayer::new(config, db, self.handles.withdrawals.clone());
+        let relayer = Relayer::new(config, node.db.clone(), self.handles.withdrawals.clone());
         tasks.push(tokio::spawn(relayer.run(received, move |bytes| {
             if let Some(net) = net.clone() {
                 tokio::spawn(async move {

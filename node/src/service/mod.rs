@@ -60,6 +60,18 @@ use thiserror::Error;
 use tokio::sync::{broadcast, oneshot};
 use tracing::{info, warn};
 
+/// What a part of the node is started with: its configuration, its chain and whether it
+/// validates.
+#[derive(Clone, Copy)]
+struct NodeContext<'a> {
+    options: &'a NodeOptions,
+    parallax: &'a parallax_genesis::ParallaxConfig,
+    chain_id: u64,
+    db: &'a Arc<Database>,
+    /// This node's validator index, when it is one.
+    validator: Option<u32>,
+}
+
 /// Capacity of the driver's input queue.
 const INPUT_CAPACITY: usize = 8_192;
 
@@ -323,15 +335,14 @@ impl Node {
         let (commits, _) = broadcast::channel(256);
 
         let mut tasks = Vec::new();
-        let mut bridge = NodeBridge::open(
-            &options,
-            &parallax,
-            spec.chain_id,
-            &db,
-            validator_index.is_some(),
-            &mut tasks,
-        )
-        .await?;
+        let context = NodeContext {
+            options: &options,
+            parallax: &parallax,
+            chain_id: spec.chain_id,
+            db: &db,
+            validator: validator_index,
+        };
+        let mut bridge = NodeBridge::open(&context, &mut tasks).await?;
 
         let (net, events) = match &options.listen_addr {
             None => (None, None),
@@ -407,15 +418,7 @@ impl Node {
         }
 
         if let Some(bridge) = &mut bridge {
-            bridge.start_relayer(
-                &options,
-                &parallax,
-                spec.chain_id,
-                db.clone(),
-                validator_index,
-                net.clone(),
-                &mut tasks,
-            );
+            bridge.start_relayer(&context, net.clone(), &mut tasks);
         }
         let bridge = bridge.map(|b| b.handles);
 
