@@ -104,11 +104,11 @@ impl Admin for AdminContext {
             validator_index: self.validator,
             head_height,
             head_hash,
-            committed_round: s.committed_round.load(Ordering::Relaxed),
-            current_round: s.round.load(Ordering::Relaxed),
+            committed_round: s.consensus.committed_round.load(Ordering::Relaxed),
+            current_round: s.consensus.round.load(Ordering::Relaxed),
             peers,
-            mempool_size: s.mempool_size.load(Ordering::Relaxed),
-            syncing: s.syncing.load(Ordering::Relaxed),
+            mempool_size: s.transactions.mempool_size.load(Ordering::Relaxed),
+            syncing: s.chain.syncing.load(Ordering::Relaxed),
             version: env!("CARGO_PKG_VERSION").to_string(),
         }))
     }
@@ -177,14 +177,14 @@ impl Admin for AdminContext {
         let s = &self.shared;
         let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         Ok(Response::new(v1::ConsensusState {
-            current_round: load(&s.round),
-            highest_qc_round: load(&s.highest_qc_round),
-            locked_round: load(&s.locked_round),
-            last_voted_round: load(&s.last_voted_round),
-            highest_tc_round: load(&s.highest_tc_round),
-            current_leader: u32::try_from(load(&s.leader)).unwrap_or(u32::MAX),
-            round_timeout_ms: load(&s.round_timeout_ms),
-            signing_floor: load(&s.signing_floor),
+            current_round: load(&s.consensus.round),
+            highest_qc_round: load(&s.consensus.highest_qc_round),
+            locked_round: load(&s.consensus.locked_round),
+            last_voted_round: load(&s.consensus.last_voted_round),
+            highest_tc_round: load(&s.consensus.highest_tc_round),
+            current_leader: u32::try_from(load(&s.consensus.leader)).unwrap_or(u32::MAX),
+            round_timeout_ms: load(&s.consensus.round_timeout_ms),
+            signing_floor: load(&s.consensus.signing_floor),
         }))
     }
 

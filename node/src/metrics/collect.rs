@@ -1,7 +1,7 @@
 //! The node's collectors: each reads one part's figures at a scrape and encodes them, and
 //! [`ChainMetrics`], the histograms the commit path records into.
 
-use crate::service::Shared;
+use crate::service::{ChainState, ConsensusState, IngressCounters, TxState};
 use parallax_chain::ExecutedBlock;
 use parallax_execution::Schedule;
 use parallax_rpc::RpcStats;
@@ -152,7 +152,7 @@ impl ChainMetrics {
 
 /// The chain: head, commits, and what each committed block measured.
 #[derive(Debug)]
-pub(crate) struct ChainCollector(pub(crate) Arc<Shared>);
+pub(crate) struct ChainCollector(pub(crate) Arc<ChainState>);
 
 impl Collector for ChainCollector {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
@@ -244,11 +244,14 @@ impl Collector for ChainCollector {
 
 /// Consensus: where it is, what it refused, and the evidence it recorded.
 #[derive(Debug)]
-pub(crate) struct ConsensusCollector(pub(crate) Arc<Shared>);
+pub(crate) struct ConsensusCollector {
+    pub(crate) consensus: Arc<ConsensusState>,
+    pub(crate) ingress: Arc<IngressCounters>,
+}
 
 impl Collector for ConsensusCollector {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
-        let s = &self.0;
+        let (s, ingress) = (&self.consensus, &self.ingress);
         gauge(
             &mut e,
             "parallax_consensus_round",
@@ -275,12 +278,12 @@ impl Collector for ConsensusCollector {
             "Round of the last block consensus committed.",
             load(&s.committed_round),
         )?;
-        s.consensus_metrics.encode_into(&mut e)?;
+        s.metrics.encode_into(&mut e)?;
         let mut reasons = s.rejections();
-        reasons.push(("undecodable", load(&s.malformed_gossip)));
-        reasons.push(("forged_relay", load(&s.forged_relays)));
-        reasons.push(("relay_repeat", load(&s.relay_repeats)));
-        reasons.push(("bad_sync_response", load(&s.bad_sync_responses)));
+        reasons.push(("undecodable", load(&ingress.malformed_gossip)));
+        reasons.push(("forged_relay", load(&ingress.forged_relays)));
+        reasons.push(("relay_repeat", load(&ingress.relay_repeats)));
+        reasons.push(("bad_sync_response", load(&ingress.bad_sync_responses)));
         counters(
             &mut e,
             "parallax_rejected_messages",
@@ -321,11 +324,14 @@ impl Collector for ConsensusCollector {
 
 /// Transactions: the mempool and what gossip could not carry.
 #[derive(Debug)]
-pub(crate) struct TransactionsCollector(pub(crate) Arc<Shared>);
+pub(crate) struct TransactionsCollector {
+    pub(crate) transactions: Arc<TxState>,
+    pub(crate) ingress: Arc<IngressCounters>,
+}
 
 impl Collector for TransactionsCollector {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
-        let s = &self.0;
+        let (s, ingress) = (&self.transactions, &self.ingress);
         gauge(
             &mut e,
             "parallax_mempool_transactions",
@@ -349,7 +355,7 @@ impl Collector for TransactionsCollector {
             &mut e,
             "parallax_bridge_attestations_shed",
             "Withdrawal attestations dropped because the relayer's queue was full.",
-            load(&s.attestations_shed),
+            load(&ingress.attestations_shed),
         )
     }
 }

@@ -3,9 +3,10 @@
 //! `GET /metrics`, OpenMetrics text).
 //!
 //! The parts and where their figures live:
-//! - the chain ([`ChainCollector`]): head, commits, and the per-block histograms of
-//!   [`ChainMetrics`] that the commit path records into;
-//! - consensus ([`ConsensusCollector`]): round, signing floor, the driver's
+//! - the chain ([`ChainCollector`], over `service::ChainState`): head, commits, and the
+//!   per-block histograms of [`ChainMetrics`] that the commit path records into;
+//! - consensus ([`ConsensusCollector`], over `service::ConsensusState` and the ingress
+//!   counters): round, signing floor, the driver's
 //!   [`ConsensusMetrics`](crate::service::observe::ConsensusMetrics) (participation, timeouts, TCs,
 //!   latencies), rejected messages, equivocation evidence;
 //! - transactions ([`TransactionsCollector`]): the mempool and transaction gossip;
@@ -50,9 +51,16 @@ pub(crate) struct Sources {
 /// The node's registry: every part registers its collector.
 pub(crate) fn registry(src: &Sources) -> Registry {
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(ChainCollector(src.shared.clone())));
-    registry.register_collector(Box::new(ConsensusCollector(src.shared.clone())));
-    registry.register_collector(Box::new(TransactionsCollector(src.shared.clone())));
+    let shared = &src.shared;
+    registry.register_collector(Box::new(ChainCollector(shared.chain.clone())));
+    registry.register_collector(Box::new(ConsensusCollector {
+        consensus: shared.consensus.clone(),
+        ingress: shared.ingress.clone(),
+    }));
+    registry.register_collector(Box::new(TransactionsCollector {
+        transactions: shared.transactions.clone(),
+        ingress: shared.ingress.clone(),
+    }));
     registry.register_collector(Box::new(
         src.net
             .as_ref()

@@ -28,7 +28,7 @@ pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidenc
                 .iter()
                 .position(|k| *k == kind)
                 .unwrap_or(0);
-            shared.evidence[i].fetch_add(1, Ordering::Relaxed);
+            shared.consensus.evidence[i].fetch_add(1, Ordering::Relaxed);
             error!(
                 culprit = evidence.culprit(),
                 round = evidence.round(),
@@ -39,7 +39,10 @@ pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidenc
         }
         Ok(store::StoredEvidence::Known) => return false,
         Ok(store::StoredEvidence::Full) => {
-            shared.evidence_unstored.fetch_add(1, Ordering::Relaxed);
+            shared
+                .consensus
+                .evidence_unstored
+                .fetch_add(1, Ordering::Relaxed);
             debug!(
                 culprit = evidence.culprit(),
                 round = evidence.round(),
@@ -47,7 +50,10 @@ pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidenc
             );
         }
         Err(e) => {
-            shared.evidence_unstored.fetch_add(1, Ordering::Relaxed);
+            shared
+                .consensus
+                .evidence_unstored
+                .fetch_add(1, Ordering::Relaxed);
             warn!(culprit = evidence.culprit(), error = %e, "storing evidence failed");
         }
     }
@@ -88,11 +94,17 @@ impl Ingress {
         let a = match parallax_proto::decode_withdrawal_attestation(data) {
             Ok(a) if a.chain_id == self.spec.chain_id => a,
             Ok(_) => {
-                self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .ingress
+                    .malformed_gossip
+                    .fetch_add(1, Ordering::Relaxed);
                 return Validation::Reject;
             }
             Err(e) => {
-                self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .ingress
+                    .malformed_gossip
+                    .fetch_add(1, Ordering::Relaxed);
                 debug!(%source, error = %e, "malformed withdrawal attestation");
                 return Validation::Reject;
             }
@@ -101,6 +113,7 @@ impl Ingress {
             Ok(a) => {
                 if bridge.sender.try_send(a).is_err() {
                     self.shared
+                        .ingress
                         .attestations_shed
                         .fetch_add(1, Ordering::Relaxed);
                     return Validation::Ignore;
@@ -108,7 +121,10 @@ impl Ingress {
                 Validation::Accept
             }
             Err(reason) => {
-                self.shared.forged_relays.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .ingress
+                    .forged_relays
+                    .fetch_add(1, Ordering::Relaxed);
                 debug!(%source, %reason, "forged withdrawal attestation");
                 Validation::Reject
             }
@@ -132,7 +148,10 @@ impl Ingress {
                             match self.tx_work.try_send((message_id.clone(), source, data)) {
                                 Ok(()) => continue,
                                 Err(_) => {
-                                    self.shared.tx_batches_shed.fetch_add(1, Ordering::Relaxed);
+                                    self.shared
+                                        .transactions
+                                        .tx_batches_shed
+                                        .fetch_add(1, Ordering::Relaxed);
                                     Validation::Ignore
                                 }
                             }
@@ -180,13 +199,19 @@ impl Ingress {
         let envelope = match wire::decode_message(data) {
             Ok(e) => e,
             Err(e) => {
-                self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .ingress
+                    .malformed_gossip
+                    .fetch_add(1, Ordering::Relaxed);
                 debug!(%source, error = %e, reason = e.reason(), "malformed consensus message");
                 return Some(Validation::Reject);
             }
         };
         if envelope.chain_id != self.spec.chain_id {
-            self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .ingress
+                .malformed_gossip
+                .fetch_add(1, Ordering::Relaxed);
             return Some(Validation::Reject);
         }
         // Messages this node only relays (a full node relays everything; a validator relays
@@ -202,7 +227,10 @@ impl Ingress {
                 self.spec.chain_id,
                 &self.validators,
             ) {
-                self.shared.forged_relays.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .ingress
+                    .forged_relays
+                    .fetch_add(1, Ordering::Relaxed);
                 return Some(Validation::Reject);
             }
             // Numbered copies of one message: forwarded again only after a while.
@@ -211,7 +239,10 @@ impl Ingress {
                 &envelope.message,
                 std::time::Instant::now(),
             ) {
-                self.shared.relay_repeats.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .ingress
+                    .relay_repeats
+                    .fetch_add(1, Ordering::Relaxed);
                 return Some(Validation::Ignore);
             }
             // A full node keeps the evidence it relays (verified just above), to serve it,

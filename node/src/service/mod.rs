@@ -30,7 +30,7 @@ mod transactions;
 use bridge::NodeBridge;
 pub(crate) use ingress::record_evidence;
 use ingress::{BridgeIngress, Ingress};
-pub use shared::Shared;
+pub use shared::{ChainState, ConsensusState, IngressCounters, Shared, TxState};
 pub use transactions::Submitter;
 pub(crate) use transactions::{DbAccounts, pool_env};
 use transactions::{TX_GOSSIP_QUEUE, TX_INGRESS_QUEUE, TxIngress, gossip_transactions};
@@ -329,6 +329,7 @@ impl Node {
         let (inputs, input_rx) = sync_channel(INPUT_CAPACITY);
         let shared = Arc::new(Shared::default());
         shared
+            .chain
             .head
             .store(chain.head().header.number, Ordering::Relaxed);
         let mempool = Arc::new(Mutex::new(Mempool::new(options.mempool.clone())));
@@ -530,7 +531,7 @@ impl Node {
             }),
             net: self.net.clone(),
             commits: self.commits.clone(),
-            pending: self.shared.pending_txs.0.clone(),
+            pending: self.shared.transactions.pending_txs.0.clone(),
             limits: self.rpc_limits.clone(),
             stats: self.rpc_stats.clone(),
             bridge: self.bridge.clone(),
@@ -551,7 +552,7 @@ impl Node {
 
     /// The committed head's number.
     pub fn head(&self) -> u64 {
-        self.shared.head.load(Ordering::Relaxed)
+        self.shared.chain.head.load(Ordering::Relaxed)
     }
 
     /// The shared counters.

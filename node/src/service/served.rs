@@ -35,21 +35,21 @@ impl NodeApi for ServedNode {
     }
 
     fn head_number(&self) -> u64 {
-        self.shared.head.load(Ordering::Relaxed)
+        self.shared.chain.head.load(Ordering::Relaxed)
     }
 
     fn consensus_status(&self) -> ConsensusStatus {
         let s = &self.shared;
         ConsensusStatus {
-            round: s.round.load(Ordering::Relaxed),
-            leader: s.leader.load(Ordering::Relaxed),
-            highest_qc_round: s.highest_qc_round.load(Ordering::Relaxed),
-            committed_round: s.committed_round.load(Ordering::Relaxed),
-            locked_round: s.locked_round.load(Ordering::Relaxed),
-            last_voted_round: s.last_voted_round.load(Ordering::Relaxed),
-            last_commit_ms: s.last_commit_ms.load(Ordering::Relaxed),
-            commits: s.commits.load(Ordering::Relaxed),
-            mempool_size: s.mempool_size.load(Ordering::Relaxed),
+            round: s.consensus.round.load(Ordering::Relaxed),
+            leader: s.consensus.leader.load(Ordering::Relaxed),
+            highest_qc_round: s.consensus.highest_qc_round.load(Ordering::Relaxed),
+            committed_round: s.consensus.committed_round.load(Ordering::Relaxed),
+            locked_round: s.consensus.locked_round.load(Ordering::Relaxed),
+            last_voted_round: s.consensus.last_voted_round.load(Ordering::Relaxed),
+            last_commit_ms: s.chain.last_commit_ms.load(Ordering::Relaxed),
+            commits: s.chain.commits.load(Ordering::Relaxed),
+            mempool_size: s.transactions.mempool_size.load(Ordering::Relaxed),
         }
     }
 

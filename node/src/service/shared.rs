@@ -1,20 +1,55 @@
-//! What the node's parts publish for the others to read: the counters and gauges of
-//! [`Shared`] (RPC, admin and metrics read them) and the feed of admitted transactions.
+//! What the node's parts publish for the others to read, typed per part ([`Shared`]: the
+//! chain's, consensus's, gossip ingress's and transactions' figures, each behind its own
+//! `Arc`; RPC, admin and metrics read them) and the feed of admitted transactions.
 
 use super::observe;
 use alloy_primitives::B256;
 use parallax_consensus::Rejection;
 use std::{
     collections::HashMap,
-    sync::{Mutex, atomic::AtomicU64},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64},
+    },
 };
 use tokio::sync::broadcast;
 
-/// Counters and gauges the node's parts share (read by RPC, admin and metrics).
+/// What the node's parts publish for the others (RPC, admin, metrics) to read, one typed part
+/// per component; each part is shared on its own, so a reader holds only what it reads.
 #[derive(Debug, Default)]
 pub struct Shared {
+    /// The chain: what was committed.
+    pub chain: Arc<ChainState>,
+    /// Consensus: where it stands, what it refused, the evidence it recorded.
+    pub consensus: Arc<ConsensusState>,
+    /// Gossip ingress: what could not be decoded, verified or kept.
+    pub ingress: Arc<IngressCounters>,
+    /// Transactions: the mempool and transaction gossip.
+    pub transactions: Arc<TxState>,
+}
+
+/// What the driver publishes about the chain.
+#[derive(Debug, Default)]
+pub struct ChainState {
     /// Committed head number.
     pub head: AtomicU64,
+    /// Blocks committed since start.
+    pub commits: AtomicU64,
+    /// Transactions committed since start.
+    pub committed_txs: AtomicU64,
+    /// When this node last committed a block (Unix milliseconds; 0: not since start).
+    pub last_commit_ms: AtomicU64,
+    /// Blocks consensus committed above a gap in this node's chain (left to block sync).
+    pub commit_gaps: AtomicU64,
+    /// Block sync's last round imported blocks: the node is catching up.
+    pub syncing: AtomicBool,
+    /// Histograms and counters recorded at commit, for the metrics endpoint.
+    pub metrics: crate::metrics::ChainMetrics,
+}
+
+/// What the driver publishes about consensus.
+#[derive(Debug, Default)]
+pub struct ConsensusState {
     /// Consensus round.
     pub round: AtomicU64,
     /// Highest QC round.
@@ -27,40 +62,6 @@ pub struct Shared {
     pub locked_round: AtomicU64,
     /// Last voted round.
     pub last_voted_round: AtomicU64,
-    /// Blocks committed since start.
-    pub commits: AtomicU64,
-    /// Transactions committed since start.
-    pub committed_txs: AtomicU64,
-    /// Transactions in the mempool.
-    pub mempool_size: AtomicU64,
-    /// Proposals whose payload this node refused.
-    pub invalid_proposals: AtomicU64,
-    /// Equivocation evidence recorded (verified, new to this node, stored), by kind
-    /// ([`parallax_consensus::EvidenceKind::ALL`] order).
-    pub evidence: [AtomicU64; 3],
-    /// Verified evidence not stored: its culprit already had the most kept.
-    pub evidence_unstored: AtomicU64,
-    /// Gossip messages that did not decode.
-    pub malformed_gossip: AtomicU64,
-    /// When this node last committed a block (Unix milliseconds; 0: not since start).
-    pub last_commit_ms: AtomicU64,
-    /// Blocks consensus committed above a gap in this node's chain (left to block sync).
-    pub commit_gaps: AtomicU64,
-    /// The highest height this node's consensus committed (0: none yet, or not a validator).
-    /// Above the stored head, the chain is behind its own consensus and block sync runs.
-    pub consensus_committed: AtomicU64,
-    /// Relayed consensus messages whose signature did not verify.
-    pub forged_relays: AtomicU64,
-    /// Copies of one relayed consensus message held back (forwarded at most twice a second).
-    pub relay_repeats: AtomicU64,
-    /// Sync responses that failed verification.
-    pub bad_sync_responses: AtomicU64,
-    /// Admitted transactions not gossiped because the gossip queue was full.
-    pub tx_gossip_dropped: AtomicU64,
-    /// Gossiped transaction batches ignored because admission was that far behind.
-    pub tx_batches_shed: AtomicU64,
-    /// Withdrawal attestations dropped because the relayer's queue was full.
-    pub attestations_shed: AtomicU64,
     /// Round of the highest timeout certificate seen.
     pub highest_tc_round: AtomicU64,
     /// The current round's timeout, in milliseconds.
@@ -70,21 +71,53 @@ pub struct Shared {
     pub signing_floor: AtomicU64,
     /// 1 while the validator refuses to sign in its current round for lost safety data.
     pub signing_paused: AtomicU64,
-    /// Block sync's last round imported blocks: the node is catching up.
-    pub syncing: std::sync::atomic::AtomicBool,
-    /// Histograms and counters recorded at commit, for the metrics endpoint.
-    pub metrics: crate::metrics::ChainMetrics,
+    /// The highest height this node's consensus committed (0: none yet, or not a validator).
+    /// Above the stored head, the chain is behind its own consensus and block sync runs.
+    pub consensus_committed: AtomicU64,
+    /// Proposals whose payload this node refused.
+    pub invalid_proposals: AtomicU64,
+    /// Equivocation evidence recorded (verified, new to this node, stored), by kind
+    /// ([`parallax_consensus::EvidenceKind::ALL`] order).
+    pub evidence: [AtomicU64; 3],
+    /// Verified evidence not stored: its culprit already had the most kept.
+    pub evidence_unstored: AtomicU64,
     /// Consensus participation, timeouts and latencies, for the metrics endpoint.
-    pub consensus_metrics: observe::ConsensusMetrics,
-    /// A `TxArrived` is queued for the driver.
-    pub(super) tx_signal: std::sync::atomic::AtomicBool,
-    /// Hashes of transactions as the mempool admits them (RPC filters and subscriptions).
-    pub(crate) pending_txs: PendingFeed,
+    pub metrics: observe::ConsensusMetrics,
     /// Consensus inputs rejected, by reason.
     rejections: Mutex<HashMap<&'static str, u64>>,
 }
 
-impl Shared {
+/// What gossip ingress refused or shed before anything else saw it.
+#[derive(Debug, Default)]
+pub struct IngressCounters {
+    /// Gossip messages that did not decode.
+    pub malformed_gossip: AtomicU64,
+    /// Relayed consensus messages whose signature did not verify.
+    pub forged_relays: AtomicU64,
+    /// Copies of one relayed consensus message held back (forwarded at most twice a second).
+    pub relay_repeats: AtomicU64,
+    /// Sync responses that failed verification.
+    pub bad_sync_responses: AtomicU64,
+    /// Withdrawal attestations dropped because the relayer's queue was full.
+    pub attestations_shed: AtomicU64,
+}
+
+/// What transaction admission and gossip publish.
+#[derive(Debug, Default)]
+pub struct TxState {
+    /// Transactions in the mempool.
+    pub mempool_size: AtomicU64,
+    /// Admitted transactions not gossiped because the gossip queue was full.
+    pub tx_gossip_dropped: AtomicU64,
+    /// Gossiped transaction batches ignored because admission was that far behind.
+    pub tx_batches_shed: AtomicU64,
+    /// A `TxArrived` is queued for the driver.
+    pub(super) tx_signal: AtomicBool,
+    /// Hashes of transactions as the mempool admits them (RPC filters and subscriptions).
+    pub(crate) pending_txs: PendingFeed,
+}
+
+impl ConsensusState {
     pub(super) fn count_rejection(&self, reason: &Rejection) {
         let label = match reason {
             Rejection::UnknownValidator(_) => "unknown_validator",

@@ -212,7 +212,7 @@ impl Syncer {
                     false
                 }
             };
-            self.shared.syncing.store(behind, Ordering::Relaxed);
+            self.shared.chain.syncing.store(behind, Ordering::Relaxed);
             turn = turn.wrapping_add(1);
             if !behind {
                 tokio::time::sleep(if self.follows_consensus {
@@ -229,9 +229,14 @@ impl Syncer {
     /// committing blocks itself, and whose consensus has not committed past its stored head,
     /// is not behind and asks nothing.
     async fn round(&self, turn: usize, catching_up: bool) -> Result<u64, String> {
-        let last = self.shared.last_commit_ms.load(Ordering::Relaxed);
-        let stored = self.shared.head.load(Ordering::Relaxed);
-        let gap = self.shared.consensus_committed.load(Ordering::Relaxed) > stored;
+        let last = self.shared.chain.last_commit_ms.load(Ordering::Relaxed);
+        let stored = self.shared.chain.head.load(Ordering::Relaxed);
+        let gap = self
+            .shared
+            .consensus
+            .consensus_committed
+            .load(Ordering::Relaxed)
+            > stored;
         if self.follows_consensus
             && !catching_up
             && !gap
@@ -274,6 +279,7 @@ impl Syncer {
             }
             Err(e) => {
                 self.shared
+                    .ingress
                     .bad_sync_responses
                     .fetch_add(1, Ordering::Relaxed);
                 warn!(%peer, error = %e, "malformed sync response");
@@ -290,6 +296,7 @@ impl Syncer {
             Ok(n) => n,
             Err(e) => {
                 self.shared
+                    .ingress
                     .bad_sync_responses
                     .fetch_add(1, Ordering::Relaxed);
                 warn!(%peer, error = %e, "sync response failed verification");

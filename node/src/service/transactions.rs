@@ -19,9 +19,13 @@ use tracing::debug;
 /// Tells the driver transactions arrived, once until it has seen it: a burst of
 /// transactions is one wake-up, and never crowds consensus messages out of its queue.
 pub(super) fn signal_tx(inputs: &SyncSender<Input>, shared: &Shared) {
-    if !shared.tx_signal.swap(true, Ordering::AcqRel) && inputs.try_send(Input::TxArrived).is_err()
+    if !shared.transactions.tx_signal.swap(true, Ordering::AcqRel)
+        && inputs.try_send(Input::TxArrived).is_err()
     {
-        shared.tx_signal.store(false, Ordering::Release);
+        shared
+            .transactions
+            .tx_signal
+            .store(false, Ordering::Release);
     }
 }
 
@@ -142,6 +146,7 @@ impl Submitter {
             && gossip.try_send(Bytes::copy_from_slice(raw)).is_err()
         {
             self.shared
+                .transactions
                 .tx_gossip_dropped
                 .fetch_add(1, Ordering::Relaxed);
         }
@@ -226,10 +231,11 @@ fn admit(
         None => pool.add_raw(raw, &DbAccounts(&reader), &env)?,
     };
     shared
+        .transactions
         .mempool_size
         .store(pool.len() as u64, Ordering::Relaxed);
     drop(pool);
-    let _ = shared.pending_txs.0.send(outcome.hash);
+    let _ = shared.transactions.pending_txs.0.send(outcome.hash);
     Ok(outcome.hash)
 }
 
@@ -260,7 +266,10 @@ impl TxIngress {
 
     fn on_transactions(&self, data: &[u8]) -> Validation {
         let Ok(batch) = wire::decode_tx_batch(data) else {
-            self.shared.malformed_gossip.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .ingress
+                .malformed_gossip
+                .fetch_add(1, Ordering::Relaxed);
             return Validation::Reject;
         };
         let mut admitted = false;

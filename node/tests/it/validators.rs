@@ -250,6 +250,7 @@ async fn four_validators_commit_restart_sync_and_halt_without_forking() {
                     .as_ref()
                     .unwrap()
                     .shared()
+                    .ingress
                     .malformed_gossip
                     .load(std::sync::atomic::Ordering::Relaxed)
                     >= 1
@@ -276,6 +277,7 @@ async fn four_validators_commit_restart_sync_and_halt_without_forking() {
         .as_ref()
         .unwrap()
         .shared()
+        .consensus
         .last_voted_round
         .load(std::sync::atomic::Ordering::Relaxed);
     wait_for("node 3 to vote again", Duration::from_secs(30), || {
@@ -283,6 +285,7 @@ async fn four_validators_commit_restart_sync_and_halt_without_forking() {
             .as_ref()
             .unwrap()
             .shared()
+            .consensus
             .last_voted_round
             .load(std::sync::atomic::Ordering::Relaxed)
             > voted
@@ -308,6 +311,7 @@ async fn four_validators_commit_restart_sync_and_halt_without_forking() {
     let committed = |n: &Node| {
         n.head().max(
             n.shared()
+                .consensus
                 .consensus_committed
                 .load(std::sync::atomic::Ordering::Relaxed),
         )

@@ -183,6 +183,7 @@ impl Driver {
     pub(super) fn commit(&mut self, record: &CommittedBlock) -> Result<(), DriverError> {
         let height = record.block.height();
         self.shared
+            .consensus
             .consensus_committed
             .fetch_max(height, Ordering::Relaxed);
         let head = self.chain.head().header.number;
@@ -209,7 +210,10 @@ impl Driver {
                 // Consensus committed a block whose ancestors this node does not hold
                 // (it was down or is catching up): block sync brings them, with their proofs.
                 warn!(height, missing = %what, "committed block above a gap: waiting for block sync");
-                self.shared.commit_gaps.fetch_add(1, Ordering::Relaxed);
+                self.shared
+                    .chain
+                    .commit_gaps
+                    .fetch_add(1, Ordering::Relaxed);
                 return Ok(());
             }
             Err(e) => return Err(e.into()),
@@ -229,7 +233,7 @@ impl Driver {
         // Published as soon as the block is in the database (the run loop publishes the rest
         // of the status after each input), so the head RPC reports never trails the stored
         // chain for longer than one commit.
-        self.shared.head.store(head, Ordering::Relaxed);
+        self.shared.chain.head.store(head, Ordering::Relaxed);
         if let Ok(reader) = self.chain.db().reader() {
             let env = pool_env(self.chain.spec(), &block.header);
             let state = DbAccounts(&reader);
@@ -238,18 +242,22 @@ impl Driver {
                 // through delegated code (EIP-7702) without sending.
                 pool.on_commit(block.changes.accounts.keys().copied(), &state, &env);
                 self.shared
+                    .transactions
                     .mempool_size
                     .store(pool.len() as u64, Ordering::Relaxed);
             }
         }
         self.shared
+            .chain
             .metrics
             .on_commit(block, persist, Instant::now());
-        self.shared.commits.fetch_add(1, Ordering::Relaxed);
+        self.shared.chain.commits.fetch_add(1, Ordering::Relaxed);
         self.shared
+            .chain
             .last_commit_ms
             .store(now_millis(), Ordering::Relaxed);
         self.shared
+            .chain
             .committed_txs
             .fetch_add(block.transactions.len() as u64, Ordering::Relaxed);
         if let (Some(view), Some(last)) = (&self.deposits, block.deposits.last()) {

@@ -191,7 +191,8 @@ impl Driver {
             consensus.safety().highest_tc_round(),
         );
         self.shared
-            .consensus_metrics
+            .consensus
+            .metrics
             .set_validators(v.config.validators.len());
         self.consensus = Some(consensus);
         self.timers.clear();
@@ -237,35 +238,44 @@ impl Driver {
 
     fn publish_status(&mut self) {
         let s = &self.shared;
-        s.head
+        s.chain
+            .head
             .store(self.chain.head().header.number, Ordering::Relaxed);
         if let Some(c) = &self.consensus {
             self.observer.on_certificates(
                 c.highest_qc().round,
                 c.safety().highest_tc_round(),
-                &s.consensus_metrics,
+                &s.consensus.metrics,
                 Instant::now(),
             );
-            s.round.store(c.round(), Ordering::Relaxed);
-            s.highest_qc_round
+            s.consensus.round.store(c.round(), Ordering::Relaxed);
+            s.consensus
+                .highest_qc_round
                 .store(c.highest_qc().round, Ordering::Relaxed);
-            s.committed_round
+            s.consensus
+                .committed_round
                 .store(c.committed().round, Ordering::Relaxed);
-            s.leader
+            s.consensus
+                .leader
                 .store(u64::from(c.leader(c.round())), Ordering::Relaxed);
-            s.locked_round
+            s.consensus
+                .locked_round
                 .store(c.safety().locked_round, Ordering::Relaxed);
-            s.last_voted_round
+            s.consensus
+                .last_voted_round
                 .store(c.safety().last_voted_round, Ordering::Relaxed);
-            s.highest_tc_round
+            s.consensus
+                .highest_tc_round
                 .store(c.safety().highest_tc_round(), Ordering::Relaxed);
-            s.round_timeout_ms.store(
+            s.consensus.round_timeout_ms.store(
                 u64::try_from(c.round_timeout().as_millis()).unwrap_or(u64::MAX),
                 Ordering::Relaxed,
             );
-            s.signing_floor
+            s.consensus
+                .signing_floor
                 .store(c.signing_floor().unwrap_or(0), Ordering::Relaxed);
-            s.signing_paused
+            s.consensus
+                .signing_paused
                 .store(u64::from(c.signing_paused()), Ordering::Relaxed);
         }
     }
@@ -312,6 +322,7 @@ impl Driver {
             ),
             Input::TxArrived => {
                 self.shared
+                    .transactions
                     .tx_signal
                     .store(false, std::sync::atomic::Ordering::Release);
                 if self.build.is_some() {
@@ -365,7 +376,7 @@ impl Driver {
 
     /// Feeds the consensus metrics from an action about to be carried out.
     fn observe(&mut self, action: &Action) {
-        let m = &self.shared.consensus_metrics;
+        let m = &self.shared.consensus.metrics;
         let me = self.validator.as_ref().map(|v| v.index);
         match action {
             Action::Broadcast {
@@ -412,7 +423,7 @@ impl Driver {
         loop {
             while let Some(action) = queue.pop_front() {
                 if let Action::Rejected { reason, from } = &action {
-                    self.shared.count_rejection(reason);
+                    self.shared.consensus.count_rejection(reason);
                     debug!(from, %reason, "consensus input rejected");
                     continue;
                 }
@@ -507,6 +518,7 @@ impl Driver {
                     Err(e) => {
                         warn!(block = ?block.id(), height = block.height(), error = %e, "proposal refused");
                         self.shared
+                            .consensus
                             .invalid_proposals
                             .fetch_add(1, Ordering::Relaxed);
                         false
