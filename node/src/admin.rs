@@ -8,7 +8,7 @@
 //! each with at most [`MAX_STREAMS`] calls in flight, and a call that takes longer than
 //! [`CALL_TIMEOUT`] is cancelled. Bytes that are not HTTP/2 close their connection.
 
-use crate::service::Shared;
+use crate::state::Shared;
 use libp2p::PeerId;
 use parallax_chain::ChainSpec;
 use parallax_network::{Direction, NetworkHandle};
@@ -197,7 +197,7 @@ impl Admin for AdminContext {
             .db
             .reader()
             .map_err(|e| Status::internal(format!("database: {e}")))?;
-        let found = crate::service::store::stored_evidence(
+        let found = crate::store::stored_evidence(
             &reader,
             validator,
             parallax_rpc::MAX_EVIDENCE_RESULTS,

@@ -15,3 +15,5 @@ pub mod cli;
 mod commands;
 pub mod metrics;
 pub mod service;
+pub mod state;
+pub(crate) mod store;

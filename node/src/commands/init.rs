@@ -4,15 +4,7 @@ use eyre::{WrapErr, bail};
 use parallax_chain::genesis_write;
 use parallax_genesis::Genesis;
 use parallax_storage::Database;
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-};
-
-/// Where the MDBX database lives inside a data directory.
-pub(crate) fn db_path(datadir: &Path) -> PathBuf {
-    datadir.join("db")
-}
+use std::{io::Write, path::Path};
 
 /// Stores the genesis in `datadir`. Running it again with the same genesis changes nothing;
 /// with a different genesis it refuses.
@@ -21,7 +13,7 @@ pub(crate) fn init(genesis_path: &Path, datadir: &Path, out: &mut impl Write) ->
     let block = genesis.build()?;
     std::fs::create_dir_all(datadir)
         .wrap_err_with(|| format!("cannot create {}", datadir.display()))?;
-    let db = Database::open(db_path(datadir))?;
+    let db = Database::open(crate::service::db_path(datadir))?;
     let existing = {
         let tx = db.reader()?;
         tx.head()?.map(|_| (tx.genesis_hash(), tx.chain_id()))
@@ -71,7 +63,7 @@ mod tests {
             "{text}"
         );
 
-        let db = Database::open(db_path(&datadir)).unwrap();
+        let db = Database::open(crate::service::db_path(&datadir)).unwrap();
         let tx = db.reader().unwrap();
         let head = tx.head().unwrap().unwrap();
         assert_eq!((head.number, head.hash), (0, net.genesis_hash));
@@ -130,7 +122,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         init(&path, dir.path(), &mut Vec::new()).unwrap();
         let genesis = Genesis::load(&path).unwrap();
-        let db = Database::open(db_path(dir.path())).unwrap();
+        let db = Database::open(crate::service::db_path(dir.path())).unwrap();
         let tx = db.reader().unwrap();
         assert_eq!(
             tx.head().unwrap().unwrap().hash.to_string(),

@@ -7,7 +7,7 @@
 //! requests) is closed (`parallax_rpc::limited`). A request head is bounded by hyper's
 //! buffer limit (about 400 KiB).
 
-use super::{Sources, registry, text};
+use super::text;
 use axum::{
     Router,
     extract::State,
@@ -40,8 +40,8 @@ pub(crate) struct MetricsServer {
 }
 
 impl MetricsServer {
-    /// Binds `addr` and serves `GET /metrics` from the node's registry.
-    pub(crate) async fn start(addr: SocketAddr, sources: Sources) -> std::io::Result<Self> {
+    /// Binds `addr` and serves `GET /metrics` from `registry`.
+    pub(crate) async fn start(addr: SocketAddr, registry: Registry) -> std::io::Result<Self> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let listener = Bounded {
@@ -51,7 +51,7 @@ impl MetricsServer {
         let app = Router::new()
             .route("/metrics", get(scrape))
             .fallback(|| async { (StatusCode::NOT_FOUND, "not found: try /metrics\n") })
-            .with_state(Arc::new(registry(&sources)));
+            .with_state(Arc::new(registry));
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {

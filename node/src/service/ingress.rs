@@ -3,7 +3,8 @@
 //! transaction thread, withdrawal attestations to the relayer; and the evidence it learns
 //! ([`record_evidence`]).
 
-use super::{Input, Shared, relay_limit, store, sync};
+use super::{Input, Shared, relay_limit, sync};
+use crate::store;
 use alloy_primitives::Address;
 use libp2p::PeerId;
 use parallax_chain::ChainSpec;

@@ -22,15 +22,20 @@ mod ingress;
 pub mod observe;
 mod relay_limit;
 mod served;
-mod shared;
-pub(crate) mod store;
 mod sync;
 mod transactions;
 
+pub use crate::state::{ChainState, ConsensusState, IngressCounters, Shared, TxState};
+use crate::{
+    metrics::RpcCollector,
+    state::{ChainCollector, ConsensusCollector, TransactionsCollector},
+    store,
+};
 use bridge::NodeBridge;
 pub(crate) use ingress::record_evidence;
 use ingress::{BridgeIngress, Ingress};
-pub use shared::{ChainState, ConsensusState, IngressCounters, Shared, TxState};
+use parallax_network::NetworkMetrics;
+use prometheus_client::registry::Registry;
 pub use transactions::Submitter;
 pub(crate) use transactions::{DbAccounts, pool_env};
 use transactions::{TX_GOSSIP_QUEUE, TX_INGRESS_QUEUE, TxIngress, gossip_transactions};
@@ -224,10 +229,40 @@ impl std::fmt::Debug for Node {
     }
 }
 
+/// The node's metrics registry: every part registers its collector.
+fn metrics_registry(node: &Node) -> Registry {
+    let mut registry = Registry::default();
+    let shared = &node.shared;
+    registry.register_collector(Box::new(ChainCollector(shared.chain.clone())));
+    registry.register_collector(Box::new(ConsensusCollector {
+        consensus: shared.consensus.clone(),
+        ingress: shared.ingress.clone(),
+    }));
+    registry.register_collector(Box::new(TransactionsCollector {
+        transactions: shared.transactions.clone(),
+        ingress: shared.ingress.clone(),
+    }));
+    registry.register_collector(Box::new(
+        node.net
+            .as_ref()
+            .map_or_else(NetworkMetrics::detached, NetworkHandle::metrics),
+    ));
+    registry.register_collector(Box::new(RpcCollector(node.rpc_stats.clone())));
+    if let Some(bridge) = &node.bridge {
+        registry.register_collector(Box::new(bridge.metrics()));
+    }
+    registry
+}
+
+/// Where the MDBX database lives inside a data directory.
+pub(crate) fn db_path(datadir: &Path) -> PathBuf {
+    datadir.join("db")
+}
+
 /// Opens the database in `datadir`, storing the genesis block if it is empty and refusing
 /// one that holds another chain.
 pub fn open_database(datadir: &Path, genesis: &Genesis) -> Result<Database, NodeError> {
-    let path = crate::commands::init::db_path(datadir);
+    let path = db_path(datadir);
     let err = |reason: String| NodeError::Database {
         path: path.clone(),
         reason,
@@ -497,13 +532,8 @@ impl Node {
             }
         }
         if let Some(addr) = options.metrics_addr {
-            let sources = crate::metrics::Sources {
-                shared: node.shared.clone(),
-                rpc: node.rpc_stats.clone(),
-                net: node.net.clone(),
-                bridge: node.bridge.clone(),
-            };
-            match crate::metrics::MetricsServer::start(addr, sources).await {
+            let registry = metrics_registry(&node);
+            match crate::metrics::MetricsServer::start(addr, registry).await {
                 Ok(server) => node.metrics = Some(server),
                 Err(e) => {
                     node.shutdown().await;

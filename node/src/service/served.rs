@@ -1,7 +1,8 @@
 //! The node as the JSON-RPC server sees it ([`parallax_rpc::NodeApi`]): its pool through the
 //! [`Submitter`], the figures the driver publishes in [`Shared`], and the evidence it stored.
 
-use super::{Shared, Submitter, store};
+use super::{Shared, Submitter};
+use crate::store;
 use alloy_primitives::{Address, B256};
 use parallax_consensus::Evidence;
 use parallax_rpc::{ConsensusStatus, NodeApi};

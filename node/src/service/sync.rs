@@ -10,7 +10,8 @@
 //! id is linked into the proven block's ancestry), so only blocks above the last proof in a
 //! response are left for the next request.
 
-use super::{Input, Shared, store};
+use super::{Input, Shared};
+use crate::store;
 use parallax_chain::ChainSpec;
 use parallax_consensus::{Block, Hash as BlockId, ValidatorSet};
 use parallax_network::{

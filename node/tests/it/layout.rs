@@ -1,7 +1,10 @@
 //! The workspace's layout: each crate depends on exactly the crates of ours that
 //! `ARCHITECTURE.md`'s dependency graph draws, and every crate there is a workspace member.
 
-use std::{collections::BTreeMap, path::Path};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::Path,
+};
 
 /// Our crates each crate's `[dependencies]` name, as the graph draws them, in its order.
 const GRAPH: &[(&str, &[&str])] = &[
@@ -132,4 +135,167 @@ fn every_crate_depends_on_exactly_the_crates_the_architecture_draws() {
 fn dependencies_are_read_from_the_dependencies_table_only() {
     let manifest = "[package]\nname = \"parallax-x\"\n\n[dependencies]\nparallax-proto.workspace = true\nparallax-genesis = { path = \"../genesis\" }\nserde.workspace = true\n\n[dev-dependencies]\nparallax-node.workspace = true\n";
     assert_eq!(our_dependencies(manifest), ["genesis", "proto"]);
+}
+
+/// Crates whose top-level modules still import each other in a circle: `consensus` (its
+/// types, crypto, leader election and state machine lean on each other) and `storage` (codec,
+/// models and tables; db and read). Every other crate's modules form a hierarchy.
+const MODULE_CYCLES_LEFT: &[&str] = &["consensus", "storage"];
+
+/// The top-level modules a file's non-test code names through `crate::`: `crate::a::…` and
+/// each item of `use crate::{a, b::…}` count; items the crate root re-exports (capitalised)
+/// do not.
+fn crate_imports(text: &str) -> BTreeSet<String> {
+    let text = text
+        .find("#[cfg(test)]\nmod tests")
+        .map_or(text, |i| &text[..i]);
+    let mut found = BTreeSet::new();
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
+    for (at, _) in text.match_indices("crate::") {
+        if at > 0 && text[..at].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_') {
+            continue; // `parallax_crate::`, not ours
+        }
+        let rest = &text[at + "crate::".len()..];
+        let names: Vec<String> = match rest.strip_prefix('{') {
+            None => vec![ident(rest)],
+            Some(group) => {
+                // The group's top-level items, up to its closing brace.
+                let (mut depth, mut item, mut items) = (0usize, String::new(), Vec::new());
+                for c in group.chars() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => break,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            items.push(ident(&item));
+                            item.clear();
+                            continue;
+                        }
+                        _ => {}
+                    }
+                    item.push(c);
+                }
+                items.push(ident(&item));
+                items
+            }
+        };
+        for name in names {
+            if name.starts_with(|c: char| c.is_ascii_lowercase()) && name != "self" {
+                found.insert(name);
+            }
+        }
+    }
+    found
+}
+
+/// Each top-level module of `src` (tests and binaries aside) with the modules it imports.
+fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    fn walk(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, files);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(src, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let rel = file.strip_prefix(src).unwrap();
+        let first = rel
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy();
+        let module = first.trim_end_matches(".rs").to_string();
+        if ["lib", "main", "bin"].contains(&module.as_str()) || module.contains("tests") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        let imports = crate_imports(&text);
+        graph
+            .entry(module.clone())
+            .or_default()
+            .extend(imports.into_iter().filter(|m| *m != module));
+    }
+    graph
+}
+
+/// A circle of imports in `graph`, if there is one.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(i) = path.iter().position(|n| n == node) {
+            let mut cycle = path[i..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut Vec::new(), &mut done))
+}
+
+#[test]
+fn modules_do_not_import_each_other_in_a_circle() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut circles = BTreeMap::new();
+    for (krate, _) in GRAPH {
+        if MODULE_CYCLES_LEFT.contains(krate) {
+            continue;
+        }
+        if let Some(cycle) = find_cycle(&module_graph(&root.join(krate).join("src"))) {
+            circles.insert(*krate, cycle.join(" -> "));
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "modules importing each other: {circles:#?}"
+    );
+}
+
+#[test]
+fn module_imports_and_circles_are_found() {
+    let text = "use crate::{a::X, b, Root, c::{d, e}};\nfn f() { crate::g::h(); parallax_crate::z(); }\n#[cfg(test)]\nmod tests { use crate::t; }";
+    let found: Vec<String> = crate_imports(text).into_iter().collect();
+    assert_eq!(found, ["a", "b", "c", "g"]);
+    let graph: BTreeMap<String, BTreeSet<String>> = [
+        ("a", &["b"][..]),
+        ("b", &["c"][..]),
+        ("c", &["a"][..]),
+        ("d", &[][..]),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.iter().map(|s| s.to_string()).collect()))
+    .collect();
+    assert_eq!(find_cycle(&graph).unwrap(), ["a", "b", "c", "a"]);
+    let mut acyclic = graph.clone();
+    acyclic.get_mut("c").unwrap().clear();
+    assert_eq!(find_cycle(&acyclic), None);
 }

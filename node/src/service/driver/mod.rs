@@ -15,7 +15,8 @@
 
 mod blocks;
 
-use super::{Input, Shared, now_secs, observe::Observer, store};
+use super::{Input, Shared, now_secs, observe::Observer};
+use crate::store;
 use alloy_primitives::B256;
 use ed25519_dalek::SigningKey;
 use parallax_bridge::watcher::DepositView;

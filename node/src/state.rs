@@ -1,10 +1,12 @@
 //! What the node's parts publish for the others to read, typed per part ([`Shared`]: the
 //! chain's, consensus's, gossip ingress's and transactions' figures, each behind its own
-//! `Arc`; RPC, admin and metrics read them) and the feed of admitted transactions.
+//! `Arc`; RPC, admin and metrics read them) and the feed of admitted transactions. Each part's
+//! collector encodes its figures for the metrics registry.
 
-use super::observe;
+use crate::metrics::{counter, counters, gauge};
 use alloy_primitives::B256;
 use parallax_consensus::Rejection;
+use prometheus_client::{collector::Collector, encoding::DescriptorEncoder};
 use std::{
     collections::HashMap,
     sync::{
@@ -12,6 +14,11 @@ use std::{
         atomic::{AtomicBool, AtomicU64},
     },
 };
+use std::{fmt, sync::atomic::Ordering};
+
+fn load(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
 use tokio::sync::broadcast;
 
 /// What the node's parts publish for the others (RPC, admin, metrics) to read, one typed part
@@ -82,7 +89,7 @@ pub struct ConsensusState {
     /// Verified evidence not stored: its culprit already had the most kept.
     pub evidence_unstored: AtomicU64,
     /// Consensus participation, timeouts and latencies, for the metrics endpoint.
-    pub metrics: observe::ConsensusMetrics,
+    pub metrics: crate::metrics::ConsensusMetrics,
     /// Consensus inputs rejected, by reason.
     rejections: Mutex<HashMap<&'static str, u64>>,
 }
@@ -112,7 +119,7 @@ pub struct TxState {
     /// Gossiped transaction batches ignored because admission was that far behind.
     pub tx_batches_shed: AtomicU64,
     /// A `TxArrived` is queued for the driver.
-    pub(super) tx_signal: AtomicBool,
+    pub(crate) tx_signal: AtomicBool,
     /// Hashes of transactions as the mempool admits them (RPC filters and subscriptions).
     pub(crate) pending_txs: PendingFeed,
 }
@@ -149,6 +156,159 @@ impl ConsensusState {
             .unwrap_or_default();
         v.sort();
         v
+    }
+}
+
+/// The chain: head, commits, and what each committed block measured.
+#[derive(Debug)]
+pub(crate) struct ChainCollector(pub(crate) Arc<ChainState>);
+
+impl Collector for ChainCollector {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let s = &self.0;
+        gauge(
+            &mut e,
+            "parallax_head_height",
+            "Height of the last committed block.",
+            load(&s.head),
+        )?;
+        counter(
+            &mut e,
+            "parallax_blocks_committed",
+            "Blocks this node committed since it started (by consensus or block sync).",
+            load(&s.commits),
+        )?;
+        counter(
+            &mut e,
+            "parallax_transactions_committed",
+            "Transactions in the blocks this node committed since it started.",
+            load(&s.committed_txs),
+        )?;
+        gauge(
+            &mut e,
+            "parallax_syncing",
+            "1 while block sync is importing blocks to catch up, else 0.",
+            u64::from(s.syncing.load(Ordering::Relaxed)),
+        )?;
+        s.metrics.encode_into(&mut e)
+    }
+}
+
+/// Consensus: where it is, what it refused, and the evidence it recorded.
+#[derive(Debug)]
+pub(crate) struct ConsensusCollector {
+    pub(crate) consensus: Arc<ConsensusState>,
+    pub(crate) ingress: Arc<IngressCounters>,
+}
+
+impl Collector for ConsensusCollector {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let (s, ingress) = (&self.consensus, &self.ingress);
+        gauge(
+            &mut e,
+            "parallax_consensus_round",
+            "The round consensus is in (0 on a node that is not a validator).",
+            load(&s.round),
+        )?;
+        gauge(
+            &mut e,
+            "parallax_consensus_signing_floor",
+            "While this validator's safety data is missing or behind the network (a wiped or \
+             restored database): the highest round in which it signs nothing; 0 when trusted.",
+            load(&s.signing_floor),
+        )?;
+        gauge(
+            &mut e,
+            "parallax_consensus_signing_paused",
+            "1 while this validator refuses to sign in its current round because its safety \
+             data may be behind what it signed.",
+            load(&s.signing_paused),
+        )?;
+        gauge(
+            &mut e,
+            "parallax_consensus_committed_round",
+            "Round of the last block consensus committed.",
+            load(&s.committed_round),
+        )?;
+        s.metrics.encode_into(&mut e)?;
+        let mut reasons = s.rejections();
+        reasons.push(("undecodable", load(&ingress.malformed_gossip)));
+        reasons.push(("forged_relay", load(&ingress.forged_relays)));
+        reasons.push(("relay_repeat", load(&ingress.relay_repeats)));
+        reasons.push(("bad_sync_response", load(&ingress.bad_sync_responses)));
+        counters(
+            &mut e,
+            "parallax_rejected_messages",
+            "Gossip and consensus messages this node rejected, by reason: consensus's \
+             verdicts (stale_round, invalid_signature, ...), undecodable (not a valid wire \
+             message or another chain), forged_relay (a relayed message whose signature does \
+             not verify), relay_repeat (another copy of a message relayed less than 0.5 s \
+             before), bad_sync_response (a block-sync answer that failed verification).",
+            "reason",
+            reasons,
+        )?;
+        counter(
+            &mut e,
+            "parallax_invalid_proposals",
+            "Proposals whose payload this node refused.",
+            load(&s.invalid_proposals),
+        )?;
+        counters(
+            &mut e,
+            "parallax_equivocations",
+            "Equivocation evidence recorded (two conflicting messages one validator signed \
+             for one round; verified, new to this node, stored), by kind.",
+            "kind",
+            parallax_consensus::EvidenceKind::ALL
+                .iter()
+                .map(|k| k.as_str())
+                .zip(s.evidence.iter().map(load)),
+        )?;
+        counter(
+            &mut e,
+            "parallax_evidence_unstored",
+            "Verified evidence not stored (its culprit already had the most kept, or storage \
+             failed).",
+            load(&s.evidence_unstored),
+        )
+    }
+}
+
+/// Transactions: the mempool and what gossip could not carry.
+#[derive(Debug)]
+pub(crate) struct TransactionsCollector {
+    pub(crate) transactions: Arc<TxState>,
+    pub(crate) ingress: Arc<IngressCounters>,
+}
+
+impl Collector for TransactionsCollector {
+    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
+        let (s, ingress) = (&self.transactions, &self.ingress);
+        gauge(
+            &mut e,
+            "parallax_mempool_transactions",
+            "Transactions in the mempool.",
+            load(&s.mempool_size),
+        )?;
+        counter(
+            &mut e,
+            "parallax_tx_gossip_dropped",
+            "Transactions admitted from RPC but not gossiped because the gossip queue was \
+             full (they stay in this node's pool and proposals).",
+            load(&s.tx_gossip_dropped),
+        )?;
+        counter(
+            &mut e,
+            "parallax_tx_batches_shed",
+            "Gossiped transaction batches ignored because admission was too far behind.",
+            load(&s.tx_batches_shed),
+        )?;
+        counter(
+            &mut e,
+            "parallax_bridge_attestations_shed",
+            "Withdrawal attestations dropped because the relayer's queue was full.",
+            load(&ingress.attestations_shed),
+        )
     }
 }
 
