@@ -197,12 +197,9 @@ impl Admin for AdminContext {
             .db
             .reader()
             .map_err(|e| Status::internal(format!("database: {e}")))?;
-        let found = crate::store::stored_evidence(
-            &reader,
-            validator,
-            parallax_rpc::MAX_EVIDENCE_RESULTS,
-        )
-        .map_err(|e| Status::internal(e.to_string()))?;
+        let found =
+            crate::store::stored_evidence(&reader, validator, parallax_rpc::MAX_EVIDENCE_RESULTS)
+                .map_err(|e| Status::internal(e.to_string()))?;
         let evidence = found
             .iter()
             .map(|e| v1::EvidenceRecord {

@@ -138,17 +138,24 @@ fn dependencies_are_read_from_the_dependencies_table_only() {
 }
 
 /// Crates whose top-level modules still import each other in a circle: `consensus` (its
-/// types, crypto, leader election and state machine lean on each other) and `storage` (codec,
-/// models and tables; db and read). Every other crate's modules form a hierarchy.
-const MODULE_CYCLES_LEFT: &[&str] = &["consensus", "storage"];
+/// types, crypto, leader election and state machine lean on each other). Every other crate's
+/// modules form a hierarchy.
+const MODULE_CYCLES_LEFT: &[&str] = &["consensus"];
 
 /// The top-level modules a file's non-test code names through `crate::`: `crate::a::…` and
 /// each item of `use crate::{a, b::…}` count; items the crate root re-exports (capitalised)
-/// do not.
+/// and comments do not.
 fn crate_imports(text: &str) -> BTreeSet<String> {
     let text = text
         .find("#[cfg(test)]\nmod tests")
         .map_or(text, |i| &text[..i]);
+    // Comments (doc links among them) import nothing.
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = code.as_str();
     let mut found = BTreeSet::new();
     let ident = |s: &str| -> String {
         s.trim_start()
@@ -282,7 +289,7 @@ fn modules_do_not_import_each_other_in_a_circle() {
 
 #[test]
 fn module_imports_and_circles_are_found() {
-    let text = "use crate::{a::X, b, Root, c::{d, e}};\nfn f() { crate::g::h(); parallax_crate::z(); }\n#[cfg(test)]\nmod tests { use crate::t; }";
+    let text = "use crate::{a::X, b, Root, c::{d, e}};\n/// [link](crate::k)\nfn f() { crate::g::h(); parallax_crate::z(); }\n#[cfg(test)]\nmod tests { use crate::t; }";
     let found: Vec<String> = crate_imports(text).into_iter().collect();
     assert_eq!(found, ["a", "b", "c", "g"]);
     let graph: BTreeMap<String, BTreeSet<String>> = [
