@@ -153,6 +153,7 @@ pub(crate) fn run(config: &Path, o: Overrides) -> eyre::Result<()> {
         metrics_addr: Some(c.metrics_addr),
         mempool: c.mempool.clone(),
         executor_threads: o.executor_threads.unwrap_or(2),
+        clock: std::sync::Arc::new(crate::service::SystemClock),
         l1: c.l1.as_ref().map(|l1| crate::service::L1Options {
             rpc_url: l1.rpc_url.clone(),
             from_block: l1.from_block,
@@ -258,6 +259,7 @@ pub(crate) fn dev(
         metrics_addr: addrs.metrics,
         mempool: Default::default(),
         executor_threads: 2,
+        clock: std::sync::Arc::new(crate::service::SystemClock),
         l1: None,
     };
     runtime()?.block_on(run_until_signal(options))

@@ -17,6 +17,7 @@
 //! `relay_limit` (how often a relayed message is forwarded).
 
 mod bridge;
+pub mod clock;
 mod driver;
 mod ingress;
 pub mod observe;
@@ -32,6 +33,7 @@ use crate::{
     store,
 };
 use bridge::NodeBridge;
+pub use clock::{Clock, ManualClock, SystemClock};
 pub(crate) use ingress::record_evidence;
 use ingress::{BridgeIngress, Ingress};
 use parallax_network::NetworkMetrics;
@@ -175,6 +177,8 @@ pub struct NodeOptions {
     pub mempool: MempoolConfig,
     /// Executor threads.
     pub executor_threads: usize,
+    /// The clock the consensus driver's timers run on ([`SystemClock`] in production).
+    pub clock: Arc<dyn Clock>,
     /// How this node reaches Ethereum for the bridge; `None`: it does not (it then proposes
     /// and votes for no deposits, and relays no withdrawals).
     pub l1: Option<L1Options>,
@@ -468,6 +472,7 @@ impl Node {
             commits.clone(),
             inputs.clone(),
             min_block_interval,
+            options.clock.clone(),
         );
         driver.deposits = bridge.as_ref().and_then(|b| b.deposits.clone());
         let driver_result = Arc::new(Mutex::new(None));

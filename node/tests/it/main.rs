@@ -6,6 +6,7 @@ mod common;
 
 mod bridge;
 mod cli;
+mod clock;
 mod layout;
 mod operator;
 mod processes;

@@ -168,6 +168,7 @@ impl Chain {
             metrics_addr: Some(metrics),
             mempool: Default::default(),
             executor_threads: 1,
+            clock: std::sync::Arc::new(parallax_node::service::SystemClock),
             l1: None,
         })
         .await

@@ -92,6 +92,7 @@ impl Net {
             metrics_addr: None,
             mempool: Default::default(),
             executor_threads: 1,
+            clock: std::sync::Arc::new(parallax_node::service::SystemClock),
             l1: None,
         })
         .await

@@ -4,7 +4,8 @@
 //!
 //! Everything that changes the chain happens on this thread, so a block is committed once,
 //! in height order, whether consensus or block sync delivers it. The thread reads the clock
-//! (consensus does not): round timers and the minimum block interval live here.
+//! (consensus does not), through [`Clock`]: round timers and the minimum block interval live
+//! here.
 //!
 //! The persist-before-send contract: `Persist` and `StoreBlock` are written durably (MDBX
 //! commit with fsync) before any later action of the same list runs; if that fails the
@@ -15,7 +16,7 @@
 
 mod blocks;
 
-use super::{Input, Shared, now_secs, observe::Observer};
+use super::{Clock, Input, Shared, now_secs, observe::Observer};
 use crate::store;
 use alloy_primitives::B256;
 use ed25519_dalek::SigningKey;
@@ -83,6 +84,8 @@ pub(crate) struct Driver {
     reconnects: Vec<(Instant, u32)>,
     /// What the consensus metrics are computed from.
     observer: Observer,
+    /// What round timers, the minimum block interval and reconnection delays are read on.
+    clock: Arc<dyn Clock>,
 }
 
 /// How long after a validator connects consensus is told (gossip exchanges topic
@@ -141,6 +144,7 @@ impl Driver {
         commits: broadcast::Sender<Arc<ExecutedBlock>>,
         inputs: SyncSender<Input>,
         min_block_interval: Duration,
+        clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             chain,
@@ -160,6 +164,7 @@ impl Driver {
             send_seq: super::now_millis().saturating_mul(1 << 16),
             observer: Observer::default(),
             reconnects: Vec::new(),
+            clock,
         }
     }
 
@@ -214,8 +219,7 @@ impl Driver {
                 .chain(self.reconnects.iter().map(|(at, _)| *at))
                 .min();
             let input = match next {
-                Some(at) => match inputs.recv_timeout(at.saturating_duration_since(Instant::now()))
-                {
+                Some(at) => match inputs.recv_timeout(self.clock.wait_for(at)) {
                     Ok(input) => Some(input),
                     Err(RecvTimeoutError::Timeout) => None,
                     Err(RecvTimeoutError::Disconnected) => break,
@@ -247,7 +251,7 @@ impl Driver {
                 c.highest_qc().round,
                 c.safety().highest_tc_round(),
                 &s.consensus.metrics,
-                Instant::now(),
+                self.clock.now(),
             );
             s.consensus.round.store(c.round(), Ordering::Relaxed);
             s.consensus
@@ -282,7 +286,7 @@ impl Driver {
     }
 
     fn fire_due(&mut self) -> Result<(), DriverError> {
-        let now = Instant::now();
+        let now = self.clock.now();
         let due: Vec<u64> = self
             .timers
             .iter()
@@ -337,7 +341,7 @@ impl Driver {
                     && self.reconnects.len() < MAX_RECONNECTS
                 {
                     self.reconnects
-                        .push((Instant::now() + RECONNECT_DELAY, validator));
+                        .push((self.clock.now() + RECONNECT_DELAY, validator));
                 }
                 Ok(())
             }
@@ -369,7 +373,7 @@ impl Driver {
             ..
         } = &event
         {
-            self.observer.on_proposal(p.block.round(), Instant::now());
+            self.observer.on_proposal(p.block.round(), self.clock.now());
         }
         let actions = consensus.handle(event);
         self.perform(actions, gossip)
@@ -382,11 +386,11 @@ impl Driver {
         match action {
             Action::Broadcast {
                 message: Message::Proposal(p),
-            } => self.observer.on_proposal(p.block.round(), Instant::now()),
+            } => self.observer.on_proposal(p.block.round(), self.clock.now()),
             Action::Broadcast {
                 message: Message::Timeout(t),
             } if Some(t.author) == me => self.observer.on_own_timeout(t.round, m),
-            Action::Commit { block, .. } => self.observer.on_commit(block, m, Instant::now()),
+            Action::Commit { block, .. } => self.observer.on_commit(block, m, self.clock.now()),
             _ => {}
         }
     }
@@ -496,15 +500,15 @@ impl Driver {
                 if self.timers.len() >= MAX_TIMERS {
                     self.timers.remove(0);
                 }
-                self.timers.push((Instant::now() + duration, round));
+                self.timers.push((self.clock.now() + duration, round));
                 Ok(None)
             }
             Action::BuildPayload { round, parent } => {
                 let ready = self.mempool.lock().map(|m| m.ready_len()).unwrap_or(0);
                 let at = if ready > 0 {
-                    Instant::now()
+                    self.clock.now()
                 } else {
-                    Instant::now() + self.min_block_interval
+                    self.clock.now() + self.min_block_interval
                 };
                 // Built by the run loop (`fire_due`), never here: a validator that is its own
                 // quorum would otherwise propose, vote and build again inside this call for as
