@@ -8,7 +8,10 @@
 //! each with at most [`MAX_STREAMS`] calls in flight, and a call that takes longer than
 //! [`CALL_TIMEOUT`] is cancelled. Bytes that are not HTTP/2 close their connection.
 
-use crate::state::Shared;
+use crate::{
+    server::{Running, accept_bounded},
+    state::Shared,
+};
 use libp2p::PeerId;
 use parallax_chain::ChainSpec;
 use parallax_network::{Direction, NetworkHandle};
@@ -25,10 +28,10 @@ use std::{
 };
 use tokio::{
     net::{TcpListener, TcpStream},
-    sync::{Semaphore, oneshot},
+    sync::Semaphore,
 };
 use tonic::{Request, Response, Status, transport::server::Connected};
-use tracing::{debug, info, warn};
+use tracing::info;
 
 /// Largest request message accepted (the requests are empty, or carry one small integer).
 pub const MAX_REQUEST_BYTES: usize = 1024;
@@ -213,11 +216,7 @@ impl Admin for AdminContext {
 }
 
 /// A running admin server.
-pub(crate) struct AdminServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
+pub(crate) struct AdminServer(Running);
 
 impl AdminServer {
     /// Binds `addr` and serves the admin service.
@@ -226,12 +225,14 @@ impl AdminServer {
         let addr = listener.local_addr()?;
         let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
         let incoming = futures::stream::unfold((listener, permits), |(listener, permits)| async {
-            let conn = accept_limited(&listener, &permits).await;
-            Some((Ok::<_, std::io::Error>(conn), (listener, permits)))
+            let (conn, _) = accept_bounded(&listener, &permits, ADMIN_TIMEOUTS, "admin").await;
+            Some((
+                Ok::<_, std::io::Error>(AdminConn(conn)),
+                (listener, permits),
+            ))
         });
         let service = GrpcAdminServer::new(ctx).max_decoding_message_size(MAX_REQUEST_BYTES);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
+        let running = Running::spawn(addr, |stopped| async move {
             let served = tonic::transport::Server::builder()
                 .timeout(CALL_TIMEOUT)
                 .concurrency_limit_per_connection(MAX_STREAMS as usize)
@@ -248,51 +249,17 @@ impl AdminServer {
             }
         });
         info!(%addr, "gRPC admin listening");
-        Ok(Self {
-            addr,
-            stop: Some(stop),
-            task,
-        })
+        Ok(Self(running))
     }
 
     /// The bound address.
     pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr()
     }
 
     /// Stops serving: open connections finish their calls (at most two seconds).
-    pub(crate) async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
-        self.task.abort();
-    }
-}
-
-/// Accepts the next connection that fits under the connection limit; the others are
-/// closed as they come.
-async fn accept_limited(listener: &TcpListener, permits: &Arc<Semaphore>) -> AdminConn {
-    loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(a) => a,
-            Err(e) => {
-                warn!(error = %e, "accepting an admin connection failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        match permits.clone().try_acquire_owned() {
-            Ok(permit) => {
-                return AdminConn(LimitedStream::new(
-                    stream,
-                    permit,
-                    None,
-                    Some(ADMIN_TIMEOUTS),
-                ));
-            }
-            Err(_) => debug!(%peer, "admin connection refused: too many connections"),
-        }
+    pub(crate) async fn stop(self) {
+        self.0.stop().await;
     }
 }
 

@@ -14,6 +14,7 @@ pub mod admin;
 pub mod cli;
 mod commands;
 pub mod metrics;
+mod server;
 pub mod service;
 pub mod state;
 pub(crate) mod store;

@@ -8,6 +8,7 @@
 //! buffer limit (about 400 KiB).
 
 use super::text;
+use crate::server::{Running, accept_bounded};
 use axum::{
     Router,
     extract::State,
@@ -18,11 +19,8 @@ use axum::{
 use parallax_rpc::limited::{LimitedStream, Timeouts};
 use prometheus_client::registry::Registry;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
-use tokio::{
-    net::TcpListener,
-    sync::{Semaphore, oneshot},
-};
-use tracing::{debug, info, warn};
+use tokio::{net::TcpListener, sync::Semaphore};
+use tracing::{info, warn};
 
 /// Most metrics connections open at once.
 pub(crate) const MAX_CONNECTIONS: usize = 16;
@@ -33,11 +31,7 @@ pub(crate) const SILENCE: Duration = Duration::from_secs(5);
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// A running metrics server.
-pub(crate) struct MetricsServer {
-    addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
-}
+pub(crate) struct MetricsServer(Running);
 
 impl MetricsServer {
     /// Binds `addr` and serves `GET /metrics` from `registry`.
@@ -52,8 +46,7 @@ impl MetricsServer {
             .route("/metrics", get(scrape))
             .fallback(|| async { (StatusCode::NOT_FOUND, "not found: try /metrics\n") })
             .with_state(Arc::new(registry));
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
+        let running = Running::spawn(addr, |stopped| async move {
             let serve = axum::serve(listener, app).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
@@ -62,25 +55,17 @@ impl MetricsServer {
             }
         });
         info!(%addr, "metrics listening (GET /metrics)");
-        Ok(Self {
-            addr,
-            stop: Some(stop),
-            task,
-        })
+        Ok(Self(running))
     }
 
     /// The bound address.
     pub(crate) fn addr(&self) -> SocketAddr {
-        self.addr
+        self.0.addr()
     }
 
     /// Stops accepting connections; a scrape in progress has 2 s to finish.
-    pub(crate) async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut self.task).await;
-        self.task.abort();
+    pub(crate) async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
@@ -99,29 +84,11 @@ impl axum::serve::Listener for Bounded {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            let (stream, peer) = match self.inner.accept().await {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of file descriptors and the like: wait instead of spinning.
-                    warn!(error = %e, "accepting a metrics connection failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            };
-            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
-                debug!(%peer, "metrics connection refused: too many connections");
-                continue;
-            };
-            let timeouts = Timeouts {
-                first_byte: SILENCE,
-                idle: SILENCE,
-            };
-            return (
-                LimitedStream::new(stream, permit, None, Some(timeouts)),
-                peer,
-            );
-        }
+        let timeouts = Timeouts {
+            first_byte: SILENCE,
+            idle: SILENCE,
+        };
+        accept_bounded(&self.inner, &self.permits, timeouts, "metrics").await
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
