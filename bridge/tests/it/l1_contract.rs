@@ -2,7 +2,7 @@
 //! have been drained. Every attack is refused with its reason, and no funds move: the bridge's
 //! balances and its `locked` accounting are checked after each one.
 
-mod common;
+use crate::common;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_signer_local::PrivateKeySigner;

@@ -1,7 +1,7 @@
 //! Opening databases: schema versions, read-only opening, and files that are not (or no longer)
 //! MDBX databases.
 
-mod common;
+use crate::common;
 
 use alloy_primitives::Bytes;
 use parallax_storage::{

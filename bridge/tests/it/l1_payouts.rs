@@ -4,7 +4,7 @@
 //! one validator can pause, only a quorum unpauses; tokens that lie about their name, symbol
 //! and decimals get a safe description.
 
-mod common;
+use crate::common;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use alloy_provider::Provider;

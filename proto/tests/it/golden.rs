@@ -1,7 +1,7 @@
 //! Golden bytes: the exact encoding of a fully populated instance of every message. A change
 //! here is a wire-format change: every node must agree on it, so it must be deliberate.
 
-mod common;
+use crate::common;
 
 use common::*;
 use parallax_proto::v1::{self, consensus_message::Body};

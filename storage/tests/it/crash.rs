@@ -2,7 +2,7 @@
 //! the database must hold exactly blocks `0..=head` in every table, and the child resumes from
 //! the head.
 
-mod common;
+use crate::common;
 
 use common::{Chain, assert_database_matches, assert_history_matches};
 use parallax_storage::Database;
@@ -19,7 +19,7 @@ use std::{
 /// Set in the child: the database directory to write to.
 const CHILD_ENV: &str = "PARALLAX_STORAGE_CRASH_CHILD_DB";
 /// This test's name, for re-running just it in the child.
-const TEST_NAME: &str = "killed_writer_leaves_whole_blocks";
+const TEST_NAME: &str = "crash::killed_writer_leaves_whole_blocks";
 /// Kill/resume rounds.
 const ROUNDS: usize = 8;
 /// How long a round may wait for the child to write its blocks.

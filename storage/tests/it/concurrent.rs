@@ -1,6 +1,6 @@
 //! Readers on many threads see whole blocks while a writer commits, and never hold it up.
 
-mod common;
+use crate::common;
 
 use common::{ACCOUNTS, Chain, Model, address};
 use parallax_storage::{Database, Reader};

@@ -3,7 +3,7 @@
 //! Ethereum node (`hardhat node`). The client trusts the system's authorities, here extended
 //! through `SSL_CERT_FILE`; a server whose certificate no trusted authority issued is refused.
 
-mod common;
+use crate::common;
 
 use alloy_primitives::{Address, U256};
 use common::eth;

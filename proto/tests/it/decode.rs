@@ -1,7 +1,7 @@
 //! Decoding bytes from a peer: limits are enforced before parsing, structure after, and no
 //! input makes a decoder panic.
 
-mod common;
+use crate::common;
 
 use common::*;
 use parallax_proto::{

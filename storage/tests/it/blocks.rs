@@ -1,7 +1,7 @@
 //! Writing and reading blocks, rejection of blocks that do not extend the head, and the
 //! consensus safety and metadata entries.
 
-mod common;
+use crate::common;
 
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use common::{Chain, assert_database_matches};

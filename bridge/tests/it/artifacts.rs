@@ -1,8 +1,6 @@
 //! The checked-in artifacts of `bridge/contracts/` are what the pinned solc-js compiles the
 //! Solidity sources to.
 
-mod common;
-
 use std::process::Command;
 
 #[test]
