@@ -43,7 +43,7 @@ pub(crate) use transactions::{DbAccounts, pool_env};
 use transactions::{TX_GOSSIP_QUEUE, TX_INGRESS_QUEUE, TxIngress, gossip_transactions};
 
 use alloy_primitives::Bytes;
-use driver::{Driver, Validator};
+use driver::{Driver, DriverParts, Validator};
 use libp2p::{Multiaddr, PeerId};
 use parallax_bridge::BridgeHandles;
 use parallax_chain::{Chain, ChainError, ChainSpec, ExecutedBlock};
@@ -462,19 +462,19 @@ impl Node {
         }
         let bridge = bridge.map(|b| b.handles);
 
-        let mut driver = Driver::new(
+        let driver = Driver::new(DriverParts {
             chain,
             validator,
-            mempool.clone(),
-            net.clone(),
-            tokio::runtime::Handle::current(),
-            shared.clone(),
-            commits.clone(),
-            inputs.clone(),
+            mempool: mempool.clone(),
+            net: net.clone(),
+            rt: tokio::runtime::Handle::current(),
+            shared: shared.clone(),
+            commits: commits.clone(),
+            inputs: inputs.clone(),
             min_block_interval,
-            options.clock.clone(),
-        );
-        driver.deposits = bridge.as_ref().and_then(|b| b.deposits.clone());
+            clock: options.clock.clone(),
+            deposits: bridge.as_ref().and_then(|b| b.deposits.clone()),
+        });
         let driver_result = Arc::new(Mutex::new(None));
         let result = driver_result.clone();
         let name = options.name.clone();

@@ -132,20 +132,38 @@ fn is_fault(reason: &Rejection) -> bool {
     )
 }
 
+/// What a driver is made of: the chain and consensus identity it owns, and the parts it
+/// talks to.
+pub(crate) struct DriverParts {
+    pub(crate) chain: Chain,
+    pub(crate) validator: Option<Validator>,
+    pub(crate) mempool: Arc<Mutex<Mempool>>,
+    pub(crate) net: Option<NetworkHandle>,
+    pub(crate) rt: tokio::runtime::Handle,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) commits: broadcast::Sender<Arc<ExecutedBlock>>,
+    pub(crate) inputs: SyncSender<Input>,
+    pub(crate) min_block_interval: Duration,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// This node's view of the bridge's deposits (see [`Driver::deposits`]).
+    pub(crate) deposits: Option<Arc<DepositView>>,
+}
+
 impl Driver {
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
-        chain: Chain,
-        validator: Option<Validator>,
-        mempool: Arc<Mutex<Mempool>>,
-        net: Option<NetworkHandle>,
-        rt: tokio::runtime::Handle,
-        shared: Arc<Shared>,
-        commits: broadcast::Sender<Arc<ExecutedBlock>>,
-        inputs: SyncSender<Input>,
-        min_block_interval: Duration,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
+    pub(crate) fn new(parts: DriverParts) -> Self {
+        let DriverParts {
+            chain,
+            validator,
+            mempool,
+            net,
+            rt,
+            shared,
+            commits,
+            inputs,
+            min_block_interval,
+            clock,
+            deposits,
+        } = parts;
         Self {
             chain,
             validator,
@@ -160,7 +178,7 @@ impl Driver {
             eth: HashMap::new(),
             timers: Vec::new(),
             build: None,
-            deposits: None,
+            deposits,
             send_seq: super::now_millis().saturating_mul(1 << 16),
             observer: Observer::default(),
             reconnects: Vec::new(),
