@@ -61,6 +61,7 @@ async fn blocks_a_minute_apart_come_as_fast_as_the_clock_moves() {
     let started = Instant::now();
 
     // The clock stands still: the first block is a minute away, so none comes.
+    wait_until("consensus to start", || round(&node) >= 1).await;
     let first_round = round(&node);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(node.head(), 0);
