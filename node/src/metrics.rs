@@ -500,7 +500,7 @@ pub(crate) async fn render(src: &Sources) -> String {
         "counter",
         "JSON-RPC requests refused before dispatch, by reason: malformed (not JSON or not \
          JSON-RPC), oversized (over a size or batch limit), connection_limit (connection \
-         refused: too many in all or from one address), slow_subscriber (WebSocket closed for \
+         refused: too many in all or from one address), slow_subscriber (subscription ended for \
          not keeping up).",
     );
     for (reason, a) in [

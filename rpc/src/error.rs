@@ -88,6 +88,14 @@ impl RpcError {
     }
 }
 
+impl From<RpcError> for jsonrpsee::types::ErrorObjectOwned {
+    fn from(e: RpcError) -> Self {
+        // Codes are geth's, all well within i32.
+        let code = i32::try_from(e.code).unwrap_or(INTERNAL_ERROR as i32);
+        jsonrpsee::types::ErrorObject::owned(code, e.message, e.data)
+    }
+}
+
 /// The reason of a revert: `Error(string)`'s message, or `Panic(uint256)`'s code in geth's
 /// wording. Custom errors have no text; wallets decode them from the data.
 pub(crate) fn decode_revert_reason(output: &[u8]) -> Option<String> {
