@@ -314,13 +314,8 @@ impl RpcServer {
             max_response_bytes: limits.max_response_bytes,
             max_subscriptions: limits.max_subscriptions,
         });
-        let rpc_middleware =
-            jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new().layer_fn(move |inner| {
-                middleware::Geth {
-                    inner,
-                    shared: shared.clone(),
-                }
-            });
+        let rpc_middleware = jsonrpsee::server::middleware::rpc::RpcServiceBuilder::new()
+            .layer_fn(move |inner| middleware::Geth::new(inner, shared.clone()));
         let builder = jsonrpsee::server::Server::builder()
             .set_config(config)
             .set_rpc_middleware(rpc_middleware)

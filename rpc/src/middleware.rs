@@ -1,5 +1,6 @@
 //! The JSON-RPC middleware (a jsonrpsee [`RpcServiceT`] layer around the methods): it counts
-//! every call by method, and makes the answers read as geth's where jsonrpsee's own differ.
+//! every call by method, handles at most 16 calls of one WebSocket at once (jsonrpsee starts
+//! each as it arrives), and makes the answers read as geth's where jsonrpsee's own differ.
 //!
 //! | What | jsonrpsee alone | here (geth) |
 //! |---|---|---|
@@ -34,6 +35,7 @@ use jsonrpsee::{
 use serde::Deserialize;
 use serde_json::{Value, value::RawValue};
 use std::sync::{Arc, atomic::Ordering};
+use tokio::sync::Semaphore;
 
 /// How a request came: over HTTP (no subscriptions) or a WebSocket. The transport puts it in
 /// the request's extensions.
@@ -64,8 +66,25 @@ pub(crate) struct Shared {
 /// The middleware around the service `S` (jsonrpsee's method router).
 #[derive(Debug, Clone)]
 pub(crate) struct Geth<S> {
-    pub(crate) inner: S,
-    pub(crate) shared: Arc<Shared>,
+    inner: S,
+    shared: Arc<Shared>,
+    /// Calls of this service's WebSocket handled at once (jsonrpsee builds one service per
+    /// WebSocket and per HTTP request, and starts each WebSocket call as it arrives).
+    turns: Arc<Semaphore>,
+}
+
+/// Calls of one WebSocket handled at once; the others wait their turn.
+const WS_CALLS_AT_ONCE: usize = 16;
+
+impl<S> Geth<S> {
+    /// The middleware around `inner`, for one WebSocket or one HTTP request.
+    pub(crate) fn new(inner: S, shared: Arc<Shared>) -> Self {
+        Self {
+            inner,
+            shared,
+            turns: Arc::new(Semaphore::new(WS_CALLS_AT_ONCE)),
+        }
+    }
 }
 
 impl<S> RpcServiceT for Geth<S>
@@ -86,7 +105,14 @@ where
     fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let inner = self.inner.clone();
         let shared = self.shared.clone();
+        let turns = self.turns.clone();
         async move {
+            let websocket = request.extensions().get::<Transport>() == Some(&Transport::WebSocket);
+            // HTTP requests wait their turn in the transport.
+            let _turn = match websocket {
+                true => turns.acquire_owned().await.ok(),
+                false => None,
+            };
             let id = request.id().into_owned();
             let response = match shared.methods.method_with_name(request.method_name()) {
                 None => {
@@ -95,14 +121,12 @@ where
                 }
                 Some((name, callback)) => {
                     shared.stats.count_call(Some(name));
-                    let http =
-                        request.extensions().get::<Transport>() != Some(&Transport::WebSocket);
                     let subscription = matches!(
                         callback,
                         MethodCallback::Subscription(_) | MethodCallback::Unsubscription(_)
                     );
                     match check_params(request.params.as_deref()) {
-                        _ if http && subscription => error(
+                        _ if !websocket && subscription => error(
                             id,
                             RpcError::new(METHOD_NOT_FOUND, "notifications not supported"),
                         ),
