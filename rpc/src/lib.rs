@@ -4,7 +4,7 @@
 //! - Methods (`api`): one `jsonrpsee` trait per namespace (`web3`, `net`, `eth`, `txpool`,
 //!   `parallax`), the one place that names each method and declares its parameters: geth's
 //!   methods for a full node, reading committed blocks and state (at any block, through the
-//!   storage's history) from MDBX (`eth`, `evm`, `fees`), filters and subscriptions
+//!   storage's history) from MDBX (`eth`, `evm`, `fees`, `logs`), filters and subscriptions
 //!   following committed blocks and the mempool (`filters`, `pubsub`), and Parallax's own:
 //!   the validators, consensus figures, the equivocation evidence this node holds
 //!   (`consensus`) and the bridge (`bridge`).
@@ -40,6 +40,7 @@ mod evm;
 mod fees;
 mod filters;
 pub mod limited;
+mod logs;
 mod middleware;
 mod node;
 mod params;
