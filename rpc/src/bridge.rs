@@ -1,10 +1,6 @@
 //! The bridge's RPC methods: `parallax_bridgeStatus` and `parallax_getWithdrawalProof`.
 
-use super::{
-    RpcContext,
-    error::RpcError,
-    eth::{at_most, hex_u64, quantity},
-};
+use crate::{RpcContext, error::RpcError, read::hex_u64};
 use alloy_primitives::{Address, U256};
 use parallax_bridge::relay::{withdrawal_proof, withdrawals_through};
 use parallax_bridge::{
@@ -20,9 +16,9 @@ use std::sync::atomic::Ordering;
 const MAX_STATUS_TOKENS: usize = 16;
 
 /// What `parallax_bridgeStatus` may ask about besides the totals.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StatusQuery {
+pub(crate) struct StatusQuery {
     /// A deposit nonce.
     #[serde(default)]
     deposit: Option<alloy_primitives::U64>,
@@ -56,13 +52,7 @@ fn l2_state(ctx: &RpcContext) -> Result<(u64, u64, bool), RpcError> {
 /// the L1 head this node saw, deposits seen and minted, withdrawals initiated, signed and
 /// settled, whether each side is paused, the Ethereum rate limits, and the state of one
 /// transfer when asked.
-pub(crate) async fn status(ctx: &RpcContext, params: &[Value]) -> Result<Value, RpcError> {
-    at_most(params, 1)?;
-    let query: StatusQuery = match params.first() {
-        None | Some(Value::Null) => StatusQuery::default(),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| RpcError::params(format!("invalid argument 0: {e}")))?,
-    };
+pub(crate) async fn status(ctx: &RpcContext, query: StatusQuery) -> Result<Value, RpcError> {
     if query.tokens.len() > MAX_STATUS_TOKENS {
         return Err(RpcError::params(format!(
             "invalid argument 0: at most {MAX_STATUS_TOKENS} tokens"
@@ -212,9 +202,7 @@ pub(crate) async fn status(ctx: &RpcContext, params: &[Value]) -> Result<Value, 
 /// withdrawal `id`, and the signatures over its block's root this node holds (what
 /// `submitWithdrawalRoot` takes, ascending signers; `quorum` says whether they carry more than
 /// 2/3 of the power); `null` while no committed block initiated it.
-pub(crate) fn withdrawal_proof_rpc(ctx: &RpcContext, params: &[Value]) -> Result<Value, RpcError> {
-    at_most(params, 1)?;
-    let id = quantity(params, 0)?;
+pub(crate) fn withdrawal_proof_rpc(ctx: &RpcContext, id: u64) -> Result<Value, RpcError> {
     let Some(bridge) = &ctx.bridge else {
         return Err(RpcError::server("this chain has no L1 bridge"));
     };

@@ -1,6 +1,6 @@
 //! Consensus RPC methods: `parallax_evidence`.
 
-use super::{RpcContext, error::RpcError, eth::at_most, eth::hex_u64};
+use crate::{RpcContext, error::RpcError, read::hex_u64};
 use parallax_consensus::{Evidence, SignedProposal, SignedTimeout, Vote};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -9,9 +9,9 @@ use serde_json::{Value, json};
 pub const MAX_EVIDENCE_RESULTS: usize = 256;
 
 /// What `parallax_evidence` may filter on.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EvidenceQuery {
+pub(crate) struct EvidenceQuery {
     /// Only evidence against this validator (its index in the genesis validator set).
     #[serde(default)]
     validator: Option<u32>,
@@ -71,13 +71,7 @@ pub(crate) fn evidence_json(ctx: &RpcContext, e: &Evidence) -> Value {
 /// `parallax_evidence([{"validator": index}])`: the equivocation evidence this node holds
 /// (caught itself or learnt from gossip, each verified), in (validator, round) order, at most
 /// [`MAX_EVIDENCE_RESULTS`].
-pub(crate) fn evidence(ctx: &RpcContext, params: &[Value]) -> Result<Value, RpcError> {
-    at_most(params, 1)?;
-    let query: EvidenceQuery = match params.first() {
-        None | Some(Value::Null) => EvidenceQuery::default(),
-        Some(v) => serde_json::from_value(v.clone())
-            .map_err(|e| RpcError::params(format!("invalid argument 0: {e}")))?,
-    };
+pub(crate) fn evidence(ctx: &RpcContext, query: EvidenceQuery) -> Result<Value, RpcError> {
     let found = ctx
         .node
         .evidence(query.validator, MAX_EVIDENCE_RESULTS)

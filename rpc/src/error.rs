@@ -4,6 +4,9 @@
 use alloy_primitives::Bytes;
 use serde_json::{Value, json};
 
+/// What a method answers: its result or a geth-worded error.
+pub(crate) type RpcResult<T> = Result<T, RpcError>;
+
 /// Parse error: the request is not JSON.
 pub(crate) const PARSE_ERROR: i64 = -32700;
 /// The JSON is not a valid request object.
@@ -85,6 +88,14 @@ impl RpcError {
             Some(data) => json!({"code": self.code, "message": self.message, "data": data}),
             None => json!({"code": self.code, "message": self.message}),
         }
+    }
+}
+
+impl From<RpcError> for jsonrpsee::types::ErrorObjectOwned {
+    fn from(e: RpcError) -> Self {
+        // Codes are geth's, all well within i32.
+        let code = i32::try_from(e.code).unwrap_or(INTERNAL_ERROR as i32);
+        jsonrpsee::types::ErrorObject::owned(code, e.message, e.data)
     }
 }
 

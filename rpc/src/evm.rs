@@ -2,17 +2,18 @@
 //! the state after any committed block) and `eth_getProof` (Merkle proofs against the state
 //! root of the head or of a recent block).
 
-use super::{
-    error::{RpcError, SERVER_ERROR},
-    eth::{Api, at_most, hex_u64, param, required},
+use crate::{
+    error::{RpcError, RpcResult, SERVER_ERROR},
+    read::Api,
 };
 use alloy_consensus::Header;
 use alloy_eips::BlockId;
-use alloy_primitives::{B256, KECCAK256_EMPTY, TxKind, U256};
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, TxKind, U64, U256};
 use alloy_rpc_types_eth::{
     BlockOverrides as RpcBlockOverrides, EIP1186AccountProofResponse, EIP1186StorageProof,
     TransactionRequest, state::StateOverride,
 };
+use alloy_serde::storage::JsonStorageKey;
 use alloy_trie::EMPTY_ROOT_HASH;
 use parallax_execution::{
     BlockEnv, DbState, HistoricalState, StateView,
@@ -25,7 +26,26 @@ use parallax_execution::{
 use serde_json::{Value, json};
 use std::time::Instant;
 
-/// What one EVM method was asked.
+/// Most EVM steps an `eth_call` may take on an async worker (see [`Api::try_call_inline`]).
+/// A token's `balanceOf` takes a few hundred; ten thousand steps take well under a
+/// millisecond unless most of them read cold storage.
+pub(crate) const INLINE_STEPS: u64 = 10_000;
+
+/// Most storage keys one `eth_getProof` may ask for.
+const MAX_PROOF_KEYS: usize = 1024;
+
+/// What `eth_call`, `eth_estimateGas` and `eth_createAccessList` are asked: the message, the
+/// block whose post-state it runs on, and the overrides.
+#[derive(Debug, Clone)]
+pub(crate) struct Call {
+    pub(crate) request: TransactionRequest,
+    pub(crate) block: Option<BlockId>,
+    pub(crate) state: Option<StateOverride>,
+    /// Block overrides (`eth_call` only).
+    pub(crate) header: Option<RpcBlockOverrides>,
+}
+
+/// What one EVM method was asked, resolved against the snapshot.
 struct Prepared {
     request: CallRequest,
     state_overrides: StateOverrides,
@@ -34,14 +54,48 @@ struct Prepared {
     number: u64,
 }
 
+/// Which of the three EVM methods runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Method {
+    Call,
+    EstimateGas,
+    AccessList,
+}
+
 impl Api<'_> {
-    /// The methods that run the EVM or walk the state trie.
-    pub(crate) fn evm_method(&self, method: &str, p: &[Value]) -> Result<Value, RpcError> {
-        if method == "eth_getProof" {
-            return self.proof(p);
+    /// Runs an `eth_call` at the head where the request stands, with the EVM stopped after
+    /// [`INLINE_STEPS`]: `Some` answer when it finished (exactly the answer of an unbounded
+    /// run, since the limit only observes), `None` when the call must go to the blocking pool
+    /// (it ran longer, or reads a past block's state).
+    pub(crate) fn try_call_inline(mut self, call: &Call) -> Option<RpcResult<Bytes>> {
+        self.step_limit = Some(INLINE_STEPS);
+        let result = self.call(call);
+        (!self.over_budget.get()).then_some(result)
+    }
+
+    /// `eth_call`.
+    pub(crate) fn call(&self, call: &Call) -> RpcResult<Bytes> {
+        match self.evm(Method::Call, call)? {
+            Value::String(s) => s.parse().map_err(RpcError::internal),
+            other => Err(RpcError::internal(format!(
+                "unexpected call output {other}"
+            ))),
         }
-        at_most(p, if method == "eth_call" { 4 } else { 3 })?;
-        let prepared = self.prepare(method, p)?;
+    }
+
+    /// `eth_estimateGas`.
+    pub(crate) fn estimate_gas(&self, call: &Call) -> RpcResult<U64> {
+        serde_json::from_value(self.evm(Method::EstimateGas, call)?).map_err(RpcError::internal)
+    }
+
+    /// `eth_createAccessList`.
+    pub(crate) fn create_access_list(&self, call: &Call) -> RpcResult<Value> {
+        self.evm(Method::AccessList, call)
+    }
+
+    /// The methods that run the EVM.
+    fn evm(&self, method: Method, call: &Call) -> RpcResult<Value> {
+        let prepared = self.prepare(call)?;
         let head = self.head()?;
         if self.step_limit.is_some() && prepared.number != head {
             // Past state is read through the history tables: not tried under a step limit.
@@ -57,21 +111,15 @@ impl Api<'_> {
         }
     }
 
-    fn prepare(&self, method: &str, p: &[Value]) -> Result<Prepared, RpcError> {
-        let request: TransactionRequest = required(p, 0)?;
-        let id: Option<BlockId> = param(p, 1)?;
-        let number = self.state_block(id)?;
+    fn prepare(&self, call: &Call) -> RpcResult<Prepared> {
+        let number = self.state_block(call.block)?;
         let header = self.header(number)?;
-        let overrides: Option<StateOverride> = param(p, 2)?;
-        let block_overrides: Option<RpcBlockOverrides> = if method == "eth_call" {
-            param(p, 3)?
-        } else {
-            None
-        };
         Ok(Prepared {
-            request: call_request(request)?,
-            state_overrides: overrides.map(state_overrides).unwrap_or_default(),
-            block_overrides: block_overrides
+            request: call_request(call.request.clone())?,
+            state_overrides: call.state.clone().map(state_overrides).unwrap_or_default(),
+            block_overrides: call
+                .header
+                .clone()
                 .map(block_overrides_of)
                 .transpose()?
                 .unwrap_or_default(),
@@ -82,10 +130,10 @@ impl Api<'_> {
 
     fn run_evm<S: StateView>(
         &self,
-        method: &str,
+        method: Method,
         state: &S,
         prepared: &Prepared,
-    ) -> Result<Value, RpcError> {
+    ) -> RpcResult<Value> {
         let header = &prepared.header;
         let env = block_env(header);
         let rules = self.ctx.spec.rules(header.number, header.timestamp);
@@ -110,7 +158,7 @@ impl Api<'_> {
             };
         }
         match method {
-            "eth_call" => {
+            Method::Call => {
                 let outcome = run!(call::call).map_err(|e| {
                     if matches!(e, CallError::StepLimit { .. }) {
                         self.over_budget.set(true);
@@ -123,19 +171,19 @@ impl Api<'_> {
                     CallOutcome::Halt { reason, .. } => Err(RpcError::server(reason)),
                 }
             }
-            "eth_estimateGas" => {
+            Method::EstimateGas => {
                 let gas = run!(call::estimate_gas).map_err(|e| match e {
                     EstimateError::Reverted { output } => RpcError::reverted(&output),
                     EstimateError::Call(e) => call_error(e),
                     other => RpcError::server(other.to_string()),
                 })?;
-                Ok(hex_u64(gas))
+                Ok(json!(U64::from(gas)))
             }
-            _ => {
+            Method::AccessList => {
                 let result = run!(call::create_access_list).map_err(call_error)?;
                 let mut out = json!({
                     "accessList": result.access_list,
-                    "gasUsed": hex_u64(result.gas_used),
+                    "gasUsed": json!(U64::from(result.gas_used)),
                 });
                 if let Some(failure) = result.failure {
                     out["error"] = json!(failure.to_string());
@@ -150,14 +198,18 @@ impl Api<'_> {
     /// [`MAX_PROOF_HISTORY`](parallax_execution::state_root::MAX_PROOF_HISTORY) blocks
     /// back, -32000 beyond) from those nodes with the later blocks' changes undone. Either is
     /// checked against that block's header before it is answered.
-    fn proof(&self, p: &[Value]) -> Result<Value, RpcError> {
-        at_most(p, 3)?;
-        let address = required(p, 0)?;
-        let slots: Vec<alloy_serde::storage::JsonStorageKey> = required(p, 1)?;
-        if slots.len() > 1024 {
-            return Err(RpcError::params("too many storage keys: the limit is 1024"));
+    pub(crate) fn proof(
+        &self,
+        address: Address,
+        slots: Vec<JsonStorageKey>,
+        block: Option<BlockId>,
+    ) -> RpcResult<EIP1186AccountProofResponse> {
+        if slots.len() > MAX_PROOF_KEYS {
+            return Err(RpcError::params(format!(
+                "too many storage keys: the limit is {MAX_PROOF_KEYS}"
+            )));
         }
-        let number = self.state_block(param(p, 2)?)?;
+        let number = self.state_block(block)?;
         let head = self.head()?;
         let keys: Vec<B256> = slots.iter().map(|k| k.as_b256()).collect();
         let proof = if number == head {
@@ -182,7 +234,7 @@ impl Api<'_> {
             Some(a) => (a.balance, a.nonce, a.code_hash),
             None => (U256::ZERO, 0, KECCAK256_EMPTY),
         };
-        let response = EIP1186AccountProofResponse {
+        Ok(EIP1186AccountProofResponse {
             address: proof.address,
             balance,
             code_hash,
@@ -203,8 +255,7 @@ impl Api<'_> {
                     proof: s.proof,
                 })
                 .collect(),
-        };
-        serde_json::to_value(response).map_err(RpcError::internal)
+        })
     }
 }
 

@@ -1,10 +1,7 @@
 //! Fees: the next block's base fee (EIP-1559), the suggested tip (geth's oracle over recent
 //! blocks) and `eth_feeHistory`.
 
-use crate::{
-    error::RpcError,
-    eth::{Api, hex_u64},
-};
+use crate::{error::RpcError, read::Api, read::hex_u64};
 use alloy_consensus::{Header, Transaction as _};
 use alloy_eips::{BlockNumberOrTag, eip1559::BaseFeeParams};
 use alloy_rpc_types_eth::FeeHistory;

@@ -3,10 +3,10 @@
 //! memory, are bounded in number, expire when not polled for `filter_ttl` (geth: 5 minutes)
 //! and buffer a bounded number of pending hashes.
 
-use super::{
+use crate::{
     RpcLimits,
     error::{LIMIT_EXCEEDED, RpcError},
-    eth::Api,
+    read::Api,
 };
 use alloy_eips::BlockNumberOrTag;
 use alloy_primitives::{B256, keccak256};
@@ -86,7 +86,7 @@ impl Filters {
     }
 
     /// Installs a filter; returns its id.
-    pub(crate) fn install(&self, mut kind: Kind, limits: &RpcLimits) -> Result<Value, RpcError> {
+    pub(crate) fn install(&self, mut kind: Kind, limits: &RpcLimits) -> Result<String, RpcError> {
         if let Kind::Logs { filter, next } = &mut kind
             && let FilterBlockOption::Range {
                 from_block: Some(BlockNumberOrTag::Number(from)),
@@ -116,7 +116,7 @@ impl Filters {
                 last_poll: now,
             },
         );
-        Ok(json!(id))
+        Ok(id)
     }
 
     /// Removes a filter; whether it existed.
@@ -248,7 +248,7 @@ mod tests {
         // Expired filters make room.
         filters.install(Kind::Blocks { next: 1 }, &limits).unwrap();
         assert_eq!(filters.len(), 1);
-        assert!(!filters.uninstall(a.as_str().unwrap()));
+        assert!(!filters.uninstall(&a));
     }
 
     #[test]
@@ -266,7 +266,7 @@ mod tests {
             filters.push_pending(B256::with_last_byte(i as u8));
         }
         let map = filters.map.lock().unwrap();
-        match &map[id.as_str().unwrap()].kind {
+        match &map[&id].kind {
             Kind::Pending { hashes } => assert_eq!(hashes.len(), MAX_PENDING_BUFFER),
             _ => unreachable!(),
         }

@@ -1,209 +1,147 @@
-//! WebSocket connections: the same JSON-RPC methods as HTTP, plus `eth_subscribe` /
-//! `eth_unsubscribe` for `newHeads`, `logs` (with an address/topics filter) and
-//! `newPendingTransactions`.
+//! `eth_subscribe` on a WebSocket: `newHeads`, `logs` (with an address/topics filter) and
+//! `newPendingTransactions` (hashes, or whole transactions with `true`). jsonrpsee owns the
+//! connection, its subscriptions (bounded per connection), `eth_unsubscribe` and the
+//! `eth_subscription` notifications; this module decides what is sent.
 //!
-//! Each connection has one bounded outgoing queue for responses and notifications. A
-//! subscriber that does not read fast enough to keep it from filling is disconnected (and
-//! counted) rather than buffered without bound. Notifications follow committed blocks from
-//! the database, so a burst of blocks is never skipped: the commit broadcast only wakes the
-//! subscription up.
+//! Each connection has one bounded outgoing queue (jsonrpsee's message buffer). A subscriber
+//! that does not read fast enough to keep it from filling loses its subscription (and is
+//! counted) rather than being buffered without bound. Notifications follow committed blocks
+//! from the database, so a burst of blocks is never skipped: the commit broadcast only wakes
+//! the subscription up.
 
-use super::{
+use crate::{
     RpcContext,
-    error::{INVALID_PARAMS, LIMIT_EXCEEDED, RpcError},
-    eth::{Api, param, required},
-    handle_message,
+    error::{RpcError, RpcResult},
+    read::Api,
 };
-use alloy_consensus::transaction::Recovered;
-use alloy_primitives::{B256, keccak256};
-use alloy_rpc_types_eth::{Filter, Transaction as RpcTransaction};
-use axum::extract::ws::{Message, WebSocket};
-use futures::{SinkExt, StreamExt};
-use serde_json::{Value, json};
-use std::{
-    collections::HashMap,
-    hash::{BuildHasher, Hasher},
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicU64, Ordering},
-    },
+use alloy_primitives::B256;
+use alloy_rpc_types_eth::Filter;
+use jsonrpsee::{
+    PendingSubscriptionSink, SubscriptionMessage, SubscriptionSink, core::server::TrySendError,
+    types::ErrorObjectOwned,
 };
-use tokio::sync::{Notify, Semaphore, broadcast, mpsc};
+use serde_json::{Value, json, value::RawValue};
+use std::sync::{Arc, atomic::Ordering};
+use tokio::sync::broadcast;
 use tracing::debug;
 
-/// How often the server pings a WebSocket client.
-const PING_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
-/// Messages queued for one WebSocket before its subscriber counts as too slow.
-const OUT_QUEUE: usize = 4096;
-/// Requests of one WebSocket handled at once.
-const IN_FLIGHT: usize = 16;
+/// Most blocks read for a subscription per wake-up; the rest follow on the next.
+const BLOCKS_PER_WAKE: u64 = 256;
 
-/// One WebSocket's state.
-pub(crate) struct Connection {
-    out: mpsc::Sender<String>,
-    subscriptions: Mutex<HashMap<String, tokio::task::JoinHandle<()>>>,
-    kill: Arc<Notify>,
-    counter: AtomicU64,
-    seed: u64,
+/// What a subscription follows.
+enum Kind {
+    /// Committed blocks' headers (`None`) or logs matching a filter.
+    Blocks(Option<Box<Filter>>),
+    /// Transactions entering the pool: hashes, or whole transactions.
+    Pending { full: bool },
 }
 
-impl Connection {
-    fn new(out: mpsc::Sender<String>) -> Self {
-        Self {
-            out,
-            subscriptions: Mutex::new(HashMap::new()),
-            kill: Arc::new(Notify::new()),
-            counter: AtomicU64::new(0),
-            seed: std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish(),
+/// `eth_subscribe(kind, options)`: refuses an unknown kind or bad options, else accepts and
+/// follows in a task of its own until the client unsubscribes or goes away.
+pub(crate) async fn subscribe(
+    ctx: &RpcContext,
+    pending: PendingSubscriptionSink,
+    kind: String,
+    options: Option<Value>,
+) {
+    let kind = match parse(&kind, options) {
+        Ok(kind) => kind,
+        Err(e) => {
+            pending.reject(ErrorObjectOwned::from(e)).await;
+            return;
         }
-    }
-
-    fn new_id(&self) -> String {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let mut preimage = [0u8; 16];
-        preimage[..8].copy_from_slice(&self.seed.to_be_bytes());
-        preimage[8..].copy_from_slice(&n.to_be_bytes());
-        format!("0x{}", hex::encode(&keccak256(preimage)[..16]))
-    }
-
-    /// `eth_subscribe`.
-    pub(crate) fn subscribe(&self, ctx: &RpcContext, params: &[Value]) -> Result<Value, RpcError> {
-        let kind: String = required(params, 0)?;
-        let mut subs = self
-            .subscriptions
-            .lock()
-            .map_err(|_| RpcError::internal("subscriptions poisoned"))?;
-        subs.retain(|_, task| !task.is_finished());
-        if subs.len() >= ctx.limits.max_subscriptions {
-            return Err(RpcError::new(
-                LIMIT_EXCEEDED,
-                format!(
-                    "too many subscriptions on this connection (limit {})",
-                    ctx.limits.max_subscriptions
-                ),
-            ));
+    };
+    // Where the subscription starts: read before accepting, so no block committed after
+    // the answer is missed.
+    let head = match ctx.db.reader().and_then(|r| r.head_number()) {
+        Ok(head) => head.unwrap_or(0),
+        Err(e) => {
+            pending
+                .reject(ErrorObjectOwned::from(RpcError::internal(e)))
+                .await;
+            return;
         }
-        let id = self.new_id();
-        let sink = Sink {
-            id: id.clone(),
-            out: self.out.clone(),
-            kill: self.kill.clone(),
-            ctx: ctx.clone(),
-        };
-        let head = ctx
-            .db
-            .reader()
-            .and_then(|r| r.head_number())
-            .map_err(RpcError::internal)?
-            .unwrap_or(0);
-        let task = match kind.as_str() {
-            "newHeads" => tokio::spawn(follow_blocks(sink, ctx.commits.subscribe(), head, None)),
-            "logs" => {
-                let filter: Filter = param::<Option<Filter>>(params, 1)?.unwrap_or_default();
-                tokio::spawn(follow_blocks(
-                    sink,
-                    ctx.commits.subscribe(),
-                    head,
-                    Some(filter),
-                ))
-            }
-            "newPendingTransactions" => {
-                let full: bool = param::<Option<bool>>(params, 1)?.unwrap_or(false);
-                tokio::spawn(follow_pending(sink, ctx.pending.subscribe(), full))
-            }
-            other => {
-                return Err(RpcError::new(
-                    INVALID_PARAMS,
-                    format!("no \"{other}\" subscription in eth namespace"),
-                ));
-            }
-        };
-        subs.insert(id.clone(), task);
-        Ok(json!(id))
-    }
-
-    /// `eth_unsubscribe`.
-    pub(crate) fn unsubscribe(&self, params: &[Value]) -> Result<Value, RpcError> {
-        let id: String = required(params, 0)?;
-        let removed = self
-            .subscriptions
-            .lock()
-            .map_err(|_| RpcError::internal("subscriptions poisoned"))?
-            .remove(&id.to_ascii_lowercase());
-        match removed {
-            Some(task) => {
-                task.abort();
-                Ok(json!(true))
-            }
-            None => Err(RpcError::server("subscription not found")),
+    };
+    let commits = ctx.commits.subscribe();
+    let pool = ctx.pending.subscribe();
+    let Ok(sink) = pending.accept().await else {
+        return;
+    };
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        match kind {
+            Kind::Blocks(filter) => follow_blocks(ctx, sink, commits, head, filter).await,
+            Kind::Pending { full } => follow_pending(ctx, sink, pool, full).await,
         }
-    }
+    });
+}
 
-    fn close(&self) {
-        if let Ok(mut subs) = self.subscriptions.lock() {
-            for (_, task) in subs.drain() {
-                task.abort();
-            }
+fn parse(kind: &str, options: Option<Value>) -> RpcResult<Kind> {
+    let invalid = |e: serde_json::Error| RpcError::params(format!("invalid argument 1: {e}"));
+    match kind {
+        "newHeads" => Ok(Kind::Blocks(None)),
+        "logs" => {
+            let filter: Option<Filter> = options
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(invalid)?;
+            Ok(Kind::Blocks(Some(Box::new(filter.unwrap_or_default()))))
         }
+        "newPendingTransactions" => {
+            let full: Option<bool> = options
+                .map(serde_json::from_value)
+                .transpose()
+                .map_err(invalid)?;
+            Ok(Kind::Pending {
+                full: full.unwrap_or(false),
+            })
+        }
+        other => Err(RpcError::params(format!(
+            "no \"{other}\" subscription in eth namespace"
+        ))),
     }
 }
 
-/// Where a subscription writes.
-struct Sink {
-    id: String,
-    out: mpsc::Sender<String>,
-    kill: Arc<Notify>,
-    ctx: RpcContext,
-}
-
-impl Sink {
-    /// Queues a notification; `false` when the subscription must end (the connection is
-    /// gone or its reader is too slow, in which case the connection is closed).
-    fn send(&self, result: Value) -> bool {
-        let message = json!({
-            "jsonrpc": "2.0",
-            "method": "eth_subscription",
-            "params": {"subscription": self.id, "result": result},
-        })
-        .to_string();
-        match self.out.try_send(message) {
-            Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                self.ctx
-                    .stats
-                    .slow_subscribers
-                    .fetch_add(1, Ordering::Relaxed);
-                debug!(subscription = %self.id, "subscriber too slow: closing its connection");
-                self.kill.notify_one();
-                false
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+/// Queues a notification; `false` when the subscription must end (the client went away, or
+/// reads too slowly: then it is counted).
+fn send(ctx: &RpcContext, sink: &mut SubscriptionSink, item: &Value) -> bool {
+    let Ok(raw) = RawValue::from_string(item.to_string()) else {
+        return false;
+    };
+    match sink.try_send(SubscriptionMessage::from(raw)) {
+        Ok(()) => true,
+        Err(TrySendError::Full(_)) => {
+            ctx.stats.slow_subscribers.fetch_add(1, Ordering::Relaxed);
+            debug!(subscription = ?sink.subscription_id(), "subscriber too slow: its subscription ends");
+            false
         }
+        Err(TrySendError::Closed(_)) => false,
     }
 }
 
 /// `newHeads` (no filter) or `logs` (a filter): each committed block after `head`, in order.
 async fn follow_blocks(
-    sink: Sink,
+    ctx: RpcContext,
+    mut sink: SubscriptionSink,
     mut commits: broadcast::Receiver<Arc<parallax_chain::ExecutedBlock>>,
     mut sent: u64,
-    filter: Option<Filter>,
+    filter: Option<Box<Filter>>,
 ) {
-    let filter = filter.map(Arc::new);
+    let filter: Option<Arc<Filter>> = filter.map(|f| Arc::new(*f));
     loop {
-        match commits.recv().await {
-            Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
-            Err(broadcast::error::RecvError::Closed) => return,
+        tokio::select! {
+            recv = commits.recv() => match recv {
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            () = sink.closed() => return,
         }
-        let ctx = sink.ctx.clone();
+        let read_ctx = ctx.clone();
         let filter = filter.clone();
-        let read = tokio::task::spawn_blocking(move || -> Result<(u64, Vec<Value>), RpcError> {
-            let api = Api::new(&ctx, ctx.db.reader().map_err(RpcError::internal)?);
+        let read = tokio::task::spawn_blocking(move || -> RpcResult<(u64, Vec<Value>)> {
+            let api = Api::new(&read_ctx, read_ctx.db.reader().map_err(RpcError::internal)?);
             let head = api.head()?;
-            // Never more than a bounded batch per wake-up; the rest follows on the next.
-            let to = head.min(sent + 256);
+            let to = head.min(sent + BLOCKS_PER_WAKE);
             let mut out = Vec::new();
             for n in sent + 1..=to {
                 match &filter {
@@ -219,12 +157,12 @@ async fn follow_blocks(
         })
         .await;
         let Ok(Ok((to, items))) = read else {
-            debug!(subscription = %sink.id, "reading blocks for a subscription failed");
+            debug!(subscription = ?sink.subscription_id(), "reading blocks for a subscription failed");
             continue;
         };
         sent = to;
-        for item in items {
-            if !sink.send(item) {
+        for item in &items {
+            if !send(&ctx, &mut sink, item) {
                 return;
             }
         }
@@ -232,86 +170,66 @@ async fn follow_blocks(
 }
 
 /// `newPendingTransactions`: hashes (or whole transactions) entering the mempool.
-async fn follow_pending(sink: Sink, mut pending: broadcast::Receiver<B256>, full: bool) {
+async fn follow_pending(
+    ctx: RpcContext,
+    mut sink: SubscriptionSink,
+    mut pending: broadcast::Receiver<B256>,
+    full: bool,
+) {
     loop {
-        let hash = match pending.recv().await {
-            Ok(hash) => hash,
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => return,
+        let hash = tokio::select! {
+            recv = pending.recv() => match recv {
+                Ok(hash) => hash,
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            },
+            () = sink.closed() => return,
         };
         let item = if full {
-            match sink.ctx.node.pooled_transaction(&hash) {
-                Some(tx) => {
-                    let rpc = RpcTransaction::from_transaction(
-                        Recovered::new_unchecked(tx.envelope.clone(), tx.sender),
-                        alloy_consensus::transaction::TransactionInfo {
-                            hash: Some(hash),
-                            ..Default::default()
-                        },
-                    );
-                    serde_json::to_value(rpc).unwrap_or(Value::Null)
-                }
+            match ctx.node.pooled_transaction(&hash) {
+                Some(tx) => serde_json::to_value(crate::read::pooled_rpc_transaction(&tx, hash))
+                    .unwrap_or(Value::Null),
                 None => continue,
             }
         } else {
             json!(hash)
         };
-        if !sink.send(item) {
+        if !send(&ctx, &mut sink, &item) {
             return;
         }
     }
 }
 
-/// Serves one WebSocket until the client closes it (or is too slow).
-pub(crate) async fn serve(ctx: RpcContext, socket: WebSocket) {
-    let (mut write, mut read) = socket.split();
-    let (out, mut out_rx) = mpsc::channel::<String>(OUT_QUEUE);
-    let conn = Arc::new(Connection::new(out));
-    let writer = tokio::spawn(async move {
-        // Pings keep a quiet subscriber's connection alive: its pongs are reads, and a
-        // connection that reads nothing for the idle timeout is closed.
-        let mut ping = tokio::time::interval(PING_INTERVAL);
-        ping.tick().await;
-        loop {
-            let message = tokio::select! {
-                m = out_rx.recv() => match m {
-                    Some(m) => Message::Text(m.into()),
-                    None => break,
-                },
-                _ = ping.tick() => Message::Ping(Default::default()),
-            };
-            if write.send(message).await.is_err() {
-                break;
-            }
+/// Subscription ids in geth's shape: `0x` and 32 hex digits, unguessable (a keyed hash of a
+/// counter).
+#[derive(Debug)]
+pub(crate) struct HexIds {
+    counter: std::sync::atomic::AtomicU64,
+    seed: u64,
+}
+
+impl Default for HexIds {
+    fn default() -> Self {
+        use std::hash::{BuildHasher, Hasher};
+        Self {
+            counter: Default::default(),
+            seed: std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish(),
         }
-        let _ = write.close().await;
-    });
-    let in_flight = Arc::new(Semaphore::new(IN_FLIGHT));
-    let kill = conn.kill.clone();
-    loop {
-        let message = tokio::select! {
-            m = read.next() => m,
-            () = kill.notified() => break,
-        };
-        let bytes = match message {
-            Some(Ok(Message::Text(text))) => axum::body::Bytes::from(text),
-            Some(Ok(Message::Binary(bytes))) => bytes,
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-        };
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-            break;
-        };
-        let ctx = ctx.clone();
-        let conn = conn.clone();
-        tokio::spawn(async move {
-            if let Some(response) = handle_message(&ctx, &bytes, Some(&conn)).await {
-                let _ = conn.out.send(response).await;
-            }
-            drop(permit);
-        });
     }
-    conn.close();
-    drop(conn);
-    writer.abort();
+}
+
+impl jsonrpsee::server::IdProvider for HexIds {
+    fn next_id(&self) -> jsonrpsee::types::SubscriptionId<'static> {
+        let n = self.counter.fetch_add(1, Ordering::Relaxed);
+        let mut preimage = [0u8; 16];
+        preimage[..8].copy_from_slice(&self.seed.to_be_bytes());
+        preimage[8..].copy_from_slice(&n.to_be_bytes());
+        let id = format!(
+            "0x{}",
+            hex::encode(&alloy_primitives::keccak256(preimage)[..16])
+        );
+        jsonrpsee::types::SubscriptionId::Str(id.into())
+    }
 }

@@ -237,8 +237,8 @@ impl Collector for RpcCollector {
             "parallax_rpc_rejected_requests",
             "JSON-RPC requests refused before dispatch, by reason: malformed (not JSON or not \
              JSON-RPC), oversized (over a size or batch limit), connection_limit (connection \
-             refused: too many in all or from one address), slow_subscriber (WebSocket closed \
-             for not keeping up).",
+             refused: too many in all or from one address), slow_subscriber (subscription \
+             ended for not keeping up).",
             "reason",
             [
                 ("malformed", load(&r.malformed)),

@@ -399,6 +399,10 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
             .unwrap()
             .unwrap()
             .unwrap();
+        // The server pings (its clients' pongs keep quiet connections open).
+        if !m.is_text() {
+            continue;
+        }
         let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
         if let Some(id) = v.get("id") {
             subscriptions.insert(
@@ -603,6 +607,9 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
         let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_secs(5), ws.next()).await else {
             break;
         };
+        if !m.is_text() {
+            continue;
+        }
         let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
         let sub = v["params"]["subscription"].as_str().unwrap_or_default();
         match subscriptions.get(sub) {
@@ -624,6 +631,50 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
     assert_eq!(
         err(rpc, "eth_subscribe", json!(["newHeads"])).1,
         "notifications not supported"
+    );
+    // Unsubscribing: true once, then geth's "subscription not found"; an unknown kind and
+    // extra arguments are refused in geth's words.
+    let heads = subscriptions
+        .iter()
+        .find_map(|(sub, id)| (*id == 1).then(|| sub.clone()))
+        .unwrap();
+    for (id, method, params) in [
+        (10, "eth_unsubscribe", json!([heads])),
+        (11, "eth_unsubscribe", json!([heads])),
+        (12, "eth_subscribe", json!(["newBananas"])),
+        (13, "eth_chainId", json!([1])),
+    ] {
+        let request = json!({"jsonrpc":"2.0","id":id,"method":method,"params":params});
+        ws.send(Message::Text(request.to_string().into()))
+            .await
+            .unwrap();
+    }
+    let mut answers = std::collections::HashMap::new();
+    while answers.len() < 4 {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if !m.is_text() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
+        if let Some(id) = v.get("id").and_then(Value::as_u64) {
+            answers.insert(id, v);
+        }
+    }
+    assert_eq!(answers[&10]["result"], json!(true), "{}", answers[&10]);
+    assert_eq!(answers[&11]["error"]["code"], -32000, "{}", answers[&11]);
+    assert_eq!(answers[&11]["error"]["message"], "subscription not found");
+    assert_eq!(answers[&12]["error"]["code"], -32602, "{}", answers[&12]);
+    assert_eq!(
+        answers[&12]["error"]["message"],
+        "no \"newBananas\" subscription in eth namespace"
+    );
+    assert_eq!(
+        answers[&13]["error"]["message"],
+        "too many arguments, want at most 0"
     );
 
     drop(ws);
@@ -766,6 +817,45 @@ async fn requests_geth_refuses_are_refused_in_its_words() {
     })
     .await
     .unwrap();
+    // One WebSocket holds at most `max_subscriptions` (128 by default); one more is refused.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{rpc}"))
+        .await
+        .unwrap();
+    let max = parallax_rpc::RpcLimits::default().max_subscriptions as u64;
+    for id in 0..=max {
+        let request =
+            json!({"jsonrpc":"2.0","id":id,"method":"eth_subscribe","params":["newHeads"]});
+        ws.send(Message::Text(request.to_string().into()))
+            .await
+            .unwrap();
+    }
+    let mut refused = Vec::new();
+    let mut answered = 0;
+    while answered <= max {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if !m.is_text() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
+        if v.get("id").is_some() {
+            answered += 1;
+            if v.get("error").is_some() {
+                refused.push(v["error"].clone());
+            }
+        }
+    }
+    assert_eq!(
+        refused,
+        vec![json!({
+            "code": -32005,
+            "message": format!("too many subscriptions on this connection (limit {max})"),
+        })]
+    );
+    drop(ws);
     chain.node.take().unwrap().shutdown().await;
 }
 
@@ -783,6 +873,22 @@ async fn many_http2_streams_on_one_connection_wait_their_turn() {
     tokio::spawn(connection);
     let body =
         br#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["latest",true]}"#;
+    // One request first, as a client does once connected: by its answer the client has the
+    // server's SETTINGS (its stream limit), so the burst below queues on the client instead of
+    // being refused stream by stream before the client knows the limit (hyper closes a
+    // connection that makes it refuse more than 1,024 streams).
+    {
+        let mut client = client.clone().ready().await.unwrap();
+        let request = http::Request::post(format!("http://{rpc}/"))
+            .header("content-type", "application/json")
+            .body(())
+            .unwrap();
+        let (response, mut stream) = client.send_request(request, false).unwrap();
+        stream
+            .send_data(bytes::Bytes::from_static(body), true)
+            .unwrap();
+        assert_eq!(response.await.unwrap().status(), 200);
+    }
     let mut answers = Vec::new();
     for _ in 0..1_000 {
         let client = client.clone();
