@@ -10,6 +10,7 @@ const GRAPH: &[(&str, &[&str])] = &[
     ("storage", &[]),
     ("execution", &["storage"]),
     ("consensus", &["proto"]),
+    ("consensus-sim", &["consensus"]),
     ("bridge", &["genesis", "proto", "storage"]),
     ("txpool", &["genesis"]),
     ("loadgen", &["genesis"]),
