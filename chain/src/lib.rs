@@ -36,10 +36,10 @@ use parallax_bridge::deposit::{Deposit, requests_hash};
 use parallax_execution::{
     BlockEnv, BlockExecutor, BridgeDeposits, DbState, ExecutionError, ExecutionStats,
     ParallelExecutor, SequentialExecutor, Transaction,
-    state_root::{DbTrieReader, HashedPostState, state_root},
 };
 use parallax_genesis::{EthereumHardfork, L2_BRIDGE_ADDRESS};
 use parallax_storage::{BlockWrite, Database, StateChanges, TrieUpdates};
+use parallax_trie::{DbTrieReader, HashedPostState, state_root};
 use std::{
     collections::HashMap,
     sync::Arc,

@@ -1,5 +1,5 @@
 //! The Parallax BFT protocol: a HotStuff-style (2-chain, Jolteon / DiemBFT-v4 family)
-//! consensus state machine and its deterministic simulator.
+//! consensus state machine.
 //!
 //! The state machine does no I/O and reads no clock: messages, timers, storage and payload
 //! validation arrive as events and leave as actions, so a seeded simulation drives it.
@@ -31,9 +31,12 @@
 //!   child and the child's QC prove the block committed (block sync), and that a relayed
 //!   message is its author's.
 //! * [`wire`] is the messages' form on the network (the protobufs of `parallax-proto`): the
-//!   node gossips it and [`sim`] sends it, so the simulation runs the production encoding.
-//! * [`sim`] runs many validators over a simulated network with faults and checks safety,
-//!   liveness, determinism and bounded memory.
+//!   node gossips it and the simulator sends it, so the simulation runs the production
+//!   encoding.
+//!
+//! The deterministic simulator, which runs many validators over a simulated network with
+//! faults and checks safety, liveness, determinism and bounded memory, is a crate of its own
+//! (`parallax-consensus-sim`) that drives this one through its public API only.
 
 pub mod codec;
 pub mod continuity;
@@ -42,7 +45,6 @@ pub mod evidence;
 pub mod leader;
 pub mod proof;
 pub mod safety;
-pub mod sim;
 mod state_machine;
 pub mod storage;
 pub mod types;

@@ -1,12 +1,12 @@
 //! Regression tests for the known ways BFT implementations fail, through the public API.
 
 use ed25519_dalek::SigningKey;
-use parallax_consensus::sim::{CHAIN_ID, GENESIS, validator_key};
 use parallax_consensus::{
     Action, Block, BlockInfo, Config, ConfigError, Consensus, Event, Limits, MemoryStorage,
     Message, Proposal, QuorumCertificate, Recovery, Rejection, Reputation, SafetyData,
     SafetyStorage, Timeout, TimeoutCertificate, Timing, ValidatorIndex, Vote,
 };
+use parallax_consensus_sim::{CHAIN_ID, GENESIS, validator_key};
 use parallax_test_support::Signers;
 
 fn config() -> Config {

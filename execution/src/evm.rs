@@ -61,16 +61,18 @@ impl TxDone {
 /// The outcome of one transaction as the block assembler needs it.
 pub(crate) type TxResult = Result<TxDone, TxFailure>;
 
-/// The revm configuration for a block's rules.
-pub(crate) fn cfg_env(rules: &ChainRules) -> CfgEnv {
+/// The revm configuration for a block's rules (spec, chain id, blob fee fraction): what the
+/// executors run a block under, and what `parallax-call` runs a single message under.
+pub fn cfg_env(rules: &ChainRules) -> CfgEnv {
     let mut cfg = CfgEnv::new_with_spec(rules.spec);
     cfg.chain_id = rules.chain_id;
     cfg.blob_base_fee_update_fraction = rules.blob_base_fee_update_fraction;
     cfg
 }
 
-/// The revm block environment.
-pub(crate) fn block_env(env: &BlockEnv, rules: &ChainRules) -> RevmBlockEnv {
+/// The revm block environment of `env` under `rules` (blob gas price from the fork's or the
+/// chain's fraction; `prevrandao` from the Merge on).
+pub fn block_env(env: &BlockEnv, rules: &ChainRules) -> RevmBlockEnv {
     let spec = rules.spec;
     let blob = if spec.is_enabled_in(SpecId::CANCUN) {
         let excess = env.excess_blob_gas.unwrap_or(0);
@@ -98,8 +100,8 @@ pub(crate) fn block_env(env: &BlockEnv, rules: &ChainRules) -> RevmBlockEnv {
     }
 }
 
-/// An [`AccountState`] as revm's account info.
-pub(crate) fn to_info(account: AccountState) -> AccountInfo {
+/// An [`AccountState`] as revm's account info, for a revm `Database` over a [`StateView`].
+pub fn to_info(account: AccountState) -> AccountInfo {
     AccountInfo {
         balance: account.balance,
         nonce: account.nonce,

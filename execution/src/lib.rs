@@ -6,19 +6,17 @@
 //! validation and re-execution), whose outputs are equal for every block — receipts, gas,
 //! bloom, roots and state changes alike. Senders are recovered in parallel before execution
 //! ([`recover_senders`]); the EVM rules are chosen per block from its [`ChainRules`], so the
-//! same code replays Ethereum's history and runs Parallax at the latest rules. The
-//! incremental Merkle-Patricia state root lives in [`state_root`], and the `replay` binary
-//! checks both executors against real Ethereum mainnet blocks ([`fixture`]).
+//! same code replays Ethereum's history and runs Parallax at the latest rules. The `replay`
+//! binary checks both executors against real Ethereum mainnet blocks ([`fixture`]).
 //!
 //! The crate knows nothing of consensus or networking: it reads state through
 //! [`StateView`] ([`DbState`] over a `parallax_storage` transaction, [`HistoricalState`] for
 //! the state after an older block, [`InMemoryState`] for fixtures and tests) and returns what
-//! a block changed. For the JSON-RPC it also runs single messages without committing them
-//! ([`call()`], [`estimate_gas`], [`create_access_list`], in the [`call`] module) and proves
-//! accounts against the state root of the head ([`state_root::account_proof`]) or of an
-//! earlier block ([`state_root::account_proof_at`]).
+//! a block changed. The revm environment of a block ([`cfg_env`], [`block_env`], [`to_info`])
+//! is public for `parallax-call`, which runs single messages (`eth_call`, `eth_estimateGas`,
+//! `eth_createAccessList`) over the same [`StateView`]. The state root of what a block
+//! changed is `parallax-trie`'s.
 
-pub mod call;
 mod evm;
 pub mod fixture;
 mod parallel;
@@ -26,14 +24,9 @@ mod senders;
 mod sequential;
 mod state;
 mod state_db;
-pub mod state_root;
 mod types;
 
-pub use call::{
-    AccessListResult, AccountOverride, BlockOverrides, CallError, CallFailure, CallOptions,
-    CallOutcome, CallRequest, EstimateError, StateOverrides, call, create_access_list,
-    estimate_gas,
-};
+pub use evm::{block_env, cfg_env, to_info};
 pub use parallel::{ExecutionStats, ParallelExecutor, Schedule};
 pub use revm::primitives::hardfork::SpecId;
 pub use senders::{RecoveryError, recover_senders};

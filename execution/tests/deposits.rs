@@ -14,10 +14,10 @@ use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_sol_types::{SolCall, SolEvent};
 use parallax_bridge::attest::{L2BridgeDomain, sign_digest};
 use parallax_bridge::contracts::{IBridgedToken, IParallaxBridgeL2, TokenMetadata};
+use parallax_call::{CallOptions, CallOutcome, CallRequest, call};
 use parallax_execution::{
-    BlockExecutor, BlockOutput, BridgeDeposit, BridgeDeposits, CallOptions, CallOutcome,
-    CallRequest, ExecutionError, InMemoryState, ParallelExecutor, SequentialExecutor, SpecId,
-    StateView, call,
+    BlockExecutor, BlockOutput, BridgeDeposit, BridgeDeposits, ExecutionError, InMemoryState,
+    ParallelExecutor, SequentialExecutor, SpecId, StateView,
 };
 use parallax_genesis::{L2_BRIDGE_ADDRESS as BRIDGE, bridged_token_address, l2_bridge_code};
 use workloads::{addr, block, call as tx_call, eoa, ether};

@@ -15,16 +15,16 @@ use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, Nibbles, TrieAccount, proof::verify_proof};
 use contracts::token;
+use parallax_call::{BlockOverrides, CallOptions, CallOutcome, CallRequest, StateOverrides, call};
 use parallax_execution::{
-    AccountState, Block, BlockExecutor, BlockOverrides, CallOptions, CallOutcome, CallRequest,
-    ChainRules, DbState, HistoricalState, InMemoryState, SequentialExecutor, SpecId,
-    StateOverrides, StateView, call,
-    state_root::{
-        DbTrieReader, HashedPostState, StateRootError, account_proof, account_proof_at,
-        reverse_post_state, state_root,
-    },
+    AccountState, Block, BlockExecutor, ChainRules, DbState, HistoricalState, InMemoryState,
+    SequentialExecutor, SpecId, StateView,
 };
 use parallax_storage::{Account, BlockWrite, Database, StateChanges, StorageChanges, StorageError};
+use parallax_trie::{
+    DbTrieReader, HashedPostState, StateRootError, account_proof, account_proof_at,
+    reverse_post_state, state_root,
+};
 use std::collections::BTreeMap;
 use workloads::{CHAIN_ID, addr, block_env, eoa, ether, token_account};
 

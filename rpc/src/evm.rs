@@ -15,14 +15,12 @@ use alloy_rpc_types_eth::{
 };
 use alloy_serde::storage::JsonStorageKey;
 use alloy_trie::EMPTY_ROOT_HASH;
-use parallax_execution::{
-    BlockEnv, DbState, HistoricalState, StateView,
-    call::{
-        self, AccountOverride, BlockOverrides, CallError, CallOptions, CallOutcome, CallRequest,
-        EstimateError, StateOverrides,
-    },
-    state_root::{self, StateRootError},
+use parallax_call::{
+    self as call, AccountOverride, BlockOverrides, CallError, CallOptions, CallOutcome,
+    CallRequest, EstimateError, StateOverrides,
 };
+use parallax_execution::{BlockEnv, DbState, HistoricalState, StateView};
+use parallax_trie::{self as state_root, StateRootError};
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -195,7 +193,7 @@ impl Api<'_> {
 
     /// `eth_getProof(address, slots, block)`: the head block's proof from its stored trie
     /// nodes; an earlier block's (at most
-    /// [`MAX_PROOF_HISTORY`](parallax_execution::state_root::MAX_PROOF_HISTORY) blocks
+    /// [`MAX_PROOF_HISTORY`](parallax_trie::MAX_PROOF_HISTORY) blocks
     /// back, -32000 beyond) from those nodes with the later blocks' changes undone. Either is
     /// checked against that block's header before it is answered.
     pub(crate) fn proof(

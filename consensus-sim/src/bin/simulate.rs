@@ -3,7 +3,7 @@
 //! For each seed it runs the configured faulty scenario, a fault-free run (where every
 //! round must commit a block), and a run in which the next leader crashes (the next block
 //! must be certified within two rounds and within the two timeouts the nodes waited plus
-//! message delays: `sim::leader_crash_bar_ms`). It prints commits per round, rounds to
+//! message delays: `parallax_consensus_sim::leader_crash_bar_ms`). It prints commits per round, rounds to
 //! resume commits after the faults, rounds and milliseconds from a leader crash to the next
 //! QC against that bar, and messages per committed block, and exits non-zero on any property
 //! violation, naming the failing seeds and the command that reproduces the first.
@@ -11,7 +11,7 @@
 use clap::Parser;
 use eyre::{Result, bail};
 use parallax_consensus::Reputation;
-use parallax_consensus::sim::{Adversary, NetworkConfig, SimConfig, SimReport, run};
+use parallax_consensus_sim::{Adversary, NetworkConfig, SimConfig, SimReport, run};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Instant;
 
@@ -394,7 +394,7 @@ fn main() -> Result<()> {
         extra += &format!(" --clock-skew {}", args.clock_skew);
     }
     println!(
-        "reproduce: cargo run --release -p parallax-consensus --bin simulate -- --validators {} \
+        "reproduce: cargo run --release -p parallax-consensus-sim --bin simulate -- --validators {} \
          --byzantine {}{adversary} --loss {} --duplicate {} --min-latency {} --max-latency {} \
          --partitions {} --crashes {} --fault-ms {} --commits {} --liveness-rounds {} \
          --reputation-window {}{extra} --first-seed {seed} --seeds 1 (add --log for the event log)",

@@ -3,7 +3,7 @@
 //! liveness once the faults stop, and bounded memory. Seed counts are modest so the suite
 //! stays fast in debug builds; `simulate` runs the big sweeps.
 
-use parallax_consensus::sim::{
+use parallax_consensus_sim::{
     Adversary, NetworkConfig, PartitionPlan, SimConfig, SimReport, Violation, leader_crash_bar_ms,
     run,
 };

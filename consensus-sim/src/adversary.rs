@@ -6,12 +6,12 @@
 //! first, to poison the QC the next leader forms), invalid payloads, bad signatures, certificates
 //! with duplicated or unknown signers, malformed and far-future messages.
 
-use crate::types::{
+use ed25519_dalek::SigningKey;
+use parallax_consensus::types::{
     Block, BlockInfo, Hash, Message, Proposal, QuorumCertificate, Signature, SignedBy, SyncInfo,
     Timeout, ValidatorIndex, Vote,
 };
-use crate::{Action, crypto};
-use ed25519_dalek::SigningKey;
+use parallax_consensus::{Action, crypto};
 use rand::Rng;
 use rand::rngs::StdRng;
 
@@ -34,7 +34,7 @@ impl Garbage {
     pub(super) fn new(key: SigningKey, n: usize) -> Self {
         let vk = key.verifying_key();
         let me = (0..n as ValidatorIndex)
-            .find(|i| super::validator_key(*i).verifying_key() == vk)
+            .find(|i| crate::validator_key(*i).verifying_key() == vk)
             .unwrap_or(0);
         Self {
             key,
@@ -103,7 +103,7 @@ impl Garbage {
                         payload,
                     );
                     let p2 = Proposal::sign(
-                        super::CHAIN_ID,
+                        crate::CHAIN_ID,
                         other,
                         p.qc.clone(),
                         p.tc.clone(),
@@ -130,7 +130,7 @@ impl Garbage {
                             Proposal::participants(&stale, None),
                             b"stale".to_vec(),
                         );
-                        let p3 = Proposal::sign(super::CHAIN_ID, b, stale, None, &self.key);
+                        let p3 = Proposal::sign(crate::CHAIN_ID, b, stale, None, &self.key);
                         out.push(Action::Broadcast {
                             message: Message::Proposal(Box::new(p3)),
                         });
@@ -151,7 +151,7 @@ impl Garbage {
                             round: v.round + 1,
                             height: v.height,
                         };
-                        let lie = Vote::sign(super::CHAIN_ID, wrong, self.me, &self.key);
+                        let lie = Vote::sign(crate::CHAIN_ID, wrong, self.me, &self.key);
                         out.push(Self::send(to, Message::Vote(lie)));
                     }
                     if rng.random_bool(0.5) {
@@ -162,14 +162,14 @@ impl Garbage {
                             round: v.round,
                             height: v.height + 1 + rng.random_range(0..3),
                         };
-                        let lie = Vote::sign(super::CHAIN_ID, wrong, self.me, &self.key);
+                        let lie = Vote::sign(crate::CHAIN_ID, wrong, self.me, &self.key);
                         out.push(Self::send(to, Message::Vote(lie)));
                     }
                     out.push(Self::send(to, Message::Vote(v.clone())));
                     if rng.random_bool(0.5) {
                         // A conflicting vote for a made-up block.
                         let fake = Block::new(v.round, v.height, Hash([7; 32]), 0, vec![], vec![1]);
-                        let c = Vote::sign(super::CHAIN_ID, fake.info(), self.me, &self.key);
+                        let c = Vote::sign(crate::CHAIN_ID, fake.info(), self.me, &self.key);
                         out.push(Self::send(to, Message::Vote(c)));
                     }
                 }
@@ -210,19 +210,19 @@ impl Garbage {
         let block = Block::new(round, round, Hash([9; 32]), self.me, vec![], b"ok".to_vec());
         Some(match rng.random_range(0..10u8) {
             0 => {
-                let mut v = Vote::sign(super::CHAIN_ID, block.info(), self.me, &self.key);
+                let mut v = Vote::sign(crate::CHAIN_ID, block.info(), self.me, &self.key);
                 v.signature = Signature([0x11; 64]);
                 Message::Vote(v)
             }
             1 => {
-                let mut v = Vote::sign(super::CHAIN_ID, block.info(), self.me, &self.key);
+                let mut v = Vote::sign(crate::CHAIN_ID, block.info(), self.me, &self.key);
                 v.voter = self.n as ValidatorIndex + 3;
                 Message::Vote(v)
             }
             2 => {
                 let far = round + 1_000 + rng.random_range(0..1_000_000);
                 let qc = self.seen_qc.clone()?;
-                Message::Timeout(Timeout::sign(super::CHAIN_ID, far, qc, self.me, &self.key))
+                Message::Timeout(Timeout::sign(crate::CHAIN_ID, far, qc, self.me, &self.key))
             }
             3 => {
                 // A QC with a duplicated signer.
@@ -232,7 +232,7 @@ impl Garbage {
                     .truncate(qc.signatures.len().saturating_sub(1));
                 qc.signatures.push(first);
                 Message::Timeout(Timeout::sign(
-                    super::CHAIN_ID,
+                    crate::CHAIN_ID,
                     round,
                     qc,
                     self.me,
@@ -247,7 +247,7 @@ impl Garbage {
                     signature: Signature([3; 64]),
                 });
                 Message::Timeout(Timeout::sign(
-                    super::CHAIN_ID,
+                    crate::CHAIN_ID,
                     round,
                     qc,
                     self.me,
@@ -266,7 +266,7 @@ impl Garbage {
                     b"ok".to_vec(),
                 );
                 Message::Proposal(Box::new(Proposal::sign(
-                    super::CHAIN_ID,
+                    crate::CHAIN_ID,
                     b,
                     qc,
                     None,
@@ -296,7 +296,7 @@ impl Garbage {
                     b"ok".to_vec(),
                 );
                 Message::Proposal(Box::new(Proposal::sign(
-                    super::CHAIN_ID,
+                    crate::CHAIN_ID,
                     b,
                     fake_qc,
                     None,
@@ -315,7 +315,7 @@ impl Garbage {
                     b"ok".to_vec(),
                 );
                 Message::Proposal(Box::new(Proposal::sign(
-                    super::CHAIN_ID,
+                    crate::CHAIN_ID,
                     b,
                     qc,
                     None,
@@ -335,7 +335,9 @@ impl Garbage {
                 // Random bytes, sent only if they happen to decode (from the wire encoding).
                 let len = rng.random_range(0..200);
                 let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-                crate::wire::decode_message(&bytes).ok()?.message
+                parallax_consensus::wire::decode_message(&bytes)
+                    .ok()?
+                    .message
             }
         })
     }

@@ -1,4 +1,14 @@
-//! The incremental Merkle-Patricia state root.
+//! Parallax's Merkle-Patricia tries: the state root, computed incrementally over the branch
+//! nodes `parallax-storage` keeps, and EIP-1186 proofs of the head state or of any of the
+//! [`MAX_PROOF_HISTORY`] blocks before it.
+//!
+//! The crate knows nothing of the EVM: it is handed a block's state changes
+//! ([`HashedPostState::from_state_changes`]) and reads the stored tries through
+//! [`TrieReader`]. The executors produce the changes (`parallax-execution`); the chain checks
+//! the root against the header and stores the trie updates with the block (`parallax-chain`);
+//! the RPC serves the proofs (`parallax-rpc`).
+//!
+//! # The incremental state root
 //!
 //! Ethereum's state root is the root of a secure trie keyed by `keccak(address)` whose leaves
 //! are `rlp([nonce, balance, storage_root, code_hash])`; each account's storage root is the root

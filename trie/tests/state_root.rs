@@ -5,13 +5,13 @@
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, KECCAK256_EMPTY, U256, keccak256};
 use alloy_trie::{EMPTY_ROOT_HASH, Nibbles, TrieAccount};
-use parallax_execution::state_root::{
-    DbTrieReader, HashedPostState, HashedStorage, MemoryTrieStore, StateRootOutput, state_root,
-};
 use parallax_storage::{
     Account, BlockWrite, Database, RW, StateChanges, StorageChanges, TrieNodeUpdates, TrieUpdates,
     Tx,
     tables::{AccountsTrie, HashedAccounts, HashedStorages, StoragesTrie},
+};
+use parallax_trie::{
+    DbTrieReader, HashedPostState, HashedStorage, MemoryTrieStore, StateRootOutput, state_root,
 };
 use proptest::{prelude::*, sample::Index};
 use std::collections::BTreeMap;

@@ -1,7 +1,11 @@
 //! Unit tests of the state machine against hand-made messages.
 
 use super::*;
-use crate::evidence::EvidenceKind;
+use crate::crypto;
+use crate::evidence::{Evidence, EvidenceKind};
+use crate::leader::Reputation;
+use crate::types::{SyncInfo, Timeout, TimeoutCertificate};
+use crate::validators::ValidatorSet;
 
 const CHAIN: u64 = 7;
 const GENESIS: Hash = Hash([0xaa; 32]);

@@ -4,11 +4,11 @@
 
 use alloy_eips::eip2930::{AccessList, AccessListItem};
 use alloy_primitives::{Address, B256, Bytes, U256, map::HashMap};
-use parallax_execution::{
-    AccountOverride, BlockEnv, BlockOverrides, CallError, CallFailure, CallOptions, CallOutcome,
-    CallRequest, ChainRules, EstimateError, InMemoryAccount, InMemoryState, SpecId, StateOverrides,
-    call, create_access_list, estimate_gas,
+use parallax_call::{
+    AccountOverride, BlockOverrides, CallError, CallFailure, CallOptions, CallOutcome, CallRequest,
+    EstimateError, StateOverrides, call, create_access_list, estimate_gas,
 };
+use parallax_execution::{BlockEnv, ChainRules, InMemoryAccount, InMemoryState, SpecId};
 use std::time::Instant;
 
 const CHAIN_ID: u64 = 7_357;
