@@ -149,9 +149,10 @@ fn dependencies_are_read_from_the_dependencies_table_only() {
     assert_eq!(our_dependencies(manifest), ["genesis", "proto"]);
 }
 
-/// Crates whose top-level modules still import each other in a circle: `consensus` (its
-/// types, crypto, leader election and state machine lean on each other). Every other crate's
-/// modules form a hierarchy.
+/// Crates whose top-level modules still import each other in a circle: `consensus` (`types`
+/// signs and verifies through `crypto`, which hashes `types`; `types` names the state
+/// machine's `Rejection`, evidence and the validator set, which use `types`). Every other
+/// crate's modules form a hierarchy.
 const MODULE_CYCLES_LEFT: &[&str] = &["consensus"];
 
 /// The top-level modules a file's non-test code names through `crate::`: `crate::a::…` and
