@@ -1,7 +1,8 @@
 //! The namespaces the server answers, one `jsonrpsee` trait each: the one place that names a
 //! method and declares its parameters and result. `web3`, `net`, `txpool` and `parallax` are
-//! implemented here; `eth` in [`eth`](crate::eth) (reads), [`evm`](crate::evm),
-//! [`fees`](crate::fees), [`filters`](crate::filters) and [`pubsub`](crate::pubsub).
+//! implemented here; `eth` in [`eth`](crate::eth), answering from [`read`](crate::read)
+//! (one snapshot's reads of blocks and state), [`evm`](crate::evm), [`fees`](crate::fees),
+//! [`logs`](crate::logs), [`filters`](crate::filters) and [`pubsub`](crate::pubsub).
 //!
 //! Parameters are decoded by serde in order; the [`middleware`](crate::middleware) turns
 //! jsonrpsee's decoding errors into geth's words. A trailing [`End<N>`] parameter declares

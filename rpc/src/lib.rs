@@ -4,8 +4,9 @@
 //! - Methods (`api`): one `jsonrpsee` trait per namespace (`web3`, `net`, `eth`, `txpool`,
 //!   `parallax`), the one place that names each method and declares its parameters: geth's
 //!   methods for a full node, reading committed blocks and state (at any block, through the
-//!   storage's history) from MDBX (`eth`, `evm`, `fees`, `logs`), filters and subscriptions
-//!   following committed blocks and the mempool (`filters`, `pubsub`), and Parallax's own:
+//!   storage's history) from MDBX (`read`, `eth`, `evm`, `fees`, `logs`), filters and
+//!   subscriptions following committed blocks and the mempool (`filters`, `pubsub`), and
+//!   Parallax's own:
 //!   the validators, consensus figures, the equivocation evidence this node holds
 //!   (`consensus`) and the bridge (`bridge`).
 //! - Transport ([`RpcServer`], `transport`): our accept loop over [`limited`] connections
