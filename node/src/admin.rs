@@ -8,12 +8,10 @@
 //! each with at most [`MAX_STREAMS`] calls in flight, and a call that takes longer than
 //! [`CALL_TIMEOUT`] is cancelled. Bytes that are not HTTP/2 close their connection.
 
-use crate::{
-    server::{Running, accept_bounded},
-    state::Shared,
-};
+use crate::server::{Running, accept_bounded};
 use libp2p::PeerId;
 use parallax_chain::ChainSpec;
+use parallax_engine::state::Shared;
 use parallax_network::{Direction, NetworkHandle};
 use parallax_proto::v1::{
     self,
@@ -200,9 +198,12 @@ impl Admin for AdminContext {
             .db
             .reader()
             .map_err(|e| Status::internal(format!("database: {e}")))?;
-        let found =
-            crate::store::stored_evidence(&reader, validator, parallax_rpc::MAX_EVIDENCE_RESULTS)
-                .map_err(|e| Status::internal(e.to_string()))?;
+        let found = parallax_engine::store::stored_evidence(
+            &reader,
+            validator,
+            parallax_rpc::MAX_EVIDENCE_RESULTS,
+        )
+        .map_err(|e| Status::internal(e.to_string()))?;
         let evidence = found
             .iter()
             .map(|e| v1::EvidenceRecord {

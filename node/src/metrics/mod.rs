@@ -1,47 +1,18 @@
-//! Prometheus metrics: one `prometheus-client` [`Registry`] into which each part of the node
-//! registers what it measures (the service builds it), served on the metrics address by
-//! [`MetricsServer`] (axum, `GET /metrics`, OpenMetrics text). This module holds the metric
-//! types the parts record into, the encoding helpers their collectors use, and the server;
-//! it imports no other module of the node.
+//! Prometheus metrics: one `prometheus-client` [`Registry`](prometheus_client::registry::Registry)
+//! into which each part of the node registers what it measures (the service builds it),
+//! served on the metrics address by [`MetricsServer`] (axum, `GET /metrics`, OpenMetrics text).
 //!
 //! The parts and where their figures live:
-//! - the chain (`state::ChainCollector`, over `state::ChainState`): head, commits, and the
-//!   per-block histograms of [`ChainMetrics`] that the commit path records into;
-//! - consensus (`state::ConsensusCollector`, over `state::ConsensusState` and the ingress
-//!   counters): round, signing floor, the driver's
-//!   [`ConsensusMetrics`] (participation, timeouts, TCs,
-//!   latencies), rejected messages, equivocation evidence;
-//! - transactions (`state::TransactionsCollector`): the mempool and transaction gossip;
+//! - the chain, consensus and transactions (`parallax_engine::state`'s collectors over the
+//!   engine's typed state, with `parallax_engine::metrics`' histograms);
 //! - the network (`parallax_network::NetworkMetrics`), the bridge
-//!   (`parallax_bridge::BridgeMetrics`) and the JSON-RPC server ([`RpcCollector`]).
+//!   (`parallax_bridge::BridgeMetrics`) and the JSON-RPC server ([`RpcCollector`], here).
 //!
-//! Recording stays lock-free where it is hot: counters and gauges are the components' own
-//! atomics, read by the collectors at each scrape; a histogram observation takes the
-//! histogram's own short mutex (one per committed block or consensus event), so a scrape
-//! never waits for the consensus driver. The numbers of one scrape may straddle a commit (a
-//! block counted by one series and not yet by another), which Prometheus tolerates; the
-//! buckets, sum and count of one histogram always agree.
-//!
-//! Counters are registered without their `_total` suffix, which the OpenMetrics encoding
-//! adds to the sample; bucket bounds are printed as floats (`le="1.0"`).
+//! The encoding helpers and the rules every collector follows (lock-free recording, counters
+//! without `_total`, float bucket bounds) are `parallax_engine::metrics`'.
 
-mod collect;
-mod consensus;
+mod rpc;
 mod server;
 
-pub use collect::ChainMetrics;
-pub(crate) use collect::{RpcCollector, buckets, counter, counters, gauge, histogram};
-pub use consensus::ConsensusMetrics;
+pub(crate) use rpc::RpcCollector;
 pub(crate) use server::MetricsServer;
-
-use prometheus_client::registry::Registry;
-
-/// The OpenMetrics text of a registry.
-pub(crate) fn text(registry: &Registry) -> String {
-    let mut out = String::with_capacity(16 * 1024);
-    // Writing into a String cannot fail; a collector's error would leave a partial text.
-    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, registry) {
-        tracing::warn!(error = %e, "encoding the metrics failed");
-    }
-    out
-}

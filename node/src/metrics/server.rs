@@ -7,7 +7,6 @@
 //! requests) is closed (`parallax_rpc::limited`). A request head is bounded by hyper's
 //! buffer limit (about 400 KiB).
 
-use super::text;
 use crate::server::{Running, accept_bounded};
 use axum::{
     Router,
@@ -16,6 +15,7 @@ use axum::{
     response::IntoResponse,
     routing::get,
 };
+use parallax_engine::metrics::text;
 use parallax_rpc::limited::{LimitedStream, Timeouts};
 use prometheus_client::registry::Registry;
 use std::{net::SocketAddr, sync::Arc, time::Duration};

@@ -17,54 +17,43 @@
 //! `relay_limit` (how often a relayed message is forwarded).
 
 mod bridge;
-pub mod clock;
-mod driver;
-mod ingress;
-pub mod observe;
-mod relay_limit;
 mod served;
-mod sync;
-mod transactions;
 
-pub use crate::state::{ChainState, ConsensusState, IngressCounters, Shared, TxState};
-use crate::{
-    metrics::RpcCollector,
-    state::{ChainCollector, ConsensusCollector, TransactionsCollector},
-    store,
-};
+use crate::metrics::RpcCollector;
 use bridge::NodeBridge;
-pub use clock::{Clock, ManualClock, SystemClock};
-pub(crate) use ingress::record_evidence;
-use ingress::{BridgeIngress, Ingress};
+pub use parallax_engine::{
+    clock::{Clock, ManualClock, SystemClock},
+    state::{ChainState, ConsensusState, IngressCounters, Shared, TxState},
+    transactions::Submitter,
+};
+use parallax_engine::{
+    driver::{Driver, DriverParts, Validator},
+    ingress::{BridgeIngress, Ingress},
+    input::{Input, input_queue, send_shutdown},
+    state::{ChainCollector, ConsensusCollector, TransactionsCollector},
+    sync,
+    transactions::{TX_GOSSIP_QUEUE, TX_INGRESS_QUEUE, TxIngress, gossip_transactions},
+};
 use parallax_network::NetworkMetrics;
 use prometheus_client::registry::Registry;
-pub use transactions::Submitter;
-pub(crate) use transactions::{DbAccounts, pool_env};
-use transactions::{TX_GOSSIP_QUEUE, TX_INGRESS_QUEUE, TxIngress, gossip_transactions};
 
 use alloy_primitives::Bytes;
-use driver::{Driver, DriverParts, Validator};
 use libp2p::{Multiaddr, PeerId};
 use parallax_bridge::BridgeHandles;
 use parallax_chain::{Chain, ChainError, ChainSpec, ExecutedBlock};
-use parallax_consensus::{Config, Limits, Message, Reputation, Timing};
 use parallax_genesis::{Genesis, MempoolConfig, ValidatorKeys};
-use parallax_network::{self as network, NetworkConfig, NetworkHandle, Topic, wire};
+use parallax_network::{self as network, NetworkConfig, NetworkHandle, Topic};
 use parallax_storage::Database;
 use parallax_txpool::Mempool;
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::{
-        Arc, Mutex,
-        atomic::Ordering,
-        mpsc::{SyncSender, sync_channel},
-    },
+    sync::{Arc, Mutex, atomic::Ordering, mpsc::SyncSender},
     thread::JoinHandle,
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 use thiserror::Error;
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
 use tracing::{info, warn};
 
 /// What a part of the node is started with: its configuration, its chain and whether it
@@ -77,49 +66,6 @@ struct NodeContext<'a> {
     db: &'a Arc<Database>,
     /// This node's validator index, when it is one.
     validator: Option<u32>,
-}
-
-/// Capacity of the driver's input queue.
-const INPUT_CAPACITY: usize = 8_192;
-
-/// What comes into the driver thread.
-pub(crate) enum Input {
-    /// A consensus message for this node.
-    Consensus {
-        /// The validator it is attributed to.
-        from: u32,
-        /// The gossip message to report a verdict for.
-        gossip: Option<(network::MessageId, PeerId)>,
-        /// The message.
-        message: Box<Message>,
-    },
-    /// A transaction entered the mempool.
-    TxArrived,
-    /// Blocks answering a fetch.
-    Fetched(Vec<parallax_consensus::Block>),
-    /// Committed blocks block sync verified.
-    Synced {
-        /// The blocks, in height order.
-        blocks: Vec<wire::CommittedBlock>,
-        /// How many were new, or why importing failed.
-        done: oneshot::Sender<Result<u64, String>>,
-    },
-    /// The network connected (or reconnected) to this validator.
-    PeerConnected(u32),
-    /// Stop.
-    Shutdown,
-}
-
-pub(crate) fn now_millis() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-pub(crate) fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 /// Why a node could not start.
@@ -298,57 +244,8 @@ pub fn open_database(datadir: &Path, genesis: &Genesis) -> Result<Database, Node
     Ok(db)
 }
 
-/// This node as a consensus participant, when its keys are one of the genesis validators':
-/// its index, signing key and the consensus configuration the genesis sets.
-fn consensus_validator(
-    keys: &ValidatorKeys,
-    parallax: &parallax_genesis::ParallaxConfig,
-    spec: &ChainSpec,
-) -> Result<Option<Validator>, NodeError> {
-    let Some(index) = keys.validator_index(parallax) else {
-        return Ok(None);
-    };
-    let t = &parallax.consensus;
-    let config = Config {
-        chain_id: spec.chain_id,
-        validators: sync::validator_set(spec).map_err(NodeError::Config)?,
-        genesis: parallax_consensus::BlockInfo::genesis(spec.genesis_id()),
-        timing: Timing {
-            base_timeout: Duration::from_millis(t.base_round_timeout_ms),
-            max_timeout: Duration::from_millis(t.max_round_timeout_ms),
-            backoff_percent: t.timeout_backoff_percent,
-        },
-        limits: Limits::default(),
-        reputation: Reputation::default(),
-    };
-    Ok(Some(Validator {
-        index: index as u32,
-        key: keys.consensus_key().clone(),
-        config,
-    }))
-}
-
 /// How long a stop waits for room in the driver's input queue.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
-
-/// Tells the driver to stop. A full input queue (a flood of gossip the driver is still
-/// working through) delays the stop, never loses it: the driver drains its queue, so there is
-/// room again soon. Returns whether the driver has it (or has already stopped); `false` only
-/// when the queue stayed full for `deadline`.
-async fn send_shutdown(inputs: &SyncSender<Input>, deadline: Duration) -> bool {
-    let until = tokio::time::Instant::now() + deadline;
-    loop {
-        match inputs.try_send(Input::Shutdown) {
-            Ok(()) | Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return true,
-            Err(std::sync::mpsc::TrySendError::Full(_)) => {
-                if tokio::time::Instant::now() >= until {
-                    return false;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
-}
 
 impl Node {
     /// Starts a node on the current tokio runtime.
@@ -361,11 +258,12 @@ impl Node {
             .parallax
             .clone()
             .ok_or_else(|| NodeError::Config("the genesis has no parallax section".into()))?;
-        let validator = consensus_validator(&options.keys, &parallax, &spec)?;
+        let validator =
+            Validator::for_keys(&options.keys, &parallax, &spec).map_err(NodeError::Config)?;
         let validator_index = validator.as_ref().map(|v| v.index);
         let min_block_interval = Duration::from_millis(parallax.consensus.min_block_interval_ms);
 
-        let (inputs, input_rx) = sync_channel(INPUT_CAPACITY);
+        let (inputs, input_rx) = input_queue();
         let shared = Arc::new(Shared::default());
         shared
             .chain
@@ -711,51 +609,5 @@ impl Node {
             net.shutdown().await;
         }
         info!(name = %self.name, "node stopped");
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A stop sent while the driver's queue is full waits for room instead of being lost.
-    #[tokio::test]
-    async fn a_stop_sent_to_a_full_queue_waits_for_room() {
-        let (inputs, queue) = sync_channel(1);
-        inputs.try_send(Input::TxArrived).unwrap();
-        let driver = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(100));
-            let mut seen = Vec::new();
-            while let Ok(input) = queue.recv() {
-                let stop = matches!(input, Input::Shutdown);
-                seen.push(stop);
-                if stop {
-                    break;
-                }
-            }
-            seen
-        });
-        assert!(send_shutdown(&inputs, Duration::from_secs(5)).await);
-        assert_eq!(
-            driver.join().unwrap(),
-            [false, true],
-            "the stop came after the backlog"
-        );
-    }
-
-    /// A queue nobody drains: the stop gives up at its deadline rather than hang.
-    #[tokio::test]
-    async fn a_stop_to_a_queue_that_stays_full_gives_up_at_the_deadline() {
-        let (inputs, _queue) = sync_channel(1);
-        inputs.try_send(Input::TxArrived).unwrap();
-        assert!(!send_shutdown(&inputs, Duration::from_millis(50)).await);
-    }
-
-    /// A driver that already stopped has nothing to be told.
-    #[tokio::test]
-    async fn a_stop_to_a_stopped_driver_is_done() {
-        let (inputs, queue) = sync_channel::<Input>(1);
-        drop(queue);
-        assert!(send_shutdown(&inputs, Duration::from_millis(50)).await);
     }
 }

@@ -2,9 +2,9 @@
 //! [`Submitter`], the figures the driver publishes in [`Shared`], and the evidence it stored.
 
 use super::{Shared, Submitter};
-use crate::store;
 use alloy_primitives::{Address, B256};
 use parallax_consensus::Evidence;
+use parallax_engine::store;
 use parallax_rpc::{ConsensusStatus, NodeApi};
 use parallax_storage::Database;
 use parallax_txpool::{MempoolError, PooledTx};

@@ -48,12 +48,26 @@ const GRAPH: &[(&str, &[&str])] = &[
         ],
     ),
     (
-        "node",
+        "engine",
         &[
             "bridge",
             "chain",
             "consensus",
             "execution",
+            "genesis",
+            "network",
+            "proto",
+            "storage",
+            "txpool",
+        ],
+    ),
+    (
+        "node",
+        &[
+            "bridge",
+            "chain",
+            "consensus",
+            "engine",
             "genesis",
             "loadgen",
             "network",

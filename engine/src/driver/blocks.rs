@@ -2,8 +2,12 @@
 //! building this node's payload as leader, committing what consensus commits, and importing
 //! what block sync verified. Every change to the chain happens here, on the driver's thread.
 
-use super::super::{DbAccounts, now_millis, now_secs, pool_env, store};
 use super::{Driver, DriverError, MAX_BLOCK_TXS};
+use crate::{
+    clock::{now_millis, now_secs},
+    store,
+    transactions::{DbAccounts, pool_env},
+};
 use alloy_primitives::B256;
 use parallax_chain::{BlockContext, ChainError, ExecutedBlock, InvalidBlock};
 use parallax_consensus::{Block, Event, Hash as BlockId};

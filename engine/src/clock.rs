@@ -4,13 +4,28 @@
 //! [`SystemClock`] is the machine's monotonic clock. [`ManualClock`] stands still until a test
 //! moves it ([`ManualClock::advance`]): a chain whose blocks come a minute apart then makes a
 //! block per call, at once. Durations that are measured rather than waited for (how long a
-//! block took to persist, commit latencies) are real time either way.
+//! block took to persist, commit latencies) are real time either way. Wall-clock readings
+//! (block timestamps, the gossip send sequence) are [`now_secs`] and [`now_millis`].
 
 use std::{
     fmt,
     sync::Mutex,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
+
+/// Milliseconds since the Unix epoch, by the machine's wall clock.
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Seconds since the Unix epoch, by the machine's wall clock.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// A monotonic clock the driver waits on.
 pub trait Clock: Send + Sync + fmt::Debug {

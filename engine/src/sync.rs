@@ -10,8 +10,8 @@
 //! id is linked into the proven block's ancestry), so only blocks above the last proof in a
 //! response are left for the next request.
 
-use super::{Input, Shared};
 use crate::store;
+use crate::{input::Input, state::Shared};
 use parallax_chain::ChainSpec;
 use parallax_consensus::{Block, Hash as BlockId, ValidatorSet};
 use parallax_network::{
@@ -45,7 +45,7 @@ const IDLE_POLL: Duration = Duration::from_millis(1_000);
 const FULL_NODE_POLL: Duration = Duration::from_millis(200);
 
 /// The genesis validator set as consensus sees it.
-pub(crate) fn validator_set(spec: &ChainSpec) -> Result<ValidatorSet, String> {
+pub fn validator_set(spec: &ChainSpec) -> Result<ValidatorSet, String> {
     ValidatorSet::new(
         spec.validators
             .iter()
@@ -57,7 +57,7 @@ pub(crate) fn validator_set(spec: &ChainSpec) -> Result<ValidatorSet, String> {
 
 /// Why a sync response was refused.
 #[derive(Debug, Error, PartialEq, Eq)]
-pub(crate) enum SyncVerifyError {
+pub enum SyncVerifyError {
     /// A block is not at the next height.
     #[error("block at height {found}, expected {expected}")]
     Height {
@@ -81,7 +81,7 @@ pub(crate) enum SyncVerifyError {
 
 /// How many of `records` (consecutive from `head + 1`, the first extending `head_id`) are
 /// proven committed.
-pub(crate) fn verify_committed(
+pub fn verify_committed(
     records: &[CommittedBlock],
     head_id: BlockId,
     head: u64,
@@ -122,7 +122,7 @@ pub(crate) fn verify_committed(
 }
 
 /// Answers a sync request from the database.
-pub(crate) fn serve(db: &Database, genesis: BlockId, data: &[u8]) -> Vec<u8> {
+pub fn serve(db: &Database, genesis: BlockId, data: &[u8]) -> Vec<u8> {
     let refuse =
         |code, message: String| wire::encode_sync_response(&Err(wire::SyncError { code, message }));
     let request = match wire::decode_request(data) {
@@ -188,19 +188,26 @@ pub(crate) fn serve(db: &Database, genesis: BlockId, data: &[u8]) -> Vec<u8> {
 }
 
 /// Polls peers for committed blocks above this node's head.
-pub(crate) struct Syncer {
+pub struct Syncer {
     /// A validator: its own consensus commits blocks, and sync only fills gaps.
-    pub(crate) follows_consensus: bool,
-    pub(crate) net: NetworkHandle,
-    pub(crate) db: Arc<Database>,
-    pub(crate) spec: Arc<ChainSpec>,
-    pub(crate) inputs: SyncSender<Input>,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) validators: ValidatorSet,
+    pub follows_consensus: bool,
+    /// The network it reads from and publishes on.
+    pub net: NetworkHandle,
+    /// The database (read through snapshots).
+    pub db: Arc<Database>,
+    /// The chain's rules.
+    pub spec: Arc<ChainSpec>,
+    /// The consensus driver's input queue.
+    pub inputs: SyncSender<Input>,
+    /// What the parts publish for RPC, admin and metrics.
+    pub shared: Arc<Shared>,
+    /// The genesis validator set signatures are checked against.
+    pub validators: ValidatorSet,
 }
 
 impl Syncer {
-    pub(crate) async fn run(self) {
+    /// Fetches, verifies and hands the driver committed blocks, until the task is stopped.
+    pub async fn run(self) {
         let mut turn = 0usize;
         let mut behind = false;
         loop {
@@ -242,7 +249,7 @@ impl Syncer {
             && !catching_up
             && !gap
             && last != 0
-            && super::now_millis().saturating_sub(last) < QUIET_BEFORE_SYNC_MS
+            && crate::clock::now_millis().saturating_sub(last) < QUIET_BEFORE_SYNC_MS
         {
             return Ok(0);
         }

@@ -11,7 +11,7 @@ use parallax_storage::{
 use thiserror::Error;
 
 /// The key of the safety data (the last voted round, locked QC, …).
-pub(crate) const SAFETY_KEY: &str = "safety";
+pub const SAFETY_KEY: &str = "safety";
 /// How many committed blocks leader reputation reads back at start.
 const RECENT_COMMITTED: u64 = 32;
 /// Uncommitted blocks are kept this many heights below the committed head, to answer
@@ -21,11 +21,11 @@ const KEEP_BELOW_HEAD: u64 = 64;
 /// Most evidence kept against one validator. One proves the fault; the rest are kept for
 /// operators, up to this bound, so a validator equivocating in every round cannot grow the
 /// database without end. Evidence past it is counted, not stored.
-pub(crate) const MAX_EVIDENCE_PER_VALIDATOR: usize = 256;
+pub const MAX_EVIDENCE_PER_VALIDATOR: usize = 256;
 
 /// What [`store_evidence`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum StoredEvidence {
+pub enum StoredEvidence {
     /// Stored: new to this node.
     New,
     /// Already stored (same culprit, round and kind).
@@ -39,7 +39,7 @@ fn evidence_key(e: &Evidence) -> (u32, u64, u32) {
 }
 
 /// Stores verified evidence (canonical form) under (culprit, round, kind).
-pub(crate) fn store_evidence(db: &Database, e: &Evidence) -> Result<StoredEvidence, StorageError> {
+pub fn store_evidence(db: &Database, e: &Evidence) -> Result<StoredEvidence, StorageError> {
     let key = evidence_key(e);
     let tx = db.begin_rw()?;
     if tx.get::<ConsensusEvidence>(&key)?.is_some() {
@@ -61,7 +61,7 @@ pub(crate) fn store_evidence(db: &Database, e: &Evidence) -> Result<StoredEviden
 
 /// Stored evidence, against `validator` only when given, in (validator, round) order, at
 /// most `limit`.
-pub(crate) fn stored_evidence(
+pub fn stored_evidence(
     reader: &Reader<'_>,
     validator: Option<u32>,
     limit: usize,
@@ -85,7 +85,7 @@ pub(crate) fn stored_evidence(
 
 /// Reading consensus data back failed.
 #[derive(Debug, Error)]
-pub(crate) enum StoreError {
+pub enum StoreError {
     /// The database failed.
     #[error("database: {0}")]
     Storage(#[from] StorageError),
@@ -104,17 +104,17 @@ fn block_key(id: &BlockId) -> String {
 }
 
 /// Durably stores (fsync) the safety data; returns once it is on disk.
-pub(crate) fn store_safety(db: &Database, data: &SafetyData) -> Result<(), StorageError> {
+pub fn store_safety(db: &Database, data: &SafetyData) -> Result<(), StorageError> {
     db.write_safety(SAFETY_KEY, &data.encode())
 }
 
 /// Durably stores an uncommitted block consensus asked to keep.
-pub(crate) fn store_block(db: &Database, block: &Block) -> Result<(), StorageError> {
+pub fn store_block(db: &Database, block: &Block) -> Result<(), StorageError> {
     db.write_safety(&block_key(&block.id()), &block.encode())
 }
 
 /// An uncommitted block stored by [`store_block`].
-pub(crate) fn stored_block(reader: &Reader<'_>, id: &BlockId) -> Result<Option<Block>, StoreError> {
+pub fn stored_block(reader: &Reader<'_>, id: &BlockId) -> Result<Option<Block>, StoreError> {
     match reader.safety(&block_key(id))? {
         None => Ok(None),
         Some(bytes) => Block::decode(&bytes)
@@ -145,7 +145,7 @@ fn stored_blocks(reader: &Reader<'_>) -> Result<Vec<Block>, StoreError> {
 }
 
 /// Deletes stored uncommitted blocks far below the committed head.
-pub(crate) fn prune_blocks(db: &Database, head: u64) -> Result<usize, StoreError> {
+pub fn prune_blocks(db: &Database, head: u64) -> Result<usize, StoreError> {
     let Some(below) = head.checked_sub(KEEP_BELOW_HEAD) else {
         return Ok(0);
     };
@@ -169,7 +169,7 @@ pub(crate) fn prune_blocks(db: &Database, head: u64) -> Result<usize, StoreError
 }
 
 /// The commit record stored with committed block `number`.
-pub(crate) fn committed_record(
+pub fn committed_record(
     reader: &Reader<'_>,
     number: u64,
 ) -> Result<Option<CommittedBlock>, StoreError> {
@@ -186,7 +186,7 @@ pub(crate) fn committed_record(
 
 /// The consensus identity of the committed head: the genesis block, or the block in the
 /// head's commit record.
-pub(crate) fn head_info(reader: &Reader<'_>, genesis: BlockId) -> Result<BlockInfo, StoreError> {
+pub fn head_info(reader: &Reader<'_>, genesis: BlockId) -> Result<BlockInfo, StoreError> {
     let head = reader.head_number()?.unwrap_or(0);
     if head == 0 {
         return Ok(BlockInfo::genesis(genesis));
@@ -199,7 +199,7 @@ pub(crate) fn head_info(reader: &Reader<'_>, genesis: BlockId) -> Result<BlockIn
 }
 
 /// What consensus needs to restart where it stopped.
-pub(crate) fn recovery(db: &Database, genesis: BlockId) -> Result<Recovery, StoreError> {
+pub fn recovery(db: &Database, genesis: BlockId) -> Result<Recovery, StoreError> {
     let reader = db.reader()?;
     let safety = match reader.safety(SAFETY_KEY)? {
         None => None,

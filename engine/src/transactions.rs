@@ -2,7 +2,7 @@
 //! in batches) and from gossip ([`TxIngress`], on a thread of its own), checked against the
 //! state at the committed head ([`DbAccounts`]) and the next block's rules ([`pool_env`]).
 
-use super::{Input, Shared, now_secs};
+use crate::{clock::now_secs, input::Input, state::Shared};
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes};
 use libp2p::PeerId;
@@ -18,7 +18,7 @@ use tracing::debug;
 
 /// Tells the driver transactions arrived, once until it has seen it: a burst of
 /// transactions is one wake-up, and never crowds consensus messages out of its queue.
-pub(super) fn signal_tx(inputs: &SyncSender<Input>, shared: &Shared) {
+pub fn signal_tx(inputs: &SyncSender<Input>, shared: &Shared) {
     if !shared.transactions.tx_signal.swap(true, Ordering::AcqRel)
         && inputs.try_send(Input::TxArrived).is_err()
     {
@@ -30,7 +30,7 @@ pub(super) fn signal_tx(inputs: &SyncSender<Input>, shared: &Shared) {
 }
 
 /// The account state at the committed head, for the mempool.
-pub(crate) struct DbAccounts<'a, 'db>(pub(crate) &'a Reader<'db>);
+pub struct DbAccounts<'a, 'db>(pub &'a Reader<'db>);
 
 impl AccountSource for DbAccounts<'_, '_> {
     fn account(&self, address: Address) -> Result<AccountInfo, String> {
@@ -46,7 +46,7 @@ impl AccountSource for DbAccounts<'_, '_> {
 }
 
 /// What the mempool checks transactions against: the block after `head`.
-pub(crate) fn pool_env(spec: &ChainSpec, head: &Header) -> PoolEnv {
+pub fn pool_env(spec: &ChainSpec, head: &Header) -> PoolEnv {
     PoolEnv {
         chain_id: spec.chain_id,
         base_fee: head
@@ -60,7 +60,7 @@ pub(crate) fn pool_env(spec: &ChainSpec, head: &Header) -> PoolEnv {
 }
 
 /// Transactions admitted from RPC that may wait for gossip.
-pub(super) const TX_GOSSIP_QUEUE: usize = 16_384;
+pub const TX_GOSSIP_QUEUE: usize = 16_384;
 /// How long the first transaction of a gossip batch waits for others to join it.
 const TX_GOSSIP_DELAY: Duration = Duration::from_millis(25);
 
@@ -68,7 +68,7 @@ const TX_GOSSIP_DELAY: Duration = Duration::from_millis(25);
 /// of a batch's first transaction, up to the wire format's limits. One gossip message per
 /// transaction costs every peer a message's overhead per transaction, and under load that
 /// overhead alone fills gossipsub's send queues and crowds consensus messages out.
-pub(super) async fn gossip_transactions(
+pub async fn gossip_transactions(
     net: NetworkHandle,
     mut queue: tokio::sync::mpsc::Receiver<Bytes>,
 ) {
@@ -120,12 +120,18 @@ async fn publish_batch(net: &NetworkHandle, batch: &[Bytes]) {
 /// Admits transactions from RPC or tests: mempool, then gossip.
 #[derive(Clone)]
 pub struct Submitter {
-    pub(super) db: Arc<Database>,
-    pub(super) spec: Arc<ChainSpec>,
-    pub(super) mempool: Arc<Mutex<Mempool>>,
-    pub(super) inputs: SyncSender<Input>,
-    pub(super) gossip: Option<tokio::sync::mpsc::Sender<Bytes>>,
-    pub(super) shared: Arc<Shared>,
+    /// The database (read through snapshots).
+    pub db: Arc<Database>,
+    /// The chain's rules.
+    pub spec: Arc<ChainSpec>,
+    /// The transaction pool.
+    pub mempool: Arc<Mutex<Mempool>>,
+    /// The consensus driver's input queue.
+    pub inputs: SyncSender<Input>,
+    /// Transactions on their way to batched gossip; `None` without a network.
+    pub gossip: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    /// What the parts publish for RPC, admin and metrics.
+    pub shared: Arc<Shared>,
 }
 
 impl std::fmt::Debug for Submitter {
@@ -240,24 +246,28 @@ fn admit(
 }
 
 /// Admits gossiped transaction batches on a thread of its own (see [`Ingress`]).
-pub(super) struct TxIngress {
-    pub(super) db: Arc<Database>,
-    pub(super) spec: Arc<ChainSpec>,
-    pub(super) mempool: Arc<Mutex<Mempool>>,
-    pub(super) inputs: SyncSender<Input>,
-    pub(super) shared: Arc<Shared>,
-    pub(super) net: NetworkHandle,
+pub struct TxIngress {
+    /// The database (read through snapshots).
+    pub db: Arc<Database>,
+    /// The chain's rules.
+    pub spec: Arc<ChainSpec>,
+    /// The transaction pool.
+    pub mempool: Arc<Mutex<Mempool>>,
+    /// The consensus driver's input queue.
+    pub inputs: SyncSender<Input>,
+    /// What the parts publish for RPC, admin and metrics.
+    pub shared: Arc<Shared>,
+    /// The network it reads from and publishes on.
+    pub net: NetworkHandle,
 }
 
 /// Gossiped transaction batches that may wait for admission; beyond it they are ignored
 /// (not forwarded, not penalised) and counted.
-pub(super) const TX_INGRESS_QUEUE: usize = 256;
+pub const TX_INGRESS_QUEUE: usize = 256;
 
 impl TxIngress {
-    pub(super) fn run(
-        self,
-        work: std::sync::mpsc::Receiver<(network::MessageId, PeerId, Vec<u8>)>,
-    ) {
+    /// Admits each queued batch until the queue's senders are gone.
+    pub fn run(self, work: std::sync::mpsc::Receiver<(network::MessageId, PeerId, Vec<u8>)>) {
         while let Ok((message_id, source, data)) = work.recv() {
             let verdict = self.on_transactions(&data);
             self.net.report(message_id, source, verdict);

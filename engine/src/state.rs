@@ -119,13 +119,14 @@ pub struct TxState {
     /// Gossiped transaction batches ignored because admission was that far behind.
     pub tx_batches_shed: AtomicU64,
     /// A `TxArrived` is queued for the driver.
-    pub(crate) tx_signal: AtomicBool,
+    pub tx_signal: AtomicBool,
     /// Hashes of transactions as the mempool admits them (RPC filters and subscriptions).
-    pub(crate) pending_txs: PendingFeed,
+    pub pending_txs: PendingFeed,
 }
 
 impl ConsensusState {
-    pub(super) fn count_rejection(&self, reason: &Rejection) {
+    /// Counts a consensus message the state machine refused, by reason.
+    pub fn count_rejection(&self, reason: &Rejection) {
         let label = match reason {
             Rejection::UnknownValidator(_) => "unknown_validator",
             Rejection::DuplicateSigner(_) => "duplicate_signer",
@@ -161,7 +162,7 @@ impl ConsensusState {
 
 /// The chain: head, commits, and what each committed block measured.
 #[derive(Debug)]
-pub(crate) struct ChainCollector(pub(crate) Arc<ChainState>);
+pub struct ChainCollector(pub Arc<ChainState>);
 
 impl Collector for ChainCollector {
     fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
@@ -196,9 +197,11 @@ impl Collector for ChainCollector {
 
 /// Consensus: where it is, what it refused, and the evidence it recorded.
 #[derive(Debug)]
-pub(crate) struct ConsensusCollector {
-    pub(crate) consensus: Arc<ConsensusState>,
-    pub(crate) ingress: Arc<IngressCounters>,
+pub struct ConsensusCollector {
+    /// Consensus's figures.
+    pub consensus: Arc<ConsensusState>,
+    /// What gossip ingress counted.
+    pub ingress: Arc<IngressCounters>,
 }
 
 impl Collector for ConsensusCollector {
@@ -276,9 +279,11 @@ impl Collector for ConsensusCollector {
 
 /// Transactions: the mempool and what gossip could not carry.
 #[derive(Debug)]
-pub(crate) struct TransactionsCollector {
-    pub(crate) transactions: Arc<TxState>,
-    pub(crate) ingress: Arc<IngressCounters>,
+pub struct TransactionsCollector {
+    /// The mempool's and transaction gossip's figures.
+    pub transactions: Arc<TxState>,
+    /// What gossip ingress counted.
+    pub ingress: Arc<IngressCounters>,
 }
 
 impl Collector for TransactionsCollector {
@@ -314,7 +319,7 @@ impl Collector for TransactionsCollector {
 
 /// A broadcast of the hashes the mempool admits; lagging receivers lose the oldest.
 #[derive(Debug)]
-pub(crate) struct PendingFeed(pub(crate) broadcast::Sender<B256>);
+pub struct PendingFeed(pub broadcast::Sender<B256>);
 
 impl Default for PendingFeed {
     fn default() -> Self {

@@ -16,15 +16,23 @@
 
 mod blocks;
 
-use super::{Clock, Input, Shared, now_secs, observe::Observer};
 use crate::store;
+use crate::{
+    clock::{Clock, now_secs},
+    input::Input,
+    observe::Observer,
+    state::Shared,
+};
 use alloy_primitives::B256;
 use ed25519_dalek::SigningKey;
 use parallax_bridge::watcher::DepositView;
+use parallax_chain::ChainSpec;
 use parallax_chain::{Chain, ChainError, ExecutedBlock};
 use parallax_consensus::{
-    Action, Block, BlockInfo, Config, Consensus, Event, Hash as BlockId, Message, Rejection,
+    Action, Block, BlockInfo, Config, Consensus, Event, Hash as BlockId, Limits, Message,
+    Rejection, Reputation, Timing,
 };
+use parallax_genesis::{ParallaxConfig, ValidatorKeys};
 use parallax_network::{
     NetworkHandle, Topic, Validation,
     wire::{self, CommittedBlock, FetchRequest},
@@ -50,32 +58,68 @@ const MAX_TIMERS: usize = 8;
 const MAX_IDS: usize = 4_096;
 
 /// This node's validator identity.
-pub(crate) struct Validator {
-    pub(crate) index: u32,
-    pub(crate) key: SigningKey,
-    pub(crate) config: Config,
+pub struct Validator {
+    /// Its index in the genesis validator set.
+    pub index: u32,
+    /// Its consensus signing key.
+    pub key: SigningKey,
+    /// The consensus configuration the genesis sets.
+    pub config: Config,
+}
+
+impl Validator {
+    /// This node as a consensus participant, when `keys` are one of the genesis validators':
+    /// its index, signing key and the consensus configuration the genesis sets. Errs when
+    /// the genesis validator set is unusable.
+    pub fn for_keys(
+        keys: &ValidatorKeys,
+        parallax: &ParallaxConfig,
+        spec: &ChainSpec,
+    ) -> Result<Option<Self>, String> {
+        let Some(index) = keys.validator_index(parallax) else {
+            return Ok(None);
+        };
+        let t = &parallax.consensus;
+        let config = Config {
+            chain_id: spec.chain_id,
+            validators: crate::sync::validator_set(spec)?,
+            genesis: BlockInfo::genesis(spec.genesis_id()),
+            timing: Timing {
+                base_timeout: Duration::from_millis(t.base_round_timeout_ms),
+                max_timeout: Duration::from_millis(t.max_round_timeout_ms),
+                backoff_percent: t.timeout_backoff_percent,
+            },
+            limits: Limits::default(),
+            reputation: Reputation::default(),
+        };
+        Ok(Some(Self {
+            index: index as u32,
+            key: keys.consensus_key().clone(),
+            config,
+        }))
+    }
 }
 
 /// The driver's state.
-pub(crate) struct Driver {
-    pub(crate) chain: Chain,
-    pub(crate) validator: Option<Validator>,
-    pub(crate) consensus: Option<Consensus>,
-    pub(crate) mempool: Arc<Mutex<Mempool>>,
-    pub(crate) net: Option<NetworkHandle>,
-    pub(crate) rt: tokio::runtime::Handle,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) commits: broadcast::Sender<Arc<ExecutedBlock>>,
-    pub(crate) inputs: SyncSender<Input>,
-    pub(crate) min_block_interval: Duration,
+pub struct Driver {
+    chain: Chain,
+    validator: Option<Validator>,
+    consensus: Option<Consensus>,
+    mempool: Arc<Mutex<Mempool>>,
+    net: Option<NetworkHandle>,
+    rt: tokio::runtime::Handle,
+    shared: Arc<Shared>,
+    commits: broadcast::Sender<Arc<ExecutedBlock>>,
+    inputs: SyncSender<Input>,
+    min_block_interval: Duration,
     /// Ethereum hash of consensus blocks this node executed or committed.
-    pub(crate) eth: HashMap<BlockId, (B256, u64)>,
+    eth: HashMap<BlockId, (B256, u64)>,
     timers: Vec<(Instant, u64)>,
     /// A payload consensus asked for, and when to build it if no transaction arrives.
     build: Option<(u64, BlockInfo, Instant)>,
     /// This node's view of the Ethereum bridge's deposits; `None` when the chain has no L1
     /// bridge or this node no L1 RPC (it then proposes no deposits and votes for none).
-    pub(crate) deposits: Option<Arc<DepositView>>,
+    deposits: Option<Arc<DepositView>>,
     /// The number of this node's next consensus send (see `wire::encode_message`): it starts
     /// from the clock, so sends after a restart do not repeat the numbers of earlier ones.
     send_seq: u64,
@@ -96,7 +140,7 @@ const MAX_RECONNECTS: usize = 256;
 
 /// Why the driver stopped.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum DriverError {
+pub enum DriverError {
     /// Storing safety data or a block failed: the node must not go on.
     #[error("storing consensus data failed: {0}")]
     Persist(String),
@@ -134,23 +178,34 @@ fn is_fault(reason: &Rejection) -> bool {
 
 /// What a driver is made of: the chain and consensus identity it owns, and the parts it
 /// talks to.
-pub(crate) struct DriverParts {
-    pub(crate) chain: Chain,
-    pub(crate) validator: Option<Validator>,
-    pub(crate) mempool: Arc<Mutex<Mempool>>,
-    pub(crate) net: Option<NetworkHandle>,
-    pub(crate) rt: tokio::runtime::Handle,
-    pub(crate) shared: Arc<Shared>,
-    pub(crate) commits: broadcast::Sender<Arc<ExecutedBlock>>,
-    pub(crate) inputs: SyncSender<Input>,
-    pub(crate) min_block_interval: Duration,
-    pub(crate) clock: Arc<dyn Clock>,
+pub struct DriverParts {
+    /// The chain it builds, executes and commits on.
+    pub chain: Chain,
+    /// This node's validator identity; `None` for a full node (it imports, never votes).
+    pub validator: Option<Validator>,
+    /// Where payloads come from and committed transactions leave.
+    pub mempool: Arc<Mutex<Mempool>>,
+    /// The network consensus messages go out on; `None` for a one-validator chain.
+    pub net: Option<NetworkHandle>,
+    /// The runtime network sends are spawned on.
+    pub rt: tokio::runtime::Handle,
+    /// What the driver publishes for RPC, admin and metrics.
+    pub shared: Arc<Shared>,
+    /// Where committed blocks are announced.
+    pub commits: broadcast::Sender<Arc<ExecutedBlock>>,
+    /// The driver's own input queue (for fetches it asks the network for).
+    pub inputs: SyncSender<Input>,
+    /// The least time between blocks when no transactions wait.
+    pub min_block_interval: Duration,
+    /// What timers are read on.
+    pub clock: Arc<dyn Clock>,
     /// This node's view of the bridge's deposits (see [`Driver::deposits`]).
-    pub(crate) deposits: Option<Arc<DepositView>>,
+    pub deposits: Option<Arc<DepositView>>,
 }
 
 impl Driver {
-    pub(crate) fn new(parts: DriverParts) -> Self {
+    /// A driver of these parts; consensus starts when [`Driver::run`] does.
+    pub fn new(parts: DriverParts) -> Self {
         let DriverParts {
             chain,
             validator,
@@ -179,7 +234,7 @@ impl Driver {
             timers: Vec::new(),
             build: None,
             deposits,
-            send_seq: super::now_millis().saturating_mul(1 << 16),
+            send_seq: crate::clock::now_millis().saturating_mul(1 << 16),
             observer: Observer::default(),
             reconnects: Vec::new(),
             clock,
@@ -225,7 +280,7 @@ impl Driver {
     }
 
     /// Runs until [`Input::Shutdown`] or until every sender is gone.
-    pub(crate) fn run(mut self, inputs: Receiver<Input>) -> Result<(), DriverError> {
+    pub fn run(mut self, inputs: Receiver<Input>) -> Result<(), DriverError> {
         self.start_consensus()?;
         self.publish_status();
         loop {
@@ -576,7 +631,7 @@ impl Driver {
                 Ok(None)
             }
             Action::ReportEvidence(evidence) => {
-                let _ = super::record_evidence(self.chain.db(), &self.shared, &evidence);
+                let _ = crate::ingress::record_evidence(self.chain.db(), &self.shared, &evidence);
                 Ok(None)
             }
             Action::Rejected { .. } => Ok(None),

@@ -15,20 +15,20 @@ use std::{
 };
 
 /// The shortest time between two forwards of the same message.
-pub(crate) const MIN_INTERVAL: Duration = Duration::from_millis(500);
+pub const MIN_INTERVAL: Duration = Duration::from_millis(500);
 /// Most messages remembered (the oldest are forgotten first).
 const CAPACITY: usize = 16_384;
 
 /// The last time each relayed message was forwarded, bounded.
 #[derive(Debug, Default)]
-pub(crate) struct RelayLimit {
+pub struct RelayLimit {
     last: HashMap<[u8; 32], Instant>,
     order: VecDeque<[u8; 32]>,
 }
 
 impl RelayLimit {
     /// Whether to forward `message` (addressed to `recipient`) now; records it when so.
-    pub(crate) fn admit(
+    pub fn admit(
         &mut self,
         recipient: Option<u32>,
         message: &parallax_consensus::Message,

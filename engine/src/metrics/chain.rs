@@ -1,68 +1,18 @@
-//! The node's collectors: each reads one part's figures at a scrape and encodes them, and
-//! [`ChainMetrics`], the histograms the commit path records into.
+//! [`ChainMetrics`]: the histograms and counters the commit path records into, per
+//! committed block.
 
+use super::{buckets, counter, counters, histogram};
 use parallax_chain::ExecutedBlock;
 use parallax_execution::Schedule;
-use parallax_rpc::RpcStats;
-use prometheus_client::{
-    collector::Collector,
-    encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet},
-    metrics::{MetricType, histogram::Histogram},
-};
+use prometheus_client::{encoding::DescriptorEncoder, metrics::histogram::Histogram};
 use std::{
     fmt,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::atomic::{AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
 fn load(a: &AtomicU64) -> u64 {
     a.load(Ordering::Relaxed)
-}
-
-/// Encodes one counter (`name` without `_total`, which the encoding adds).
-pub(crate) fn counter(
-    e: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    v: u64,
-) -> fmt::Result {
-    e.encode_descriptor(name, help, None, MetricType::Counter)?
-        .encode_counter::<NoLabelSet, _, u64>(&v, None)
-}
-
-/// Encodes one gauge.
-pub(crate) fn gauge(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, v: u64) -> fmt::Result {
-    e.encode_descriptor(name, help, None, MetricType::Gauge)?
-        .encode_gauge(&v)
-}
-
-/// Encodes a counter family with one label.
-pub(crate) fn counters<'a>(
-    e: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    label: &str,
-    rows: impl IntoIterator<Item = (&'a str, u64)>,
-) -> fmt::Result {
-    let mut m = e.encode_descriptor(name, help, None, MetricType::Counter)?;
-    for (value, v) in rows {
-        m.encode_family(&[(label, value)])?
-            .encode_counter::<NoLabelSet, _, u64>(&v, None)?;
-    }
-    Ok(())
-}
-
-/// Encodes a histogram.
-pub(crate) fn histogram(
-    e: &mut DescriptorEncoder<'_>,
-    name: &str,
-    help: &str,
-    h: &Histogram,
-) -> fmt::Result {
-    h.encode(e.encode_descriptor(name, help, None, h.metric_type())?)
 }
 
 /// What the driver records per committed block.
@@ -94,11 +44,6 @@ const EXECUTION_BOUNDS: &[f64] = &[
 ];
 const PARALLELISM_BOUNDS: &[f64] = &[0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 16.0];
 const SCHEDULES: [&str; 4] = ["sequential", "parallel", "handed_off", "fallback"];
-
-/// A histogram with these bucket bounds (and `+Inf`).
-pub(crate) fn buckets(bounds: &[f64]) -> Histogram {
-    Histogram::new(bounds.iter().copied())
-}
 
 impl Default for ChainMetrics {
     fn default() -> Self {
@@ -208,113 +153,5 @@ impl ChainMetrics {
              parallel executor re-executed.",
             load(&m.aborts),
         )
-    }
-}
-
-/// The JSON-RPC server's counters.
-#[derive(Debug)]
-pub(crate) struct RpcCollector(pub(crate) Arc<RpcStats>);
-
-impl Collector for RpcCollector {
-    fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
-        let r = &self.0;
-        counters(
-            &mut e,
-            "parallax_rpc_requests",
-            "JSON-RPC calls answered, by method (unknown: methods the node does not serve); \
-             methods never called are left out.",
-            "method",
-            r.calls(),
-        )?;
-        counter(
-            &mut e,
-            "parallax_rpc_errors",
-            "JSON-RPC calls answered with an error.",
-            load(&r.errors),
-        )?;
-        counters(
-            &mut e,
-            "parallax_rpc_rejected_requests",
-            "JSON-RPC requests refused before dispatch, by reason: malformed (not JSON or not \
-             JSON-RPC), oversized (over a size or batch limit), connection_limit (connection \
-             refused: too many in all or from one address), slow_subscriber (subscription \
-             ended for not keeping up).",
-            "reason",
-            [
-                ("malformed", load(&r.malformed)),
-                ("oversized", load(&r.oversized)),
-                ("connection_limit", load(&r.refused_connections)),
-                ("slow_subscriber", load(&r.slow_subscribers)),
-            ],
-        )?;
-        gauge(
-            &mut e,
-            "parallax_rpc_requests_in_flight",
-            "HTTP JSON-RPC requests being handled now (at most max_requests_in_flight).",
-            load(&r.in_flight),
-        )?;
-        counter(
-            &mut e,
-            "parallax_rpc_requests_waited",
-            "HTTP JSON-RPC requests that waited for a turn because max_requests_in_flight \
-             were being handled (e.g. many HTTP/2 streams on one connection).",
-            load(&r.waited),
-        )
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use prometheus_client::registry::Registry;
-
-    #[test]
-    fn a_histogram_is_encoded_with_cumulative_buckets_sum_and_count() {
-        #[derive(Debug)]
-        struct One(Histogram);
-        impl Collector for One {
-            fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
-                histogram(&mut e, "x", "An example.", &self.0)
-            }
-        }
-        let h = buckets(&[1.0, 2.0, 5.0]);
-        for v in [0.5, 1.0, 1.5, 3.0, 7.0] {
-            h.observe(v);
-        }
-        let mut r = Registry::default();
-        r.register_collector(Box::new(One(h)));
-        let text = super::super::text(&r);
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines,
-            [
-                "# HELP x An example.",
-                "# TYPE x histogram",
-                "x_sum 13.0",
-                "x_count 5",
-                "x_bucket{le=\"1.0\"} 2",
-                "x_bucket{le=\"2.0\"} 3",
-                "x_bucket{le=\"5.0\"} 4",
-                "x_bucket{le=\"+Inf\"} 5",
-                "# EOF",
-            ]
-        );
-    }
-
-    #[test]
-    fn counters_carry_total_and_their_labels() {
-        #[derive(Debug)]
-        struct Two;
-        impl Collector for Two {
-            fn encode(&self, mut e: DescriptorEncoder<'_>) -> fmt::Result {
-                counters(&mut e, "c", "Counted.", "why", [("a", 1), ("b", 2)])?;
-                gauge(&mut e, "g", "Gauged.", 7)
-            }
-        }
-        let mut r = Registry::default();
-        r.register_collector(Box::new(Two));
-        let text = super::super::text(&r);
-        assert!(text.contains("# TYPE c counter\nc_total{why=\"a\"} 1\nc_total{why=\"b\"} 2\n"));
-        assert!(text.contains("# TYPE g gauge\ng 7\n"), "{text}");
     }
 }

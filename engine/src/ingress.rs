@@ -3,8 +3,8 @@
 //! transaction thread, withdrawal attestations to the relayer; and the evidence it learns
 //! ([`record_evidence`]).
 
-use super::{Input, Shared, relay_limit, sync};
 use crate::store;
+use crate::{input::Input, relay_limit, state::Shared, sync};
 use alloy_primitives::Address;
 use libp2p::PeerId;
 use parallax_chain::ChainSpec;
@@ -21,7 +21,7 @@ use tracing::{debug, error, warn};
 /// logged. A storage failure is logged and counted, never fatal: evidence is for operators and
 /// for a later slashing rule, not for safety.
 /// Returns `false` when this node already held evidence of that validator, round and kind.
-pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidence) -> bool {
+pub fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidence) -> bool {
     let kind = evidence.kind();
     match store::store_evidence(db, evidence) {
         Ok(store::StoredEvidence::New) => {
@@ -62,28 +62,39 @@ pub(crate) fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidenc
 }
 
 /// Decodes and routes what the network delivers.
-pub(super) struct Ingress {
+pub struct Ingress {
     /// Gossiped transaction batches, on their way to the [`TxIngress`] thread.
-    pub(super) tx_work: std::sync::mpsc::SyncSender<(network::MessageId, PeerId, Vec<u8>)>,
-    pub(super) net: NetworkHandle,
-    pub(super) db: Arc<Database>,
-    pub(super) spec: Arc<ChainSpec>,
-    pub(super) inputs: SyncSender<Input>,
-    pub(super) shared: Arc<Shared>,
-    pub(super) me: Option<u32>,
-    pub(super) peer_validators: HashMap<PeerId, u32>,
-    pub(super) validators: ValidatorSet,
+    pub tx_work: std::sync::mpsc::SyncSender<(network::MessageId, PeerId, Vec<u8>)>,
+    /// The network it reads from and publishes on.
+    pub net: NetworkHandle,
+    /// The database (read through snapshots).
+    pub db: Arc<Database>,
+    /// The chain's rules.
+    pub spec: Arc<ChainSpec>,
+    /// The consensus driver's input queue.
+    pub inputs: SyncSender<Input>,
+    /// What the parts publish for RPC, admin and metrics.
+    pub shared: Arc<Shared>,
+    /// This node's validator index, when it is one.
+    pub me: Option<u32>,
+    /// The validator each genesis peer id belongs to.
+    pub peer_validators: HashMap<PeerId, u32>,
+    /// The genesis validator set signatures are checked against.
+    pub validators: ValidatorSet,
     /// Where verified withdrawal attestations go; `None` when the chain has no L1 bridge.
-    pub(super) bridge: Option<BridgeIngress>,
+    pub bridge: Option<BridgeIngress>,
     /// How often each relayed consensus message was forwarded.
-    pub(super) relay_limit: relay_limit::RelayLimit,
+    pub relay_limit: relay_limit::RelayLimit,
 }
 
 /// What the ingress needs to check withdrawal attestations.
-pub(super) struct BridgeIngress {
-    pub(super) domain: parallax_bridge::attest::BridgeDomain,
-    pub(super) addresses: Vec<Address>,
-    pub(super) sender: tokio::sync::mpsc::Sender<parallax_bridge::relay::Attestation>,
+pub struct BridgeIngress {
+    /// The EIP-712 domain attestations are signed in.
+    pub domain: parallax_bridge::attest::BridgeDomain,
+    /// The validators' bridge addresses, by validator index.
+    pub addresses: Vec<Address>,
+    /// Where verified attestations go (the relayer).
+    pub sender: tokio::sync::mpsc::Sender<parallax_bridge::relay::Attestation>,
 }
 
 impl Ingress {
@@ -132,7 +143,8 @@ impl Ingress {
         }
     }
 
-    pub(super) async fn run(mut self, mut events: tokio::sync::mpsc::Receiver<NetworkEvent>) {
+    /// Handles network events until the network stops.
+    pub async fn run(mut self, mut events: tokio::sync::mpsc::Receiver<NetworkEvent>) {
         while let Some(event) = events.recv().await {
             match event {
                 NetworkEvent::Gossip {
