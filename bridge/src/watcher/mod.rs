@@ -15,17 +15,25 @@
 //! and the watcher reads more only while there is room. A restarted node resumes from the
 //! chain's own cursor ([`DepositCursor`]), so it never re-reads what was minted long ago and
 //! never fills up with it.
+//!
+//! Policy apart from I/O: `book` holds those rules with no lock, no clock and no I/O (every
+//! decision that depends on time takes it as an argument); [`DepositView`] is the edge around
+//! it — the lock shared by the watcher task and the consensus driver, the clock
+//! ([`DepositView::pending_at`] takes the time from the caller instead) and the counters —
+//! and [`watch_deposits`] the task that polls Ethereum into it.
+
+mod book;
 
 use crate::deposit::Deposit;
 use crate::{
     contracts::l2_storage,
-    l1::{DepositSource, DepositWatcher, Finality, L1Deposit},
+    l1::{DepositSource, DepositWatcher, Finality},
 };
 use alloy_primitives::{Address, B256};
+use book::Book;
 use parallax_genesis::L2_BRIDGE_ADDRESS;
 use parallax_storage::{Reader, StorageError};
 use std::{
-    collections::{BTreeMap, BTreeSet},
     sync::{
         Arc, RwLock,
         atomic::{AtomicU64, Ordering},
@@ -37,8 +45,6 @@ use tracing::{info, warn};
 /// Most confirmed deposits a view holds above the chain's next deposit nonce (a node whose
 /// chain is far behind Ethereum reads more as the chain mints them).
 pub const MAX_VIEW_DEPOSITS: usize = 65_536;
-/// Most distinct L1 tokens the view remembers having seen deposited (for the status RPC).
-const MAX_TOKENS: usize = 1_024;
 
 /// Where the chain stands with deposits: read from `ParallaxBridgeL2`'s state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -73,37 +79,15 @@ impl DepositCursor {
     }
 }
 
-/// What this node's view of Ethereum holds.
-#[derive(Debug, Default)]
-struct Book {
-    /// Confirmed deposits by nonce, with when this view confirmed them; all at or above
-    /// `floor`.
-    deposits: BTreeMap<u64, (Deposit, Instant)>,
-    /// The chain's next deposit nonce: everything below was minted.
-    floor: u64,
-    /// The next nonce the watcher expects (everything below was seen or minted).
-    next_nonce: u64,
-    /// The L1 head at the last successful poll.
-    l1_head: Option<u64>,
-    /// The highest settled L1 block at the last successful poll.
-    settled: Option<u64>,
-    /// The last poll's error, if it failed.
-    error: Option<String>,
-    /// L1 tokens seen deposited.
-    tokens: BTreeSet<Address>,
-}
-
 /// This node's view of the Ethereum bridge's confirmed deposits, shared between the watcher
 /// task (which fills it) and the consensus driver (which proposes and checks from it and
 /// prunes it as blocks commit).
 #[derive(Debug)]
 pub struct DepositView {
+    /// The deposits and the rules over them; a leader proposes a deposit a proposal delay
+    /// after confirming it, so the other validators' views (polling on their own schedule)
+    /// have confirmed it too and vote.
     book: RwLock<Book>,
-    /// How long a leader waits after confirming a deposit before proposing it, so the other
-    /// validators' views (polling on their own schedule) have confirmed it too and vote.
-    proposal_delay: Duration,
-    /// Most deposits held.
-    capacity: usize,
     /// Deposits the watcher has seen in all (since this node started).
     pub seen: AtomicU64,
     /// Proposals refused because a deposit was not in this view.
@@ -123,13 +107,7 @@ impl DepositView {
     /// [`DepositView::new`] holding at most `capacity` deposits.
     pub fn with_capacity(proposal_delay: Duration, floor: u64, capacity: usize) -> Self {
         Self {
-            book: RwLock::new(Book {
-                floor,
-                next_nonce: floor,
-                ..Book::default()
-            }),
-            proposal_delay,
-            capacity,
+            book: RwLock::new(Book::new(proposal_delay, floor, capacity)),
             seen: AtomicU64::new(0),
             refused: AtomicU64::new(0),
             poll_errors: AtomicU64::new(0),
@@ -139,77 +117,45 @@ impl DepositView {
     /// Up to `limit` deposits from nonce `from` on, in nonce order without gaps, that this
     /// view confirmed at least the proposal delay ago.
     pub fn pending(&self, from: u64, limit: usize) -> Vec<Deposit> {
-        let Ok(book) = self.book.read() else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for (nonce, (d, at)) in book.deposits.range(from..).take(limit) {
-            if *nonce != from + out.len() as u64 || at.elapsed() < self.proposal_delay {
-                break;
-            }
-            out.push(d.clone());
-        }
-        out
+        self.pending_at(from, limit, Instant::now())
+    }
+
+    /// [`DepositView::pending`] at `now`, a time the caller read from its own clock.
+    pub fn pending_at(&self, from: u64, limit: usize, now: Instant) -> Vec<Deposit> {
+        self.book
+            .read()
+            .map(|b| b.pending(from, limit, now))
+            .unwrap_or_default()
     }
 
     /// Whether every deposit is exactly one this view confirmed; the error says which is not.
     pub fn check(&self, deposits: &[Deposit]) -> Result<(), String> {
-        let book = self
-            .book
+        self.book
             .read()
-            .map_err(|_| "deposit view poisoned".to_string())?;
-        for d in deposits {
-            match book.deposits.get(&d.nonce).map(|(seen, _)| seen) {
-                Some(seen) if seen == d => {}
-                Some(seen) => {
-                    return Err(format!(
-                        "deposit {} differs from Ethereum's: proposed {d:?}, Ethereum has {seen:?}",
-                        d.nonce
-                    ));
-                }
-                None if d.nonce < book.floor => {
-                    // Minted already: proposing it again fails in execution; refuse here with
-                    // a clear reason.
-                    return Err(format!("deposit {} was minted already", d.nonce));
-                }
-                None => {
-                    return Err(format!(
-                        "deposit {} is not in this node's view of Ethereum (it has confirmed up to nonce {}, L1 head {:?}, settled {:?})",
-                        d.nonce, book.next_nonce, book.l1_head, book.settled
-                    ));
-                }
-            }
-        }
-        Ok(())
+            .map_err(|_| "deposit view poisoned".to_string())?
+            .check(deposits)
     }
 
     /// The chain minted every deposit below `nonce`: forget them and never take them again.
     pub fn prune_below(&self, nonce: u64) {
         if let Ok(mut book) = self.book.write() {
-            if nonce <= book.floor {
-                return;
-            }
-            book.floor = nonce;
-            book.next_nonce = book.next_nonce.max(nonce);
-            book.deposits = book.deposits.split_off(&nonce);
+            book.prune_below(nonce);
         }
     }
 
     /// The chain's next deposit nonce, as far as this view knows.
     pub fn floor(&self) -> u64 {
-        self.book.read().map_or(0, |b| b.floor)
+        self.book.read().map_or(0, |b| b.floor())
     }
 
     /// How many more deposits the view takes now.
     pub fn room(&self) -> usize {
-        self.book
-            .read()
-            .map_or(0, |b| self.capacity.saturating_sub(b.deposits.len()))
+        self.book.read().map_or(0, |b| b.room())
     }
 
     /// How many deposits the view holds.
     pub fn len(&self) -> usize {
-        self.book.read().map_or(0, |b| b.deposits.len())
+        self.book.read().map_or(0, |b| b.len())
     }
 
     /// Whether the view holds no deposit.
@@ -219,76 +165,33 @@ impl DepositView {
 
     /// The L1 head at the last successful poll.
     pub fn l1_head(&self) -> Option<u64> {
-        self.book.read().ok().and_then(|b| b.l1_head)
+        self.book.read().ok().and_then(|b| b.l1_head())
     }
 
     /// The highest settled L1 block at the last successful poll.
     pub fn settled(&self) -> Option<u64> {
-        self.book.read().ok().and_then(|b| b.settled)
+        self.book.read().ok().and_then(|b| b.settled())
     }
 
     /// How many deposits Ethereum has that this view confirmed or the chain minted (the next
     /// nonce the watcher expects).
     pub fn confirmed(&self) -> u64 {
-        self.book.read().map_or(0, |b| b.next_nonce)
+        self.book.read().map_or(0, |b| b.next_nonce())
     }
 
     /// The last poll's error, if it failed.
     pub fn error(&self) -> Option<String> {
-        self.book.read().ok().and_then(|b| b.error.clone())
+        self.book.read().ok().and_then(|b| b.error())
     }
 
     /// A confirmed deposit still held.
     pub fn get(&self, nonce: u64) -> Option<Deposit> {
-        self.book
-            .read()
-            .ok()?
-            .deposits
-            .get(&nonce)
-            .map(|(d, _)| d.clone())
+        self.book.read().ok()?.get(nonce)
     }
 
     /// The L1 tokens this view saw deposited (at most the first 1,024).
     pub fn tokens(&self) -> Vec<Address> {
-        self.book
-            .read()
-            .map(|b| b.tokens.iter().copied().collect())
-            .unwrap_or_default()
-    }
-
-    /// Takes what a poll returned: deposits in nonce order from the view's next nonce on.
-    fn record(
-        &self,
-        found: Vec<L1Deposit>,
-        next_nonce: u64,
-        l1_head: Option<u64>,
-        settled: Option<u64>,
-    ) {
-        let Ok(mut book) = self.book.write() else {
-            return;
-        };
-        book.l1_head = l1_head;
-        book.settled = settled;
-        book.error = None;
-        let now = Instant::now();
-        for d in found {
-            if d.nonce < book.floor {
-                continue;
-            }
-            if book.tokens.len() < MAX_TOKENS {
-                book.tokens.insert(d.token);
-            }
-            book.deposits.insert(d.nonce, (Deposit::from_l1(&d), now));
-            self.seen.fetch_add(1, Ordering::Relaxed);
-        }
-        book.next_nonce = book.next_nonce.max(next_nonce);
-    }
-
-    fn fail(&self, error: String) {
-        self.poll_errors.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut book) = self.book.write() {
-            book.error = Some(error);
-        }
+        self.book.read().map(|b| b.tokens()).unwrap_or_default()
     }
 
     /// One poll of `watcher` into the view: at most the room left, from the chain's floor on.
@@ -299,16 +202,23 @@ impl DepositView {
         match watcher.poll(self.floor(), self.room()).await {
             Ok(found) => {
                 let n = found.len();
-                self.record(
-                    found,
-                    watcher.next_nonce(),
-                    watcher.head(),
-                    watcher.settled(),
-                );
+                if let Ok(mut book) = self.book.write() {
+                    let taken = book.record(
+                        found,
+                        watcher.next_nonce(),
+                        watcher.head(),
+                        watcher.settled(),
+                        Instant::now(),
+                    );
+                    self.seen.fetch_add(taken, Ordering::Relaxed);
+                }
                 Ok(n)
             }
             Err(e) => {
-                self.fail(e.to_string());
+                self.poll_errors.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut book) = self.book.write() {
+                    book.fail(e.to_string());
+                }
                 Err(e)
             }
         }
@@ -355,20 +265,41 @@ pub async fn watch_deposits<S: DepositSource>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::l1::L1Error;
+    use crate::l1::{L1Deposit, L1Error};
     use alloy_primitives::{Bytes, U256};
 
-    fn view_with(n: u64) -> DepositView {
-        let view = DepositView::new(Duration::ZERO, 0);
+    fn l1_deposit(nonce: u64) -> L1Deposit {
+        let d = Deposit::sample(nonce);
+        L1Deposit {
+            nonce,
+            token: d.l1_token,
+            from: d.l1_from,
+            l2_recipient: d.recipient,
+            amount: d.amount,
+            metadata: d.metadata.clone(),
+            block_number: d.l1_block,
+            block_hash: B256::ZERO,
+            tx_hash: d.l1_tx_hash,
+        }
+    }
+
+    /// A view that confirmed deposits `nonces` at `at`.
+    fn view_of(
+        view: DepositView,
+        nonces: impl IntoIterator<Item = u64>,
+        at: Instant,
+    ) -> DepositView {
         {
             let mut book = view.book.write().unwrap();
-            for i in 0..n {
-                book.deposits
-                    .insert(i, (Deposit::sample(i), Instant::now()));
-            }
-            book.next_nonce = n;
+            let found: Vec<L1Deposit> = nonces.into_iter().map(l1_deposit).collect();
+            let next = found.last().map_or(0, |d| d.nonce + 1);
+            book.record(found, next, None, None, at);
         }
         view
+    }
+
+    fn view_with(n: u64) -> DepositView {
+        view_of(DepositView::new(Duration::ZERO, 0), 0..n, Instant::now())
     }
 
     #[test]
@@ -413,13 +344,20 @@ mod tests {
 
     #[test]
     fn a_deposit_is_proposed_only_after_the_delay() {
-        let view = DepositView::new(Duration::from_secs(3600), 0);
-        view.book
-            .write()
-            .unwrap()
-            .deposits
-            .insert(0, (Deposit::sample(0), Instant::now()));
-        assert_eq!(view.pending(0, 10), vec![], "confirmed just now");
+        let t0 = Instant::now();
+        let delay = Duration::from_secs(3600);
+        let view = view_of(DepositView::new(delay, 0), [0], t0);
+        assert_eq!(view.pending_at(0, 10, t0), vec![], "confirmed just now");
+        assert_eq!(
+            view.pending_at(0, 10, t0 + delay),
+            vec![Deposit::sample(0)],
+            "proposed once the delay passed"
+        );
+        assert_eq!(
+            view.pending(0, 10),
+            vec![],
+            "by the clock, confirmed just now"
+        );
         assert_eq!(
             view.check(&[Deposit::sample(0)]),
             Ok(()),
@@ -429,8 +367,11 @@ mod tests {
 
     #[test]
     fn pending_stops_at_a_gap_and_at_the_limit() {
-        let view = view_with(5);
-        view.book.write().unwrap().deposits.remove(&3);
+        let view = view_of(
+            DepositView::new(Duration::ZERO, 0),
+            [0, 1, 2, 4],
+            Instant::now(),
+        );
         assert_eq!(
             view.pending(1, 10),
             vec![Deposit::sample(1), Deposit::sample(2)]
