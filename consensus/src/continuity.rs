@@ -50,7 +50,7 @@
 //!   1, and trusts itself from a certificate of round 2): every validator past them ignores
 //!   such messages.
 
-use crate::types::Round;
+use crate::primitives::Round;
 
 /// Whether the safety data can be trusted, as judged by [`Continuity::on_certificate`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

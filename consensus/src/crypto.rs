@@ -5,7 +5,7 @@
 //! signature for one kind of message, one chain or one round can never be replayed as another.
 
 use crate::codec::Writer;
-use crate::types::{Hash, Round, Signature};
+use crate::primitives::{Hash, Round, Signature};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 /// Domain tag of block ids.

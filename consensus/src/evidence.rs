@@ -17,10 +17,11 @@
 //! carried in a block for jailing and slashing. [`Evidence::verify`] is the one check every
 //! receiver runs; [`EvidencePool`] remembers what a node has already reported, bounded.
 
+use crate::certificate::Vote;
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::crypto;
-use crate::state_machine::Rejection;
-use crate::types::{Hash, Round, Signature, ValidatorIndex, Vote};
+use crate::primitives::{Hash, Round, Signature, ValidatorIndex};
+use crate::rejection::Rejection;
 use crate::validators::ValidatorSet;
 use std::collections::BTreeSet;
 

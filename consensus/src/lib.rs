@@ -34,16 +34,31 @@
 //!   node gossips it and the simulator sends it, so the simulation runs the production
 //!   encoding.
 //!
+//! The modules form a hierarchy: each imports only those of an earlier layer.
+//!
+//! 1. `primitives` (rounds, heights, validator indices, hashes, signatures) and [`codec`].
+//! 2. [`crypto`] (the signing messages, signing and verification), [`validators`],
+//!    `rejection` (why an input is refused: [`Rejection`]) and [`continuity`].
+//! 3. `block` ([`Block`], [`BlockInfo`]), then `certificate` (votes, timeouts, QCs and TCs),
+//!    then [`evidence`] (two votes, timeouts or proposals one validator signed for a round).
+//! 4. [`types`]: the messages ([`Message`], [`Proposal`], [`SyncInfo`]), re-exporting the
+//!    values of the layers below, which is where other crates name them.
+//! 5. [`leader`], [`safety`] and [`storage`], [`proof`], [`wire`]; the state machine last.
+//!
 //! The deterministic simulator, which runs many validators over a simulated network with
 //! faults and checks safety, liveness, determinism and bounded memory, is a crate of its own
 //! (`parallax-consensus-sim`) that drives this one through its public API only.
 
+mod block;
+mod certificate;
 pub mod codec;
 pub mod continuity;
 pub mod crypto;
 pub mod evidence;
 pub mod leader;
+mod primitives;
 pub mod proof;
+mod rejection;
 pub mod safety;
 mod state_machine;
 pub mod storage;
@@ -54,9 +69,10 @@ pub mod wire;
 pub use codec::DecodeError;
 pub use evidence::{Evidence, EvidenceKind, EvidencePool, SignedProposal, SignedTimeout};
 pub use leader::{LeaderElection, Reputation};
+pub use rejection::Rejection;
 pub use safety::{SafetyData, SafetyViolation};
 pub use state_machine::{
-    Action, Config, ConfigError, Consensus, Event, Footprint, Limits, Recovery, Rejection, Timing,
+    Action, Config, ConfigError, Consensus, Event, Footprint, Limits, Recovery, Timing,
 };
 pub use storage::{MemoryStorage, SafetyStorage};
 pub use types::{

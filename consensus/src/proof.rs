@@ -6,7 +6,7 @@
 //! through parent links, its ancestors) final, whoever sends them.
 
 use crate::crypto;
-use crate::state_machine::Rejection;
+use crate::rejection::Rejection;
 use crate::types::{Block, Message, QuorumCertificate};
 use crate::validators::ValidatorSet;
 use thiserror::Error;

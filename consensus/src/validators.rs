@@ -1,6 +1,6 @@
 //! The validator set: keys, voting power, quorum thresholds and leader rotation.
 
-use crate::types::{MAX_SIGNATURES, Round, ValidatorIndex};
+use crate::primitives::{MAX_SIGNATURES, Round, ValidatorIndex};
 use ed25519_dalek::VerifyingKey;
 use std::collections::HashSet;
 use thiserror::Error;

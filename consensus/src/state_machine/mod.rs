@@ -19,11 +19,12 @@ mod proposals;
 mod votes;
 
 pub use config::{Config, ConfigError, Limits, Recovery, Timing};
-pub use events::{Action, Event, Rejection};
+pub use events::{Action, Event};
 
 use crate::continuity::Continuity;
 use crate::evidence::{EvidencePool, SignedProposal};
 use crate::leader::LeaderElection;
+use crate::rejection::Rejection;
 use crate::safety::SafetyData;
 use crate::types::{
     Block, BlockInfo, Hash, Height, Message, Proposal, QuorumCertificate, Round, SignedBy,
