@@ -195,11 +195,12 @@ impl Book {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use alloy_primitives::{B256, Bytes, U256};
 
-    fn l1(nonce: u64) -> L1Deposit {
+    /// The L1 log of [`Deposit::sample`]`(nonce)` (the watcher's tests share it).
+    pub(in crate::watcher) fn l1(nonce: u64) -> L1Deposit {
         let d = Deposit::sample(nonce);
         L1Deposit {
             nonce,

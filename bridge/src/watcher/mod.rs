@@ -268,20 +268,7 @@ mod tests {
     use crate::l1::{L1Deposit, L1Error};
     use alloy_primitives::{Bytes, U256};
 
-    fn l1_deposit(nonce: u64) -> L1Deposit {
-        let d = Deposit::sample(nonce);
-        L1Deposit {
-            nonce,
-            token: d.l1_token,
-            from: d.l1_from,
-            l2_recipient: d.recipient,
-            amount: d.amount,
-            metadata: d.metadata.clone(),
-            block_number: d.l1_block,
-            block_hash: B256::ZERO,
-            tx_hash: d.l1_tx_hash,
-        }
-    }
+    use super::book::tests::l1 as l1_deposit;
 
     /// A view that confirmed deposits `nonces` at `at`.
     fn view_of(
