@@ -13,7 +13,8 @@
 //! - a validator signs each scanned block's withdrawal root at once;
 //! - an attestation counts only for a scanned block whose root is this node's, and in the
 //!   window only when its signature recovers to a validator not counted yet; one for a block
-//!   not scanned yet is held (at most [`MAX_EARLY_ATTESTATIONS`]) until the block is;
+//!   not scanned yet is held (at most [`MAX_EARLY_ATTESTATIONS`], [`MAX_EARLY_PER_VALIDATOR`]
+//!   of one validator's, up to [`EARLY_HORIZON`] blocks ahead) until the block is;
 //! - a block's root is quorum-signed when its signatures carry more than 2/3 of the power;
 //! - the window takes blocks in order while it holds fewer than [`MAX_WINDOW_BLOCKS`] blocks
 //!   and [`MAX_WINDOW_WITHDRAWALS`] withdrawals (an empty window takes any block);
@@ -27,8 +28,9 @@ pub(super) mod carry;
 mod tests;
 
 use super::{
-    FIRST_RETRY_DELAY, MAX_EARLY_ATTESTATIONS, MAX_RETRY_DELAY, MAX_ROOTS, MAX_SCAN_PER_TICK,
-    MAX_WINDOW_BLOCKS, MAX_WINDOW_WITHDRAWALS, REGOSSIP_EVERY, RELAY_GRACE, WithdrawalStats,
+    EARLY_HORIZON, FIRST_RETRY_DELAY, MAX_EARLY_ATTESTATIONS, MAX_EARLY_PER_VALIDATOR,
+    MAX_RETRY_DELAY, MAX_ROOTS, MAX_SCAN_PER_TICK, MAX_WINDOW_BLOCKS, MAX_WINDOW_WITHDRAWALS,
+    REGOSSIP_EVERY, RELAY_GRACE, WithdrawalStats,
 };
 use crate::{
     attest::{BridgeDomain, BridgeValidators, Quorum, sign_digest},
@@ -38,7 +40,7 @@ use crate::{
 use alloy_primitives::B256;
 use alloy_signer_local::PrivateKeySigner;
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, atomic::Ordering},
     time::{Duration, Instant},
 };
@@ -133,6 +135,8 @@ pub(super) struct RelayMachine {
     /// Attestations of blocks not scanned yet, held until they are.
     early: BTreeMap<u64, Vec<Attestation>>,
     early_len: usize,
+    /// How many of those each validator signed.
+    early_by: HashMap<u32, usize>,
     /// When this node last gossiped its attestations again.
     last_gossip: Option<Instant>,
     /// The pass at a block on Ethereum in progress ([`carry`]).
@@ -159,6 +163,7 @@ impl RelayMachine {
             roots: BTreeMap::new(),
             early: BTreeMap::new(),
             early_len: 0,
+            early_by: HashMap::new(),
             last_gossip: None,
             pass: None,
         }
@@ -215,6 +220,12 @@ impl RelayMachine {
         if let Some(early) = self.early.remove(&number) {
             self.early_len -= early.len();
             for a in early {
+                if let Some(held) = self.early_by.get_mut(&a.validator) {
+                    *held -= 1;
+                    if *held == 0 {
+                        self.early_by.remove(&a.validator);
+                    }
+                }
                 actions.extend(self.on_attestation(a, now));
             }
         }
@@ -249,7 +260,12 @@ impl RelayMachine {
     /// validator's bridge key).
     pub(super) fn on_attestation(&mut self, a: Attestation, now: Instant) -> Vec<Action> {
         if a.l2_block >= self.scan_next {
-            if self.early_len < MAX_EARLY_ATTESTATIONS {
+            let held = self.early_by.get(&a.validator).copied().unwrap_or(0);
+            if self.early_len < MAX_EARLY_ATTESTATIONS
+                && held < MAX_EARLY_PER_VALIDATOR
+                && a.l2_block - self.scan_next < EARLY_HORIZON
+            {
+                *self.early_by.entry(a.validator).or_default() += 1;
                 self.early.entry(a.l2_block).or_default().push(a);
                 self.early_len += 1;
             }

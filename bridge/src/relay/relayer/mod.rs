@@ -56,6 +56,12 @@ pub const MAX_WINDOW_BLOCKS: usize = 4_096;
 pub const MAX_WINDOW_WITHDRAWALS: usize = 65_536;
 /// Most attestations held for blocks this node has not committed yet.
 const MAX_EARLY_ATTESTATIONS: usize = 4_096;
+/// Most of those held from one validator, so that one validator's flood cannot crowd out
+/// the others' (what is dropped arrives again with the signer's next re-gossip).
+const MAX_EARLY_PER_VALIDATOR: usize = 256;
+/// How far ahead of the last scanned block an attestation is held; further ahead it is
+/// dropped (an honest validator is never that far ahead of a node that follows the chain).
+const EARLY_HORIZON: u64 = 1_024;
 /// Most recent withdrawal roots remembered for checking attestations of blocks outside the
 /// window (older ones are read from the database again).
 const MAX_ROOTS: usize = 16_384;

@@ -639,6 +639,30 @@ fn attestations_for_blocks_not_scanned_yet_count_once_they_are() {
     );
 }
 
+/// One validator floods attestations for blocks this node has not reached (each correctly
+/// signed by its own bridge key): far ahead, and just ahead. The honest validators'
+/// attestations of the next block are still held, so it reaches its quorum the moment it
+/// commits instead of waiting for their next re-gossip.
+#[test]
+fn one_validators_flood_of_early_attestations_does_not_crowd_out_the_others() {
+    let t0 = Instant::now();
+    let mut node = Node::new(Some(0), true, true);
+    let ws = withdrawals(0, 1);
+    let root = root_of(&ws);
+    let keys = keys();
+    for block in (1_000_000..1_004_000).chain(2..2_000) {
+        node.attest(attestation(&keys[3], 3, block, B256::repeat_byte(7)), t0);
+    }
+    node.signed_by(&[1, 2], 1, root, t0);
+    let actions = node.commit(&ws, t0);
+    assert_eq!(stored(&actions), vec![(1, 0), (1, 1), (1, 2)]);
+    assert_eq!(
+        node.stats.signed.load(Ordering::Relaxed),
+        1,
+        "a quorum at once"
+    );
+}
+
 #[test]
 fn an_attestation_for_an_old_block_is_checked_against_its_root_from_the_database() {
     let t0 = Instant::now();
