@@ -134,7 +134,9 @@ impl Relayer {
         }
     }
 
-    /// Runs until `attestations` closes; `publish` gossips this node's attestations.
+    /// Runs until its task is stopped; `publish` gossips this node's attestations. A closed
+    /// `attestations` queue (a node without a network, whose own signatures are all there is)
+    /// ends only what it receives: signing and relaying go on.
     pub async fn run(
         mut self,
         mut attestations: mpsc::Receiver<Attestation>,
@@ -149,14 +151,15 @@ impl Relayer {
         );
         let mut tick = tokio::time::interval(self.tick);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut receiving = true;
         loop {
             tokio::select! {
-                a = attestations.recv() => match a {
+                a = attestations.recv(), if receiving => match a {
                     Some(a) => {
                         let actions = self.machine.on_attestation(a, Instant::now());
                         self.perform(actions, &publish);
                     }
-                    None => break,
+                    None => receiving = false,
                 },
                 _ = tick.tick() => self.on_tick(&publish).await,
             }
@@ -311,5 +314,42 @@ impl Relayer {
                 .set_metadata(DONE_THROUGH_KEY, &(done - 1).to_be_bytes())?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::attest::{BridgeDomain, BridgeValidators};
+    use alloy_primitives::B256;
+    use alloy_signer_local::PrivateKeySigner;
+    use std::time::Duration;
+
+    /// A one-validator chain without a network: nobody holds the attestation queue's sender,
+    /// and the relayer must keep running (it signs and relays on its own), not end at once.
+    #[tokio::test]
+    async fn a_closed_attestation_queue_does_not_stop_the_relayer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Arc::new(Database::open(dir.path()).unwrap());
+        let key = PrivateKeySigner::from_bytes(&B256::repeat_byte(1)).unwrap();
+        let config = RelayerConfig {
+            domain: BridgeDomain {
+                l1_chain_id: 31337,
+                l1_bridge: Address::repeat_byte(9),
+                l2_chain_id: 4242,
+            },
+            bridge_addresses: vec![key.address()],
+            validators: BridgeValidators::new([(key.address(), 1)]),
+            signer: Some((0, key)),
+            l1: None,
+            relay: false,
+            chain_id: 4242,
+            tick: Duration::from_millis(10),
+        };
+        let relayer = Relayer::new(config, db, Arc::default());
+        let (sender, received) = mpsc::channel(1);
+        drop(sender);
+        let run = tokio::time::timeout(Duration::from_millis(300), relayer.run(received, |_| {}));
+        assert!(run.await.is_err(), "the relayer stopped");
     }
 }
