@@ -871,7 +871,15 @@ async fn many_http2_streams_on_one_connection_wait_their_turn() {
     let rpc = chain.rpc;
     // HTTP/2 without TLS (prior knowledge): one connection, 1,000 streams at once.
     let tcp = tokio::net::TcpStream::connect(rpc).await.unwrap();
-    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    // Flow-control windows large enough for every answer at once, as browsers' are: with
+    // h2's 64 KiB defaults the server must split 1,000 answers into ever smaller DATA frames,
+    // which h2's client (0.4.20 on) takes for a flood of tiny frames and closes on.
+    let (client, connection) = h2::client::Builder::new()
+        .initial_window_size(1 << 20)
+        .initial_connection_window_size(16 << 20)
+        .handshake(tcp)
+        .await
+        .unwrap();
     tokio::spawn(connection);
     let body =
         br#"{"jsonrpc":"2.0","id":1,"method":"eth_getBlockByNumber","params":["latest",true]}"#;
