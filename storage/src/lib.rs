@@ -75,4 +75,6 @@ pub use libmdbx::{RO, RW, TransactionKind};
 pub use models::{Account, StoredBody, TxLocation};
 pub use read::{LocatedTransaction, Reader};
 pub use tables::{BlockNumber, Table};
-pub use write::{BlockWrite, StateChanges, StorageChanges, TrieNodeUpdates, TrieUpdates};
+pub use write::{
+    BlockWrite, PlainState, StateChanges, StateDiff, StorageChanges, TrieNodeUpdates, TrieUpdates,
+};

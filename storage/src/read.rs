@@ -41,6 +41,28 @@ fn fixed_metadata<const N: usize>(key: &str, bytes: &Bytes) -> StorageResult<[u8
     })
 }
 
+/// A [`Metadata`] value holding a number (chain id, head block): 8 bytes, big-endian.
+pub fn metadata_u64(key: &str, bytes: &Bytes) -> StorageResult<u64> {
+    fixed_metadata::<8>(key, bytes).map(u64::from_be_bytes)
+}
+
+/// A [`Metadata`] value holding a hash (the genesis hash): 32 bytes.
+pub fn metadata_b256(key: &str, bytes: &Bytes) -> StorageResult<B256> {
+    fixed_metadata::<32>(key, bytes).map(B256::from)
+}
+
+/// Whether the state after `block` can be read from a store whose head is `head`: only for a
+/// stored block ([`StorageError::BlockNotAvailable`] otherwise).
+pub fn check_available(head: Option<BlockNumber>, block: BlockNumber) -> StorageResult<()> {
+    match head {
+        Some(head) if block <= head => Ok(()),
+        _ => Err(StorageError::BlockNotAvailable {
+            requested: block,
+            head,
+        }),
+    }
+}
+
 impl<K: TransactionKind> Tx<'_, K> {
     /// A [`Metadata`] value.
     pub fn metadata(&self, key: &str) -> StorageResult<Option<Bytes>> {
@@ -49,7 +71,7 @@ impl<K: TransactionKind> Tx<'_, K> {
 
     fn metadata_u64(&self, key: &str) -> StorageResult<Option<u64>> {
         self.metadata(key)?
-            .map(|bytes| fixed_metadata::<8>(key, &bytes).map(u64::from_be_bytes))
+            .map(|bytes| metadata_u64(key, &bytes))
             .transpose()
     }
 
@@ -63,7 +85,7 @@ impl<K: TransactionKind> Tx<'_, K> {
     pub fn genesis_hash(&self) -> StorageResult<Option<B256>> {
         let key = meta_keys::GENESIS_HASH;
         self.metadata(key)?
-            .map(|bytes| fixed_metadata::<32>(key, &bytes).map(B256::from))
+            .map(|bytes| metadata_b256(key, &bytes))
             .transpose()
     }
 
@@ -286,14 +308,7 @@ impl<K: TransactionKind> Tx<'_, K> {
     }
 
     fn check_available(&self, block: BlockNumber) -> StorageResult<()> {
-        let head = self.head_number()?;
-        match head {
-            Some(head) if block <= head => Ok(()),
-            _ => Err(StorageError::BlockNotAvailable {
-                requested: block,
-                head,
-            }),
-        }
+        check_available(self.head_number()?, block)
     }
 
     /// The state of `address` after block `block` was executed.

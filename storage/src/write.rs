@@ -14,6 +14,7 @@ use crate::{
     },
 };
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
+use alloy_eips::BlockNumHash;
 use alloy_primitives::{Address, B256, Bytes, Log, U256, keccak256};
 use alloy_trie::{BranchNodeCompact, Nibbles};
 use libmdbx::RW;
@@ -219,53 +220,195 @@ fn checked_key<T: Table>(key: &str) -> StorageResult<()> {
     })
 }
 
-fn insert_block(tx: &Tx<'_, RW>, block: &BlockWrite) -> StorageResult<StateStats> {
-    let number = block.header.number;
-    let invalid = |reason: String| StorageError::InvalidBlock { number, reason };
+/// The latest plain state a block's [`StateChanges`] are diffed against
+/// ([`StateChanges::diff`]): an MDBX transaction, or any store that keeps the same state.
+pub trait PlainState {
+    /// The latest state of `address`.
+    fn account(&self, address: Address) -> StorageResult<Option<Account>>;
+    /// The latest value of storage `slot` of `address` (zero if unset).
+    fn storage(&self, address: Address, slot: B256) -> StorageResult<U256>;
+    /// All non-zero storage of `address`, by slot.
+    fn storage_of(&self, address: Address) -> StorageResult<Vec<(B256, U256)>>;
+}
 
-    match tx.head()? {
-        None if number != 0 => {
-            return Err(StorageError::OutOfOrder {
-                expected: 0,
-                got: number,
-            });
+impl<K: libmdbx::TransactionKind> PlainState for Tx<'_, K> {
+    fn account(&self, address: Address) -> StorageResult<Option<Account>> {
+        Tx::account(self, address)
+    }
+
+    fn storage(&self, address: Address, slot: B256) -> StorageResult<U256> {
+        Tx::storage(self, address, slot)
+    }
+
+    fn storage_of(&self, address: Address) -> StorageResult<Vec<(B256, U256)>> {
+        Tx::storage_of(self, address)
+    }
+}
+
+/// What one block's [`StateChanges`] do to the stored state: every account and slot whose
+/// value changes, with the value it replaces (the changeset), in address and slot order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateDiff {
+    /// (address, account before the block, account after it); only real changes.
+    pub accounts: Vec<(Address, Option<Account>, Option<Account>)>,
+    /// (address, slot, value before the block, value after it); only real changes, zero for
+    /// an absent slot.
+    pub slots: Vec<(Address, B256, U256, U256)>,
+    /// Accounts destroyed or whose storage is wiped: their storage tries are gone.
+    pub wiped: Vec<Address>,
+}
+
+impl StateChanges {
+    /// The changes of block `number` against the state `before` it, checked: a destroyed
+    /// account's storage is not written, and each bytecode hashes to its key.
+    pub fn diff(&self, number: BlockNumber, before: &impl PlainState) -> StorageResult<StateDiff> {
+        let mut diff = StateDiff::default();
+        let addresses: BTreeSet<Address> = self
+            .accounts
+            .keys()
+            .chain(self.storage.keys())
+            .copied()
+            .collect();
+        for address in addresses {
+            let update = self.accounts.get(&address);
+            if let Some(new) = update {
+                let old = before.account(address)?;
+                if old != *new {
+                    diff.accounts.push((address, old, *new));
+                }
+            }
+
+            let destroyed = matches!(update, Some(None));
+            let storage = self.storage.get(&address);
+            // slot -> (value before the block, value after it)
+            let mut slots = BTreeMap::<B256, (U256, U256)>::new();
+            if destroyed || storage.is_some_and(|s| s.wiped) {
+                for (slot, old) in before.storage_of(address)? {
+                    slots.insert(slot, (old, U256::ZERO));
+                }
+                diff.wiped.push(address);
+            }
+            for (slot, new) in storage.into_iter().flat_map(|s| &s.slots) {
+                let old = match slots.get(slot) {
+                    Some(&(old, _)) => old,
+                    None => before.storage(address, *slot)?,
+                };
+                slots.insert(*slot, (old, *new));
+            }
+            if destroyed && slots.values().any(|(_, new)| !new.is_zero()) {
+                return Err(StorageError::InvalidBlock {
+                    number,
+                    reason: format!("account {address} is destroyed but its storage is written"),
+                });
+            }
+            diff.slots.extend(
+                slots
+                    .into_iter()
+                    .filter(|(_, (old, new))| old != new)
+                    .map(|(slot, (old, new))| (address, slot, old, new)),
+            );
         }
-        None => {}
-        Some(head) => {
-            let expected = head.number.checked_add(1).ok_or_else(|| {
-                invalid("the head block already has the largest block number".into())
-            })?;
-            if number != expected {
+        for (code_hash, code) in &self.bytecodes {
+            if keccak256(code) != *code_hash {
+                return Err(StorageError::InvalidBlock {
+                    number,
+                    reason: format!("bytecode stored under {code_hash} does not hash to it"),
+                });
+            }
+        }
+        Ok(diff)
+    }
+}
+
+impl BlockWrite {
+    /// Checks that the block can be appended onto `head` (`None`: an empty store) and returns
+    /// its transaction count: it is the head's child, its hash is its header's, it has one
+    /// receipt of the right type per transaction, and none of its transactions is stored
+    /// already (`stored` finds a transaction hash in the store) or twice in the block.
+    pub fn check(
+        &self,
+        head: Option<BlockNumHash>,
+        stored: impl Fn(&B256) -> StorageResult<Option<TxLocation>>,
+    ) -> StorageResult<u32> {
+        let number = self.header.number;
+        let invalid = |reason: String| StorageError::InvalidBlock { number, reason };
+        match head {
+            None if number != 0 => {
                 return Err(StorageError::OutOfOrder {
-                    expected,
+                    expected: 0,
                     got: number,
                 });
             }
-            if block.header.parent_hash != head.hash {
-                return Err(StorageError::ParentMismatch {
-                    number,
-                    expected: head.hash,
-                    got: block.header.parent_hash,
-                });
+            None => {}
+            Some(head) => {
+                let expected = head.number.checked_add(1).ok_or_else(|| {
+                    invalid("the head block already has the largest block number".into())
+                })?;
+                if number != expected {
+                    return Err(StorageError::OutOfOrder {
+                        expected,
+                        got: number,
+                    });
+                }
+                if self.header.parent_hash != head.hash {
+                    return Err(StorageError::ParentMismatch {
+                        number,
+                        expected: head.hash,
+                        got: self.header.parent_hash,
+                    });
+                }
             }
         }
+        let hash = self.header.hash_slow();
+        if hash != self.hash {
+            return Err(invalid(format!(
+                "hash {} was given but the header hashes to {hash}",
+                self.hash
+            )));
+        }
+        if self.transactions.len() != self.receipts.len() {
+            return Err(invalid(format!(
+                "{} transactions but {} receipts",
+                self.transactions.len(),
+                self.receipts.len()
+            )));
+        }
+        let tx_count = u32::try_from(self.transactions.len())
+            .map_err(|_| invalid("more than u32::MAX transactions".into()))?;
+        let mut in_block = BTreeMap::<B256, u32>::new();
+        for (index, (transaction, receipt)) in
+            (0u32..).zip(self.transactions.iter().zip(&self.receipts))
+        {
+            let tx_hash = *transaction.tx_hash();
+            if receipt.tx_type() != transaction.tx_type() {
+                return Err(invalid(format!(
+                    "receipt {index} is for a {} transaction but transaction {index} is {}",
+                    receipt.tx_type(),
+                    transaction.tx_type()
+                )));
+            }
+            let seen = match in_block.get(&tx_hash) {
+                Some(&index) => Some(TxLocation {
+                    block_number: number,
+                    index,
+                }),
+                None => stored(&tx_hash)?,
+            };
+            if let Some(seen) = seen {
+                return Err(invalid(format!(
+                    "transaction {tx_hash} is already stored in block {} at index {}",
+                    seen.block_number, seen.index
+                )));
+            }
+            in_block.insert(tx_hash, index);
+        }
+        Ok(tx_count)
     }
-    let hash = block.header.hash_slow();
-    if hash != block.hash {
-        return Err(invalid(format!(
-            "hash {} was given but the header hashes to {hash}",
-            block.hash
-        )));
-    }
-    if block.transactions.len() != block.receipts.len() {
-        return Err(invalid(format!(
-            "{} transactions but {} receipts",
-            block.transactions.len(),
-            block.receipts.len()
-        )));
-    }
-    let tx_count = u32::try_from(block.transactions.len())
-        .map_err(|_| invalid("more than u32::MAX transactions".into()))?;
+}
+
+fn insert_block(tx: &Tx<'_, RW>, block: &BlockWrite) -> StorageResult<StateStats> {
+    let number = block.header.number;
+    let tx_count = block.check(tx.head()?, |hash| tx.get::<TransactionLookup>(hash))?;
 
     tx.put::<Headers>(&number, &block.header)?;
     tx.put::<CanonicalHeaders>(&number, &block.hash)?;
@@ -274,27 +417,13 @@ fn insert_block(tx: &Tx<'_, RW>, block: &BlockWrite) -> StorageResult<StateStats
     for (index, (transaction, receipt)) in
         (0u32..).zip(block.transactions.iter().zip(&block.receipts))
     {
-        let tx_hash = *transaction.tx_hash();
-        if receipt.tx_type() != transaction.tx_type() {
-            return Err(invalid(format!(
-                "receipt {index} is for a {} transaction but transaction {index} is {}",
-                receipt.tx_type(),
-                transaction.tx_type()
-            )));
-        }
-        if let Some(seen) = tx.get::<TransactionLookup>(&tx_hash)? {
-            return Err(invalid(format!(
-                "transaction {tx_hash} is already stored in block {} at index {}",
-                seen.block_number, seen.index
-            )));
-        }
         tx.put::<Transactions>(&(number, index), transaction)?;
         tx.put::<Receipts>(&(number, index), receipt)?;
         let location = TxLocation {
             block_number: number,
             index,
         };
-        tx.put::<TransactionLookup>(&tx_hash, &location)?;
+        tx.put::<TransactionLookup>(transaction.tx_hash(), &location)?;
     }
     if !block.system_logs.is_empty() {
         tx.put::<SystemLogs>(&number, &block.system_logs)?;
@@ -316,85 +445,44 @@ fn apply_state(
     number: BlockNumber,
     changes: &StateChanges,
 ) -> StorageResult<StateStats> {
-    let mut stats = StateStats::default();
-    let addresses: BTreeSet<Address> = changes
-        .accounts
-        .keys()
-        .chain(changes.storage.keys())
-        .copied()
-        .collect();
-    for address in addresses {
+    let diff = changes.diff(number, tx)?;
+    for (address, old, new) in &diff.accounts {
         let hashed_address = keccak256(address);
-        let update = changes.accounts.get(&address);
-        if let Some(new) = update {
-            let old = tx.account(address)?;
-            if old != *new {
-                tx.put::<AccountChangeSets>(&(number, address), &old)?;
-                tx.put::<AccountHistory>(&(address, number), &())?;
-                match new {
-                    Some(account) => {
-                        tx.put::<PlainAccounts>(&address, account)?;
-                        tx.put::<HashedAccounts>(&hashed_address, account)?;
-                    }
-                    None => {
-                        tx.delete::<PlainAccounts>(&address)?;
-                        tx.delete::<HashedAccounts>(&hashed_address)?;
-                    }
-                }
-                stats.accounts += 1;
+        tx.put::<AccountChangeSets>(&(number, *address), old)?;
+        tx.put::<AccountHistory>(&(*address, number), &())?;
+        match new {
+            Some(account) => {
+                tx.put::<PlainAccounts>(address, account)?;
+                tx.put::<HashedAccounts>(&hashed_address, account)?;
+            }
+            None => {
+                tx.delete::<PlainAccounts>(address)?;
+                tx.delete::<HashedAccounts>(&hashed_address)?;
             }
         }
-
-        let destroyed = matches!(update, Some(None));
-        let storage = changes.storage.get(&address);
-        // slot -> (value before the block, value after it)
-        let mut slots = BTreeMap::<B256, (U256, U256)>::new();
-        if destroyed || storage.is_some_and(|s| s.wiped) {
-            for (slot, old) in tx.storage_of(address)? {
-                slots.insert(slot, (old, U256::ZERO));
-            }
-            tx.delete_prefix::<StoragesTrie, _>(&hashed_address)?;
-        }
-        for (slot, new) in storage.into_iter().flat_map(|s| &s.slots) {
-            let old = match slots.get(slot) {
-                Some(&(old, _)) => old,
-                None => tx.storage(address, *slot)?,
-            };
-            slots.insert(*slot, (old, *new));
-        }
-        if destroyed && slots.values().any(|(_, new)| !new.is_zero()) {
-            return Err(StorageError::InvalidBlock {
-                number,
-                reason: format!("account {address} is destroyed but its storage is written"),
-            });
-        }
-        for (slot, (old, new)) in slots {
-            if old == new {
-                continue;
-            }
-            tx.put::<StorageChangeSets>(&(number, address, slot), &old)?;
-            tx.put::<StorageHistory>(&(address, slot, number), &())?;
-            let hashed_slot = keccak256(slot);
-            if new.is_zero() {
-                tx.delete::<PlainStorage>(&(address, slot))?;
-                tx.delete::<HashedStorages>(&(hashed_address, hashed_slot))?;
-            } else {
-                tx.put::<PlainStorage>(&(address, slot), &new)?;
-                tx.put::<HashedStorages>(&(hashed_address, hashed_slot), &new)?;
-            }
-            stats.slots += 1;
+    }
+    for address in &diff.wiped {
+        tx.delete_prefix::<StoragesTrie, _>(&keccak256(address))?;
+    }
+    for (address, slot, old, new) in &diff.slots {
+        tx.put::<StorageChangeSets>(&(number, *address, *slot), old)?;
+        tx.put::<StorageHistory>(&(*address, *slot, number), &())?;
+        let key = (keccak256(address), keccak256(slot));
+        if new.is_zero() {
+            tx.delete::<PlainStorage>(&(*address, *slot))?;
+            tx.delete::<HashedStorages>(&key)?;
+        } else {
+            tx.put::<PlainStorage>(&(*address, *slot), new)?;
+            tx.put::<HashedStorages>(&key, new)?;
         }
     }
     for (code_hash, code) in &changes.bytecodes {
-        if keccak256(code) != *code_hash {
-            return Err(StorageError::InvalidBlock {
-                number,
-                reason: format!("bytecode stored under {code_hash} does not hash to it"),
-            });
-        }
         tx.put::<Bytecodes>(code_hash, code)?;
     }
-    Ok(stats)
+    Ok(StateStats {
+        accounts: diff.accounts.len(),
+        slots: diff.slots.len(),
+    })
 }
 
 fn apply_trie(tx: &Tx<'_, RW>, trie: &TrieUpdates) -> StorageResult<()> {

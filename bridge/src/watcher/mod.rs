@@ -32,7 +32,7 @@ use crate::{
 use alloy_primitives::{Address, B256};
 use book::Book;
 use parallax_genesis::L2_BRIDGE_ADDRESS;
-use parallax_storage::{Reader, StorageError};
+use parallax_storage_api::{StateReader, StorageError};
 use std::{
     sync::{
         Arc, RwLock,
@@ -57,7 +57,7 @@ pub struct DepositCursor {
 
 impl DepositCursor {
     /// The cursor in the state after the reader's head block.
-    pub fn at_head(reader: &Reader<'_>) -> Result<Self, StorageError> {
+    pub fn at_head(reader: &(impl StateReader + ?Sized)) -> Result<Self, StorageError> {
         let read = |slot: B256| -> Result<u64, StorageError> {
             let v = reader.storage(L2_BRIDGE_ADDRESS, slot)?;
             Ok(u64::try_from(v).unwrap_or(u64::MAX))
