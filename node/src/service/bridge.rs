@@ -3,6 +3,7 @@
 //! What each part does is `parallax-bridge`'s; here they are built from the node's options
 //! and started.
 
+use super::Tasks;
 use super::{ATTESTATION_QUEUE, L1Options, NodeContext, NodeError, NodeOptions};
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
@@ -16,7 +17,7 @@ use parallax_bridge::{
 use parallax_genesis::{DepositFinality, ParallaxConfig};
 use parallax_network::{NetworkHandle, Topic};
 use std::{sync::Arc, time::Duration};
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 /// A node's bridge, opened and watching Ethereum; its relayer starts once the network is up
@@ -42,7 +43,7 @@ impl NodeBridge {
     /// Ethereum.
     pub(super) async fn open(
         node: &NodeContext<'_>,
-        tasks: &mut Vec<JoinHandle<()>>,
+        tasks: &mut Tasks,
     ) -> Result<Option<Self>, NodeError> {
         let NodeContext {
             options,
@@ -89,14 +90,17 @@ impl NodeBridge {
                     .map_err(|e| NodeError::Config(format!("reading the deposit cursor: {e}")))?;
                 // A leader proposes a deposit one poll interval after its view confirmed it.
                 let view = Arc::new(DepositView::new(o.poll_interval, cursor.next_nonce));
-                tasks.push(tokio::spawn(watch_deposits(
-                    view.clone(),
-                    client.clone(),
-                    domain.l1_bridge,
-                    finality,
-                    cursor.start_block(o.from_block),
-                    o.poll_interval,
-                )));
+                tasks.spawn(
+                    "deposit watcher",
+                    watch_deposits(
+                        view.clone(),
+                        client.clone(),
+                        domain.l1_bridge,
+                        finality,
+                        cursor.start_block(o.from_block),
+                        o.poll_interval,
+                    ),
+                );
                 Some(view)
             }
         };
@@ -133,7 +137,7 @@ impl NodeBridge {
         &mut self,
         node: &NodeContext<'_>,
         net: Option<NetworkHandle>,
-        tasks: &mut Vec<JoinHandle<()>>,
+        tasks: &mut Tasks,
     ) {
         let NodeContext {
             options,
@@ -156,15 +160,18 @@ impl NodeBridge {
             tick: Duration::from_millis(500),
         };
         let relayer = Relayer::new(config, node.db.clone(), self.handles.withdrawals.clone());
-        tasks.push(tokio::spawn(relayer.run(received, move |bytes| {
-            if let Some(net) = net.clone() {
-                tokio::spawn(async move {
-                    if let Err(e) = net.publish(Topic::Bridge, bytes).await {
-                        debug!(error = %e, "gossiping an attestation failed");
-                    }
-                });
-            }
-        })));
+        tasks.spawn(
+            "withdrawal relayer",
+            relayer.run(received, move |bytes| {
+                if let Some(net) = net.clone() {
+                    tokio::spawn(async move {
+                        if let Err(e) = net.publish(Topic::Bridge, bytes).await {
+                            debug!(error = %e, "gossiping an attestation failed");
+                        }
+                    });
+                }
+            }),
+        );
     }
 }
 

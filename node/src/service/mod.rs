@@ -8,16 +8,16 @@
 //!    └── sync client (behind? fetch committed blocks, verify certificates) ──▶ driver
 //! ```
 //!
-//! [`Node::start`] opens and starts each part; the parts live in their own files:
-//! `bridge` (the bridge's watcher and relayer, built from the node's options), `ingress`
-//! (decode and route gossip), `transactions` (RPC and gossip admission, batched
-//! transaction gossip), `driver` (the consensus driver thread), `sync` (block sync), `store`
-//! (consensus data in the database), `observe` (consensus metrics), `shared` (what the parts
-//! publish for RPC, admin and metrics), `served` (the node as the RPC server sees it) and
-//! `relay_limit` (how often a relayed message is forwarded).
+//! [`Node::start`] opens the database and the chain, starts the network and the engine's
+//! parts (`parallax_engine`: ingress, transaction admission and gossip, block sync, the driver
+//! thread), the bridge's tasks and the servers; [`Node::shutdown`] stops them in the reverse
+//! order. Here: `bridge` (the bridge's watcher and relayer, built from the node's options),
+//! `served` (the node as the RPC server sees it) and `tasks` (the parts by name: one that ends
+//! while the node runs is reported by [`Node::failure`], and `parallax run` exits on it).
 
 mod bridge;
 mod served;
+mod tasks;
 
 use crate::metrics::RpcCollector;
 use bridge::NodeBridge;
@@ -36,6 +36,7 @@ use parallax_engine::{
 };
 use parallax_network::NetworkMetrics;
 use prometheus_client::registry::Registry;
+use tasks::Tasks;
 
 use alloy_primitives::Bytes;
 use libp2p::{Multiaddr, PeerId};
@@ -166,7 +167,8 @@ pub struct Node {
     rpc_stats: Arc<parallax_rpc::RpcStats>,
     admin: Option<crate::admin::AdminServer>,
     metrics: Option<crate::metrics::MetricsServer>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The long-running parts besides the driver (a part that ends is a failure).
+    tasks: Tasks,
     validator: Option<u32>,
     bridge: Option<BridgeHandles>,
 }
@@ -272,7 +274,7 @@ impl Node {
         let mempool = Arc::new(Mutex::new(Mempool::new(options.mempool.clone())));
         let (commits, _) = broadcast::channel(256);
 
-        let mut tasks = Vec::new();
+        let mut tasks = Tasks::default();
         let context = NodeContext {
             options: &options,
             parallax: &parallax,
@@ -302,7 +304,10 @@ impl Node {
             .collect();
         let tx_gossip = net.as_ref().map(|net| {
             let (sender, receiver) = tokio::sync::mpsc::channel(TX_GOSSIP_QUEUE);
-            tasks.push(tokio::spawn(gossip_transactions(net.clone(), receiver)));
+            tasks.spawn(
+                "transaction gossip",
+                gossip_transactions(net.clone(), receiver),
+            );
             sender
         });
         if let (Some(net), Some(events)) = (&net, events) {
@@ -315,12 +320,13 @@ impl Node {
                 shared: shared.clone(),
                 net: net.clone(),
             };
-            std::thread::Builder::new()
+            let thread = std::thread::Builder::new()
                 .name("tx-ingress".into())
                 .spawn(move || tx_ingress.run(work))
                 .map_err(|e| {
                     NodeError::Network(format!("cannot start the transaction thread: {e}"))
                 })?;
+            tasks.thread("transaction admission", thread);
             let ingress = Ingress {
                 tx_work,
                 net: net.clone(),
@@ -338,7 +344,7 @@ impl Node {
                 }),
                 relay_limit: Default::default(),
             };
-            tasks.push(tokio::spawn(ingress.run(events)));
+            tasks.spawn("gossip ingress", ingress.run(events));
             let syncer = sync::Syncer {
                 follows_consensus: validator.is_some(),
                 net: net.clone(),
@@ -352,7 +358,7 @@ impl Node {
                     .map_or_else(|| sync::validator_set(&spec), Ok)
                     .map_err(NodeError::Config)?,
             };
-            tasks.push(tokio::spawn(syncer.run()));
+            tasks.spawn("block sync", syncer.run());
         }
 
         if let Some(bridge) = &mut bridge {
@@ -576,9 +582,14 @@ impl Node {
         }
     }
 
-    /// The error the consensus driver stopped on, if it did.
+    /// Why the node can no longer do its job, if it cannot: the error the consensus driver
+    /// stopped on, or the part (gossip ingress, block sync, transaction admission or gossip,
+    /// the bridge's watcher or relayer) that ended while the node runs.
     pub fn failure(&self) -> Option<String> {
-        self.driver_result.lock().ok().and_then(|r| r.clone())
+        if let Some(e) = self.driver_result.lock().ok().and_then(|r| r.clone()) {
+            return Some(e);
+        }
+        self.tasks.ended().map(|part| format!("its {part} stopped"))
     }
 
     /// Stops everything and waits for the driver to finish its current step (so nothing
@@ -602,9 +613,7 @@ impl Node {
                 warn!(name = %self.name, "the consensus driver did not take the stop; not waiting for it");
             }
         }
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.tasks.abort();
         if let Some(net) = &self.net {
             net.shutdown().await;
         }
