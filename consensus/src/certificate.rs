@@ -323,15 +323,17 @@ impl Timeout {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::block::Block;
 
-    fn key(i: u8) -> SigningKey {
+    /// Validator `i`'s test key.
+    pub(crate) fn key(i: u8) -> SigningKey {
         SigningKey::from_bytes(&[i; 32])
     }
 
-    fn sample_qc() -> QuorumCertificate {
+    /// A QC of validators 0..3 (keys [`key`]) for a block at round 3, height 2.
+    pub(crate) fn sample_qc() -> QuorumCertificate {
         let b = Block::new(3, 2, Hash([1; 32]), 0, vec![], b"x".to_vec());
         let sigs = (0..3)
             .map(|i| {

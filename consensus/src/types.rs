@@ -212,29 +212,7 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn key(i: u8) -> SigningKey {
-        SigningKey::from_bytes(&[i; 32])
-    }
-
-    fn sample_qc() -> QuorumCertificate {
-        let b = Block::new(3, 2, Hash([1; 32]), 0, vec![], b"x".to_vec());
-        let sigs = (0..3)
-            .map(|i| {
-                let v = Vote::sign(9, b.info(), i, &key(i as u8));
-                SignedBy {
-                    signer: i,
-                    signature: v.signature,
-                }
-            })
-            .collect();
-        QuorumCertificate {
-            round: 3,
-            height: 2,
-            block_id: b.id(),
-            signatures: sigs,
-        }
-    }
+    use crate::certificate::tests::{key, sample_qc};
 
     #[test]
     fn every_message_round_trips_through_its_encoding() {

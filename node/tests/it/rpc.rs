@@ -219,6 +219,24 @@ impl Chain {
     }
 }
 
+/// The next JSON message on a WebSocket, within 10 s; the server's pings (which its clients'
+/// pongs answer, keeping quiet connections open) are skipped.
+async fn next_json<S>(ws: &mut S) -> Value
+where
+    S: futures::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
+{
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .expect("a message within 10 s")
+            .expect("the connection open")
+            .unwrap();
+        if m.is_text() {
+            return serde_json::from_str(m.to_text().unwrap()).unwrap();
+        }
+    }
+}
+
 fn abi_word(v: impl Into<U256>) -> [u8; 32] {
     v.into().to_be_bytes()
 }
@@ -394,16 +412,7 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
     }
     let mut subscriptions = std::collections::HashMap::new();
     while subscriptions.len() < 3 {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        // The server pings (its clients' pongs keep quiet connections open).
-        if !m.is_text() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
+        let v = next_json(&mut ws).await;
         if let Some(id) = v.get("id") {
             subscriptions.insert(
                 v["result"].as_str().unwrap().to_owned(),
@@ -652,15 +661,7 @@ async fn contracts_state_logs_filters_subscriptions_and_proofs() {
             .await
             .unwrap();
         while !answers.contains_key(&id) {
-            let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
-                .await
-                .unwrap()
-                .unwrap()
-                .unwrap();
-            if !m.is_text() {
-                continue;
-            }
-            let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
+            let v = next_json(&mut ws).await;
             if let Some(answer) = v.get("id").and_then(Value::as_u64) {
                 answers.insert(answer, v);
             }
@@ -834,15 +835,7 @@ async fn requests_geth_refuses_are_refused_in_its_words() {
     let mut refused = Vec::new();
     let mut answered = 0;
     while answered <= max {
-        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        if !m.is_text() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(m.to_text().unwrap()).unwrap();
+        let v = next_json(&mut ws).await;
         if v.get("id").is_some() {
             answered += 1;
             if v.get("error").is_some() {
