@@ -63,7 +63,8 @@ pub fn record_evidence(db: &Database, shared: &Shared, evidence: &Evidence) -> b
 
 /// Decodes and routes what the network delivers.
 pub struct Ingress {
-    /// Gossiped transaction batches, on their way to the [`TxIngress`] thread.
+    /// Gossiped transaction batches, on their way to the
+    /// [`TxIngress`](crate::transactions::TxIngress) thread.
     pub tx_work: std::sync::mpsc::SyncSender<(network::MessageId, PeerId, Vec<u8>)>,
     /// The network it reads from and publishes on.
     pub net: NetworkHandle,

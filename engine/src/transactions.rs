@@ -64,7 +64,7 @@ pub const TX_GOSSIP_QUEUE: usize = 16_384;
 /// How long the first transaction of a gossip batch waits for others to join it.
 const TX_GOSSIP_DELAY: Duration = Duration::from_millis(25);
 
-/// Publishes admitted transactions in batches: whatever arrives within [`TX_GOSSIP_DELAY`]
+/// Publishes admitted transactions in batches: whatever arrives within `TX_GOSSIP_DELAY` (25 ms)
 /// of a batch's first transaction, up to the wire format's limits. One gossip message per
 /// transaction costs every peer a message's overhead per transaction, and under load that
 /// overhead alone fills gossipsub's send queues and crowds consensus messages out.
@@ -245,7 +245,7 @@ fn admit(
     Ok(outcome.hash)
 }
 
-/// Admits gossiped transaction batches on a thread of its own (see [`Ingress`]).
+/// Admits gossiped transaction batches on a thread of its own (see [`Ingress`](crate::ingress::Ingress)).
 pub struct TxIngress {
     /// The database (read through snapshots).
     pub db: Arc<Database>,

@@ -118,7 +118,7 @@ pub struct RunArgs {
     /// libp2p listen address, e.g. /ip4/127.0.0.1/tcp/30303.
     #[arg(long)]
     pub listen_addr: Option<libp2p::Multiaddr>,
-    /// Bootnode (repeatable), ending in /p2p/<peer id>; replaces the config's list.
+    /// Bootnode (repeatable), ending in /p2p/PEER_ID; replaces the config's list.
     #[arg(long = "bootnode")]
     pub bootnodes: Vec<libp2p::Multiaddr>,
     /// JSON-RPC address.

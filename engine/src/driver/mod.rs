@@ -199,7 +199,8 @@ pub struct DriverParts {
     pub min_block_interval: Duration,
     /// What timers are read on.
     pub clock: Arc<dyn Clock>,
-    /// This node's view of the bridge's deposits (see [`Driver::deposits`]).
+    /// This node's view of the bridge's deposits; `None` when the chain has no L1 bridge or
+    /// this node no L1 RPC (it then proposes no deposits and votes for none).
     pub deposits: Option<Arc<DepositView>>,
 }
 

@@ -1,5 +1,5 @@
 //! The consensus metrics an operator needs (the driver observes them: see
-//! `service::observe`): which validators sign the certificates that commit, how many timeouts
+//! the engine's `observe`): which validators sign the certificates that commit, how many timeouts
 //! this validator signed and how many TCs it saw, how many rounds each commit took, and how
 //! long from a proposal to its QC and to its commit.
 
