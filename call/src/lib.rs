@@ -2,7 +2,7 @@
 //! Ethereum JSON-RPC's `eth_call`, `eth_estimateGas` and `eth_createAccessList`, with geth's
 //! semantics (`DoCall`, `gasestimator.Estimate`, `AccessList`).
 //!
-//! - [`call`] runs a [`CallRequest`] over any [`StateView`] (the head's [`DbState`], an older
+//! - [`call`] runs a [`CallRequest`] over any [`StateView`] (the head's [`LatestState`], an older
 //!   block's [`HistoricalState`], an in-memory state), with [`StateOverrides`] and
 //!   [`BlockOverrides`] on top. As in geth the nonce is not checked, the sender may have code
 //!   (EIP-3607 is off), the block gas limit and the EIP-7825 per-transaction cap do not apply,
@@ -22,7 +22,7 @@
 //! at a gas limit, read the way geth reads it), `db` (the state under the overrides, as a revm
 //! `Database`), `inspect` (the access-list tracer and the deadline and step-limit inspector).
 //!
-//! [`DbState`]: parallax_execution::DbState
+//! [`LatestState`]: parallax_execution::LatestState
 //! [`HistoricalState`]: parallax_execution::HistoricalState
 
 mod db;

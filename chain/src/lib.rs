@@ -34,7 +34,7 @@ use alloy_trie::EMPTY_ROOT_HASH;
 use overlay::{Layer, LayeredState};
 use parallax_bridge::deposit::{Deposit, requests_hash};
 use parallax_execution::{
-    BlockEnv, BlockExecutor, BridgeDeposits, DbState, ExecutionError, ExecutionStats,
+    BlockEnv, BlockExecutor, BridgeDeposits, ExecutionError, ExecutionStats, LatestState,
     ParallelExecutor, SequentialExecutor, Transaction,
 };
 use parallax_genesis::{EthereumHardfork, L2_BRIDGE_ADDRESS};
@@ -293,7 +293,7 @@ impl Chain {
             }),
         };
         let reader = self.db.reader()?;
-        let base = DbState::new(&reader);
+        let base = LatestState::new(&reader);
         let state = LayeredState::new(&base, &layers);
         let started = Instant::now();
         let mut execution_stats = None;
@@ -464,7 +464,7 @@ impl Chain {
         use parallax_execution::StateView;
         let layers = self.layers(parent)?;
         let reader = self.db.reader()?;
-        let base = DbState::new(&reader);
+        let base = LatestState::new(&reader);
         let state = LayeredState::new(&base, &layers);
         let next = state
             .storage(L2_BRIDGE_ADDRESS, U256::ZERO)
@@ -484,7 +484,7 @@ impl Chain {
         use parallax_execution::StateView;
         let layers = self.layers(parent)?;
         let reader = self.db.reader()?;
-        let base = DbState::new(&reader);
+        let base = LatestState::new(&reader);
         let state = LayeredState::new(&base, &layers);
         let mut next: HashMap<Address, u64> = HashMap::new();
         let mut out = Vec::with_capacity(candidates.len());

@@ -4,11 +4,11 @@
 //! With 2-chain commit a leader builds on a block that is certified but not yet committed,
 //! so block `n + 1` executes before block `n` is in the database. [`LayeredState`] reads
 //! each account, slot and code from the newest layer that has it, falling back to
-//! [`DbState`].
+//! [`LatestState`](parallax_execution::LatestState).
 
 use alloy_primitives::{Address, B256, U256};
-use parallax_execution::{AccountState, DbState, StateError, StateView};
-use parallax_storage::{RO, StateChanges};
+use parallax_execution::{AccountState, StateError, StateView};
+use parallax_storage::StateChanges;
 use revm::bytecode::Bytecode;
 use std::sync::Arc;
 
@@ -24,19 +24,20 @@ pub(crate) struct Layer {
 }
 
 /// The committed state under uncommitted layers (oldest first).
-pub(crate) struct LayeredState<'a, 'tx, 'db> {
-    base: &'a DbState<'tx, 'db, RO>,
+pub(crate) struct LayeredState<'a, S> {
+    base: &'a S,
     layers: &'a [Layer],
 }
 
-impl<'a, 'tx, 'db> LayeredState<'a, 'tx, 'db> {
-    /// `layers` oldest first: the first is the committed head's child.
-    pub(crate) fn new(base: &'a DbState<'tx, 'db, RO>, layers: &'a [Layer]) -> Self {
+impl<'a, S: StateView> LayeredState<'a, S> {
+    /// `layers` oldest first: the first is the committed head's child; `base` is the
+    /// committed state ([`LatestState`](parallax_execution::LatestState) in the node).
+    pub(crate) fn new(base: &'a S, layers: &'a [Layer]) -> Self {
         Self { base, layers }
     }
 }
 
-impl StateView for LayeredState<'_, '_, '_> {
+impl<S: StateView> StateView for LayeredState<'_, S> {
     fn account(&self, address: Address) -> Result<Option<AccountState>, StateError> {
         for layer in self.layers.iter().rev() {
             if let Some(account) = layer.changes.accounts.get(&address) {
@@ -90,6 +91,7 @@ impl StateView for LayeredState<'_, '_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parallax_execution::LatestState;
     use parallax_storage::{Account, BlockWrite, Database, StorageChanges};
 
     fn account(balance: u64) -> Account {
@@ -144,7 +146,7 @@ mod tests {
             },
         ];
         let reader = db.reader().unwrap();
-        let base = DbState::new(&reader);
+        let base = LatestState::new(&reader);
         let state = LayeredState::new(&base, &layers);
         assert_eq!(state.account(a).unwrap().unwrap().balance, U256::from(11));
         assert_eq!(state.account(b).unwrap(), None);

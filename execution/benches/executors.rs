@@ -21,16 +21,16 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[path = "../tests/common/contracts.rs"]
+#[path = "../tests/it/common/contracts.rs"]
 mod contracts;
-#[path = "../tests/common/workloads.rs"]
+#[path = "../tests/it/common/workloads.rs"]
 mod workloads;
 
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
 use alloy_primitives::Bloom;
 use parallax_execution::{
-    Block, BlockExecutor, DbState, InMemoryState, ParallelExecutor, SequentialExecutor, StateView,
-    fixture,
+    Block, BlockExecutor, InMemoryState, LatestState, ParallelExecutor, SequentialExecutor,
+    StateView, fixture,
 };
 use parallax_storage::{BlockWrite, Database, StateChanges};
 use revm::{
@@ -484,7 +484,7 @@ fn main() {
                     db.write_genesis(&genesis, f.block.rules.chain_id)
                         .expect("the state is written");
                     let reader = db.reader().expect("a read transaction");
-                    let stored = DbState::new(&reader);
+                    let stored = LatestState::new(&reader);
                     let name = format!("mainnet-mdbx/{}", f.block.env.number);
                     let figures = report(&name, &f.block, &stored, &[2], 0.6);
                     ratios.push((f.block.transactions.len(), figures));

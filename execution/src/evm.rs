@@ -8,7 +8,7 @@ use crate::{
 use alloy_consensus::{Eip658Value, Receipt, ReceiptEnvelope, ReceiptWithBloom};
 use alloy_eips::{eip2935::HISTORY_STORAGE_ADDRESS, eip4788::BEACON_ROOTS_ADDRESS};
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256, map::HashMap};
-use parallax_storage::StateChanges;
+use parallax_storage_api::StateChanges;
 use revm::{
     Context, Database, MainBuilder, MainContext, SystemCallEvm,
     bytecode::Bytecode,

@@ -10,9 +10,9 @@
 //! binary checks both executors against real Ethereum mainnet blocks ([`fixture`]).
 //!
 //! The crate knows nothing of consensus or networking: it reads state through
-//! [`StateView`] ([`DbState`] over a `parallax_storage` transaction, [`HistoricalState`] for
-//! the state after an older block, [`InMemoryState`] for fixtures and tests) and returns what
-//! a block changed. The revm environment of a block ([`cfg_env`], [`block_env`], [`to_info`])
+//! [`StateView`] ([`LatestState`] and [`HistoricalState`] over any store that implements
+//! `parallax_storage_api`'s read traits: an MDBX transaction in the node, a `MemoryStore` in a
+//! test; [`InMemoryState`] for fixtures) and returns what a block changed. It never names MDBX. The revm environment of a block ([`cfg_env`], [`block_env`], [`to_info`])
 //! is public for `parallax-call`, which runs single messages (`eth_call`, `eth_estimateGas`,
 //! `eth_createAccessList`) over the same [`StateView`]. The state root of what a block
 //! changed is `parallax-trie`'s.
@@ -32,7 +32,7 @@ pub use revm::primitives::hardfork::SpecId;
 pub use senders::{RecoveryError, recover_senders};
 pub use sequential::SequentialExecutor;
 pub use state::{InMemoryAccount, InMemoryState, StateError, StateView};
-pub use state_db::{DbState, HistoricalState};
+pub use state_db::{HistoricalState, LatestState};
 pub use types::{
     AccountState, Block, BlockEnv, BlockOutput, BridgeDeposit, BridgeDeposits, ChainRules,
     ExecutionError, Transaction, Withdrawal,

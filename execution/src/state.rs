@@ -3,7 +3,7 @@
 
 use crate::types::AccountState;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256, map::HashMap};
-use parallax_storage::{StateChanges, StorageChanges};
+use parallax_storage_api::{StateChanges, StorageChanges};
 use revm::{bytecode::Bytecode, primitives::KECCAK_EMPTY};
 use std::collections::BTreeMap;
 
@@ -365,7 +365,7 @@ pub(crate) struct AccountFold {
 /// State changes built account by account in address order (each list sorted by key).
 #[derive(Debug, Default)]
 pub(crate) struct SortedChanges {
-    pub(crate) accounts: Vec<(Address, Option<parallax_storage::Account>)>,
+    pub(crate) accounts: Vec<(Address, Option<parallax_storage_api::Account>)>,
     pub(crate) storage: Vec<(Address, StorageChanges)>,
     pub(crate) bytecodes: Vec<(B256, Bytes)>,
 }

@@ -2,7 +2,7 @@
 
 use alloy_consensus::{ReceiptEnvelope, TxEnvelope};
 use alloy_primitives::{Address, B256, Bloom, Bytes, Log, U256};
-use parallax_storage::StateChanges;
+use parallax_storage_api::StateChanges;
 use revm::{
     bytecode::Bytecode,
     context::TxEnv,
@@ -189,8 +189,8 @@ impl AccountState {
     }
 
     /// The account as the storage layer keeps it.
-    pub fn to_stored(&self) -> parallax_storage::Account {
-        parallax_storage::Account {
+    pub fn to_stored(&self) -> parallax_storage_api::Account {
+        parallax_storage_api::Account {
             nonce: self.nonce,
             balance: self.balance,
             code_hash: self.code_hash,

@@ -19,7 +19,7 @@ use parallax_call::{
     self as call, AccountOverride, BlockOverrides, CallError, CallOptions, CallOutcome,
     CallRequest, EstimateError, StateOverrides,
 };
-use parallax_execution::{BlockEnv, DbState, HistoricalState, StateView};
+use parallax_execution::{BlockEnv, HistoricalState, LatestState, StateView};
 use parallax_trie::{self as state_root, StateRootError};
 use serde_json::{Value, json};
 use std::time::Instant;
@@ -101,7 +101,7 @@ impl Api<'_> {
             return Err(RpcError::internal("not tried under a step limit"));
         }
         if prepared.number == head {
-            self.run_evm(method, &DbState::new(&self.reader), &prepared)
+            self.run_evm(method, &LatestState::new(&self.reader), &prepared)
         } else {
             let state =
                 HistoricalState::new(&self.reader, prepared.number).map_err(RpcError::internal)?;

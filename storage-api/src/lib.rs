@@ -23,7 +23,9 @@
 //! method to the same answer, present and absent keys and historical state alike.
 //!
 //! Errors are `parallax_storage`'s [`StorageError`]; model types (`Account`, `StoredBody`,
-//! `TxLocation`, `LocatedTransaction`) are its too, so the traits add no second vocabulary.
+//! `TxLocation`, `LocatedTransaction`, and the [`StateChanges`] a block makes) are its too,
+//! re-exported here, so the traits add no second vocabulary and a reader needs no other
+//! storage crate.
 //!
 //! *Invariants:* for the same writes, [`MemoryStore`] and the database answer every method
 //! alike (values and error variants); reads never change what a store holds. *Never imports:*
@@ -39,7 +41,8 @@ use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
 pub use parallax_storage::{
-    Account, BlockNumber, LocatedTransaction, StorageError, StorageResult, StoredBody, TxLocation,
+    Account, BlockNumber, LocatedTransaction, StateChanges, StorageChanges, StorageError,
+    StorageResult, StoredBody, TxLocation,
 };
 
 #[cfg(doc)]

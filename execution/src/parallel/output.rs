@@ -11,7 +11,7 @@ use crate::{
 };
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, U256};
-use parallax_storage::StateChanges;
+use parallax_storage_api::StateChanges;
 use rayon::prelude::*;
 
 impl<'a, S: StateView + ?Sized> Shared<'a, S> {

@@ -13,7 +13,7 @@ const GRAPH: &[(&str, &[&str])] = &[
     ("storage", &[]),
     ("storage-api", &["storage"]),
     ("trie", &["storage"]),
-    ("execution", &["storage"]),
+    ("execution", &["storage-api"]),
     ("call", &["execution"]),
     ("consensus", &["proto"]),
     ("consensus-sim", &["consensus"]),

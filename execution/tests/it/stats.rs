@@ -1,10 +1,7 @@
 //! What the parallel executor reports about a block's execution: the schedule it ran on,
 //! its executions and aborts, and the time its workers spent inside the EVM.
 
-#[path = "common/contracts.rs"]
-mod contracts;
-#[path = "common/workloads.rs"]
-mod workloads;
+use crate::workloads;
 
 use parallax_execution::{BlockExecutor, ParallelExecutor, Schedule, SequentialExecutor};
 

@@ -5,10 +5,7 @@
 //! after it; withdrawals burn what was bridged and no more, and any one validator can pause
 //! them. The sequential and the parallel executor agree on all of it.
 
-#[path = "common/contracts.rs"]
-mod contracts;
-#[path = "common/workloads.rs"]
-mod workloads;
+use crate::workloads;
 
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use alloy_sol_types::{SolCall, SolEvent};

@@ -1,16 +1,18 @@
-//! Executing blocks over the state stored in MDBX: a fixture's state written to a database
-//! as a genesis, then the fixture's block executed over [`DbState`] with both executors gives
-//! exactly what executing over the same state in memory gives.
+//! Executing blocks over stored state: a fixture's state written as a genesis to an MDBX
+//! database and to `parallax-storage-api`'s in-memory store, then the fixture's block executed
+//! over [`LatestState`] of each with both executors gives exactly what executing over the
+//! same state in an [`InMemoryState`] gives.
 
 use alloy_consensus::Header;
 use parallax_execution::{
-    BlockExecutor, DbState, InMemoryState, ParallelExecutor, SequentialExecutor, fixture,
+    BlockExecutor, InMemoryState, LatestState, ParallelExecutor, SequentialExecutor, fixture,
 };
 use parallax_storage::{BlockWrite, Database};
+use parallax_storage_api::MemoryStore;
 use std::path::PathBuf;
 
 #[test]
-fn blocks_over_the_database_state_equal_blocks_over_the_same_state_in_memory() {
+fn blocks_over_stored_state_equal_blocks_over_the_same_state_in_memory() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
     if !dir.is_dir() {
         eprintln!("skipping: {} is absent", dir.display());
@@ -47,7 +49,12 @@ fn blocks_over_the_database_state_equal_blocks_over_the_same_state_in_memory() {
         genesis.state = changes;
         db.write_genesis(&genesis, f.block.rules.chain_id).unwrap();
         let reader = db.reader().unwrap();
-        let stored = DbState::new(&reader);
+        let stored = LatestState::new(&reader);
+        let mut store = MemoryStore::new();
+        store
+            .write_genesis(&genesis, f.block.rules.chain_id)
+            .unwrap();
+        let in_store = LatestState::new(&store);
 
         let expected = SequentialExecutor
             .execute(&f.block, &memory)
@@ -59,6 +66,12 @@ fn blocks_over_the_database_state_equal_blocks_over_the_same_state_in_memory() {
             "{}: sequential over MDBX differs from memory",
             file.display()
         );
+        let sequential = SequentialExecutor.execute(&f.block, &in_store).unwrap();
+        assert!(
+            sequential == expected,
+            "{}: sequential over the in-memory store differs",
+            file.display()
+        );
         for executor in [
             ParallelExecutor::new(2),
             ParallelExecutor::new(2).speculation_only(),
@@ -67,6 +80,12 @@ fn blocks_over_the_database_state_equal_blocks_over_the_same_state_in_memory() {
             assert!(
                 parallel == expected,
                 "{}: parallel over MDBX differs from memory",
+                file.display()
+            );
+            let parallel = executor.execute(&f.block, &in_store).unwrap();
+            assert!(
+                parallel == expected,
+                "{}: parallel over the in-memory store differs",
                 file.display()
             );
         }

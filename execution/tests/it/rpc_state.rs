@@ -4,12 +4,12 @@
 //! and EIP-1186 proofs of the head state and of every earlier height verified against that
 //! block's header state root. After the executed blocks come two written as state changes:
 //! one creating accounts with storage and clearing a slot, one destroying an account and
-//! wiping another's storage, so that proofs at earlier heights have deletions to undo.
+//! wiping another's storage, so that proofs at earlier heights have deletions to undo. The
+//! same chain is written to `parallax-storage-api`'s `MemoryStore`, and the executors and
+//! [`HistoricalState`] read it exactly as they read MDBX.
 
-#[path = "common/contracts.rs"]
-mod contracts;
-#[path = "common/workloads.rs"]
-mod workloads;
+use crate::contracts;
+use crate::workloads;
 
 use alloy_consensus::Header;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
@@ -17,10 +17,11 @@ use alloy_trie::{EMPTY_ROOT_HASH, Nibbles, TrieAccount, proof::verify_proof};
 use contracts::token;
 use parallax_call::{BlockOverrides, CallOptions, CallOutcome, CallRequest, StateOverrides, call};
 use parallax_execution::{
-    AccountState, Block, BlockExecutor, ChainRules, DbState, HistoricalState, InMemoryState,
-    SequentialExecutor, SpecId, StateView,
+    AccountState, Block, BlockExecutor, ChainRules, HistoricalState, InMemoryState, LatestState,
+    ParallelExecutor, SequentialExecutor, SpecId, StateView,
 };
 use parallax_storage::{Account, BlockWrite, Database, StateChanges, StorageChanges, StorageError};
+use parallax_storage_api::MemoryStore;
 use parallax_trie::{
     DbTrieReader, HashedPostState, StateRootError, account_proof, account_proof_at,
     reverse_post_state, state_root,
@@ -49,7 +50,14 @@ fn eoas() -> Vec<Address> {
 }
 
 /// Commits a block with `changes` onto the head, with its state root and trie nodes.
-fn commit(db: &Database, number: u64, parent: B256, changes: StateChanges) -> B256 {
+/// Writes the block to the database and, the same [`BlockWrite`], to `memory`.
+fn commit(
+    db: &Database,
+    memory: &mut MemoryStore,
+    number: u64,
+    parent: B256,
+    changes: StateChanges,
+) -> B256 {
     let post = HashedPostState::from_state_changes(&changes);
     let out = {
         let reader = db.reader().unwrap();
@@ -66,8 +74,10 @@ fn commit(db: &Database, number: u64, parent: B256, changes: StateChanges) -> B2
     block.trie = out.updates;
     if number == 0 {
         db.write_genesis(&block, CHAIN_ID).unwrap();
+        memory.write_genesis(&block, CHAIN_ID).unwrap();
     } else {
         db.write_block(&block).unwrap();
+        memory.write_block(&block).unwrap();
     }
     block.hash
 }
@@ -209,44 +219,71 @@ fn destroying_block(db: &Database) -> StateChanges {
 }
 
 /// A database with a genesis (200 funded accounts and a token with 200 holders), [`EXECUTED`]
-/// executed blocks and the two written ones, and the snapshot of the state after each block.
-fn chain() -> (tempfile::TempDir, Database, Vec<Snapshot>) {
+/// executed blocks and the two written ones, the same chain in a [`MemoryStore`] (each
+/// executed block executed over it too, with the same output), and the snapshot of the state
+/// after each block.
+struct Chain {
+    _dir: tempfile::TempDir,
+    db: Database,
+    memory: MemoryStore,
+    snapshots: Vec<Snapshot>,
+}
+
+fn chain() -> Chain {
     let dir = tempfile::tempdir().unwrap();
     let db = Database::open(dir.path()).unwrap();
+    let mut memory = MemoryStore::new();
     let mut genesis = InMemoryState::new();
     let holders = eoas();
     for a in &holders {
         genesis.insert_account(*a, eoa(ether(100)));
     }
     genesis.insert_account(TOKEN, token_account(&holders, ether(1_000)));
-    let mut parent = commit(&db, 0, B256::ZERO, genesis.to_changes());
-    let mut snapshots = vec![snapshot(&DbState::new(&db.reader().unwrap()))];
+    let mut parent = commit(&db, &mut memory, 0, B256::ZERO, genesis.to_changes());
+    let mut snapshots = vec![snapshot(&LatestState::new(&db.reader().unwrap()))];
     for number in 1..=EXECUTED {
         let block = block(number);
         let output = {
             let reader = db.reader().unwrap();
             SequentialExecutor
-                .execute(&block, &DbState::new(&reader))
+                .execute(&block, &LatestState::new(&reader))
                 .unwrap()
         };
         assert!(
             output.receipts.iter().all(|r| r.status()),
             "block {number}: every transaction succeeds"
         );
-        parent = commit(&db, number, parent, output.state);
-        snapshots.push(snapshot(&DbState::new(&db.reader().unwrap())));
+        let over_memory = ParallelExecutor::new(2)
+            .execute(&block, &LatestState::new(&memory))
+            .unwrap();
+        assert!(
+            over_memory == output,
+            "block {number}: executing over the in-memory store differs from over MDBX"
+        );
+        parent = commit(&db, &mut memory, number, parent, output.state);
+        snapshots.push(snapshot(&LatestState::new(&db.reader().unwrap())));
     }
-    parent = commit(&db, EXECUTED + 1, parent, created_block());
-    snapshots.push(snapshot(&DbState::new(&db.reader().unwrap())));
+    parent = commit(&db, &mut memory, EXECUTED + 1, parent, created_block());
+    snapshots.push(snapshot(&LatestState::new(&db.reader().unwrap())));
     let changes = destroying_block(&db);
-    commit(&db, EXECUTED + 2, parent, changes);
-    snapshots.push(snapshot(&DbState::new(&db.reader().unwrap())));
-    (dir, db, snapshots)
+    commit(&db, &mut memory, EXECUTED + 2, parent, changes);
+    snapshots.push(snapshot(&LatestState::new(&db.reader().unwrap())));
+    Chain {
+        _dir: dir,
+        db,
+        memory,
+        snapshots,
+    }
 }
 
 #[test]
 fn historical_state_is_the_state_after_each_block() {
-    let (_dir, db, snapshots) = chain();
+    let Chain {
+        _dir,
+        db,
+        memory,
+        snapshots,
+    } = chain();
     // The blocks changed what is tracked, so the comparison means something.
     for pair in snapshots.windows(2) {
         assert_ne!(pair[0], pair[1]);
@@ -256,6 +293,12 @@ fn historical_state_is_the_state_after_each_block() {
         let state = HistoricalState::new(&reader, number).unwrap();
         assert_eq!(state.number(), number);
         assert_eq!(&snapshot(&state), expected, "after block {number}");
+        let in_memory = HistoricalState::new(&memory, number).unwrap();
+        assert_eq!(
+            &snapshot(&in_memory),
+            expected,
+            "after block {number}, in memory"
+        );
         for n in 0..=BLOCKS + 1 {
             let hash = state.block_hash(n).unwrap();
             if n <= number {
@@ -268,24 +311,34 @@ fn historical_state_is_the_state_after_each_block() {
     }
     // At the head it reads what the latest state reads.
     let head = HistoricalState::new(&reader, BLOCKS).unwrap();
-    assert_eq!(snapshot(&head), snapshot(&DbState::new(&reader)));
+    assert_eq!(snapshot(&head), snapshot(&LatestState::new(&reader)));
     let code_hash = keccak256(token::runtime_code());
     assert_eq!(
         head.code(code_hash).unwrap().map(|c| c.original_bytes()),
-        DbState::new(&reader)
+        LatestState::new(&reader)
             .code(code_hash)
             .unwrap()
             .map(|c| c.original_bytes())
     );
+    assert_eq!(snapshot(&LatestState::new(&memory)), snapshot(&head));
     assert!(matches!(
         HistoricalState::new(&reader, BLOCKS + 1),
+        Err(StorageError::BlockNotAvailable { .. })
+    ));
+    assert!(matches!(
+        HistoricalState::new(&memory, BLOCKS + 1),
         Err(StorageError::BlockNotAvailable { .. })
     ));
 }
 
 #[test]
 fn calls_over_historical_state_see_that_blocks_balances() {
-    let (_dir, db, snapshots) = chain();
+    let Chain {
+        _dir,
+        db,
+        snapshots,
+        ..
+    } = chain();
     let reader = db.reader().unwrap();
     let holder = addr(2, 1);
     let slot = token::balance_slot(holder);
@@ -314,7 +367,7 @@ fn calls_over_historical_state_see_that_blocks_balances() {
 
 #[test]
 fn account_proofs_verify_against_the_head_state_root() {
-    let (_dir, db, _) = chain();
+    let Chain { _dir, db, .. } = chain();
     let reader = db.reader().unwrap();
     let head = reader.head_number().unwrap().unwrap();
     let root = reader.header(head).unwrap().unwrap().state_root;
@@ -397,7 +450,7 @@ fn account_proofs_verify_against_the_head_state_root() {
 
 #[test]
 fn account_proofs_at_every_height_verify_against_that_blocks_state_root() {
-    let (_dir, db, _) = chain();
+    let Chain { _dir, db, .. } = chain();
     let reader = db.reader().unwrap();
     let slot = |s: U256| B256::from(s);
     let slots: Vec<B256> = [

@@ -3,8 +3,8 @@
 //! `scripts/compile-contracts.mjs` generates), ABI-encoded calldata, constructor arguments,
 //! CREATE2 addresses and the storage slots needed to write a pre-state directly.
 //!
-//! Include it with `#[path = "common/contracts.rs"] mod contracts;` from `tests/*.rs` or
-//! `#[path = "../tests/common/contracts.rs"] mod contracts;` from `benches/*.rs`.
+//! `tests/it/main.rs` includes it as `crate::contracts`; `benches/*.rs` with
+//! `#[path = "../tests/it/common/contracts.rs"] mod contracts;`.
 //!
 //! - [`token`]: an ERC-20 whose `mint` anyone may call.
 //! - [`pool`]: a constant-product pool (0.3% fee) over two tokens; give each pool its own pair of
@@ -13,7 +13,7 @@
 //!   transaction, so a later one can re-create the child), reverts, gas burning, slot writes.
 //!
 //! Slot numbers are the compiler's (`storageLayout` in the artifacts, checked by
-//! `tests/contracts.rs`); values are `U256` keys and values as revm stores them.
+//! `tests/it/artifacts.rs`); values are `U256` keys and values as revm stores them.
 
 // Each test or benchmark uses a different subset of these helpers.
 #![allow(dead_code)]

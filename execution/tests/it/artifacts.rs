@@ -1,11 +1,10 @@
 //! The benchmark and test contracts of `execution/contracts/`: the checked-in artifacts match the
 //! Solidity sources (recompiled with the pinned solc-js), are well formed, agree with the slot
-//! numbers and ABI helpers of `tests/common/contracts.rs`, and those helpers drive the contracts
+//! numbers and ABI helpers of `tests/it/common/contracts.rs`, and those helpers drive the contracts
 //! correctly on revm (calldata, constructor arguments, storage slots, written pre-states, CREATE2
 //! addresses, reverts, self-destruct and re-creation).
 
-#[path = "common/contracts.rs"]
-mod contracts;
+use crate::contracts;
 
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, TxKind, U256, keccak256};
 use contracts::{
@@ -153,7 +152,7 @@ fn artifacts_are_well_formed() {
         .collect();
     assert_eq!(
         on_disk, known,
-        "artifacts on disk vs contracts known to tests/common/contracts.rs"
+        "artifacts on disk vs contracts known to tests/it/common/contracts.rs"
     );
 
     for contract in Contract::ALL {

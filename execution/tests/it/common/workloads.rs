@@ -1,7 +1,7 @@
 //! Synthetic blocks for benchmarks and differential tests: a pre-state written directly
 //! (accounts, contract code and storage as the Solidity contracts lay it out) and a block of
-//! transactions against it. Include with `#[path = "common/workloads.rs"] mod workloads;`
-//! next to `contracts.rs`.
+//! transactions against it. Included next to `contracts.rs` (as
+//! `crate::workloads` in `tests/it`, by `#[path]` in the benchmarks).
 #![allow(dead_code)]
 
 use super::contracts::{pool, token};

@@ -4,10 +4,8 @@
 //! beneficiary, the parallel executor must return exactly what the sequential one returns
 //! (the same output, or the same error) on 1, 2 and 8 threads, every time.
 
-#[path = "common/contracts.rs"]
-mod contracts;
-#[path = "common/workloads.rs"]
-mod workloads;
+use crate::contracts;
+use crate::workloads;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use contracts::{child, factory, token};
