@@ -37,7 +37,7 @@ if ! have_libclang; then
   fi
 fi
 
-# iptables: the partition test (testnet/tests/partition.rs) cuts a node off with it. Without it
+# iptables: the partition test (testnet/tests/it/partition.rs) cuts a node off with it. Without it
 # (or without root) that test says so and does not run.
 if [ "$(id -u)" = 0 ] && ! command -v iptables >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   echo "==> installing iptables (the partition test cuts a node off with it)"

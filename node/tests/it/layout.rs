@@ -1,9 +1,11 @@
 //! The workspace's layout: each crate depends on exactly the crates of ours that
-//! `ARCHITECTURE.md`'s dependency graph draws, and every crate there is a workspace member.
+//! `ARCHITECTURE.md`'s dependency graph draws, and every crate there is a workspace member;
+//! modules import each other in no circle; crates and files stay small enough for one person
+//! to hold; each crate's integration tests are one `tests/it` binary.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    path::Path,
+    path::{Path, PathBuf},
 };
 
 /// Our crates each crate's `[dependencies]` name, as the graph draws them, in its order.
@@ -228,9 +230,9 @@ fn crate_imports(text: &str) -> BTreeSet<String> {
     found
 }
 
-/// Each top-level module of `src` (tests and binaries aside) with the modules it imports.
-fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
-    fn walk(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+/// Every `.rs` file under `dir`, sorted.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    fn walk(dir: &Path, files: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();
             if path.is_dir() {
@@ -241,7 +243,14 @@ fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
         }
     }
     let mut files = Vec::new();
-    walk(src, &mut files);
+    walk(dir, &mut files);
+    files.sort();
+    files
+}
+
+/// Each top-level module of `src` (tests and binaries aside) with the modules it imports.
+fn module_graph(src: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let files = rust_files(src);
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for file in files {
         let rel = file.strip_prefix(src).unwrap();
@@ -333,4 +342,116 @@ fn module_imports_and_circles_are_found() {
     let mut acyclic = graph.clone();
     acyclic.get_mut("c").unwrap().clear();
     assert_eq!(find_cycle(&acyclic), None);
+}
+
+/// The most lines of non-test code (neither blank nor comment) a crate may hold: about what
+/// one person holds in their head. Past it, split the crate by concern.
+const CRATE_CODE_LINES: usize = 6_000;
+
+/// The most lines of non-test code a file may hold. Past it, split the module by concern.
+const FILE_CODE_LINES: usize = 800;
+
+/// Lines of `text` that are neither blank nor comments (`//`, `///`, `//!`), leaving out
+/// top-level `#[cfg(test)]` modules, inline or declared.
+fn code_lines(text: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let (mut count, mut i) = (0, 0);
+    while i < lines.len() {
+        let next = lines
+            .get(i + 1)
+            .map_or("", |l| l.trim_start_matches("pub(crate) "));
+        if lines[i] == "#[cfg(test)]" && next.starts_with("mod ") {
+            i += 1;
+            if next.ends_with('{') {
+                while i < lines.len() && lines[i] != "}" {
+                    i += 1;
+                }
+            }
+            i += 1;
+            continue;
+        }
+        let line = lines[i].trim();
+        if !line.is_empty() && !line.starts_with("//") {
+            count += 1;
+        }
+        i += 1;
+    }
+    count
+}
+
+#[test]
+fn crates_and_files_stay_small_enough_to_hold_in_one_head() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let (mut big_crates, mut big_files) = (BTreeMap::new(), BTreeMap::new());
+    for (krate, _) in GRAPH {
+        let src = root.join(krate).join("src");
+        let mut total = 0;
+        for file in rust_files(&src) {
+            let rel = file.strip_prefix(&src).unwrap();
+            // A module's tests in their own file (`tests.rs`, `tests/…`) are test code.
+            if rel.components().any(|c| {
+                let c = c.as_os_str().to_string_lossy();
+                c == "tests" || c == "tests.rs"
+            }) {
+                continue;
+            }
+            let lines = code_lines(&std::fs::read_to_string(&file).unwrap());
+            total += lines;
+            if lines > FILE_CODE_LINES {
+                big_files.insert(format!("{krate}/src/{}", rel.display()), lines);
+            }
+        }
+        assert!(total > 0, "{krate}: no code found under {}", src.display());
+        if total > CRATE_CODE_LINES {
+            big_crates.insert(*krate, total);
+        }
+    }
+    assert!(
+        big_crates.is_empty() && big_files.is_empty(),
+        "over {CRATE_CODE_LINES} lines of code per crate: {big_crates:?}; \
+         over {FILE_CODE_LINES} per file: {big_files:#?}"
+    );
+}
+
+#[test]
+fn code_lines_leave_out_comments_blank_lines_and_test_modules() {
+    let text = "//! Docs.\n\nuse a;\n/// A function.\nfn f() {\n    // note\n    g();\n}\n\
+                #[cfg(test)]\nmod tests {\n    #[test]\n    fn t() {}\n}\n\
+                #[cfg(test)]\npub(crate) mod fixtures;\nfn h() {}\n";
+    assert_eq!(code_lines(text), 5);
+}
+
+#[test]
+fn each_crate_has_one_integration_test_binary() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut wrong = Vec::new();
+    for (krate, _) in GRAPH {
+        let dir = root.join(krate);
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        if manifest.contains("[[test]]") {
+            wrong.push(format!("{krate}/Cargo.toml declares its own test targets"));
+        }
+        let Ok(entries) = std::fs::read_dir(dir.join("tests")) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            // Cargo makes a binary of every `tests/*.rs`; `tests/it/main.rs` is the one.
+            if path.extension().is_some_and(|e| e == "rs") {
+                wrong.push(format!(
+                    "{krate}/tests/{}",
+                    entry.file_name().to_string_lossy()
+                ));
+            } else if path.is_dir() && path.join("main.rs").is_file() && !path.ends_with("it") {
+                wrong.push(format!(
+                    "{krate}/tests/{}/main.rs",
+                    entry.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "test binaries besides tests/it: {wrong:#?}"
+    );
 }

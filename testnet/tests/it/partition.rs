@@ -9,7 +9,7 @@
 //! `iptables`, which `scripts/setup.sh` installs on a Debian-like machine; without them the
 //! test says so and passes without running.
 
-mod common;
+use crate::common;
 
 use common::{Script, base_port, height};
 use std::{
@@ -86,6 +86,7 @@ fn iptables_usable() -> bool {
 
 #[test]
 fn a_healed_partition_commits_again_within_two_base_timeouts() {
+    let _one_at_a_time = common::one_testnet_at_a_time();
     if !iptables_usable() {
         eprintln!(
             "skipped: cutting a node off needs root and iptables (scripts/setup.sh installs it as root on Debian)"

@@ -14,7 +14,7 @@
 //!
 //! Needs Node.js 20 and `npm ci` at the repository root (anvil and ethers).
 
-mod common;
+use crate::common;
 
 use common::{Script, base_port, node_script, rpc};
 use serde_json::{Value, json};
@@ -46,6 +46,7 @@ fn set_relay(script: &Script, on: bool) {
 
 #[test]
 fn withdrawals_finish_without_relayers_brakes_hold_and_unpayable_ones_never_block_the_rest() {
+    let _one_at_a_time = common::one_testnet_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
     let base = base_port(2);

@@ -11,7 +11,7 @@
 //! Throughout, the other validators record no evidence against it (nor anyone), and all
 //! nodes agree on the blocks.
 
-mod common;
+use crate::common;
 
 use common::{Script, base_port, block_hash, height, rpc};
 use serde_json::json;
@@ -88,6 +88,7 @@ fn no_evidence(addrs: &[SocketAddr]) {
 
 #[test]
 fn a_validator_that_loses_its_database_never_double_signs_and_votes_again() {
+    let _one_at_a_time = common::one_testnet_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
     let base = base_port(3);

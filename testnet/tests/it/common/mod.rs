@@ -13,13 +13,22 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// The `--base-port` for the test in `slot` (0–7, one per test file): below Linux's ephemeral
+/// The `--base-port` for the test in `slot` (0–7, one per test module): below Linux's ephemeral
 /// range (32768–60999), so no outgoing connection on the machine (a node dialling its peers,
 /// a client of the L1) can take a port a node is about to listen on, and spread by process id
 /// so two runs at once rarely meet.
 pub(crate) fn base_port(slot: u16) -> String {
     assert!(slot < 8, "slot {slot} is past the last test range");
     (12_000 + slot * 2_500 + (std::process::id() % 12) as u16 * 200).to_string()
+}
+
+/// Held by each test for its whole run: one testnet at a time. Each starts several node
+/// processes, an L1 and a load or a script; two at once on a small machine would measure the
+/// machine, not the protocol (the tests' deadlines assume the machine is theirs). A test that
+/// failed while holding it leaves it usable by the next.
+pub(crate) fn one_testnet_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What `up` and `start` may wait for blocks (debug nodes on a busy machine are slow).

@@ -14,7 +14,7 @@
 //! first phase's double votes, double timeouts and (when it led a round) double proposals as
 //! evidence, and none against an honest validator.
 
-mod common;
+use crate::common;
 
 use common::{Script, base_port, block_hash, height, rpc};
 use serde_json::{Value, json};
@@ -86,6 +86,7 @@ fn evidence_kinds(addr: SocketAddr, validator: u32) -> BTreeSet<String> {
 
 #[test]
 fn one_byzantine_validator_under_load_halts_nothing_and_every_equivocation_is_evidence() {
+    let _one_at_a_time = common::one_testnet_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
     let base = base_port(5);

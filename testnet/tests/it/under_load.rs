@@ -11,7 +11,7 @@
 //! The nodes are the debug `parallax` binary (built here when `PARALLAX_BIN` is unset); the
 //! whole run is bounded, and guards kill the load and every node however the test ends.
 
-mod common;
+use crate::common;
 
 use common::{Script, base_port, block_hash, height, pid_gone, rpc};
 use parallax_testnet::rpc::quantity;
@@ -78,6 +78,7 @@ fn log_has(path: &Path, text: &str) -> bool {
 
 #[test]
 fn under_load_a_killed_validator_rejoins_and_two_stopped_halt_the_chain_without_a_fork() {
+    let _one_at_a_time = common::one_testnet_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let (script, cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
     let (dir, bin) = (script.dir.clone(), script.bin.clone());

@@ -9,7 +9,7 @@
 //! whole run is bounded, and a guard kills every process recorded in `testnet.json` however
 //! the test ends.
 
-mod common;
+use crate::common;
 
 use common::{Script, base_port, block_hash, height, pid_gone, repo, rpc};
 use parallax_testnet::{l1::is_l1_process, process::is_node_process};
@@ -25,6 +25,7 @@ const BUDGET: Duration = Duration::from_secs(420);
 
 #[test]
 fn run_sh_starts_reports_stops_restarts_and_resumes_a_testnet() {
+    let _one_at_a_time = common::one_testnet_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
     let started = Instant::now();

@@ -20,8 +20,8 @@
 //!
 //! Needs Node.js 20 and `npm ci` at the repository root (anvil and ethers).
 
-mod common;
-mod l1_proxy;
+use crate::common;
+use crate::l1_proxy;
 
 use alloy_primitives::{Address, U256};
 use alloy_provider::Provider;
@@ -92,6 +92,7 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn the_bridge_conserves_funds_against_faults_and_users_who_do_not_play_along() {
+    let _one_at_a_time = common::one_testnet_at_a_time();
     let tmp = tempfile::tempdir().unwrap();
     let (script, _cleanup) = Script::in_tempdir(tmp.path(), BUDGET);
     let base = base_port(1);
