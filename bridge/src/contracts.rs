@@ -229,17 +229,10 @@ pub mod l2_storage {
     }
 }
 
-/// Reads the creation code out of a checked-in artifact.
+/// Reads the creation code out of a checked-in artifact, once.
 fn creation_code(artifact: &str, cell: &'static OnceLock<Bytes>) -> Bytes {
-    cell.get_or_init(|| {
-        let json: serde_json::Value =
-            serde_json::from_str(artifact).expect("the checked-in artifacts are JSON");
-        let hex = json["bytecode"]
-            .as_str()
-            .expect("an artifact has a bytecode string");
-        hex.parse().expect("an artifact's bytecode is hex")
-    })
-    .clone()
+    cell.get_or_init(|| parallax_genesis::artifact::creation_code(artifact))
+        .clone()
 }
 
 /// `ParallaxBridge`'s creation code (append the ABI-encoded constructor arguments).

@@ -14,11 +14,14 @@
 //!   key, secp256k1 bridge key).
 //! - [`NodeConfig`] is a node's TOML configuration; [`generate_testnet`] writes a complete
 //!   N-validator configuration.
+//! - [`artifact`] reads code out of the checked-in contract artifacts, for this crate's
+//!   bridge predeploy and for every other crate that deploys one of our contracts.
 //!
 //! Invariants: a [`Genesis`] that loaded is valid (no duplicate or zero-power validators,
 //! valid keys, forks known and in order); the same file always yields the same genesis hash;
 //! files this crate writes load back to equal values.
 
+pub mod artifact;
 mod config;
 mod error;
 mod genesis;

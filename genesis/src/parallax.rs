@@ -18,14 +18,9 @@ pub const L2_BRIDGE_ADDRESS: Address = address!("0x00000000000000000000000000000
 pub fn l2_bridge_code() -> alloy_primitives::Bytes {
     static CODE: std::sync::OnceLock<alloy_primitives::Bytes> = std::sync::OnceLock::new();
     CODE.get_or_init(|| {
-        let artifact: serde_json::Value = serde_json::from_str(include_str!(
+        crate::artifact::runtime_code(include_str!(
             "../../bridge/contracts/artifacts/ParallaxBridgeL2.json"
         ))
-        .expect("the checked-in bridge artifact is JSON");
-        artifact["deployedBytecode"]
-            .as_str()
-            .and_then(|hex| hex.parse().ok())
-            .expect("the bridge artifact has hex runtime code")
     })
     .clone()
 }
@@ -35,14 +30,9 @@ pub fn l2_bridge_code() -> alloy_primitives::Bytes {
 fn bridged_token_init_code() -> &'static [u8] {
     static CODE: std::sync::OnceLock<alloy_primitives::Bytes> = std::sync::OnceLock::new();
     CODE.get_or_init(|| {
-        let artifact: serde_json::Value = serde_json::from_str(include_str!(
+        crate::artifact::creation_code(include_str!(
             "../../bridge/contracts/artifacts/BridgedToken.json"
         ))
-        .expect("the checked-in bridge artifact is JSON");
-        artifact["bytecode"]
-            .as_str()
-            .and_then(|hex| hex.parse().ok())
-            .expect("the bridged token artifact has hex creation code")
     })
 }
 

@@ -118,12 +118,7 @@ pub fn mint(to: Address, amount: U256) -> Vec<u8> {
 
 /// The token's creation code (without constructor arguments).
 pub fn token_creation_code() -> Vec<u8> {
-    let artifact: serde_json::Value =
-        serde_json::from_str(TOKEN_ARTIFACT).expect("the checked-in Token.json is JSON");
-    let code = artifact["bytecode"]
-        .as_str()
-        .expect("the checked-in Token.json has bytecode");
-    hex::decode(code.trim_start_matches("0x")).expect("the checked-in bytecode is hex")
+    parallax_genesis::artifact::creation_code(TOKEN_ARTIFACT).to_vec()
 }
 
 /// The token deployed by `deployer` at `nonce`, minting `supply` to `holder`: the creation

@@ -30,7 +30,7 @@ use std::{
     fmt::Write as _,
     net::{SocketAddr, TcpListener},
     os::unix::process::CommandExt,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Child, Command, ExitCode, Stdio},
     sync::Arc,
     time::{Duration, Instant},
@@ -1065,19 +1065,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the workspace root")
-        .to_path_buf();
-    let hardhat_bin = repo.join("node_modules/.bin/hardhat");
-    if !hardhat_bin.exists() {
-        eprintln!(
-            "{} is missing: run `npm ci` in {}",
-            hardhat_bin.display(),
-            repo.display()
-        );
-        return ExitCode::from(2);
-    }
+    // The repository's hardhat and its test configuration (`test-support/hardhat.config.cjs`).
+    let hardhat_addr = free_addr();
+    let hardhat_cmd = match parallax_test_support::l1::hardhat_command(hardhat_addr.port()) {
+        Ok(cmd) => cmd,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
     let started = Instant::now();
     let needs_senders = args.methods.contains(&Method::SendRawTransaction);
     let accounts = Accounts::derive(if needs_senders { args.senders } else { 0 });
@@ -1095,18 +1091,7 @@ fn main() -> ExitCode {
         .arg("--rpc-addr")
         .arg(parallax_addr.to_string());
     let parallax = Server::spawn("parallax", cmd, dir.path().join("parallax.log"));
-    let hardhat_addr = free_addr();
-    let mut cmd = Command::new(&hardhat_bin);
-    cmd.current_dir(&repo)
-        .env("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
-        .arg("node")
-        .arg("--config")
-        .arg(repo.join("node/benches/hardhat/hardhat.config.cjs"))
-        .arg("--hostname")
-        .arg("127.0.0.1")
-        .arg("--port")
-        .arg(hardhat_addr.port().to_string());
-    let hardhat = Server::spawn("hardhat", cmd, dir.path().join("hardhat.log"));
+    let hardhat = Server::spawn("hardhat", hardhat_cmd, dir.path().join("hardhat.log"));
 
     // One thread by default, without a multi-threaded scheduler's cross-thread wake-ups.
     let runtime = if args.threads == 1 {

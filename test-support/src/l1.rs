@@ -24,6 +24,36 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// `hardhat node` on 127.0.0.1:`port` from the repository's npm packages, with the test
+/// configuration (`test-support/hardhat.config.cjs`: chain id 31337, the development accounts
+/// funded, one block per transaction, no per-request logging), run from the repository root.
+/// The caller adds its output and lifetime; [`Hardhat`] and the RPC benchmark both start it
+/// this way. Fails, saying what to run, when `npm ci` has not installed hardhat.
+pub fn hardhat_command(port: u16) -> Result<Command, String> {
+    let root = repo_root();
+    let bin = root.join("node_modules/.bin/hardhat");
+    if !bin.exists() {
+        return Err(format!(
+            "{} is missing: run `npm ci` at the repository root ({}) with Node.js 20",
+            bin.display(),
+            root.display()
+        ));
+    }
+    let mut cmd = Command::new(&bin);
+    cmd.current_dir(&root)
+        .env("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
+        .args([
+            "node",
+            "--hostname",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+        ])
+        .arg("--config")
+        .arg(root.join("test-support/hardhat.config.cjs"));
+    Ok(cmd)
+}
+
 /// A `hardhat node` bound to 127.0.0.1, killed when dropped (and when the test thread that
 /// started it dies, by the parent-death signal).
 pub struct Hardhat {
@@ -37,14 +67,6 @@ pub struct Hardhat {
 impl Hardhat {
     /// Starts it and waits (≤ 60 s) until it answers.
     pub async fn start() -> Self {
-        let root = repo_root();
-        let bin = root.join("node_modules/.bin/hardhat");
-        assert!(
-            bin.exists(),
-            "{} is missing: run `npm ci` at the repository root ({}) with Node.js 20",
-            bin.display(),
-            root.display()
-        );
         let port = {
             let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
             l.local_addr().unwrap().port()
@@ -52,19 +74,8 @@ impl Hardhat {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let log = dir.path().join("hardhat.log");
         let out = std::fs::File::create(&log).expect("the hardhat log");
-        let mut cmd = Command::new(&bin);
-        cmd.current_dir(&root)
-            .env("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
-            .args([
-                "node",
-                "--hostname",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
-            .arg("--config")
-            .arg(root.join("test-support/hardhat.config.cjs"))
-            .stdin(Stdio::null())
+        let mut cmd = hardhat_command(port).unwrap_or_else(|e| panic!("{e}"));
+        cmd.stdin(Stdio::null())
             .stdout(out.try_clone().unwrap())
             .stderr(out);
         // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.

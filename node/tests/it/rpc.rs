@@ -12,6 +12,7 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use futures::{SinkExt, StreamExt};
 use parallax_genesis::{ValidatorKeys, dev_accounts, parallax_genesis};
+use parallax_loadgen::tx;
 use parallax_node::service::{Node, NodeOptions};
 use serde_json::{Value, json};
 use std::{
@@ -237,53 +238,22 @@ where
     }
 }
 
-fn abi_word(v: impl Into<U256>) -> [u8; 32] {
-    v.into().to_be_bytes()
-}
-
 fn addr_word(a: Address) -> [u8; 32] {
-    let mut w = [0u8; 32];
-    w[12..].copy_from_slice(a.as_slice());
-    w
+    a.into_word().0
 }
 
-/// The ERC-20 of `execution/contracts` deployed with `supply` for `holder`.
+/// The ERC-20 of `execution/contracts` deployed with `supply` for `holder` (the load
+/// generator's deployment: the same checked-in artifact).
 fn token_deployment(holder: Address, supply: u64) -> Bytes {
-    let artifact: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../execution/contracts/artifacts/Token.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let code: Bytes = artifact["bytecode"].as_str().unwrap().parse().unwrap();
-    let mut data = code.to_vec();
-    // constructor(string name, string symbol, address holder, uint256 supply)
-    data.extend(abi_word(U256::from(0x80)));
-    data.extend(abi_word(U256::from(0xc0)));
-    data.extend(addr_word(holder));
-    data.extend(abi_word(U256::from(supply)));
-    for s in ["Test", "TST"] {
-        data.extend(abi_word(U256::from(s.len())));
-        let mut padded = [0u8; 32];
-        padded[..s.len()].copy_from_slice(s.as_bytes());
-        data.extend(padded);
-    }
-    data.into()
+    tx::token_deployment(holder, U256::from(supply)).into()
 }
 
 fn balance_of(who: Address) -> Bytes {
-    let mut data = vec![0x70, 0xa0, 0x82, 0x31];
-    data.extend(addr_word(who));
-    data.into()
+    tx::balance_of(who).into()
 }
 
 fn transfer_call(to: Address, amount: u64) -> Bytes {
-    let mut data = vec![0xa9, 0x05, 0x9c, 0xbb];
-    data.extend(addr_word(to));
-    data.extend(abi_word(U256::from(amount)));
-    data.into()
+    tx::transfer(to, U256::from(amount)).into()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
