@@ -348,7 +348,7 @@ impl Rpc {
     /// Runs `f` over a read snapshot on this async worker: for point reads, which cost less
     /// than handing the call to the blocking pool and waking a thread for it.
     pub(crate) fn read<T>(&self, f: impl FnOnce(&Api<'_>) -> RpcResult<T>) -> RpcResult<T> {
-        let reader = self.ctx.db.reader().map_err(RpcError::internal)?;
+        let reader = self.ctx.db.snapshot().map_err(RpcError::internal)?;
         f(&Api::new(&self.ctx, reader))
     }
 
@@ -363,7 +363,7 @@ impl Rpc {
         };
         let ctx = self.ctx.clone();
         tokio::task::spawn_blocking(move || {
-            let reader = ctx.db.reader().map_err(RpcError::internal)?;
+            let reader = ctx.db.snapshot().map_err(RpcError::internal)?;
             f(&Api::new(&ctx, reader))
         })
         .await

@@ -34,7 +34,7 @@ pub(crate) struct StatusQuery {
 /// What `ParallaxBridgeL2` holds at the head: (deposits minted, withdrawals initiated,
 /// withdrawals paused).
 fn l2_state(ctx: &RpcContext) -> Result<(u64, u64, bool), RpcError> {
-    let reader = ctx.db.reader().map_err(RpcError::internal)?;
+    let reader = ctx.db.snapshot().map_err(RpcError::internal)?;
     let read = |slot| -> Result<U256, RpcError> {
         reader
             .storage(L2_BRIDGE_ADDRESS, slot)
@@ -67,7 +67,10 @@ pub(crate) async fn status(ctx: &RpcContext, query: StatusQuery) -> Result<Value
     let w = &bridge.withdrawals;
     let through = match w.window_through.load(Ordering::Relaxed) {
         0 => 0,
-        block => withdrawals_through(&ctx.db, block),
+        block => ctx
+            .db
+            .snapshot()
+            .map_or(0, |r| withdrawals_through(&*r, block)),
     };
     let signed = through.saturating_sub(w.unsigned.load(Ordering::Relaxed));
     let settled = w
@@ -146,7 +149,7 @@ pub(crate) async fn status(ctx: &RpcContext, query: StatusQuery) -> Result<Value
     if let Some(nonce) = query.deposit {
         let nonce: u64 = nonce.to();
         let refund = if nonce < minted {
-            let reader = ctx.db.reader().map_err(RpcError::internal)?;
+            let reader = ctx.db.snapshot().map_err(RpcError::internal)?;
             let v = reader
                 .storage(L2_BRIDGE_ADDRESS, l2_storage::failed_deposit_refund(nonce))
                 .map_err(RpcError::internal)?;
@@ -206,9 +209,9 @@ pub(crate) fn withdrawal_proof_rpc(ctx: &RpcContext, id: u64) -> Result<Value, R
     let Some(bridge) = &ctx.bridge else {
         return Err(RpcError::server("this chain has no L1 bridge"));
     };
-    let reader = ctx.db.reader().map_err(RpcError::internal)?;
+    let reader = ctx.db.snapshot().map_err(RpcError::internal)?;
     let Some(p) = withdrawal_proof(
-        &reader,
+        &*reader,
         id,
         &bridge.domain,
         &bridge.validators,

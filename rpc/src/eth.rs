@@ -331,7 +331,7 @@ impl EthApiServer for Rpc {
         // A short call is answered here; a longer one (or one over past state) goes on to
         // the pool.
         let inline = {
-            let reader = self.ctx.db.reader().map_err(RpcError::internal)?;
+            let reader = self.ctx.db.snapshot().map_err(RpcError::internal)?;
             Api::new(&self.ctx, reader).try_call_inline(&call)
         };
         if let Some(answer) = inline {

@@ -20,7 +20,7 @@ use parallax_call::{
     CallRequest, EstimateError, StateOverrides,
 };
 use parallax_execution::{BlockEnv, HistoricalState, LatestState, StateView};
-use parallax_trie::{self as state_root, StateRootError};
+use parallax_trie::StateRootError;
 use serde_json::{Value, json};
 use std::time::Instant;
 
@@ -101,10 +101,10 @@ impl Api<'_> {
             return Err(RpcError::internal("not tried under a step limit"));
         }
         if prepared.number == head {
-            self.run_evm(method, &LatestState::new(&self.reader), &prepared)
+            self.run_evm(method, &LatestState::new(&*self.reader), &prepared)
         } else {
             let state =
-                HistoricalState::new(&self.reader, prepared.number).map_err(RpcError::internal)?;
+                HistoricalState::new(&*self.reader, prepared.number).map_err(RpcError::internal)?;
             self.run_evm(method, &state, &prepared)
         }
     }
@@ -208,18 +208,15 @@ impl Api<'_> {
             )));
         }
         let number = self.state_block(block)?;
-        let head = self.head()?;
         let keys: Vec<B256> = slots.iter().map(|k| k.as_b256()).collect();
-        let proof = if number == head {
-            state_root::account_proof(&self.reader, address, &keys)
-        } else {
-            state_root::account_proof_at(&self.reader, number, address, &keys)
-        }
-        .map_err(|e| match e {
-            // "block N is D blocks before the head H; proofs reach at most M blocks back"
-            StateRootError::HistoryTooDeep { .. } => RpcError::server(e.to_string()),
-            e => RpcError::internal(e),
-        })?;
+        let proof = self
+            .reader
+            .account_proof(number, address, &keys)
+            .map_err(|e| match e {
+                // "block N is D blocks before the head H; proofs reach at most M blocks back"
+                StateRootError::HistoryTooDeep { .. } => RpcError::server(e.to_string()),
+                e => RpcError::internal(e),
+            })?;
         let header = self.header(number)?;
         if proof.state_root != header.state_root {
             return Err(RpcError::internal(format!(

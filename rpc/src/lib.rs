@@ -47,11 +47,13 @@ mod node;
 mod params;
 mod pubsub;
 mod read;
+mod store;
 mod transport;
 
 pub use consensus::MAX_EVIDENCE_RESULTS;
 pub use limited::Timeouts;
 pub use node::{ConsensusStatus, NodeApi};
+pub use store::{ChainStore, Snapshot};
 
 use alloy_primitives::B256;
 use api::Rpc;
@@ -59,7 +61,6 @@ use jsonrpsee::server::{BatchRequestConfig, PingConfig, ServerConfig, ServerHand
 use parallax_bridge::BridgeHandles;
 use parallax_chain::{ChainSpec, ExecutedBlock};
 use parallax_network::NetworkHandle;
-use parallax_storage::Database;
 use std::{
     convert::Infallible,
     net::SocketAddr,
@@ -209,8 +210,9 @@ impl RpcStats {
 /// What a server is started with: the node it serves and what it reads.
 #[derive(Clone)]
 pub struct RpcDeps {
-    /// The node's database (read through one snapshot per call; never written).
-    pub db: Arc<Database>,
+    /// The committed chain (the node's database; read through one snapshot per call; never
+    /// written).
+    pub db: Arc<dyn ChainStore>,
     /// The chain's spec.
     pub spec: Arc<ChainSpec>,
     /// The node: its pool, head, consensus figures and evidence.
@@ -232,7 +234,7 @@ pub struct RpcDeps {
 /// What the handlers read.
 #[derive(Clone)]
 pub(crate) struct RpcContext {
-    pub(crate) db: Arc<Database>,
+    pub(crate) db: Arc<dyn ChainStore>,
     pub(crate) spec: Arc<ChainSpec>,
     pub(crate) node: Arc<dyn NodeApi>,
     pub(crate) net: Option<NetworkHandle>,

@@ -53,7 +53,7 @@ pub(crate) async fn subscribe(
     };
     // Where the subscription starts: read before accepting, so no block committed after
     // the answer is missed.
-    let head = match ctx.db.reader().and_then(|r| r.head_number()) {
+    let head = match ctx.db.snapshot().and_then(|r| r.head_number()) {
         Ok(head) => head.unwrap_or(0),
         Err(e) => {
             pending
@@ -139,7 +139,10 @@ async fn follow_blocks(
         let read_ctx = ctx.clone();
         let filter = filter.clone();
         let read = tokio::task::spawn_blocking(move || -> RpcResult<(u64, Vec<Value>)> {
-            let api = Api::new(&read_ctx, read_ctx.db.reader().map_err(RpcError::internal)?);
+            let api = Api::new(
+                &read_ctx,
+                read_ctx.db.snapshot().map_err(RpcError::internal)?,
+            );
             let head = api.head()?;
             let to = head.min(sent + BLOCKS_PER_WAKE);
             let mut out = Vec::new();

@@ -2,6 +2,7 @@
 //! call sees one consistent state; and the reads of committed blocks, transactions, receipts
 //! and state that the namespaces answer from.
 
+use crate::store::Snapshot;
 use crate::{
     RpcContext,
     error::{RpcError, RpcResult},
@@ -16,13 +17,12 @@ use alloy_rpc_types_eth::{
     Block as RpcBlock, BlockTransactions, Header as RpcHeader, Log as RpcLog,
     Transaction as RpcTransaction, TransactionReceipt,
 };
-use parallax_storage::Reader;
 use serde_json::Value;
 
 /// One call's view: the context and a read snapshot.
 pub(crate) struct Api<'a> {
     pub(crate) ctx: &'a RpcContext,
-    pub(crate) reader: Reader<'a>,
+    pub(crate) reader: Box<dyn Snapshot + 'a>,
     /// The snapshot's head number, read once.
     head: std::cell::Cell<Option<u64>>,
     /// A step limit for the EVM methods (see [`evm`](crate::evm)).
@@ -34,7 +34,7 @@ pub(crate) struct Api<'a> {
 
 impl<'a> Api<'a> {
     /// A view over `reader`.
-    pub(crate) fn new(ctx: &'a RpcContext, reader: Reader<'a>) -> Self {
+    pub(crate) fn new(ctx: &'a RpcContext, reader: Box<dyn Snapshot + 'a>) -> Self {
         Self {
             ctx,
             reader,
@@ -165,7 +165,7 @@ impl Api<'_> {
         &self,
         address: Address,
         n: u64,
-    ) -> Result<parallax_storage::Account, RpcError> {
+    ) -> Result<parallax_storage_api::Account, RpcError> {
         let account = if n == self.head()? {
             self.reader.account(address)
         } else {

@@ -154,3 +154,92 @@ impl<T> ChainReader for T where
     T: BlockReader + StateReader + WithdrawalSignatureReader + MetadataReader + ?Sized
 {
 }
+
+/// A reference reads what its target reads, so `&MemoryStore` (or `&Tx`) can stand where an
+/// owned reader is expected (a boxed snapshot, a generic argument).
+impl<T: BlockReader + ?Sized> BlockReader for &T {
+    fn head_number(&self) -> StorageResult<Option<BlockNumber>> {
+        (**self).head_number()
+    }
+    fn head(&self) -> StorageResult<Option<BlockNumHash>> {
+        (**self).head()
+    }
+    fn canonical_hash(&self, number: BlockNumber) -> StorageResult<Option<B256>> {
+        (**self).canonical_hash(number)
+    }
+    fn block_number(&self, hash: B256) -> StorageResult<Option<BlockNumber>> {
+        (**self).block_number(hash)
+    }
+    fn header(&self, number: BlockNumber) -> StorageResult<Option<Header>> {
+        (**self).header(number)
+    }
+    fn header_by_hash(&self, hash: B256) -> StorageResult<Option<Header>> {
+        (**self).header_by_hash(hash)
+    }
+    fn body(&self, number: BlockNumber) -> StorageResult<Option<StoredBody>> {
+        (**self).body(number)
+    }
+    fn transactions(&self, number: BlockNumber) -> StorageResult<Option<Vec<TxEnvelope>>> {
+        (**self).transactions(number)
+    }
+    fn transaction(&self, number: BlockNumber, index: u32) -> StorageResult<Option<TxEnvelope>> {
+        (**self).transaction(number, index)
+    }
+    fn transaction_by_hash(&self, hash: B256) -> StorageResult<Option<LocatedTransaction>> {
+        (**self).transaction_by_hash(hash)
+    }
+    fn receipts(&self, number: BlockNumber) -> StorageResult<Option<Vec<ReceiptEnvelope>>> {
+        (**self).receipts(number)
+    }
+    fn receipt(&self, number: BlockNumber, index: u32) -> StorageResult<Option<ReceiptEnvelope>> {
+        (**self).receipt(number, index)
+    }
+    fn system_logs(&self, number: BlockNumber) -> StorageResult<Vec<Log>> {
+        (**self).system_logs(number)
+    }
+    fn certificate(&self, number: BlockNumber) -> StorageResult<Option<Bytes>> {
+        (**self).certificate(number)
+    }
+}
+
+impl<T: StateReader + ?Sized> StateReader for &T {
+    fn account(&self, address: Address) -> StorageResult<Option<Account>> {
+        (**self).account(address)
+    }
+    fn storage(&self, address: Address, slot: B256) -> StorageResult<U256> {
+        (**self).storage(address, slot)
+    }
+    fn storage_of(&self, address: Address) -> StorageResult<Vec<(B256, U256)>> {
+        (**self).storage_of(address)
+    }
+    fn bytecode(&self, code_hash: B256) -> StorageResult<Option<Bytes>> {
+        (**self).bytecode(code_hash)
+    }
+    fn account_at(&self, address: Address, block: BlockNumber) -> StorageResult<Option<Account>> {
+        (**self).account_at(address, block)
+    }
+    fn storage_at(&self, address: Address, slot: B256, block: BlockNumber) -> StorageResult<U256> {
+        (**self).storage_at(address, slot, block)
+    }
+}
+
+impl<T: WithdrawalSignatureReader + ?Sized> WithdrawalSignatureReader for &T {
+    fn withdrawal_signatures(
+        &self,
+        number: BlockNumber,
+    ) -> StorageResult<Vec<(u32, B256, [u8; 65])>> {
+        (**self).withdrawal_signatures(number)
+    }
+}
+
+impl<T: MetadataReader + ?Sized> MetadataReader for &T {
+    fn metadata(&self, key: &str) -> StorageResult<Option<Bytes>> {
+        (**self).metadata(key)
+    }
+    fn chain_id(&self) -> StorageResult<Option<u64>> {
+        (**self).chain_id()
+    }
+    fn genesis_hash(&self) -> StorageResult<Option<B256>> {
+        (**self).genesis_hash()
+    }
+}

@@ -6,13 +6,13 @@ use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
 use parallax_storage::{
-    Account, BlockNumber, BlockWrite, LocatedTransaction, PlainState, SCHEMA_VERSION, StorageError,
-    StorageResult, StoredBody, TxLocation,
+    Account, BlockNumber, BlockWrite, LocatedTransaction, PlainState, SCHEMA_VERSION, StateChanges,
+    StorageError, StorageResult, StoredBody, TxLocation,
     codec::check_string_key,
     read::{check_available, metadata_b256, metadata_u64},
     tables::{Metadata, Table, meta_keys},
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// One stored block: what the block-keyed tables hold for it.
 #[derive(Debug, Clone)]
@@ -159,6 +159,50 @@ impl MemoryStore {
             self.withdrawal_signatures
                 .insert((*block, *validator), (*root, *signature));
         }
+    }
+
+    /// The whole state after block `number`: every account that exists then, with its
+    /// non-zero storage, and every code stored, as changes from an empty state. What a test
+    /// computes a state root or a Merkle proof from without trie nodes (this store keeps
+    /// none); [`StorageError::BlockNotAvailable`] for a block not stored.
+    pub fn state_at(&self, number: BlockNumber) -> StorageResult<StateChanges> {
+        check_available(self.head_number()?, number)?;
+        let addresses: BTreeSet<Address> = self
+            .accounts
+            .keys()
+            .copied()
+            .chain(self.account_history.keys().map(|(a, _)| *a))
+            .collect();
+        let slots: BTreeSet<(Address, B256)> = self
+            .storage
+            .keys()
+            .copied()
+            .chain(self.storage_history.keys().map(|(a, s, _)| (*a, *s)))
+            .collect();
+        let mut state = StateChanges {
+            bytecodes: self.bytecodes.clone(),
+            ..StateChanges::default()
+        };
+        for address in addresses {
+            if let Some(account) = self.account_at(address, number)? {
+                state.accounts.insert(address, Some(account));
+            }
+        }
+        for (address, slot) in slots {
+            if !state.accounts.contains_key(&address) {
+                continue;
+            }
+            let value = self.storage_at(address, slot, number)?;
+            if !value.is_zero() {
+                state
+                    .storage
+                    .entry(address)
+                    .or_default()
+                    .slots
+                    .insert(slot, value);
+            }
+        }
+        Ok(state)
     }
 
     /// Stores a metadata value, refusing what `Database::set_metadata` refuses (a malformed

@@ -14,6 +14,7 @@ use futures::{SinkExt, StreamExt};
 use parallax_genesis::{ValidatorKeys, dev_accounts, parallax_genesis};
 use parallax_loadgen::tx;
 use parallax_node::service::{Node, NodeOptions};
+use parallax_test_support::http::{post, post_on};
 use serde_json::{Value, json};
 use std::{
     io::{Read, Write},
@@ -29,12 +30,6 @@ fn free_addr() -> SocketAddr {
         .unwrap()
         .local_addr()
         .unwrap()
-}
-
-/// A raw HTTP POST: status and body.
-fn post(addr: SocketAddr, body: &[u8]) -> (u16, String) {
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap();
-    post_on(stream, addr, body)
 }
 
 /// A raw HTTP POST from another loopback address (127.0.0.2).
@@ -53,32 +48,6 @@ fn socket_from_other_address() -> tokio::net::TcpSocket {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
     socket
-}
-
-fn post_on(mut stream: TcpStream, addr: SocketAddr, body: &[u8]) -> (u16, String) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
-    // The server may answer (413, 503) before reading everything; a failed write is fine.
-    let _ = write!(
-        stream,
-        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(body);
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 fn raw(addr: SocketAddr, body: &str) -> Value {

@@ -37,7 +37,7 @@ use crate::{
     relay::events::next_withdrawal_id_at,
 };
 use alloy_primitives::Address;
-use parallax_storage::Database;
+use parallax_storage_api::StateReader;
 use std::{
     collections::BTreeMap,
     sync::{
@@ -162,10 +162,8 @@ pub struct RelayerConfig {
     pub tick: Duration,
 }
 
-/// How many withdrawals exist up to block `number` (the bridge's `nextWithdrawalId` after it).
-pub fn withdrawals_through(db: &Database, number: u64) -> u64 {
-    db.reader()
-        .ok()
-        .and_then(|r| next_withdrawal_id_at(&r, number).ok())
-        .unwrap_or(0)
+/// How many withdrawals exist up to block `number` (the bridge's `nextWithdrawalId` after it);
+/// zero when `reader` cannot say (the block is not stored).
+pub fn withdrawals_through(reader: &(impl StateReader + ?Sized), number: u64) -> u64 {
+    next_withdrawal_id_at(reader, number).unwrap_or(0)
 }
