@@ -4,7 +4,8 @@
 //! - Methods (`api`): one `jsonrpsee` trait per namespace (`web3`, `net`, `eth`, `txpool`,
 //!   `parallax`), the one place that names each method and declares its parameters: geth's
 //!   methods for a full node, reading committed blocks and state (at any block, through the
-//!   storage's history) from MDBX (`read`, `eth`, `evm`, `fees`, `logs`), filters and
+//!   storage's history) from a [`ChainStore`] (`read`, `eth`, `evm`, `fees`, `logs`; MDBX in
+//!   the node, `parallax-storage-api`'s in-memory store in tests), filters and
 //!   subscriptions following committed blocks and the mempool (`filters`, `pubsub`), and
 //!   Parallax's own:
 //!   the validators, consensus figures, the equivocation evidence this node holds
@@ -23,7 +24,7 @@
 //! `eth_feeHistory`'s percentiles and `eth_call`'s gas and time are bounded ([`RpcLimits`]);
 //! going over a limit is a clear error, never a crash.
 //!
-//! The server reads blocks and state from the database itself and asks the node for the rest
+//! The server reads blocks and state from the [`ChainStore`] itself and asks the node for the rest
 //! through [`NodeApi`] (the pool, the head it published, consensus figures, evidence).
 //! [`limited`] also bounds the gRPC admin server's connections.
 //!

@@ -1,8 +1,9 @@
 //! Parallax storage API: the chain's read traits as the node's components need them, apart from
 //! the database that implements them.
 //!
-//! Code that reads the committed chain (the bridge's relay and deposit watcher today; RPC and
-//! block sync to follow) takes one of these traits instead of an MDBX transaction, so it runs
+//! Code that reads the committed chain (the executors' state, the JSON-RPC server, the bridge's
+//! relay and deposit watcher; block sync to follow) takes one of these traits instead of an
+//! MDBX transaction, so it runs
 //! unchanged over the database in production and over [`MemoryStore`] in a test. The traits
 //! are split by concern:
 //!

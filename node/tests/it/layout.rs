@@ -46,6 +46,7 @@ const GRAPH: &[(&str, &[&str])] = &[
             "genesis",
             "network",
             "storage",
+            "storage-api",
             "trie",
             "txpool",
         ],
