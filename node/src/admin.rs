@@ -56,6 +56,8 @@ pub(crate) struct AdminContext {
     pub(crate) validator: Option<u32>,
     /// The peer id of this node's network key (also when it runs without networking).
     pub(crate) peer_id: PeerId,
+    /// The node's long-running parts, for their health.
+    pub(crate) parts: crate::parts::Parts,
 }
 
 impl AdminContext {
@@ -111,6 +113,16 @@ impl Admin for AdminContext {
             mempool_size: s.transactions.mempool_size.load(Ordering::Relaxed),
             syncing: s.chain.syncing.load(Ordering::Relaxed),
             version: env!("CARGO_PKG_VERSION").to_string(),
+            parts: self
+                .parts
+                .health()
+                .into_iter()
+                .map(|h| v1::PartHealth {
+                    name: h.part.to_owned(),
+                    running: h.running,
+                    error: h.error,
+                })
+                .collect(),
         }))
     }
 

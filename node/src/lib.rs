@@ -8,7 +8,8 @@
 //! `parallax-txpool`, libp2p and the wire encoding in `parallax-network`, the bridge in
 //! `parallax-bridge` and the load generator of `parallax bench load` in `parallax-loadgen`.
 //! Blocks are built, checked and committed by `parallax-chain`; Ethereum JSON-RPC is served
-//! by `parallax-rpc`. Here: [`service`] starts and stops the parts together, [`admin`]
+//! by `parallax-rpc`. Here: [`service`] starts and stops the parts together ([`parts`]: each
+//! long-running one by name, with its health), [`admin`]
 //! serves the gRPC admin service, [`metrics`] the Prometheus endpoint, and [`cli`] defines
 //! the command line.
 
@@ -16,5 +17,6 @@ pub mod admin;
 pub mod cli;
 mod commands;
 pub mod metrics;
+pub mod parts;
 mod server;
 pub mod service;

@@ -63,6 +63,21 @@ pub fn counters<'a>(
     Ok(())
 }
 
+/// Encodes a gauge family with one label.
+pub fn gauges<'a>(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    label: &str,
+    rows: impl IntoIterator<Item = (&'a str, u64)>,
+) -> fmt::Result {
+    let mut m = e.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for (value, v) in rows {
+        m.encode_family(&[(label, value)])?.encode_gauge(&v)?;
+    }
+    Ok(())
+}
+
 /// Encodes a histogram.
 pub fn histogram(
     e: &mut DescriptorEncoder<'_>,

@@ -93,6 +93,14 @@ async fn ask(what: AdminQuery, url: &str) -> eyre::Result<Vec<(String, String)>>
             put("mempool_size", s.mempool_size.to_string());
             put("syncing", s.syncing.to_string());
             put("version", s.version);
+            for part in s.parts {
+                let state = match (part.running, part.error) {
+                    (true, _) => "running".to_owned(),
+                    (false, Some(e)) => format!("stopped: {e}"),
+                    (false, None) => "stopped".to_owned(),
+                };
+                put(&format!("part.{}", part.name.replace(' ', "_")), state);
+            }
         }
         AdminQuery::Peers => {
             let peers = client

@@ -3,8 +3,8 @@
 //! What each part does is `parallax-bridge`'s; here they are built from the node's options
 //! and started.
 
-use super::Tasks;
 use super::{ATTESTATION_QUEUE, L1Options, NodeContext, NodeError, NodeOptions};
+use crate::parts::Parts;
 use alloy_primitives::Address;
 use alloy_signer_local::PrivateKeySigner;
 use parallax_bridge::{
@@ -43,7 +43,7 @@ impl NodeBridge {
     /// Ethereum.
     pub(super) async fn open(
         node: &NodeContext<'_>,
-        tasks: &mut Tasks,
+        parts: &Parts,
     ) -> Result<Option<Self>, NodeError> {
         let NodeContext {
             options,
@@ -90,7 +90,7 @@ impl NodeBridge {
                     .map_err(|e| NodeError::Config(format!("reading the deposit cursor: {e}")))?;
                 // A leader proposes a deposit one poll interval after its view confirmed it.
                 let view = Arc::new(DepositView::new(o.poll_interval, cursor.next_nonce));
-                tasks.spawn(
+                parts.spawn(
                     "deposit watcher",
                     watch_deposits(
                         view.clone(),
@@ -137,7 +137,7 @@ impl NodeBridge {
         &mut self,
         node: &NodeContext<'_>,
         net: Option<NetworkHandle>,
-        tasks: &mut Tasks,
+        parts: &Parts,
     ) {
         let NodeContext {
             options,
@@ -160,7 +160,7 @@ impl NodeBridge {
             tick: Duration::from_millis(500),
         };
         let relayer = Relayer::new(config, node.db.clone(), self.handles.withdrawals.clone());
-        tasks.spawn(
+        parts.spawn(
             "withdrawal relayer",
             relayer.run(received, move |bytes| {
                 if let Some(net) = net.clone() {

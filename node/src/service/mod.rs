@@ -8,19 +8,28 @@
 //!    └── sync client (behind? fetch committed blocks, verify certificates) ──▶ driver
 //! ```
 //!
-//! [`Node::start`] opens the database and the chain, starts the network and the engine's
-//! parts (`parallax_engine`: ingress, transaction admission and gossip, block sync, the driver
-//! thread), the bridge's tasks and the servers; [`Node::shutdown`] stops them in the reverse
-//! order. Here: `bridge` (the bridge's watcher and relayer, built from the node's options),
-//! `served` (the node as the RPC server sees it) and `tasks` (the parts by name: one that ends
-//! while the node runs is reported by [`Node::failure`], and `parallax run` exits on it).
+//! [`Node::start`] opens the database and the chain and starts the components in order, each
+//! from the node's `Core` (spec, database, typed shared state, the driver's queue, the
+//! mempool) and each with its own start and stop: the bridge's watcher (`bridge`), the
+//! peer-to-peer side (`networking`: the network and the engine's ingress, transaction
+//! admission and gossip, block sync), the bridge's relayer, the consensus driver's thread,
+//! then the servers (`servers`: JSON-RPC, gRPC admin, metrics; `served` is the node as the RPC
+//! server sees it). A component that cannot start stops those before it; [`Node::shutdown`]
+//! stops them in the reverse order. Every long-running part is registered by name in
+//! [`Parts`](crate::parts): [`Node::health`] says how each is doing, one that ends is reported
+//! by [`Node::failure`], and `parallax run` exits on it.
 
 mod bridge;
+mod networking;
 mod served;
-mod tasks;
+mod servers;
 
-use crate::metrics::RpcCollector;
+use crate::{
+    metrics::RpcCollector,
+    parts::{PartHealth, Parts, PartsCollector},
+};
 use bridge::NodeBridge;
+use networking::Networking;
 pub use parallax_engine::{
     clock::{Clock, ManualClock, SystemClock},
     state::{ChainState, ConsensusState, IngressCounters, Shared, TxState},
@@ -28,29 +37,28 @@ pub use parallax_engine::{
 };
 use parallax_engine::{
     driver::{Driver, DriverParts, Validator},
-    ingress::{BridgeIngress, Ingress},
+    ingress::BridgeIngress,
     input::{Input, input_queue, send_shutdown},
     state::{ChainCollector, ConsensusCollector, TransactionsCollector},
-    sync,
-    transactions::{TX_GOSSIP_QUEUE, TX_INGRESS_QUEUE, TxIngress, gossip_transactions},
 };
 use parallax_network::NetworkMetrics;
 use prometheus_client::registry::Registry;
-use tasks::Tasks;
+use servers::Servers;
 
-use alloy_primitives::Bytes;
 use libp2p::{Multiaddr, PeerId};
 use parallax_bridge::BridgeHandles;
 use parallax_chain::{Chain, ChainError, ChainSpec, ExecutedBlock};
 use parallax_genesis::{Genesis, MempoolConfig, ValidatorKeys};
-use parallax_network::{self as network, NetworkConfig, NetworkHandle, Topic};
+use parallax_network::{NetworkHandle, Topic};
 use parallax_storage::Database;
 use parallax_txpool::Mempool;
 use std::{
-    collections::HashMap,
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, atomic::Ordering, mpsc::SyncSender},
-    thread::JoinHandle,
+    sync::{
+        Arc, Mutex,
+        atomic::Ordering,
+        mpsc::{Receiver, SyncSender},
+    },
     time::Duration,
 };
 use thiserror::Error;
@@ -148,28 +156,30 @@ pub struct L1Options {
 /// Most verified withdrawal attestations queued for the relayer.
 const ATTESTATION_QUEUE: usize = 4_096;
 
+/// What every part of the node is built from: the chain's rules, the database, the typed
+/// state the parts publish, the driver's input queue and the mempool.
+pub(crate) struct Core {
+    pub(crate) spec: Arc<ChainSpec>,
+    pub(crate) db: Arc<Database>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) inputs: SyncSender<Input>,
+    pub(crate) mempool: Arc<Mutex<Mempool>>,
+}
+
 /// A running node.
 pub struct Node {
     name: String,
-    /// Transactions this node admitted from RPC, on their way to gossip in batches.
-    tx_gossip: Option<tokio::sync::mpsc::Sender<Bytes>>,
-    shared: Arc<Shared>,
-    inputs: SyncSender<Input>,
-    driver: Option<JoinHandle<()>>,
-    driver_result: Arc<Mutex<Option<String>>>,
-    net: Option<NetworkHandle>,
-    db: Arc<Database>,
-    spec: Arc<ChainSpec>,
-    mempool: Arc<Mutex<Mempool>>,
+    core: Core,
+    /// The peer-to-peer side, when the node listens for peers.
+    networking: Option<Networking>,
     commits: broadcast::Sender<Arc<ExecutedBlock>>,
-    rpc: Option<parallax_rpc::RpcServer>,
+    servers: Servers,
     rpc_limits: parallax_rpc::RpcLimits,
     rpc_stats: Arc<parallax_rpc::RpcStats>,
-    admin: Option<crate::admin::AdminServer>,
-    metrics: Option<crate::metrics::MetricsServer>,
-    /// The long-running parts besides the driver (a part that ends is a failure).
-    tasks: Tasks,
+    /// The long-running parts, the driver's thread among them (a part that ends is a failure).
+    parts: Parts,
     validator: Option<u32>,
+    peer_id: PeerId,
     bridge: Option<BridgeHandles>,
 }
 
@@ -184,7 +194,7 @@ impl std::fmt::Debug for Node {
 /// The node's metrics registry: every part registers its collector.
 fn metrics_registry(node: &Node) -> Registry {
     let mut registry = Registry::default();
-    let shared = &node.shared;
+    let shared = &node.core.shared;
     registry.register_collector(Box::new(ChainCollector(shared.chain.clone())));
     registry.register_collector(Box::new(ConsensusCollector {
         consensus: shared.consensus.clone(),
@@ -195,11 +205,11 @@ fn metrics_registry(node: &Node) -> Registry {
         ingress: shared.ingress.clone(),
     }));
     registry.register_collector(Box::new(
-        node.net
-            .as_ref()
+        node.net()
             .map_or_else(NetworkMetrics::detached, NetworkHandle::metrics),
     ));
     registry.register_collector(Box::new(RpcCollector(node.rpc_stats.clone())));
+    registry.register_collector(Box::new(PartsCollector(node.parts.clone())));
     if let Some(bridge) = &node.bridge {
         registry.register_collector(Box::new(bridge.metrics()));
     }
@@ -246,11 +256,16 @@ pub fn open_database(datadir: &Path, genesis: &Genesis) -> Result<Database, Node
     Ok(db)
 }
 
+/// The consensus driver's part name.
+const DRIVER: &str = "consensus driver";
+
 /// How long a stop waits for room in the driver's input queue.
 const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(10);
 
 impl Node {
-    /// Starts a node on the current tokio runtime.
+    /// Starts a node on the current tokio runtime: the database and the chain, the bridge's
+    /// watcher, the peer-to-peer parts, the bridge's relayer, the consensus driver's thread,
+    /// then the servers. A part that cannot start stops those started before it.
     pub async fn start(options: NodeOptions) -> Result<Self, NodeError> {
         let spec = Arc::new(ChainSpec::new(options.genesis.clone())?);
         let db = Arc::new(open_database(&options.datadir, &options.genesis)?);
@@ -263,191 +278,97 @@ impl Node {
         let validator =
             Validator::for_keys(&options.keys, &parallax, &spec).map_err(NodeError::Config)?;
         let validator_index = validator.as_ref().map(|v| v.index);
-        let min_block_interval = Duration::from_millis(parallax.consensus.min_block_interval_ms);
 
         let (inputs, input_rx) = input_queue();
-        let shared = Arc::new(Shared::default());
-        shared
+        let core = Core {
+            spec,
+            db,
+            shared: Arc::new(Shared::default()),
+            inputs,
+            mempool: Arc::new(Mutex::new(Mempool::new(options.mempool.clone()))),
+        };
+        core.shared
             .chain
             .head
             .store(chain.head().header.number, Ordering::Relaxed);
-        let mempool = Arc::new(Mutex::new(Mempool::new(options.mempool.clone())));
         let (commits, _) = broadcast::channel(256);
-
-        let mut tasks = Tasks::default();
+        let parts = Parts::default();
         let context = NodeContext {
             options: &options,
             parallax: &parallax,
-            chain_id: spec.chain_id,
-            db: &db,
+            chain_id: core.spec.chain_id,
+            db: &core.db,
             validator: validator_index,
         };
-        let mut bridge = NodeBridge::open(&context, &mut tasks).await?;
-
-        let (net, events) = match &options.listen_addr {
-            None => (None, None),
+        let mut bridge = NodeBridge::open(&context, &parts).await?;
+        let networking = match &options.listen_addr {
+            None => None,
             Some(addr) => {
-                let mut config =
-                    NetworkConfig::new(options.keys.network_keypair(), addr.clone(), spec.chain_id);
-                config.bootnodes = options.bootnodes.clone();
-                let (handle, events) = network::start(config)
-                    .await
-                    .map_err(|e| NodeError::Network(e.to_string()))?;
-                (Some(handle), Some(events))
-            }
-        };
-        let peer_validators: HashMap<PeerId, u32> = spec
-            .validators
-            .iter()
-            .enumerate()
-            .map(|(i, v)| (v.peer_id, i as u32))
-            .collect();
-        let tx_gossip = net.as_ref().map(|net| {
-            let (sender, receiver) = tokio::sync::mpsc::channel(TX_GOSSIP_QUEUE);
-            tasks.spawn(
-                "transaction gossip",
-                gossip_transactions(net.clone(), receiver),
-            );
-            sender
-        });
-        if let (Some(net), Some(events)) = (&net, events) {
-            let (tx_work, work) = std::sync::mpsc::sync_channel(TX_INGRESS_QUEUE);
-            let tx_ingress = TxIngress {
-                db: db.clone(),
-                spec: spec.clone(),
-                mempool: mempool.clone(),
-                inputs: inputs.clone(),
-                shared: shared.clone(),
-                net: net.clone(),
-            };
-            let thread = std::thread::Builder::new()
-                .name("tx-ingress".into())
-                .spawn(move || tx_ingress.run(work))
-                .map_err(|e| {
-                    NodeError::Network(format!("cannot start the transaction thread: {e}"))
-                })?;
-            tasks.thread("transaction admission", thread);
-            let ingress = Ingress {
-                tx_work,
-                net: net.clone(),
-                db: db.clone(),
-                spec: spec.clone(),
-                inputs: inputs.clone(),
-                shared: shared.clone(),
-                me: validator_index,
-                peer_validators: peer_validators.clone(),
-                validators: sync::validator_set(&spec).map_err(NodeError::Config)?,
-                bridge: bridge.as_ref().map(|b| BridgeIngress {
+                let bridge_ingress = bridge.as_ref().map(|b| BridgeIngress {
                     domain: b.domain,
                     addresses: b.addresses.clone(),
                     sender: b.attestations.clone(),
-                }),
-                relay_limit: Default::default(),
-            };
-            tasks.spawn("gossip ingress", ingress.run(events));
-            let syncer = sync::Syncer {
-                follows_consensus: validator.is_some(),
-                net: net.clone(),
-                db: db.clone(),
-                spec: spec.clone(),
-                inputs: inputs.clone(),
-                shared: shared.clone(),
-                validators: validator
-                    .as_ref()
-                    .map(|v| v.config.validators.clone())
-                    .map_or_else(|| sync::validator_set(&spec), Ok)
-                    .map_err(NodeError::Config)?,
-            };
-            tasks.spawn("block sync", syncer.run());
-        }
-
+                });
+                let started = Networking::start(
+                    &core,
+                    &options,
+                    addr,
+                    validator.as_ref(),
+                    bridge_ingress,
+                    &parts,
+                )
+                .await;
+                match started {
+                    Ok(networking) => Some(networking),
+                    Err(e) => {
+                        parts.abort();
+                        return Err(e);
+                    }
+                }
+            }
+        };
+        let net = networking.as_ref().map(|n| n.net.clone());
         if let Some(bridge) = &mut bridge {
-            bridge.start_relayer(&context, net.clone(), &mut tasks);
+            bridge.start_relayer(&context, net.clone(), &parts);
         }
         let bridge = bridge.map(|b| b.handles);
 
         let driver = Driver::new(DriverParts {
             chain,
             validator,
-            mempool: mempool.clone(),
-            net: net.clone(),
+            mempool: core.mempool.clone(),
+            net,
             rt: tokio::runtime::Handle::current(),
-            shared: shared.clone(),
+            shared: core.shared.clone(),
             commits: commits.clone(),
-            inputs: inputs.clone(),
-            min_block_interval,
+            inputs: core.inputs.clone(),
+            min_block_interval: Duration::from_millis(parallax.consensus.min_block_interval_ms),
             clock: options.clock.clone(),
             deposits: bridge.as_ref().and_then(|b| b.deposits.clone()),
         });
-        let driver_result = Arc::new(Mutex::new(None));
-        let result = driver_result.clone();
-        let name = options.name.clone();
-        let driver = std::thread::Builder::new()
-            .name(format!("{name}-consensus"))
-            .spawn(move || {
-                if let Err(e) = driver.run(input_rx) {
-                    tracing::error!(error = %e, "the consensus driver stopped on an error");
-                    if let Ok(mut r) = result.lock() {
-                        *r = Some(e.to_string());
-                    }
-                }
-            })
-            .map_err(|e| NodeError::Config(format!("cannot start the driver thread: {e}")))?;
-
         let mut node = Self {
             name: options.name.clone(),
-            shared,
-            inputs,
-            driver: Some(driver),
-            driver_result,
-            net,
-            db,
-            spec,
-            mempool,
+            core,
+            networking,
             commits,
-            rpc: None,
+            servers: Servers::default(),
             rpc_limits: options.rpc_limits.clone(),
             rpc_stats: Arc::new(parallax_rpc::RpcStats::default()),
-            admin: None,
-            metrics: None,
-            tasks,
+            parts,
             validator: validator_index,
-            tx_gossip,
+            peer_id: options.keys.peer_id(),
             bridge,
         };
-        if let Some(addr) = options.rpc_addr {
-            node.rpc = Some(
-                parallax_rpc::RpcServer::start(addr, node.rpc_deps())
-                    .await
-                    .map_err(|e| NodeError::Rpc(e.to_string()))?,
-            );
+        if let Err(e) = node.start_driver(driver, input_rx) {
+            node.shutdown().await;
+            return Err(e);
         }
-        if let Some(addr) = options.grpc_addr {
-            let ctx = crate::admin::AdminContext {
-                name: node.name.clone(),
-                spec: node.spec.clone(),
-                db: node.db.clone(),
-                shared: node.shared.clone(),
-                net: node.net.clone(),
-                validator: validator_index,
-                peer_id: options.keys.peer_id(),
-            };
-            match crate::admin::AdminServer::start(addr, ctx).await {
-                Ok(server) => node.admin = Some(server),
-                Err(e) => {
-                    node.shutdown().await;
-                    return Err(NodeError::Admin(format!("gRPC admin on {addr}: {e}")));
-                }
-            }
-        }
-        if let Some(addr) = options.metrics_addr {
-            let registry = metrics_registry(&node);
-            match crate::metrics::MetricsServer::start(addr, registry).await {
-                Ok(server) => node.metrics = Some(server),
-                Err(e) => {
-                    node.shutdown().await;
-                    return Err(NodeError::Admin(format!("metrics on {addr}: {e}")));
-                }
+        let registry = metrics_registry(&node);
+        match Servers::start(&node, &options, registry).await {
+            Ok(servers) => node.servers = servers,
+            Err(e) => {
+                node.shutdown().await;
+                return Err(e);
             }
         }
         info!(
@@ -459,44 +380,79 @@ impl Node {
         Ok(node)
     }
 
+    /// Runs the consensus driver on a thread of its own, the part named [`DRIVER`]; the error
+    /// it stops on is its health's.
+    fn start_driver(&self, driver: Driver, input_rx: Receiver<Input>) -> Result<(), NodeError> {
+        let error = Arc::new(Mutex::new(None));
+        let slot = error.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("{}-consensus", self.name))
+            .spawn(move || {
+                if let Err(e) = driver.run(input_rx) {
+                    tracing::error!(error = %e, "the consensus driver stopped on an error");
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+                }
+            })
+            .map_err(|e| NodeError::Config(format!("cannot start the driver thread: {e}")))?;
+        self.parts.thread_reporting(DRIVER, thread, error);
+        Ok(())
+    }
+
+    fn net(&self) -> Option<&NetworkHandle> {
+        self.networking.as_ref().map(|n| &n.net)
+    }
+
     fn rpc_deps(&self) -> parallax_rpc::RpcDeps {
         parallax_rpc::RpcDeps {
-            db: self.db.clone(),
-            spec: self.spec.clone(),
+            db: self.core.db.clone(),
+            spec: self.core.spec.clone(),
             node: Arc::new(served::ServedNode {
                 submitter: self.submitter(),
-                shared: self.shared.clone(),
-                db: self.db.clone(),
+                shared: self.core.shared.clone(),
+                db: self.core.db.clone(),
             }),
-            net: self.net.clone(),
+            net: self.net().cloned(),
             commits: self.commits.clone(),
-            pending: self.shared.transactions.pending_txs.0.clone(),
+            pending: self.core.shared.transactions.pending_txs.0.clone(),
             limits: self.rpc_limits.clone(),
             stats: self.rpc_stats.clone(),
             bridge: self.bridge.clone(),
         }
     }
 
+    fn admin_context(&self, options: &NodeOptions) -> crate::admin::AdminContext {
+        crate::admin::AdminContext {
+            name: options.name.clone(),
+            spec: self.core.spec.clone(),
+            db: self.core.db.clone(),
+            shared: self.core.shared.clone(),
+            net: self.net().cloned(),
+            validator: self.validator,
+            peer_id: self.peer_id,
+            parts: self.parts.clone(),
+        }
+    }
+
     /// Something that puts transactions into this node's mempool and gossips them.
     pub fn submitter(&self) -> Submitter {
         Submitter {
-            db: self.db.clone(),
-            spec: self.spec.clone(),
-            mempool: self.mempool.clone(),
-            inputs: self.inputs.clone(),
-            gossip: self.tx_gossip.clone(),
-            shared: self.shared.clone(),
+            db: self.core.db.clone(),
+            spec: self.core.spec.clone(),
+            mempool: self.core.mempool.clone(),
+            inputs: self.core.inputs.clone(),
+            gossip: self.networking.as_ref().map(|n| n.tx_gossip.clone()),
+            shared: self.core.shared.clone(),
         }
     }
 
     /// The committed head's number.
     pub fn head(&self) -> u64 {
-        self.shared.chain.head.load(Ordering::Relaxed)
+        self.core.shared.chain.head.load(Ordering::Relaxed)
     }
 
     /// The shared counters.
     pub fn shared(&self) -> &Arc<Shared> {
-        &self.shared
+        &self.core.shared
     }
 
     /// The bridge's parts, when the chain has an L1 bridge.
@@ -506,7 +462,7 @@ impl Node {
 
     /// The database (read it through snapshots).
     pub fn db(&self) -> &Arc<Database> {
-        &self.db
+        &self.core.db
     }
 
     /// This node's validator index, if it is one.
@@ -521,17 +477,17 @@ impl Node {
 
     /// The RPC server's bound address.
     pub fn rpc_addr(&self) -> Option<std::net::SocketAddr> {
-        self.rpc.as_ref().map(|r| r.addr())
+        self.servers.rpc_addr()
     }
 
     /// The gRPC admin server's bound address.
     pub fn grpc_addr(&self) -> Option<std::net::SocketAddr> {
-        self.admin.as_ref().map(|a| a.addr())
+        self.servers.grpc_addr()
     }
 
     /// The metrics server's bound address.
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
-        self.metrics.as_ref().map(|m| m.addr())
+        self.servers.metrics_addr()
     }
 
     /// JSON-RPC counters (calls by method, errors, refused requests).
@@ -541,7 +497,7 @@ impl Node {
 
     /// The network's listen addresses with `/p2p/<peer id>` appended.
     pub async fn p2p_addrs(&self) -> Vec<Multiaddr> {
-        let Some(net) = &self.net else {
+        let Some(net) = self.net() else {
             return Vec::new();
         };
         let id = net.local_peer_id();
@@ -555,7 +511,7 @@ impl Node {
     /// Publishes raw bytes on a gossip topic as they are, without encoding or checks: what a
     /// broken or hostile peer could send (for tests and diagnostics).
     pub async fn publish_raw(&self, topic: Topic, data: Vec<u8>) {
-        if let Some(net) = &self.net {
+        if let Some(net) = self.net() {
             let _ = net.publish(topic, data).await;
         }
     }
@@ -563,7 +519,7 @@ impl Node {
     /// Sends raw bytes as a block-sync request to `peer` and returns the raw answer (for
     /// tests and diagnostics: what a broken or hostile peer could ask).
     pub async fn request_raw(&self, peer: PeerId, data: Vec<u8>) -> Result<Vec<u8>, String> {
-        match &self.net {
+        match self.net() {
             Some(net) => net.request(peer, data).await.map_err(|e| e.to_string()),
             None => Err("no network".into()),
         }
@@ -571,12 +527,12 @@ impl Node {
 
     /// This node's libp2p peer id, when it is networked.
     pub fn peer_id(&self) -> Option<PeerId> {
-        self.net.as_ref().map(NetworkHandle::local_peer_id)
+        self.net().map(NetworkHandle::local_peer_id)
     }
 
     /// How many peers are connected.
     pub async fn peer_count(&self) -> usize {
-        match &self.net {
+        match self.net() {
             Some(net) => net.peers().await.len(),
             None => 0,
         }
@@ -586,26 +542,26 @@ impl Node {
     /// stopped on, or the part (gossip ingress, block sync, transaction admission or gossip,
     /// the bridge's watcher or relayer) that ended while the node runs.
     pub fn failure(&self) -> Option<String> {
-        if let Some(e) = self.driver_result.lock().ok().and_then(|r| r.clone()) {
-            return Some(e);
-        }
-        self.tasks.ended().map(|part| format!("its {part} stopped"))
+        let ended = self.parts.ended()?;
+        Some(
+            ended
+                .error
+                .unwrap_or_else(|| format!("its {} stopped", ended.part)),
+        )
     }
 
-    /// Stops everything and waits for the driver to finish its current step (so nothing
-    /// half-written is left; the database is consistent at every commit anyway).
+    /// How each long-running part of the node is doing, in the order they started.
+    pub fn health(&self) -> Vec<PartHealth> {
+        self.parts.health()
+    }
+
+    /// Stops everything, in the reverse order of [`Node::start`]: the servers, the consensus
+    /// driver (waiting for it to finish its current step, so nothing half-written is left; the
+    /// database is consistent at every commit anyway), the other parts and the network.
     pub async fn shutdown(mut self) {
-        if let Some(admin) = self.admin.take() {
-            admin.stop().await;
-        }
-        if let Some(metrics) = self.metrics.take() {
-            metrics.stop().await;
-        }
-        if let Some(rpc) = self.rpc.take() {
-            rpc.stop().await;
-        }
-        let delivered = send_shutdown(&self.inputs, SHUTDOWN_DEADLINE).await;
-        if let Some(driver) = self.driver.take() {
+        self.servers.stop().await;
+        let delivered = send_shutdown(&self.core.inputs, SHUTDOWN_DEADLINE).await;
+        if let Some(driver) = self.parts.take_thread(DRIVER) {
             if delivered {
                 let _ = tokio::task::spawn_blocking(move || driver.join()).await;
             } else {
@@ -613,8 +569,8 @@ impl Node {
                 warn!(name = %self.name, "the consensus driver did not take the stop; not waiting for it");
             }
         }
-        self.tasks.abort();
-        if let Some(net) = &self.net {
+        self.parts.abort();
+        if let Some(net) = self.net() {
             net.shutdown().await;
         }
         info!(name = %self.name, "node stopped");

@@ -329,6 +329,8 @@ fn dev_node_answers_admin_calls_and_serves_metrics() {
         assert_eq!(first["peers"], "0");
         assert_eq!(first["syncing"], "false");
         assert_eq!(first["version"], env!("CARGO_PKG_VERSION"));
+        // A development node runs without peers: its one long-running part is the driver.
+        assert_eq!(first["part.consensus_driver"], "running");
         assert!(first["head_hash"].starts_with("0x") && first["head_hash"].len() == 66);
         let h1: u64 = first["head_height"].parse().unwrap();
         assert!(h1 >= 1);
@@ -416,6 +418,14 @@ fn dev_node_answers_admin_calls_and_serves_metrics() {
         .unwrap();
         assert!(calls2 >= calls1 + 8.0, "{calls1} then {calls2}");
         assert!(get(&s2, "parallax_consensus_round", &[]).unwrap() > 0.0);
+        assert_eq!(
+            get(
+                &s2,
+                "parallax_node_part_up",
+                &[("part", "consensus driver")]
+            ),
+            Some(1.0)
+        );
         assert_eq!(get(&s2, "parallax_peers", &[]), Some(0.0));
         assert!(get(&s2, "parallax_mempool_transactions", &[]).is_some());
         assert!(

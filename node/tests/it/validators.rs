@@ -166,6 +166,25 @@ async fn four_validators_commit_restart_sync_and_halt_without_forking() {
         nodes.push(Some(net.start(i).await));
     }
     let get = |nodes: &Vec<Option<Node>>, i: usize| nodes[i].as_ref().unwrap().head();
+    // Every networked validator runs the same parts, all of them running.
+    for node in nodes.iter().flatten() {
+        let parts: Vec<(&str, bool)> = node
+            .health()
+            .into_iter()
+            .map(|h| (h.part, h.running))
+            .collect();
+        assert_eq!(
+            parts,
+            [
+                ("transaction gossip", true),
+                ("transaction admission", true),
+                ("gossip ingress", true),
+                ("block sync", true),
+                ("consensus driver", true),
+            ]
+        );
+        assert_eq!(node.failure(), None);
+    }
 
     // Transactions sent to different validators end up in blocks everyone agrees on.
     for (k, node) in nodes.iter().enumerate() {

@@ -80,6 +80,7 @@ fn admin_messages() {
         mempool_size: 17,
         syncing: false,
         version: "0.1.0".into(),
+        parts: Vec::new(),
     };
     check("NodeStatus", &status, GOLDEN_STATUS);
     let peers = v1::PeersResponse {
