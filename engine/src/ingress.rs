@@ -182,9 +182,11 @@ impl Ingress {
                 NetworkEvent::SyncRequest { peer, id, data } => {
                     let db = self.db.clone();
                     let net = self.net.clone();
-                    let genesis = self.spec.genesis_id();
                     tokio::task::spawn_blocking(move || {
-                        let response = sync::serve(&db, genesis, &data);
+                        let response = match db.reader() {
+                            Ok(reader) => sync::serve(&reader, &data),
+                            Err(e) => sync::refuse(wire::SyncErrorCode::Internal, e.to_string()),
+                        };
                         net.respond(id, response);
                         debug!(%peer, "sync request served");
                     });

@@ -8,6 +8,7 @@ use parallax_storage::{
     Database, Reader, StorageError,
     tables::{ConsensusEvidence, ConsensusSafety},
 };
+use parallax_storage_api::{BlockReader, SafetyReader};
 use thiserror::Error;
 
 /// The key of the safety data (the last voted round, locked QC, …).
@@ -99,7 +100,8 @@ pub enum StoreError {
     },
 }
 
-fn block_key(id: &BlockId) -> String {
+/// The key an uncommitted block is kept under: its id in hex.
+pub(crate) fn block_key(id: &BlockId) -> String {
     hex::encode(id.0)
 }
 
@@ -114,7 +116,10 @@ pub fn store_block(db: &Database, block: &Block) -> Result<(), StorageError> {
 }
 
 /// An uncommitted block stored by [`store_block`].
-pub fn stored_block(reader: &Reader<'_>, id: &BlockId) -> Result<Option<Block>, StoreError> {
+pub fn stored_block(
+    reader: &(impl SafetyReader + ?Sized),
+    id: &BlockId,
+) -> Result<Option<Block>, StoreError> {
     match reader.safety(&block_key(id))? {
         None => Ok(None),
         Some(bytes) => Block::decode(&bytes)
@@ -170,7 +175,7 @@ pub fn prune_blocks(db: &Database, head: u64) -> Result<usize, StoreError> {
 
 /// The commit record stored with committed block `number`.
 pub fn committed_record(
-    reader: &Reader<'_>,
+    reader: &(impl BlockReader + ?Sized),
     number: u64,
 ) -> Result<Option<CommittedBlock>, StoreError> {
     match reader.certificate(number)? {
@@ -186,7 +191,10 @@ pub fn committed_record(
 
 /// The consensus identity of the committed head: the genesis block, or the block in the
 /// head's commit record.
-pub fn head_info(reader: &Reader<'_>, genesis: BlockId) -> Result<BlockInfo, StoreError> {
+pub fn head_info(
+    reader: &(impl BlockReader + ?Sized),
+    genesis: BlockId,
+) -> Result<BlockInfo, StoreError> {
     let head = reader.head_number()?.unwrap_or(0);
     if head == 0 {
         return Ok(BlockInfo::genesis(genesis));

@@ -19,6 +19,7 @@ use parallax_network::{
     wire::{self, CommittedBlock, Request, SyncErrorCode, SyncRequest},
 };
 use parallax_storage::Database;
+use parallax_storage_api::{BlockReader, SafetyReader};
 use std::{
     sync::{Arc, atomic::Ordering, mpsc::SyncSender},
     time::Duration,
@@ -121,19 +122,21 @@ pub fn verify_committed(
     Ok(proven)
 }
 
-/// Answers a sync request from the database.
-pub fn serve(db: &Database, genesis: BlockId, data: &[u8]) -> Vec<u8> {
-    let refuse =
-        |code, message: String| wire::encode_sync_response(&Err(wire::SyncError { code, message }));
+/// A refusal of a sync request, encoded.
+pub fn refuse(code: SyncErrorCode, message: String) -> Vec<u8> {
+    wire::encode_sync_response(&Err(wire::SyncError { code, message }))
+}
+
+/// Answers a sync request from one snapshot of the committed chain (`reader`: the database
+/// in the node): a run of committed blocks with their commit records, from the asked height
+/// up to the asked count (at most [`BATCH`]) and on, at most [`EXTEND_TO_PROOF`] blocks
+/// further, to the next block with a commit proof, within [`MAX_RESPONSE_BLOCK_BYTES`]; or a
+/// block and its stored ancestors by id. Bad requests and unavailable ranges get a refusal.
+pub fn serve(reader: &(impl BlockReader + SafetyReader + ?Sized), data: &[u8]) -> Vec<u8> {
     let request = match wire::decode_request(data) {
         Ok(r) => r,
         Err(e) => return refuse(SyncErrorCode::Unspecified, format!("bad request: {e}")),
     };
-    let reader = match db.reader() {
-        Ok(r) => r,
-        Err(e) => return refuse(SyncErrorCode::Internal, e.to_string()),
-    };
-    let _ = genesis;
     match request {
         Request::Committed(SyncRequest {
             from_height,
@@ -148,7 +151,7 @@ pub fn serve(db: &Database, genesis: BlockId, data: &[u8]) -> Vec<u8> {
             let mut bytes = 0;
             let mut number = from_height;
             while number <= head {
-                let record = match store::committed_record(&reader, number) {
+                let record = match store::committed_record(reader, number) {
                     Ok(Some(r)) => r,
                     Ok(None) => break,
                     Err(e) => return refuse(SyncErrorCode::Internal, e.to_string()),
@@ -174,7 +177,7 @@ pub fn serve(db: &Database, genesis: BlockId, data: &[u8]) -> Vec<u8> {
             let mut out: Vec<Block> = Vec::new();
             let mut at = fetch.id;
             for _ in 0..=fetch.ancestors.min(MAX_FETCH) {
-                match store::stored_block(&reader, &at) {
+                match store::stored_block(reader, &at) {
                     Ok(Some(block)) => {
                         at = block.parent();
                         out.push(block);
@@ -338,7 +341,10 @@ impl Syncer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy_consensus::Header;
     use parallax_consensus::{BlockInfo, QuorumCertificate};
+    use parallax_storage::BlockWrite;
+    use parallax_storage_api::MemoryStore;
     use parallax_test_support::Signers;
 
     const CHAIN: u64 = 9;
@@ -363,35 +369,164 @@ mod tests {
         out
     }
 
+    /// A chain of `n` blocks in consecutive rounds on `genesis`.
+    fn chain(genesis: BlockId, n: u64) -> Vec<Block> {
+        let mut out: Vec<Block> = Vec::new();
+        let mut parent = genesis;
+        for height in 1..=n {
+            let b = Block::new(height, height, parent, 0, vec![0, 1, 2], vec![height as u8]);
+            parent = b.id();
+            out.push(b);
+        }
+        out
+    }
+
+    /// A store holding `blocks` committed at heights 1.., each with its commit record as the
+    /// node writes it: the blocks at `proven` heights head a 2-chain (their record carries the
+    /// child and its QC); those below one carry that 2-chain's QC. The last block must be
+    /// proven.
+    fn committed_store(blocks: &[Block], proven: &[u64]) -> MemoryStore {
+        let mut store = MemoryStore::new();
+        let genesis = BlockWrite::new(Header::default());
+        let mut parent = genesis.hash;
+        store.write_genesis(&genesis, CHAIN).unwrap();
+        let proofs: Vec<(u64, Block, QuorumCertificate)> = proven
+            .iter()
+            .map(|&height| {
+                let block = &blocks[height as usize - 1];
+                let child = Block::new(
+                    block.round() + 1,
+                    height + 1,
+                    block.id(),
+                    0,
+                    vec![0, 1, 2],
+                    vec![],
+                );
+                let qc = qc(child.info(), &[0, 1, 2]);
+                (height, child, qc)
+            })
+            .collect();
+        for (i, block) in blocks.iter().enumerate() {
+            let height = i as u64 + 1;
+            let (proof_height, child, qc) = proofs
+                .iter()
+                .find(|(p, _, _)| *p >= height)
+                .expect("every block is under a proof");
+            let child = (*proof_height == height).then_some(child);
+            let record = wire::encode_committed(block, qc, child);
+            let mut write = BlockWrite::new(Header {
+                number: height,
+                parent_hash: parent,
+                ..Default::default()
+            });
+            write.certificate = Some(record.into());
+            parent = write.hash;
+            store.write_block(&write).unwrap();
+        }
+        store
+    }
+
+    fn ask(
+        store: &MemoryStore,
+        from_height: u64,
+        max_blocks: u32,
+    ) -> Result<Vec<u64>, SyncErrorCode> {
+        let request = wire::encode_sync_request(&SyncRequest {
+            from_height,
+            max_blocks,
+        });
+        wire::decode_sync_response(&serve(store, &request))
+            .unwrap()
+            .map(|records| records.iter().map(|r| r.block.height()).collect())
+            .map_err(|e| e.code)
+    }
+
     #[test]
     fn junk_and_unavailable_requests_get_error_answers() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Database::open(dir.path()).unwrap();
-        let genesis = BlockId([0xab; 32]);
+        let store = committed_store(&chain(BlockId([0xab; 32]), 4), &[4]);
         for junk in [&[0xff_u8; 40][..], &[], &[0x08, 0x01]] {
-            let answer = serve(&db, genesis, junk);
+            let answer = serve(&store, junk);
             match wire::decode_sync_response(&answer) {
                 Ok(Err(refusal)) => assert!(!refusal.message.is_empty()),
                 other => panic!("junk {junk:?} answered with {other:?}"),
             }
         }
-        // A range above the head is refused as unavailable.
-        let ask = wire::encode_sync_request(&SyncRequest {
-            from_height: 5,
-            max_blocks: 4,
-        });
-        let answer = wire::decode_sync_response(&serve(&db, genesis, &ask)).unwrap();
-        assert_eq!(answer.unwrap_err().code, SyncErrorCode::RangeUnavailable);
+        // A range above the head, or from the genesis, is refused as unavailable.
+        assert_eq!(ask(&store, 5, 4), Err(SyncErrorCode::RangeUnavailable));
+        assert_eq!(ask(&store, 0, 4), Err(SyncErrorCode::RangeUnavailable));
         // An unknown block id yields no blocks.
         let fetch = wire::encode_fetch_request(&wire::FetchRequest {
             id: BlockId([3; 32]),
             ancestors: 2,
         });
         assert!(
-            wire::decode_fetch_response(&serve(&db, genesis, &fetch))
+            wire::decode_fetch_response(&serve(&store, &fetch))
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    /// A served run ends at the asked end when that block carries a commit proof, goes on to
+    /// the next proof when it does not (at most 16 blocks further, so a peer without proofs
+    /// cannot make one answer unbounded), and is capped at 64 blocks asked however many are.
+    /// What it serves verifies as committed on the asking side.
+    #[test]
+    fn served_runs_reach_a_commit_proof_within_their_bounds() {
+        let blocks = chain(BlockId([0xab; 32]), 100);
+        let store = committed_store(&blocks, &[4, 9, 100]);
+        assert_eq!(ask(&store, 1, 4), Ok((1..=4).collect()));
+        assert_eq!(ask(&store, 1, 2), Ok((1..=4).collect()));
+        assert_eq!(ask(&store, 5, 1), Ok((5..=9).collect()));
+        // No proof between 10 and 99: 16 blocks past the asked end, then stop.
+        assert_eq!(ask(&store, 10, 2), Ok((10..=27).collect()));
+        // Asking for more than a batch gets at most 64 (+16 looking for a proof); asking for
+        // none or more than the wire allows is a bad request.
+        assert_eq!(
+            ask(&store, 10, parallax_proto::MAX_SYNC_BLOCKS),
+            Ok((10..=89).collect())
+        );
+        assert_eq!(ask(&store, 9, 0), Err(SyncErrorCode::Unspecified));
+        assert_eq!(
+            ask(&store, 9, parallax_proto::MAX_SYNC_BLOCKS + 1),
+            Err(SyncErrorCode::Unspecified)
+        );
+        // The last proof is the head's: a run to it stops there.
+        assert_eq!(ask(&store, 95, 64), Ok((95..=100).collect()));
+        // What is served verifies as committed on the asking side.
+        let request = wire::encode_sync_request(&SyncRequest {
+            from_height: 1,
+            max_blocks: 4,
+        });
+        let records = wire::decode_sync_response(&serve(&store, &request))
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            verify_committed(&records, BlockId([0xab; 32]), 0, CHAIN, &set()),
+            Ok(4)
+        );
+    }
+
+    /// A fetch walks a block's kept ancestors by id, newest first, up to what was asked.
+    #[test]
+    fn fetches_walk_kept_ancestors_by_id() {
+        let blocks = chain(BlockId([0xab; 32]), 5);
+        let mut store = committed_store(&[], &[]);
+        for block in &blocks {
+            store
+                .write_safety(&crate::store::block_key(&block.id()), &block.encode())
+                .unwrap();
+        }
+        let fetch = |id: BlockId, ancestors: u32| -> Vec<u64> {
+            let request = wire::encode_fetch_request(&wire::FetchRequest { id, ancestors });
+            wire::decode_fetch_response(&serve(&store, &request))
+                .unwrap()
+                .iter()
+                .map(Block::height)
+                .collect()
+        };
+        assert_eq!(fetch(blocks[4].id(), 2), [5, 4, 3]);
+        assert_eq!(fetch(blocks[4].id(), 100), [5, 4, 3, 2, 1]);
+        assert_eq!(fetch(blocks[1].id(), 0), [2]);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 //! | unsubscribing an unknown id | `false` | -32000 "subscription not found" |
 //! | a notification | not run | run, not answered |
 //! | an invalid call in a batch | -32600 "Invalid request" | -32600 "invalid request" |
+//! | a call in a batch whose `id` is an object, an array, a fraction or negative (HTTP) | run as a notification, unanswered | -32600 "invalid request", id `null` (see [`transport`](crate::transport)) |
 //!
 //! The envelope of a single HTTP request (not JSON, not an object, no `"jsonrpc": "2.0"`, an
 //! empty or oversized batch) is checked before jsonrpsee sees it, in

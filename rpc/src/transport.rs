@@ -9,8 +9,10 @@
 //! bad `id` (jsonrpsee's ids are strings, non-negative integers or null), a `jsonrpc` other
 //! than `"2.0"` or no `method` is -32600 "invalid request"; an
 //! empty batch or one over [`RpcLimits::max_batch`] is -32600. jsonrpsee would answer these
-//! too, in other words (and "42" as a parse error). WebSocket messages go to jsonrpsee
-//! directly, so there its wording applies.
+//! too, in other words (and "42" as a parse error). In a batch, a call with a bad `id` is
+//! replaced by `{}` before jsonrpsee sees it, so it is answered -32600 "invalid request" (id
+//! `null`, as geth answers it) instead of being run as a notification and left unanswered.
+//! WebSocket messages go to jsonrpsee directly, so there its wording applies.
 
 use crate::{
     RpcLimits, RpcStats,
@@ -203,17 +205,21 @@ impl Http {
                 );
             }
         };
-        if let Err(refusal) = check_envelope(&bytes, self.limits.max_batch) {
-            let counter = if refusal.oversized {
-                &self.stats.oversized
-            } else {
-                &self.stats.malformed
-            };
-            counter.fetch_add(1, Ordering::Relaxed);
-            return json_response(StatusCode::OK, refusal.body);
-        }
+        let body = match check_envelope(&bytes, self.limits.max_batch) {
+            Ok(None) => bytes.to_vec(),
+            Ok(Some(rewritten)) => rewritten.into_bytes(),
+            Err(refusal) => {
+                let counter = if refusal.oversized {
+                    &self.stats.oversized
+                } else {
+                    &self.stats.malformed
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                return json_response(StatusCode::OK, refusal.body);
+            }
+        };
         parts.extensions.insert(Transport::Http);
-        let request = Request::from_parts(parts, HttpBody::from(bytes.to_vec()));
+        let request = Request::from_parts(parts, HttpBody::from(body));
         let mut response = answer(rpc.call(request).await);
         if response.extensions().get::<Unanswered>().is_some() {
             // Notifications only: geth answers 200 with an empty body.
@@ -296,9 +302,21 @@ struct Envelope<'a> {
     method: Option<&'a RawValue>,
 }
 
+/// Whether `id` is one jsonrpsee cannot carry (it takes strings, non-negative integers and
+/// `null`): it would run such a call as a notification and never answer it.
+fn bad_id(id: &RawValue) -> bool {
+    match serde_json::from_str::<Value>(id.get()) {
+        Ok(Value::Null | Value::String(_)) => false,
+        Ok(Value::Number(n)) => !n.is_u64(),
+        _ => true,
+    }
+}
+
 /// Checks a body's envelope as geth does (see the module's doc); the calls themselves are
 /// checked by the middleware, and the calls of a batch by jsonrpsee and the middleware.
-fn check_envelope(bytes: &[u8], max_batch: usize) -> Result<(), Refusal> {
+/// `Some` is the body to serve instead: a batch whose calls with a bad `id` are replaced by
+/// `{}`, which jsonrpsee answers as an invalid request.
+fn check_envelope(bytes: &[u8], max_batch: usize) -> Result<Option<String>, Refusal> {
     let body: &RawValue = serde_json::from_slice(bytes)
         .map_err(|e| Refusal::malformed(Value::Null, PARSE_ERROR, format!("parse error: {e}")))?;
     let text = body.get();
@@ -326,7 +344,20 @@ fn check_envelope(bytes: &[u8], max_batch: usize) -> Result<(), Refusal> {
                 oversized: true,
             });
         }
-        return Ok(());
+        let with_bad_id = |call: &RawValue| {
+            serde_json::from_str::<Envelope<'_>>(call.get())
+                .ok()
+                .and_then(|e| e.id)
+                .is_some_and(bad_id)
+        };
+        if !calls.iter().any(|c| with_bad_id(c)) {
+            return Ok(None);
+        }
+        let kept: Vec<&str> = calls
+            .iter()
+            .map(|c| if with_bad_id(c) { "{}" } else { c.get() })
+            .collect();
+        return Ok(Some(format!("[{}]", kept.join(","))));
     }
     let Ok(envelope) = serde_json::from_str::<Envelope<'_>>(text) else {
         return Err(Refusal::malformed(
@@ -337,19 +368,14 @@ fn check_envelope(bytes: &[u8], max_batch: usize) -> Result<(), Refusal> {
     };
     let id = match envelope.id {
         None => Value::Null,
-        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
-            Ok(id @ (Value::Null | Value::String(_))) => id,
-            // jsonrpsee carries only non-negative integer ids: it would take a call with any
-            // other number as a notification and never answer it.
-            Ok(Value::Number(n)) if n.is_u64() => Value::Number(n),
-            _ => {
-                return Err(Refusal::malformed(
-                    Value::Null,
-                    INVALID_REQUEST,
-                    "invalid request: bad id",
-                ));
-            }
-        },
+        Some(raw) if bad_id(raw) => {
+            return Err(Refusal::malformed(
+                Value::Null,
+                INVALID_REQUEST,
+                "invalid request: bad id",
+            ));
+        }
+        Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
     };
     // geth answers a call without `"jsonrpc": "2.0"` as an invalid request (a notification
     // too: it is not a valid one).
@@ -363,7 +389,7 @@ fn check_envelope(bytes: &[u8], max_batch: usize) -> Result<(), Refusal> {
             "invalid request: no method",
         ));
     }
-    Ok(())
+    Ok(None)
 }
 
 #[cfg(test)]
@@ -404,7 +430,25 @@ mod tests {
         let r = check_envelope(b"[1,2,3]", 2).unwrap_err();
         assert!(r.oversized);
         assert!(r.body.contains("batch too large: 3 calls, the limit is 2"));
-        check_envelope(br#"{"jsonrpc":"2.0","method":"eth_chainId"}"#, 2).unwrap();
-        check_envelope(br#"[{"jsonrpc":"2.0","id":1,"method":"a"}, 7]"#, 2).unwrap();
+        assert_eq!(
+            check_envelope(br#"{"jsonrpc":"2.0","method":"eth_chainId"}"#, 2).unwrap(),
+            None
+        );
+        assert_eq!(
+            check_envelope(br#"[{"jsonrpc":"2.0","id":1,"method":"a"}, 7]"#, 2).unwrap(),
+            None
+        );
+    }
+
+    /// A batch's calls with ids jsonrpsee cannot carry become `{}` (answered as invalid
+    /// requests); the others are served as sent.
+    #[test]
+    fn batch_calls_with_bad_ids_become_invalid_requests() {
+        let batch = br#"[{"jsonrpc":"2.0","id":{},"method":"a"},{"jsonrpc":"2.0","id":"x","method":"b"},{"jsonrpc":"2.0","id":1.5,"method":"c"},{"jsonrpc":"2.0","id":true,"method":"d"},{"jsonrpc":"2.0","method":"e"}]"#;
+        let rewritten = check_envelope(batch, 8).unwrap().unwrap();
+        assert_eq!(
+            rewritten,
+            r#"[{},{"jsonrpc":"2.0","id":"x","method":"b"},{},{},{"jsonrpc":"2.0","method":"e"}]"#
+        );
     }
 }

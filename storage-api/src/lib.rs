@@ -13,6 +13,7 @@
 //! | [`StateReader`] | accounts, storage and code: latest, and after any stored block |
 //! | [`WithdrawalSignatureReader`] | the validators' signatures over blocks' withdrawal roots the relayer stored |
 //! | [`MetadataReader`] | metadata: chain id, genesis hash, the cursors components record |
+//! | [`SafetyReader`] | consensus's own durable records (its safety data, the uncommitted blocks it kept), opaque bytes by key |
 //! | [`ChainReader`] | all of the above (implemented for every type that implements them) |
 //!
 //! Two implementations: `parallax_storage::Reader` (any MDBX transaction, `Tx<'_, K>`, by
@@ -142,6 +143,14 @@ pub trait MetadataReader {
     fn genesis_hash(&self) -> StorageResult<Option<B256>>;
 }
 
+/// Consensus's own durable records, opaque bytes by key: its safety data and the uncommitted
+/// blocks it asked to keep (the database's `ConsensusSafety` table). Not part of
+/// [`ChainReader`]: only consensus and block sync read them.
+pub trait SafetyReader {
+    /// The record under `key`.
+    fn safety(&self, key: &str) -> StorageResult<Option<Bytes>>;
+}
+
 /// Every read of the committed chain: blocks, state, withdrawal signatures and metadata.
 ///
 /// Implemented for every type that implements its parts; take `&impl ChainReader` (or
@@ -242,5 +251,11 @@ impl<T: MetadataReader + ?Sized> MetadataReader for &T {
     }
     fn genesis_hash(&self) -> StorageResult<Option<B256>> {
         (**self).genesis_hash()
+    }
+}
+
+impl<T: SafetyReader + ?Sized> SafetyReader for &T {
+    fn safety(&self, key: &str) -> StorageResult<Option<Bytes>> {
+        (**self).safety(key)
     }
 }

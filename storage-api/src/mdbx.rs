@@ -2,7 +2,7 @@
 //! [`Reader`](parallax_storage::Reader) or a read-write `Tx`) answers them with its own
 //! queries; nothing is decided here.
 
-use crate::{BlockReader, MetadataReader, StateReader, WithdrawalSignatureReader};
+use crate::{BlockReader, MetadataReader, SafetyReader, StateReader, WithdrawalSignatureReader};
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
@@ -114,5 +114,11 @@ impl<K: TransactionKind> MetadataReader for Tx<'_, K> {
 
     fn genesis_hash(&self) -> StorageResult<Option<B256>> {
         Tx::genesis_hash(self)
+    }
+}
+
+impl<K: TransactionKind> SafetyReader for Tx<'_, K> {
+    fn safety(&self, key: &str) -> StorageResult<Option<Bytes>> {
+        Tx::safety(self, key)
     }
 }

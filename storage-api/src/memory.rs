@@ -1,7 +1,7 @@
 //! [`MemoryStore`]: the chain in ordered maps, written like the database and read through the
 //! same traits.
 
-use crate::{BlockReader, MetadataReader, StateReader, WithdrawalSignatureReader};
+use crate::{BlockReader, MetadataReader, SafetyReader, StateReader, WithdrawalSignatureReader};
 use alloy_consensus::{Header, ReceiptEnvelope, TxEnvelope};
 use alloy_eips::BlockNumHash;
 use alloy_primitives::{Address, B256, Bytes, Log, U256};
@@ -10,7 +10,7 @@ use parallax_storage::{
     StorageError, StorageResult, StoredBody, TxLocation,
     codec::check_string_key,
     read::{check_available, metadata_b256, metadata_u64},
-    tables::{Metadata, Table, meta_keys},
+    tables::{ConsensusSafety, Metadata, Table, meta_keys},
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,8 +35,7 @@ struct StoredBlock {
 /// destroyed account) with the same errors, leaving the store untouched; the state history is
 /// kept as the database keeps it (each change's value before the block), so
 /// [`StateReader::account_at`] and [`StateReader::storage_at`] answer for every stored block.
-/// Only what the read traits serve is kept (no hashed state, no trie nodes, no consensus
-/// safety data).
+/// Only what the read traits serve is kept (no hashed state, no trie nodes).
 #[derive(Debug, Clone)]
 pub struct MemoryStore {
     metadata: BTreeMap<String, Bytes>,
@@ -52,6 +51,8 @@ pub struct MemoryStore {
     /// (address, slot, block) -> the value before that block changed it.
     storage_history: BTreeMap<(Address, B256, BlockNumber), U256>,
     withdrawal_signatures: BTreeMap<(BlockNumber, u32), (B256, [u8; 65])>,
+    /// Consensus's records by key ([`SafetyReader`]).
+    safety: BTreeMap<String, Bytes>,
 }
 
 impl Default for MemoryStore {
@@ -75,6 +76,7 @@ impl MemoryStore {
             account_history: BTreeMap::new(),
             storage_history: BTreeMap::new(),
             withdrawal_signatures: BTreeMap::new(),
+            safety: BTreeMap::new(),
         }
     }
 
@@ -203,6 +205,20 @@ impl MemoryStore {
             }
         }
         Ok(state)
+    }
+
+    /// Stores one of consensus's records under `key` (replacing what was there), refusing the
+    /// keys `Database::write_safety` refuses (empty, longer than 64 bytes, not printable
+    /// ASCII).
+    pub fn write_safety(&mut self, key: &str, value: &[u8]) -> StorageResult<()> {
+        check_string_key(key).map_err(|reason| StorageError::InvalidKey {
+            table: ConsensusSafety::NAME,
+            key: key.to_owned(),
+            reason,
+        })?;
+        self.safety
+            .insert(key.to_owned(), Bytes::copy_from_slice(value));
+        Ok(())
     }
 
     /// Stores a metadata value, refusing what `Database::set_metadata` refuses (a malformed
@@ -416,5 +432,11 @@ impl MetadataReader for MemoryStore {
             .get(key)
             .map(|bytes| metadata_b256(key, bytes))
             .transpose()
+    }
+}
+
+impl SafetyReader for MemoryStore {
+    fn safety(&self, key: &str) -> StorageResult<Option<Bytes>> {
+        Ok(self.safety.get(key).cloned())
     }
 }

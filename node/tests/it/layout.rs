@@ -62,6 +62,7 @@ const GRAPH: &[(&str, &[&str])] = &[
             "network",
             "proto",
             "storage",
+            "storage-api",
             "txpool",
         ],
     ),

@@ -288,6 +288,20 @@ async fn malformed_requests_get_errors_and_the_node_keeps_serving() {
         assert_eq!(batch[0]["result"], format!("{CHAIN_ID:#x}"));
         assert_eq!(batch[1]["error"]["code"], -32601);
         assert_eq!(batch[2]["error"]["code"], -32600);
+        // A call whose id no JSON-RPC id can be (an object, a fraction) is answered as an
+        // invalid request, as geth answers it, not run unanswered as a notification.
+        let batch = raw(
+            rpc,
+            r#"[{"jsonrpc":"2.0","id":{"a":1},"method":"eth_chainId"},{"jsonrpc":"2.0","id":2.5,"method":"eth_chainId"},{"jsonrpc":"2.0","id":3,"method":"eth_chainId"}]"#,
+        );
+        let batch = batch.as_array().unwrap();
+        assert_eq!(batch.len(), 3, "{batch:?}");
+        for bad in &batch[..2] {
+            assert_eq!(bad["error"]["code"], -32600);
+            assert_eq!(bad["error"]["message"], "invalid request");
+            assert_eq!(bad["id"], Value::Null);
+        }
+        assert_eq!(batch[2]["result"], format!("{CHAIN_ID:#x}"));
         let long: Vec<Value> = (0..101)
             .map(|i| json!({"jsonrpc":"2.0","id":i,"method":"eth_chainId"}))
             .collect();

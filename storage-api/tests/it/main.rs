@@ -12,7 +12,7 @@ mod common;
 use alloy_primitives::{Address, B256, Bytes, Log, LogData, U256, keccak256};
 use common::{ACCOUNTS, Chain, SLOTS, address, slot};
 use parallax_storage::{BlockWrite, Database, StateChanges, StorageChanges, StorageResult};
-use parallax_storage_api::{ChainReader, MemoryStore, MetadataReader, StateReader};
+use parallax_storage_api::{ChainReader, MemoryStore, MetadataReader, SafetyReader, StateReader};
 use std::fmt::Debug;
 
 const CHAIN_ID: u64 = 77;
@@ -64,6 +64,14 @@ fn write(db: &Database, memory: &mut MemoryStore, chain: &mut Chain, from: u64, 
     }
     db.set_metadata(CURSOR_KEY, &to.to_be_bytes()).unwrap();
     memory.set_metadata(CURSOR_KEY, &to.to_be_bytes()).unwrap();
+    // Consensus's records: the safety data replaced, one kept block per write.
+    for (key, value) in [
+        ("safety", to.to_be_bytes()),
+        (&*format!("block-{to}"), [7; 8]),
+    ] {
+        db.write_safety(key, &value).unwrap();
+        memory.write_safety(key, &value).unwrap();
+    }
 }
 
 /// Both answers are the same value, or the same error.
@@ -181,6 +189,15 @@ fn assert_same_answers(db: &impl ChainReader, memory: &impl ChainReader, chain: 
     same("genesis hash", db.genesis_hash(), memory.genesis_hash());
 }
 
+/// Both stores hold the same consensus records, present and absent.
+fn assert_same_safety(db: &impl SafetyReader, memory: &impl SafetyReader) {
+    for key in [
+        "safety", "block-0", "block-1", "block-13", "block-40", "block-2", "nope",
+    ] {
+        same(&format!("safety {key}"), db.safety(key), memory.safety(key));
+    }
+}
+
 #[test]
 fn the_memory_store_answers_every_read_as_the_database_does() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,7 +212,12 @@ fn the_memory_store_answers_every_read_as_the_database_does() {
         write(&db, &mut memory, &mut chain, from, head);
         from = head + 1;
         assert_same_answers(&db.reader().unwrap(), &memory, &mut chain);
+        assert_same_safety(&db.reader().unwrap(), &memory);
     }
+    assert_eq!(
+        memory.safety("safety").unwrap().unwrap().to_vec(),
+        40u64.to_be_bytes()
+    );
     assert_eq!(memory.chain_id().unwrap(), Some(CHAIN_ID));
     assert!(memory.account_at(address(0), 41).is_err());
 }
@@ -252,6 +274,14 @@ fn both_stores_refuse_the_same_blocks_and_stay_untouched() {
             .unwrap_err()
             .to_string()
     );
+
+    // Keys the consensus table cannot hold.
+    for key in ["", "with space", &"k".repeat(65)] {
+        assert_eq!(
+            db.write_safety(key, &[1]).unwrap_err().to_string(),
+            memory.write_safety(key, &[1]).unwrap_err().to_string()
+        );
+    }
 
     // Nothing of the refused blocks was kept; the chain goes on from block 3.
     assert_same_answers(&db.reader().unwrap(), &memory, &mut chain);
