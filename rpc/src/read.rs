@@ -1,6 +1,6 @@
-//! [`Api`], one call's view of the database: every method reads one MDBX snapshot, so a
-//! call sees one consistent state; and the reads of committed blocks, transactions, receipts
-//! and state that the namespaces answer from.
+//! [`Api`], one call's view of the chain: every method reads one [`Snapshot`] (one MDBX read
+//! transaction in the node), so a call sees one consistent state; and the reads of committed
+//! blocks, transactions, receipts and state that the namespaces answer from.
 
 use crate::store::Snapshot;
 use crate::{
