@@ -350,12 +350,14 @@ fn check_envelope(bytes: &[u8], max_batch: usize) -> Result<Option<String>, Refu
                 .and_then(|e| e.id)
                 .is_some_and(bad_id)
         };
-        if !calls.iter().any(|c| with_bad_id(c)) {
+        let bad: Vec<bool> = calls.iter().map(|c| with_bad_id(c)).collect();
+        if !bad.contains(&true) {
             return Ok(None);
         }
         let kept: Vec<&str> = calls
             .iter()
-            .map(|c| if with_bad_id(c) { "{}" } else { c.get() })
+            .zip(bad)
+            .map(|(c, bad)| if bad { "{}" } else { c.get() })
             .collect();
         return Ok(Some(format!("[{}]", kept.join(","))));
     }
